@@ -1,0 +1,370 @@
+//! Decoding and validating frames from browsers. Every error becomes an [`ErrorFrame`] the
+//! adapter sends back; the connection stays usable unless the error says otherwise.
+
+use crate::protocol::*;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn to_frame(&self) -> ErrorFrame {
+        ErrorFrame {
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
+}
+
+const VISITOR_TYPES: &[&str] = &["hello", "page_view", "activity", "ping", "leave"];
+const AGENT_TYPES: &[&str] = &["set_availability", "ping"];
+
+/// Decodes and validates a frame from a visitor's widget.
+pub fn decode_visitor_frame(text: &str) -> Result<VisitorFrame, FrameError> {
+    let frame: VisitorFrame = decode(text, VISITOR_TYPES, AGENT_TYPES)?;
+    validate_visitor_frame(&frame)?;
+    Ok(frame)
+}
+
+/// Decodes a frame from an agent's portal.
+pub fn decode_agent_frame(text: &str) -> Result<AgentFrame, FrameError> {
+    decode(text, AGENT_TYPES, VISITOR_TYPES)
+}
+
+fn decode<T: DeserializeOwned>(
+    text: &str,
+    own_types: &[&str],
+    other_role_types: &[&str],
+) -> Result<T, FrameError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::new(
+            ErrorCode::Oversize,
+            format!("frame of {} bytes exceeds {MAX_FRAME_BYTES}", text.len()),
+        ));
+    }
+    match serde_json::from_str::<T>(text) {
+        Ok(frame) => Ok(frame),
+        Err(err) => {
+            // Work out why, to give the client an error it can act on.
+            let value: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| FrameError::new(ErrorCode::BadFrame, format!("not JSON: {e}")))?;
+            let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
+                return Err(FrameError::new(
+                    ErrorCode::BadFrame,
+                    "a frame is a JSON object with a string \"type\"",
+                ));
+            };
+            if own_types.contains(&kind) {
+                Err(FrameError::new(
+                    ErrorCode::BadFrame,
+                    format!("bad \"{kind}\" frame: {err}"),
+                ))
+            } else if other_role_types.contains(&kind) {
+                Err(FrameError::new(
+                    ErrorCode::Forbidden,
+                    format!("\"{kind}\" is not allowed on this connection"),
+                ))
+            } else {
+                Err(FrameError::new(
+                    ErrorCode::UnknownType,
+                    format!("unknown frame type \"{}\"", truncate(kind, 40)),
+                ))
+            }
+        }
+    }
+}
+
+fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
+    match frame {
+        VisitorFrame::Hello {
+            v,
+            visitor_id,
+            visit_id,
+            page,
+            ..
+        } => {
+            if *v != PROTOCOL_VERSION {
+                return Err(FrameError::new(
+                    ErrorCode::UnsupportedVersion,
+                    format!(
+                        "protocol version {v} is not supported (server speaks {PROTOCOL_VERSION})"
+                    ),
+                ));
+            }
+            validate_id("visitor_id", visitor_id)?;
+            validate_id("visit_id", visit_id)?;
+            validate_page(page)
+        }
+        VisitorFrame::PageView(page) => validate_page(page),
+        VisitorFrame::Activity { .. } | VisitorFrame::Ping {} | VisitorFrame::Leave {} => Ok(()),
+    }
+}
+
+/// IDs go into store keys: short, and only characters that need no escaping anywhere.
+pub fn validate_id(field: &str, id: &str) -> Result<(), FrameError> {
+    let ok = (8..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("{field} must be 8–{MAX_ID_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'"),
+        ))
+    }
+}
+
+fn validate_page(page: &PageView) -> Result<(), FrameError> {
+    validate_http_url("url", &page.url)?;
+    if let Some(referrer) = &page.referrer {
+        if !referrer.is_empty() {
+            validate_http_url("referrer", referrer)?;
+        }
+    }
+    if page.title.chars().count() > MAX_TITLE_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("title longer than {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Only absolute http(s) URLs are ever stored, shown as links or navigated to.
+pub fn validate_http_url(field: &str, url: &str) -> Result<(), FrameError> {
+    if url.len() > MAX_URL_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("{field} longer than {MAX_URL_CHARS} characters"),
+        ));
+    }
+    if !is_http_url(url) {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("{field} must be an absolute http(s) URL"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.starts_with('/')
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Serializes a server frame. Server frames contain only strings and numbers, so this
+/// cannot fail.
+pub fn encode<T: serde::Serialize>(frame: &T) -> String {
+    serde_json::to_string(frame).expect("server frames always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hello_json() -> String {
+        r#"{"type":"hello","v":1,"visitor_id":"abcdefgh1234","visit_id":"0000000001-abcdef","visit_age_ms":0,
+           "page":{"seq":1,"url":"https://shop.example/","title":"Shop"}}"#
+            .to_string()
+    }
+
+    #[test]
+    fn decodes_a_valid_hello() {
+        let frame = decode_visitor_frame(&hello_json()).unwrap();
+        assert!(
+            matches!(frame, VisitorFrame::Hello { ref visitor_id, .. } if visitor_id == "abcdefgh1234")
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_bad_frame() {
+        assert_eq!(
+            decode_visitor_frame("{nope").unwrap_err().code,
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            decode_visitor_frame("[1,2]").unwrap_err().code,
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"page_view","seq":"x"}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadFrame
+        );
+    }
+
+    #[test]
+    fn oversize_is_refused_before_parsing() {
+        let big = format!(
+            r#"{{"type":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(
+            decode_visitor_frame(&big).unwrap_err().code,
+            ErrorCode::Oversize
+        );
+    }
+
+    #[test]
+    fn unknown_and_other_role_types() {
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"teleport"}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"set_availability","available":true}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::Forbidden
+        );
+        assert_eq!(
+            decode_agent_frame(r#"{"type":"hello","v":1}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::Forbidden
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"ping","admin":true}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadFrame
+        );
+    }
+
+    #[test]
+    fn wrong_version_and_bad_ids_and_urls() {
+        let v2 = hello_json().replace(r#""v":1"#, r#""v":2"#);
+        assert_eq!(
+            decode_visitor_frame(&v2).unwrap_err().code,
+            ErrorCode::UnsupportedVersion
+        );
+        let bad_id = hello_json().replace("abcdefgh1234", "a b<script>");
+        assert_eq!(
+            decode_visitor_frame(&bad_id).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+        let js = hello_json().replace("https://shop.example/", "javascript:alert(1)");
+        assert_eq!(
+            decode_visitor_frame(&js).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn http_url_check() {
+        assert!(is_http_url("https://a.example/x?y#z"));
+        assert!(is_http_url("HTTP://a.example"));
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "https://",
+            "https:///x",
+            "//a.example",
+            "https://a b",
+            "ftp://a",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
+
+    fn arb_page() -> impl Strategy<Value = PageView> {
+        (
+            any::<u32>(),
+            "[a-z]{1,20}",
+            ".{0,50}",
+            proptest::option::of("[a-z]{1,10}"),
+            any::<u64>(),
+        )
+            .prop_map(|(seq, host, title, referrer, opened_ms_ago)| PageView {
+                seq,
+                url: format!("https://{host}.example/p"),
+                title,
+                referrer: referrer.map(|r| format!("http://{r}.example/")),
+                opened_ms_ago,
+            })
+    }
+
+    fn arb_visitor_frame() -> impl Strategy<Value = VisitorFrame> {
+        prop_oneof![
+            (
+                "[a-zA-Z0-9_-]{8,64}",
+                "[a-zA-Z0-9_-]{8,64}",
+                any::<u64>(),
+                arb_page()
+            )
+                .prop_map(|(visitor_id, visit_id, visit_age_ms, page)| {
+                    VisitorFrame::Hello {
+                        v: PROTOCOL_VERSION,
+                        visitor_id,
+                        visit_id,
+                        visit_age_ms,
+                        page,
+                        activity: Activity::Active,
+                    }
+                }),
+            arb_page().prop_map(VisitorFrame::PageView),
+            Just(VisitorFrame::Activity {
+                state: Activity::Idle
+            }),
+            Just(VisitorFrame::Ping {}),
+            Just(VisitorFrame::Leave {}),
+        ]
+    }
+
+    proptest! {
+        // The decoder is the only thing between the internet and the hub: it must never
+        // panic, whatever it is given.
+        #[test]
+        fn decoder_never_panics_on_arbitrary_text(s in ".{0,300}") {
+            let _ = decode_visitor_frame(&s);
+            let _ = decode_agent_frame(&s);
+        }
+
+        #[test]
+        fn decoder_never_panics_on_json_like_input(
+            kind in prop_oneof![Just("hello".to_string()), Just("page_view".to_string()), Just("set_availability".to_string()), "[a-z_]{0,12}"],
+            body in "[\\{\\}\\[\\]\":,a-z0-9 ]{0,120}"
+        ) {
+            let _ = decode_visitor_frame(&format!(r#"{{"type":"{kind}",{body}}}"#));
+            let _ = decode_agent_frame(&format!(r#"{{"type":"{kind}",{body}}}"#));
+        }
+
+        #[test]
+        fn valid_frames_roundtrip(frame in arb_visitor_frame()) {
+            let text = serde_json::to_string(&frame).unwrap();
+            prop_assert_eq!(decode_visitor_frame(&text).unwrap(), frame);
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The store contract suite: what every [`Store`] implementation must do, written once.
+//! An implementation crate runs it with [`store_contract_tests!`](crate::store_contract_tests),
+//! which expands to one `#[tokio::test]` per case.
+//!
+//! Every case takes a fresh, empty store.
+
+use serde_json::json;
+
+use crate::accounts::{self, Agent, Role, Session, Site};
+use crate::records::{self, PageViewRecord, Record, VisitRecord};
+use crate::store::{Condition, Item, Query, Store, StoreError};
+
+pub async fn put_get_roundtrip<S: Store>(s: &S) {
+    let item = Item::new(
+        "P#1",
+        "S#1",
+        json!({"s": "héllo ✓", "n": 42, "f": 1.5, "b": true, "z": null, "l": [1, "two"], "m": {"k": "v"}, "empty": ""}),
+    );
+    s.put(item.clone(), Condition::Always).await.unwrap();
+    assert_eq!(s.get("P#1", "S#1").await.unwrap(), Some(item));
+    assert_eq!(s.get("P#1", "S#2").await.unwrap(), None);
+    assert_eq!(s.get("P#2", "S#1").await.unwrap(), None);
+}
+
+pub async fn put_overwrites<S: Store>(s: &S) {
+    s.put(
+        Item::new("P", "S", json!({"v": 1, "gone": "x"})),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    s.put(Item::new("P", "S", json!({"v": 2})), Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get("P", "S").await.unwrap().unwrap().attrs,
+        *json!({"v": 2}).as_object().unwrap()
+    );
+}
+
+pub async fn conditional_put_refuses_existing<S: Store>(s: &S) {
+    s.put(Item::new("P", "S", json!({"v": 1})), Condition::NotExists)
+        .await
+        .unwrap();
+    let again = s
+        .put(Item::new("P", "S", json!({"v": 2})), Condition::NotExists)
+        .await;
+    assert_eq!(again, Err(StoreError::ConditionFailed));
+    assert_eq!(
+        s.get("P", "S").await.unwrap().unwrap().u64("v"),
+        Some(1),
+        "the failed put changed nothing"
+    );
+}
+
+pub async fn expired_items_are_invisible<S: Store>(s: &S) {
+    s.put(
+        Item::new("P", "old", json!({})).with_expiry(1),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("P", "new", json!({})).with_expiry(u32::MAX as u64 * 2),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.get("P", "old").await.unwrap(), None);
+    let live = s.get("P", "new").await.unwrap().unwrap();
+    assert_eq!(live.expires_at, Some(u32::MAX as u64 * 2));
+    let page = s.query(Query::prefix("P", "")).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(s.count("P", "").await.unwrap(), 1);
+    // An expired item does not block a conditional put.
+    s.put(Item::new("P", "old", json!({"v": 2})), Condition::NotExists)
+        .await
+        .unwrap();
+}
+
+pub async fn delete_removes<S: Store>(s: &S) {
+    s.put(Item::new("P", "S", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    s.delete("P", "S").await.unwrap();
+    assert_eq!(s.get("P", "S").await.unwrap(), None);
+    s.delete("P", "never-there").await.unwrap();
+}
+
+pub async fn query_by_prefix_in_order<S: Store>(s: &S) {
+    for sk in ["B#2", "A#1", "B#10", "B#1", "C#1", "B"] {
+        s.put(Item::new("P", sk, json!({"sk": sk})), Condition::Always)
+            .await
+            .unwrap();
+    }
+    // A partition whose key extends "P" must not leak into "P".
+    s.put(Item::new("PX", "B#0", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    let sks = |p: crate::store::Page| p.items.into_iter().map(|i| i.sk).collect::<Vec<_>>();
+    assert_eq!(
+        sks(s.query(Query::prefix("P", "B#")).await.unwrap()),
+        ["B#1", "B#10", "B#2"]
+    );
+    assert_eq!(
+        sks(s
+            .query(Query::prefix("P", "B#").descending())
+            .await
+            .unwrap()),
+        ["B#2", "B#10", "B#1"]
+    );
+    assert_eq!(sks(s.query(Query::prefix("P", "")).await.unwrap()).len(), 6);
+    assert_eq!(s.count("P", "B#").await.unwrap(), 3);
+    assert_eq!(s.count("P", "Z").await.unwrap(), 0);
+    assert_eq!(s.count("nobody", "").await.unwrap(), 0);
+}
+
+pub async fn query_pages_with_cursor<S: Store>(s: &S) {
+    for i in 0..25 {
+        s.put(
+            Item::new("P", format!("I#{i:03}"), json!({"i": i})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    }
+    for descending in [false, true] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let mut q = Query::prefix("P", "I#").limit(10).after(cursor);
+            q.descending = descending;
+            let page = s.query(q).await.unwrap();
+            assert!(page.items.len() <= 10);
+            seen.extend(page.items.iter().map(|i| i.u64("i").unwrap()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut expected: Vec<u64> = (0..25).collect();
+        if descending {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "descending={descending}");
+    }
+}
+
+pub async fn invalid_items_are_refused<S: Store>(s: &S) {
+    let reserved = s
+        .put(Item::new("P", "S", json!({"pk": "x"})), Condition::Always)
+        .await;
+    assert!(
+        matches!(reserved, Err(StoreError::Invalid(_))),
+        "{reserved:?}"
+    );
+    let empty = s
+        .put(Item::new("", "S", json!({})), Condition::Always)
+        .await;
+    assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
+}
+
+fn visit(visitor: &str, visit_id: &str) -> VisitRecord {
+    VisitRecord {
+        visitor_id: visitor.into(),
+        visit_id: visit_id.into(),
+        started_at: 1_700_000_000_000,
+        country: Some("PL".into()),
+        city: None,
+        referrer: None,
+        landing_url: "https://shop.example/".into(),
+    }
+}
+
+fn view(visitor: &str, visit_id: &str, seq: u32, at: u64) -> PageViewRecord {
+    PageViewRecord {
+        visitor_id: visitor.into(),
+        visit_id: visit_id.into(),
+        seq,
+        url: format!("https://shop.example/p/{seq}"),
+        title: format!("Page {seq}"),
+        referrer: None,
+        at,
+    }
+}
+
+/// Resends after reconnects and hub restarts must not double-count anything.
+pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
+    let v1 = Record::Visit(visit("visitor-a", "0001-visit"));
+    assert_eq!(
+        records::write_record(s, "site1", &v1).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        records::write_record(s, "site1", &v1).await.unwrap(),
+        Some(1)
+    );
+    for seq in 1..=3 {
+        let pv = Record::PageView(view(
+            "visitor-a",
+            "0001-visit",
+            seq,
+            1_700_000_000_000 + seq as u64,
+        ));
+        records::write_record(s, "site1", &pv).await.unwrap();
+        records::write_record(s, "site1", &pv).await.unwrap();
+    }
+    let v2 = Record::Visit(visit("visitor-a", "0002-visit"));
+    assert_eq!(
+        records::write_record(s, "site1", &v2).await.unwrap(),
+        Some(2)
+    );
+    records::write_record(
+        s,
+        "site1",
+        &Record::PageView(view("visitor-a", "0002-visit", 1, 1_700_000_100_000)),
+    )
+    .await
+    .unwrap();
+
+    let details = records::visitor_details(s, "site1", "visitor-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(details.visit_count, 2);
+    assert_eq!(details.page_view_count, 4);
+    assert_eq!(details.first_seen_at, 1_700_000_000_000);
+    assert_eq!(
+        details.visits[0].visit_id, "0002-visit",
+        "most recent visit first"
+    );
+    let history: Vec<(String, u32)> = details
+        .page_views
+        .iter()
+        .map(|p| (p.visit_id.clone(), p.seq))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("0002-visit".into(), 1),
+            ("0001-visit".into(), 3),
+            ("0001-visit".into(), 2),
+            ("0001-visit".into(), 1)
+        ]
+    );
+    assert_eq!(details.page_views[1].title, "Page 3");
+}
+
+/// The same visitor ID on two sites is two unrelated visitors.
+pub async fn sites_never_see_each_other<S: Store>(s: &S) {
+    records::write_record(
+        s,
+        "site-a",
+        &Record::Visit(visit("same-visitor", "0001-visit")),
+    )
+    .await
+    .unwrap();
+    records::write_record(
+        s,
+        "site-a",
+        &Record::PageView(view("same-visitor", "0001-visit", 1, 5)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        records::visitor_details(s, "site-b", "same-visitor")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(records::visitor_details(s, "site-a", "same-visitor")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
+    let site = Site {
+        site_key: "key-1".into(),
+        account_id: "acc-1".into(),
+        name: "Shop".into(),
+        active: true,
+    };
+    let other = Site {
+        site_key: "key-2".into(),
+        account_id: "acc-2".into(),
+        name: "Other".into(),
+        active: true,
+    };
+    accounts::put_site(s, &site).await.unwrap();
+    accounts::put_site(s, &other).await.unwrap();
+    assert_eq!(
+        accounts::get_site(s, "key-1").await.unwrap(),
+        Some(site.clone())
+    );
+    assert_eq!(
+        accounts::account_sites(s, "acc-1").await.unwrap(),
+        vec![site.clone()]
+    );
+
+    let agent = Agent {
+        agent_id: "agent-1".into(),
+        email: "Ada@Shop.example".into(),
+        account_id: "acc-1".into(),
+        name: "Ada".into(),
+        role: Role::Admin,
+        password_hash: "$argon2id$…".into(),
+    };
+    accounts::create_agent(s, &agent).await.unwrap();
+    assert_eq!(
+        accounts::create_agent(s, &agent).await,
+        Err(StoreError::ConditionFailed),
+        "email taken"
+    );
+    assert_eq!(
+        accounts::agent_by_email(s, " ada@shop.EXAMPLE ")
+            .await
+            .unwrap(),
+        Some(agent.clone())
+    );
+
+    let session = Session {
+        email: "ada@shop.example".into(),
+        agent_id: "agent-1".into(),
+        account_id: "acc-1".into(),
+        expires_at: 2_000,
+    };
+    accounts::create_session(s, "token-abc", &session)
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts::session(s, "token-abc", 1_999).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        accounts::session(s, "token-abc", 2_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        accounts::session(s, "token-abd", 1_000).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        accounts::site_for_session(s, &session, "key-1")
+            .await
+            .unwrap(),
+        Some(site)
+    );
+    assert_eq!(
+        accounts::site_for_session(s, &session, "key-2")
+            .await
+            .unwrap(),
+        None,
+        "another account's site"
+    );
+    accounts::delete_session(s, "token-abc").await.unwrap();
+    assert_eq!(
+        accounts::session(s, "token-abc", 1_000).await.unwrap(),
+        None
+    );
+}
+
+/// Expands to one `#[tokio::test]` per contract case. `$make` is an async expression
+/// that yields a fresh, empty store.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_tests!(@cases $make;
+            put_get_roundtrip, put_overwrites, conditional_put_refuses_existing,
+            expired_items_are_invisible, delete_removes, query_by_prefix_in_order,
+            query_pages_with_cursor, invalid_items_are_refused, browsing_records_are_idempotent,
+            sites_never_see_each_other, accounts_sites_and_sessions);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::$case(&store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,166 @@
+//! The storage contract, shaped after DynamoDB's access patterns: items addressed by a
+//! partition key and a sort key, conditional puts, prefix queries in sort-key order with
+//! a cursor, and a per-item expiry (TTL). Domain code (`records`, `accounts`) is written
+//! once on top of it; `vitrine-store` implements it for SQLite and DynamoDB, and
+//! [`crate::contract`] holds the tests both must pass.
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+
+/// Attribute names the store uses itself; item attributes may not use them.
+pub const RESERVED_ATTRIBUTES: &[&str] = &["pk", "sk", "ttl"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    pub attrs: Map<String, Value>,
+    /// Unix seconds after which the item no longer exists for readers (DynamoDB's TTL
+    /// attribute; expired items are filtered on read since deletion is lazy).
+    pub expires_at: Option<u64>,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, attrs: Value) -> Self {
+        let attrs = match attrs {
+            Value::Object(map) => map,
+            other => panic!("item attributes must be a JSON object, got {other}"),
+        };
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            attrs,
+            expires_at: None,
+        }
+    }
+
+    pub fn with_expiry(mut self, expires_at_secs: u64) -> Self {
+        self.expires_at = Some(expires_at_secs);
+        self
+    }
+
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.attrs.get(name).and_then(Value::as_str)
+    }
+
+    pub fn u64(&self, name: &str) -> Option<u64> {
+        self.attrs.get(name).and_then(Value::as_u64)
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.attrs.get(name).and_then(Value::as_bool)
+    }
+
+    /// Deserializes the attributes into a domain type.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_value(Value::Object(self.attrs.clone())).map_err(|e| {
+            StoreError::Corrupt(format!("item {}/{} does not decode: {e}", self.pk, self.sk))
+        })
+    }
+
+    pub fn is_expired(&self, now_secs: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now_secs)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Overwrite whatever is there.
+    Always,
+    /// Write only if no (unexpired) item has this key; otherwise `ConditionFailed`.
+    NotExists,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub pk: String,
+    /// Only items whose sort key starts with this.
+    pub sk_prefix: String,
+    /// Cursor: continue after this sort key (the `next` of the previous page).
+    pub start_after: Option<String>,
+    pub limit: u32,
+    pub descending: bool,
+}
+
+impl Query {
+    pub fn prefix(pk: impl Into<String>, sk_prefix: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk_prefix: sk_prefix.into(),
+            start_after: None,
+            limit: 100,
+            descending: false,
+        }
+    }
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.start_after = cursor;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present when more items may follow; pass it as `start_after`.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the item already exists")]
+    ConditionFailed,
+    #[error("invalid request to the store: {0}")]
+    Invalid(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The system of record. Implementations must pass [`crate::contract`].
+pub trait Store: Send + Sync + 'static {
+    fn get(&self, pk: &str, sk: &str) -> impl Future<Output = StoreResult<Option<Item>>> + Send;
+    fn put(&self, item: Item, condition: Condition)
+        -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete(&self, pk: &str, sk: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn query(&self, query: Query) -> impl Future<Output = StoreResult<Page>> + Send;
+    /// How many unexpired items of `pk` have a sort key starting with `sk_prefix`.
+    fn count(&self, pk: &str, sk_prefix: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Checks what every implementation must refuse before touching its backend.
+pub fn validate_item(item: &Item) -> StoreResult<()> {
+    if item.pk.is_empty() || item.sk.is_empty() {
+        return Err(StoreError::Invalid("pk and sk must not be empty".into()));
+    }
+    if item.pk.len() > 1024 || item.sk.len() > 1024 {
+        return Err(StoreError::Invalid(
+            "pk and sk are at most 1024 bytes".into(),
+        ));
+    }
+    if let Some(name) = RESERVED_ATTRIBUTES
+        .iter()
+        .find(|n| item.attrs.contains_key(**n))
+    {
+        return Err(StoreError::Invalid(format!(
+            "attribute name \"{name}\" is reserved"
+        )));
+    }
+    Ok(())
+}
+
+/// The exclusive upper bound of all strings starting with `prefix` (for range scans).
+pub fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}

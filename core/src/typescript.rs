@@ -1,0 +1,78 @@
+//! Generates `web/shared/protocol.ts` from the Rust wire and API types, so the widget and
+//! the portal never restate them. `cargo xtask gen-types` writes the file; the test below
+//! fails when the committed file is out of date.
+
+use ts_rs::{Config, TS};
+
+use crate::{accounts, protocol as p, records};
+
+/// Path of the generated file, relative to the workspace root.
+pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
+
+/// The full text of the generated TypeScript module.
+pub fn generate() -> String {
+    // Timestamps are milliseconds since the epoch: well inside a JS number's exact range.
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        p::VisitorFrame::decl(&cfg),
+        p::PageView::decl(&cfg),
+        p::Activity::decl(&cfg),
+        p::VisitorServerFrame::decl(&cfg),
+        p::AgentFrame::decl(&cfg),
+        p::AgentServerFrame::decl(&cfg),
+        p::AgentAvailability::decl(&cfg),
+        p::LiveVisitor::decl(&cfg),
+        p::CurrentPage::decl(&cfg),
+        p::VisitorStatus::decl(&cfg),
+        p::Location::decl(&cfg),
+        p::ErrorFrame::decl(&cfg),
+        p::ErrorCode::decl(&cfg),
+        records::VisitorDetails::decl(&cfg),
+        records::VisitSummary::decl(&cfg),
+        records::PageViewEntry::decl(&cfg),
+        accounts::Site::decl(&cfg),
+        accounts::Role::decl(&cfg),
+        accounts::AgentProfile::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types in core/ by `cargo xtask gen-types`. Do not edit.\n\n",
+    );
+    out.push_str(&format!(
+        "export const PROTOCOL_VERSION = {};\n",
+        p::PROTOCOL_VERSION
+    ));
+    out.push_str(&format!(
+        "export const MAX_FRAME_BYTES = {};\n",
+        p::MAX_FRAME_BYTES
+    ));
+    out.push_str(&format!(
+        "export const CLOSE_UNKNOWN_SITE = {};\nexport const CLOSE_UNAUTHORIZED = {};\nexport const CLOSE_FORBIDDEN = {};\n\n",
+        p::close_code::UNKNOWN_SITE,
+        p::close_code::UNAUTHORIZED,
+        p::close_code::FORBIDDEN
+    ));
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(decl.trim());
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_typescript_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(super::GENERATED_PATH);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == super::generate(),
+            "{} is out of date: run `cargo xtask gen-types` and commit it",
+            super::GENERATED_PATH
+        );
+    }
+}

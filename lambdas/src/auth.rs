@@ -1,0 +1,152 @@
+//! Agent login: argon2id password hashes, opaque session tokens in an HttpOnly cookie,
+//! sessions stored (hashed) with a TTL so logout revokes them.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use vitrine_core::accounts::{self, AgentProfile, Session};
+use vitrine_core::store::Store;
+
+use crate::{ApiError, ApiState};
+
+pub use vitrine_core::accounts::SESSION_COOKIE;
+
+pub fn hash_password(password: &str) -> String {
+    let mut salt_bytes = [0u8; 16];
+    getrandom::fill(&mut salt_bytes).expect("the OS has a random source");
+    let salt = SaltString::encode_b64(&salt_bytes).expect("16 bytes is a valid salt length");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any password")
+        .to_string()
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS has a random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+pub async fn login<S: Store>(
+    State(state): State<ApiState<S>>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    if req.email.len() > 320 || req.password.len() > 1024 {
+        return Err(ApiError::bad_request("email or password too long"));
+    }
+    let agent = accounts::agent_by_email(&state.store, &req.email).await?;
+    // Verify against a real hash even for unknown emails, so timing does not reveal them.
+    let hash = agent
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let agent = match agent {
+        Some(agent) if ok => agent,
+        _ => return Err(ApiError::unauthorized("wrong email or password")),
+    };
+    let token = new_token();
+    let session = Session {
+        email: accounts::normalize_email(&agent.email),
+        agent_id: agent.agent_id.clone(),
+        account_id: agent.account_id.clone(),
+        expires_at: now_secs() + state.session_ttl_secs,
+    };
+    accounts::create_session(&state.store, &token, &session).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        state.session_ttl_secs,
+        if state.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut response = Json(AgentProfile::from(&agent)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("token is hex"),
+    );
+    Ok(response)
+}
+
+/// Requires a JSON body (`{}`): a cross-site form cannot send one without CORS approval.
+pub async fn logout<S: Store>(
+    State(state): State<ApiState<S>>,
+    headers: HeaderMap,
+    Json(_): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    if let Some(token) = session_token(&headers) {
+        accounts::delete_session(&state.store, &token).await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(accounts::token_from_cookie_header)
+        .map(str::to_string)
+}
+
+/// The signed-in agent; rejects the request with 401 otherwise.
+pub struct CurrentAgent {
+    pub session: Session,
+    pub profile: AgentProfile,
+}
+
+impl<S: Store> FromRequestParts<ApiState<S>> for CurrentAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        let token =
+            session_token(&parts.headers).ok_or_else(|| ApiError::unauthorized("sign in first"))?;
+        let session = accounts::session(&state.store, &token, now_secs())
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("your session has expired; sign in again"))?;
+        let agent = accounts::agent_by_email(&state.store, &session.email)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+        Ok(CurrentAgent {
+            session,
+            profile: AgentProfile::from(&agent),
+        })
+    }
+}
+
+/// argon2id hash of a random password nobody knows (see `login`).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0fX9yN3mKq3yYl0Jc2m0VjQ1Wz8m2mJmYy5lQm5xY2c";

@@ -1,0 +1,42 @@
+use clap::Parser;
+use vitrine_server::{start, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn".into());
+    if config.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let running = start(config.clone()).await?;
+    let store = match config.store {
+        vitrine_server::StoreKind::Sqlite => format!("SQLite in {}", config.data_dir.display()),
+        vitrine_server::StoreKind::Dynamodb => format!("DynamoDB table {}", config.dynamodb_table),
+    };
+    // Tests read the first line to learn the ports.
+    println!(
+        "{}",
+        serde_json::json!({"event": "listening", "app": running.addr, "demo": running.demo_addr})
+    );
+    println!(
+        "\n  Vitrine is running on {store}\n\n  \
+         Agent portal:  {}/portal/\n  \
+         Demo shop:     {}/\n  \
+         Sign in with:  {} / {}\n\n  \
+         Open the demo shop in one window (the visitor) and the portal in another (the agent).\n",
+        running.public_url,
+        running.demo_url(),
+        config.admin_email,
+        config.admin_password
+    );
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    running.abort();
+    Ok(())
+}

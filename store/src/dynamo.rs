@@ -1,0 +1,291 @@
+//! The DynamoDB store: one table, `pk` (S) hash key, `sk` (S) range key, `ttl` (N, Unix
+//! seconds) as the TTL attribute. Item attributes map to native DynamoDB types through
+//! `serde_dynamo`, so the table stays readable in the AWS console.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, Select, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Value};
+use vitrine_core::store::{
+    validate_item, Condition, Item, Page, Query, Store, StoreError, StoreResult,
+};
+
+use crate::now_secs;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn backend<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Backend(format!("dynamodb: {}", DisplayErrorContext(&e)))
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+impl DynamoStore {
+    /// Uses the standard AWS configuration chain (env, profile, instance role). Pass an
+    /// endpoint for a local DynamoDB-compatible server.
+    pub async fn connect(table: impl Into<String>, endpoint: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        Self::with_client(Client::new(&config), table)
+    }
+
+    /// For a local DynamoDB-compatible server (tests, `--store dynamodb` locally): static
+    /// dummy credentials and a fixed region, nothing read from the environment.
+    pub async fn connect_local(endpoint: &str, table: impl Into<String>) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "static",
+            ))
+            .load()
+            .await;
+        Self::with_client(Client::new(&config), table)
+    }
+
+    pub fn with_client(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table (and turns on TTL) if it does not exist. In the cloud the table
+    /// comes from the infrastructure template; this is for local servers and tests.
+    pub async fn ensure_table(&self) -> StoreResult<()> {
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok();
+        if exists {
+            return Ok(());
+        }
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("static key schema")
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("static attribute definition")
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(backend)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("ttl")
+                    .enabled(true)
+                    .build()
+                    .expect("static ttl spec"),
+            )
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn to_dynamo(item: &Item) -> StoreResult<HashMap<String, AttributeValue>> {
+        let mut map: HashMap<String, AttributeValue> = serde_dynamo::to_item(&item.attrs)
+            .map_err(|e| StoreError::Invalid(format!("item does not convert to DynamoDB: {e}")))?;
+        map.insert("pk".into(), s(&item.pk));
+        map.insert("sk".into(), s(&item.sk));
+        if let Some(ttl) = item.expires_at {
+            map.insert("ttl".into(), AttributeValue::N(ttl.to_string()));
+        }
+        Ok(map)
+    }
+
+    fn from_dynamo(mut map: HashMap<String, AttributeValue>) -> StoreResult<Item> {
+        let take_s = |map: &mut HashMap<String, AttributeValue>, k: &str| match map.remove(k) {
+            Some(AttributeValue::S(v)) => Ok(v),
+            other => Err(StoreError::Corrupt(format!(
+                "attribute {k} is not a string: {other:?}"
+            ))),
+        };
+        let pk = take_s(&mut map, "pk")?;
+        let sk = take_s(&mut map, "sk")?;
+        let expires_at = match map.remove("ttl") {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        };
+        let attrs: Map<String, Value> = serde_dynamo::from_item(map)
+            .map_err(|e| StoreError::Corrupt(format!("item {pk}/{sk}: {e}")))?;
+        Ok(Item {
+            pk,
+            sk,
+            attrs,
+            expires_at,
+        })
+    }
+}
+
+impl Store for DynamoStore {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        match out.item {
+            Some(map) => {
+                let item = Self::from_dynamo(map)?;
+                Ok((!item.is_expired(now_secs())).then_some(item))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
+        validate_item(&item)?;
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_dynamo(&item)?));
+        if condition == Condition::NotExists {
+            // An expired item that DynamoDB has not deleted yet counts as absent.
+            req = req
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()));
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn delete(&self, pk: &str, sk: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(!query.descending)
+            .limit(query.limit.max(1) as i32)
+            .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .expression_attribute_values(":pk", s(&query.pk));
+        req = if query.sk_prefix.is_empty() {
+            req.key_condition_expression("pk = :pk")
+        } else {
+            req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(&query.sk_prefix))
+        };
+        if let Some(cursor) = &query.start_after {
+            req = req
+                .exclusive_start_key("pk", s(&query.pk))
+                .exclusive_start_key("sk", s(cursor));
+        }
+        let out = req.send().await.map_err(backend)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Self::from_dynamo)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = out
+            .last_evaluated_key
+            .and_then(|mut key| match key.remove("sk") {
+                Some(AttributeValue::S(sk)) => Some(sk),
+                _ => None,
+            });
+        Ok(Page { items, next })
+    }
+
+    async fn count(&self, pk: &str, sk_prefix: &str) -> StoreResult<u64> {
+        let mut total = 0u64;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .select(Select::Count)
+                .consistent_read(true)
+                .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start.take());
+            req = if sk_prefix.is_empty() {
+                req.key_condition_expression("pk = :pk")
+            } else {
+                req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(sk_prefix))
+            };
+            let out = req.send().await.map_err(backend)?;
+            total += out.count as u64;
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(total),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// Shared by the browser end-to-end tests: start the real server binary on free ports with a
+// fresh data directory, launch Debian's Chromium through playwright-core, stop both by PID.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('../../web/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+export const ADMIN = { email: 'admin@demo.shop', password: 'vitrine-demo' };
+
+export async function startServer(extraArgs = []) {
+  const bin = process.env.VITRINE_BIN;
+  if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
+  const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
+  const child = spawn(bin, ['--bind', '127.0.0.1:0', '--demo-bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
+    lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  lines.on('line', () => {}); // keep draining stdout
+  const { app, demo } = JSON.parse(first);
+  return {
+    app: `http://${app}`,
+    demo: `http://${demo}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+/** Signs the agent in and waits until the live list is connected. */
+export async function openPortal(browser, server) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.app}/portal/`);
+  await page.fill('#email', ADMIN.email);
+  await page.fill('#password', ADMIN.password);
+  await page.click('button[type=submit]');
+  await page.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  return page;
+}
+
+/** Fails the test on any uncaught error in the shop page: the widget must never break it. */
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}

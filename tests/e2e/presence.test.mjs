@@ -1,0 +1,131 @@
+// Browser end-to-end for the live visitor list (P1–P3, P5, P6): a visitor browses the demo
+// shop in one browser context while an agent watches in the portal in another.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer(['--offline-grace-ms', '1500']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const row = (portal) => portal.locator('tr.visitor').first();
+
+test('a visitor appears, navigates, is recognised when returning, and goes offline', async () => {
+  const portal = await openPortal(browser, server);
+  const shopper = await browser.newContext();
+  const shop = await shopper.newPage();
+  const errors = watchErrors(shop);
+
+  // Appears within a second of the page having loaded, on the right page.
+  await shop.goto(`${server.demo}/`);
+  await row(portal).locator('.page-link', { hasText: 'Catalogue — Maison Demo' }).waitFor({ timeout: 1000 });
+  assert.equal(await row(portal).locator('.dot').getAttribute('data-status'), 'active');
+  assert.equal(await row(portal).locator('[data-testid=location]').textContent(), 'unknown');
+  assert.equal(await row(portal).locator('[data-testid=returning]').count(), 0, 'a first visit is not returning');
+  const visitorId = await shop.evaluate(() => window.Vitrine.visitorId());
+  assert.equal(await row(portal).getAttribute('data-visitor-id'), visitorId);
+
+  // Time on page ticks live.
+  const before = await row(portal).locator('[data-testid=time-on-page]').textContent();
+  await portal.waitForFunction(
+    (b) => document.querySelector('tr.visitor [data-testid=time-on-page]')?.textContent !== b, before);
+
+  // A full page navigation.
+  await shop.click('text=Aurora desk lamp');
+  await row(portal).locator('.page-link', { hasText: 'Aurora desk lamp — Maison Demo' }).waitFor();
+  assert.match(await row(portal).locator('.page-link').getAttribute('href'), /\/product-lamp\.html$/);
+
+  // A single-page-app navigation (history.pushState).
+  await shop.click('text=← Catalogue');
+  await row(portal).locator('.page-link', { hasText: 'Catalogue — Maison Demo' }).waitFor();
+  await shop.click('[data-filter=Lighting]');
+  await row(portal).locator('.page-link', { hasText: 'Lighting — Maison Demo' }).waitFor();
+  assert.match(await row(portal).locator('.page-link').getAttribute('href'), /\?category=Lighting$/);
+
+  // Details: the browsing history, most recent first.
+  await row(portal).click();
+  const details = portal.locator('[data-testid=details]');
+  await details.locator('[data-testid=page-view-count]', { hasText: '4' }).waitFor();
+  const history = await details.locator('[data-testid=history] li a').allTextContents();
+  assert.deepEqual(history, [
+    'Lighting — Maison Demo', 'Catalogue — Maison Demo', 'Aurora desk lamp — Maison Demo', 'Catalogue — Maison Demo',
+  ]);
+  assert.equal(await details.locator('[data-testid=visit-count]').textContent(), '1');
+
+  // Closing the tab: offline after the grace period.
+  await shop.close();
+  await portal.locator(`tr.visitor[data-visitor-id="${visitorId}"] .dot[data-status=offline]`).waitFor({ timeout: 10_000 });
+
+  // The same browser 31 minutes later (we move its clock in storage) is a returning visitor.
+  await shopper.addInitScript(() => {
+    for (const key of Object.keys(localStorage)) {
+      if (!key.startsWith('vitrine:')) continue;
+      const saved = JSON.parse(localStorage.getItem(key));
+      if (saved.backdated) continue;
+      saved.lastActivityAt -= 31 * 60 * 1000;
+      saved.backdated = true;
+      localStorage.setItem(key, JSON.stringify(saved));
+    }
+  });
+  const again = await shopper.newPage();
+  await again.goto(`${server.demo}/product-vase.html`);
+  const back = portal.locator(`tr.visitor[data-visitor-id="${visitorId}"]`);
+  await back.locator('[data-testid=returning]').waitFor();
+  await back.locator('.dot[data-status=active]').waitFor();
+  await back.locator('.page-link', { hasText: 'Terra stoneware vase' }).waitFor();
+  await portal.locator('[data-testid=details] [data-testid=visit-count]', { hasText: '2' }).waitFor();
+
+  assert.deepEqual(errors, [], 'the widget never throws into the host page');
+  await shopper.close();
+  await portal.context().close();
+});
+
+test('availability switches the widget between chat and leave-a-message; the list goes full screen', async () => {
+  const portal = await openPortal(browser, server);
+  const shopper = await browser.newContext();
+  const shop = await shopper.newPage();
+  await shop.goto(`${server.demo}/product-chair.html`);
+  const launcher = shop.locator('[data-vitrine-widget] button.launcher');
+  await launcher.locator('text=Chat with us').waitFor();
+
+  await portal.click('[data-testid=availability]');
+  await launcher.locator('text=Leave a message').waitFor();
+  await launcher.click();
+  await shop.locator('[data-vitrine-widget] .panel', { hasText: 'Nobody is available' }).waitFor();
+
+  await portal.click('[data-testid=availability]');
+  await launcher.locator('text=Chat with us').waitFor();
+
+  await portal.click('[data-testid=fullscreen]');
+  await portal.locator('section.list.fullscreen').waitFor();
+  const box = await portal.locator('section.list').boundingBox();
+  const viewport = portal.viewportSize();
+  assert.equal(Math.round(box.width), viewport.width);
+  assert.equal(Math.round(box.height), viewport.height);
+
+  // The widget keeps to its one global and its shadow root: the page's own styles are intact.
+  assert.equal(await shop.evaluate(() => typeof window.Vitrine), 'object');
+  assert.equal(await shop.evaluate(() => getComputedStyle(document.body).fontFamily.includes('Georgia')), true);
+  await shopper.close();
+  await portal.context().close();
+});
+
+test('a wrong password is refused with a clear message', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.app}/portal/`);
+  await page.fill('#email', 'admin@demo.shop');
+  await page.fill('#password', 'not-the-password');
+  await page.click('button[type=submit]');
+  await page.locator('[role=alert]', { hasText: 'wrong email or password' }).waitFor();
+  await context.close();
+});

@@ -1,0 +1,259 @@
+//! The presence benchmark's load generator (`cargo xtask bench presence` runs it against a
+//! release server). N simulated visitors over real WebSockets send page views (mean one
+//! per 30 s), heartbeats (every 25 s) and activity changes; one agent watches. Reports the
+//! page view → agent latency, the server's memory per visitor, and store writes.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde_json::json;
+use vitrine_tests::{hello, login, page_view, Client};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    server: String,
+    #[arg(long)]
+    server_pid: u32,
+    #[arg(long, default_value_t = 1000)]
+    visitors: usize,
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    #[arg(long, default_value = "demo-shop")]
+    site: String,
+    #[arg(long, default_value = "admin@demo.shop")]
+    email: String,
+    #[arg(long, default_value = "vitrine-demo")]
+    password: String,
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("bad VmRSS")?
+        .parse()?)
+}
+
+async fn store_writes(server: &str) -> Result<u64> {
+    let text = reqwest::get(format!("{server}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("vitrine_store_writes_total "))
+        .context("no metric")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("bad metric")?
+        .parse()?)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A tiny deterministic PRNG (xorshift), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let epoch = Instant::now();
+    let base_rss = rss_kib(args.server_pid)?;
+
+    let cookie = login(&args.server, &args.email, &args.password).await?;
+    let mut agent = Client::agent(&args.server, &args.site, &cookie).await?;
+    agent.next().await?; // snapshot
+
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let agent_task = {
+        let (latencies, measuring) = (latencies.clone(), measuring.clone());
+        tokio::spawn(async move {
+            let mut seen = HashSet::new();
+            while let Ok(frame) = agent.next_forever().await {
+                let now = epoch.elapsed().as_secs_f64() * 1000.0;
+                let Some(rows) = frame["upserts"].as_array() else {
+                    continue;
+                };
+                for r in rows {
+                    let title = r["page"]["title"].as_str().unwrap_or("");
+                    let Some(sent) = title
+                        .strip_prefix("bench ")
+                        .and_then(|t| t.parse::<f64>().ok())
+                    else {
+                        continue;
+                    };
+                    let key = (
+                        r["visitor_id"].as_str().unwrap_or("").to_string(),
+                        r["page_views_this_visit"].as_u64(),
+                    );
+                    if seen.insert(key) && measuring.load(Ordering::Relaxed) {
+                        latencies.lock().unwrap().push(now - sent);
+                    }
+                }
+            }
+        })
+    };
+
+    // Connect everyone (a few hundred at a time, as a real crowd would trickle in).
+    let page_views = Arc::new(AtomicU64::new(0));
+    let heartbeats = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
+    let stop_at = Arc::new(Mutex::new(None::<Instant>));
+    let mut tasks = Vec::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(256));
+    for i in 0..args.visitors {
+        let (server, site) = (args.server.clone(), args.site.clone());
+        let (page_views, heartbeats, connected, stop_at, gate) = (
+            page_views.clone(),
+            heartbeats.clone(),
+            connected.clone(),
+            stop_at.clone(),
+            gate.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.unwrap();
+            let mut rng = Rng(0x9E3779B97F4A7C15 ^ (i as u64 + 1));
+            let visitor_id = format!("bench-visitor-{i:06}");
+            let mut client = Client::visitor(&server, &site).await?;
+            let mut seq = 1;
+            client.send(&hello(&visitor_id, &format!("bench-visit-{i:06}"), seq, "https://shop.example/", "bench 0")).await?;
+            client.next().await?; // welcome
+            page_views.fetch_add(1, Ordering::Relaxed);
+            connected.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            let mut next_nav = Instant::now() + Duration::from_millis(rng.between(1_000, 60_000));
+            let mut next_ping = Instant::now() + Duration::from_millis(rng.between(0, 25_000));
+            let mut next_activity = Instant::now() + Duration::from_millis(rng.between(30_000, 240_000));
+            let mut idle = false;
+            loop {
+                let stop = *stop_at.lock().unwrap();
+                if stop.is_some_and(|s| Instant::now() >= s) {
+                    break;
+                }
+                let wake = next_nav.min(next_ping).min(next_activity).min(stop.unwrap_or(next_nav));
+                tokio::time::sleep_until(wake.into()).await;
+                let now = Instant::now();
+                if now >= next_nav {
+                    seq += 1;
+                    let sent = epoch.elapsed().as_secs_f64() * 1000.0;
+                    client.send(&page_view(seq, &format!("https://shop.example/p/{seq}"), &format!("bench {sent:.3}"))).await?;
+                    page_views.fetch_add(1, Ordering::Relaxed);
+                    next_nav = now + Duration::from_millis(rng.between(10_000, 50_000));
+                }
+                if now >= next_ping {
+                    client.send(&json!({"type": "ping"})).await?;
+                    heartbeats.fetch_add(1, Ordering::Relaxed);
+                    next_ping = now + Duration::from_secs(25);
+                }
+                if now >= next_activity {
+                    idle = !idle;
+                    client.send(&json!({"type": "activity", "state": if idle { "idle" } else { "active" }})).await?;
+                    next_activity = now + Duration::from_millis(rng.between(30_000, 240_000));
+                }
+            }
+            anyhow::Ok(client)
+        }));
+    }
+    let connect_started = Instant::now();
+    while connected.load(Ordering::Relaxed) < args.visitors as u64 {
+        if connect_started.elapsed() > Duration::from_secs(300) {
+            anyhow::bail!(
+                "only {} of {} visitors connected",
+                connected.load(Ordering::Relaxed),
+                args.visitors
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let connect_secs = connect_started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let loaded_rss = rss_kib(args.server_pid)?;
+    let writes_before = store_writes(&args.server).await?;
+    let views_before = page_views.load(Ordering::Relaxed);
+    let beats_before = heartbeats.load(Ordering::Relaxed);
+    measuring.store(true, Ordering::Relaxed);
+    *stop_at.lock().unwrap() = Some(Instant::now() + Duration::from_secs(args.seconds));
+
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(task.await??);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let writes = store_writes(&args.server).await? - writes_before;
+    let views = page_views.load(Ordering::Relaxed) - views_before;
+    let beats = heartbeats.load(Ordering::Relaxed) - beats_before;
+    agent_task.abort();
+
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = args.visitors as f64;
+    let hours = args.seconds as f64 / 3600.0;
+    let per_visitor_kib = (loaded_rss.saturating_sub(base_rss)) as f64 / n;
+    println!(
+        "visitors: {}  (all connected in {connect_secs:.1} s)",
+        args.visitors
+    );
+    println!(
+        "steady window: {} s, {} page views, {} heartbeats",
+        args.seconds, views, beats
+    );
+    println!(
+        "page view -> agent: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "server RSS: {base_rss} KiB idle -> {loaded_rss} KiB loaded = {per_visitor_kib:.1} KiB per connected visitor"
+    );
+    println!(
+        "store writes in window: {writes} ({:.1} per visitor-hour; page views {:.1} per visitor-hour; heartbeats cost {})",
+        writes as f64 / n / hours,
+        views as f64 / n / hours,
+        writes.saturating_sub(views)
+    );
+    println!(
+        "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} |",
+        args.visitors,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN),
+        per_visitor_kib,
+        writes as f64 / n / hours,
+        views as f64 / n / hours
+    );
+    for client in clients {
+        let _ = client.close().await;
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! WebSocket and HTTP clients that speak Vitrine's protocol, for the integration tests and
+//! the load generator. They are real clients over real sockets: nothing here is mocked.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Signs in through the API and returns the `Cookie` header value to use.
+pub async fn login(base: &str, email: &str, password: &str) -> Result<String> {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!(
+            "login failed: {} {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
+    }
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?;
+    Ok(cookie.to_string())
+}
+
+pub fn ws_base(http_base: &str) -> String {
+    http_base.replacen("http://", "ws://", 1)
+}
+
+/// A JSON-speaking WebSocket client.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a connection ended: the close code and reason, if the server sent one.
+#[derive(Debug, PartialEq)]
+pub struct Closed(pub Option<(u16, String)>);
+
+impl Client {
+    pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Self> {
+        let mut request = url.into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Self { ws })
+    }
+
+    pub async fn visitor(http_base: &str, site: &str) -> Result<Self> {
+        Self::connect(
+            &format!("{}/ws/visitor?site={site}", ws_base(http_base)),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn agent(http_base: &str, site: &str, cookie: &str) -> Result<Self> {
+        Self::connect(
+            &format!("{}/ws/agent?site={site}", ws_base(http_base)),
+            &[("cookie", cookie)],
+        )
+        .await
+    }
+
+    pub async fn send(&mut self, frame: &Value) -> Result<()> {
+        self.send_text(frame.to_string()).await
+    }
+
+    pub async fn send_text(&mut self, text: String) -> Result<()> {
+        self.ws.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<()> {
+        self.ws.send(Message::Binary(bytes.into())).await?;
+        Ok(())
+    }
+
+    /// The next JSON frame; an error if the connection closes or nothing comes in time.
+    pub async fn next(&mut self) -> Result<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| anyhow!("no frame within {WAIT:?}"))?
+                .ok_or_else(|| anyhow!("connection ended"))??;
+            match msg {
+                Message::Text(text) => return Ok(serde_json::from_str(&text)?),
+                Message::Close(frame) => bail!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next JSON frame, however long it takes (the load generator's agent).
+    pub async fn next_forever(&mut self) -> Result<Value> {
+        loop {
+            match self
+                .ws
+                .next()
+                .await
+                .ok_or_else(|| anyhow!("connection ended"))??
+            {
+                Message::Text(text) => return Ok(serde_json::from_str(&text)?),
+                Message::Close(frame) => bail!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads frames until one satisfies `pred`, returning it.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if tokio::time::Instant::now() > deadline {
+                bail!("timed out waiting for {what}");
+            }
+            let frame = self
+                .next()
+                .await
+                .with_context(|| format!("waiting for {what}"))?;
+            if pred(&frame) {
+                return Ok(frame);
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; returns its close frame.
+    pub async fn closed(&mut self) -> Result<Closed> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| anyhow!("not closed within {WAIT:?}"))?;
+            match msg {
+                None | Some(Err(_)) => return Ok(Closed(None)),
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(Closed(
+                        frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                    ))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) -> Result<()> {
+        self.ws.close(None).await?;
+        Ok(())
+    }
+}
+
+/// A widget's `hello` frame.
+pub fn hello(visitor_id: &str, visit_id: &str, seq: u32, url: &str, title: &str) -> Value {
+    json!({
+        "type": "hello", "v": 1, "visitor_id": visitor_id, "visit_id": visit_id, "visit_age_ms": 0,
+        "page": {"seq": seq, "url": url, "title": title, "referrer": null, "opened_ms_ago": 0}
+    })
+}
+
+pub fn page_view(seq: u32, url: &str, title: &str) -> Value {
+    json!({"type": "page_view", "seq": seq, "url": url, "title": title})
+}
+
+/// The upserted row for `visitor_id` in a `visitors_changed` or `snapshot` frame.
+pub fn row<'a>(frame: &'a Value, visitor_id: &str) -> Option<&'a Value> {
+    let list = match frame["type"].as_str()? {
+        "visitors_changed" => &frame["upserts"],
+        "snapshot" => &frame["visitors"],
+        _ => return None,
+    };
+    list.as_array()?
+        .iter()
+        .find(|v| v["visitor_id"] == visitor_id)
+}

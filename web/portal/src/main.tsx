@@ -1,0 +1,204 @@
+// The agent portal: sign in, watch the site's visitors live, open a visitor's details.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { LiveVisitor, VisitorDetails } from '../../shared/protocol';
+import { api, ApiError, type Me } from './api';
+import { duration, useLiveList, useNow } from './live';
+
+function App() {
+  const [me, setMe] = useState<Me | null | false>(null);
+  const refresh = () =>
+    api.me().then(setMe).catch((e) => {
+      if (e instanceof ApiError && e.status === 401) setMe(false);
+      else window.setTimeout(refresh, 2000);
+    });
+  useEffect(() => void refresh(), []);
+  if (me === null) return <p class="empty">Loading…</p>;
+  if (me === false) return <Login onDone={refresh} />;
+  return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} />;
+}
+
+function Login({ onDone }: { onDone: () => void }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    setBusy(true);
+    setError('');
+    try {
+      await api.login(String(form.get('email')), String(form.get('password')));
+      onDone();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="login" onSubmit={submit}>
+      <h1>Vitrine — sign in</h1>
+      <label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="username" required />
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required />
+      <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+  const [siteKey, setSiteKey] = useState<string | null>(me.sites[0]?.site_key ?? null);
+  const [available, setAvailable] = useState(localStorage.getItem('vitrine:available') !== 'false');
+  const [selected, setSelected] = useState<string | null>(null);
+  const [fullscreen, setFullscreen] = useState(false);
+  const live = useLiveList(siteKey, available);
+  const now = useNow() + live.clockOffset;
+
+  useEffect(() => localStorage.setItem('vitrine:available', String(available)), [available]);
+  useEffect(() => {
+    if (live.connection === 'signed-out') onSignOut();
+  }, [live.connection]);
+
+  const visitors = [...live.visitors.values()].sort(
+    // Online first; then longest time on site first (P1).
+    (a, b) => Number(a.status === 'offline') - Number(b.status === 'offline') || a.visit_started_at - b.visit_started_at,
+  );
+  const online = visitors.filter((v) => v.status !== 'offline').length;
+  const chosen = selected ? live.visitors.get(selected) : undefined;
+
+  return (
+    <>
+      <header class="top">
+        <h1>Vitrine</h1>
+        {me.sites.length > 1 && (
+          <select aria-label="Site" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
+            {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
+          </select>
+        )}
+        <span class={`conn ${live.connection === 'live' ? '' : 'down'}`} data-testid="connection">
+          {live.connection === 'live' ? '● live' : live.connection === 'connecting' ? 'connecting…' : 'reconnecting…'}
+        </span>
+        <span class="spacer" />
+        <label class="switch">
+          <input type="checkbox" data-testid="availability" checked={available} onChange={(e) => setAvailable((e.target as HTMLInputElement).checked)} />
+          {available ? 'Available' : 'Away'}
+        </label>
+        {live.availability && (
+          <span class="muted">{live.availability.agents_online} agent{live.availability.agents_online === 1 ? '' : 's'} online</span>
+        )}
+        <span class="muted">{me.agent.name}</span>
+        <button class="ghost" onClick={onSignOut}>Sign out</button>
+      </header>
+      {!siteKey ? (
+        <p class="empty">Your account has no site yet.</p>
+      ) : (
+        <main class={chosen ? '' : 'no-details'}>
+          <section class={`list ${fullscreen ? 'fullscreen' : ''}`} aria-label="Visitors on the site now">
+            <div class="list-head">
+              <h2>Visitors now <span class="muted" data-testid="online-count">{online}</span></h2>
+              <span class="spacer" style="flex:1" />
+              <button class="ghost" data-testid="fullscreen" aria-pressed={fullscreen} onClick={() => setFullscreen(!fullscreen)}>
+                {fullscreen ? 'Exit full screen' : 'Full screen'}
+              </button>
+            </div>
+            {visitors.length === 0 ? (
+              <p class="empty">Nobody on the site right now. Open the demo shop in another window.</p>
+            ) : (
+              <table>
+                <thead>
+                  <tr><th>Visitor</th><th>Location</th><th>Current page</th><th>On page</th><th>On site</th></tr>
+                </thead>
+                <tbody>
+                  {visitors.map((v) => (
+                    <VisitorRow v={v} now={now} selected={v.visitor_id === selected} onSelect={() => setSelected(v.visitor_id)} />
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+          {chosen && siteKey && <Details site={siteKey} visitor={chosen} onClose={() => setSelected(null)} />}
+        </main>
+      )}
+    </>
+  );
+}
+
+function place(v: LiveVisitor): string {
+  const parts = [v.location.city, v.location.country].filter(Boolean);
+  return parts.length ? parts.join(', ') : 'unknown';
+}
+
+/** Only http(s) links are ever rendered as links. */
+function safeHref(url: string): string | undefined {
+  return /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+function VisitorRow({ v, now, selected, onSelect }: { v: LiveVisitor; now: number; selected: boolean; onSelect: () => void }) {
+  return (
+    <tr class={`visitor ${v.status} ${selected ? 'selected' : ''}`} data-visitor-id={v.visitor_id} onClick={onSelect}>
+      <td>
+        <span class="dot" data-status={v.status} title={v.status} aria-label={v.status} />
+        <span class="id">{v.visitor_id.slice(0, 8)}</span>
+        {v.returning && <span class="badge" data-testid="returning" title={`visit ${v.visit_count}`}>returning</span>}
+        {v.in_call && <span class="badge incall">in call</span>}
+        {v.call_requested && <span class="badge call" title="asks for a call">📞</span>}
+        {v.unread > 0 && <span class="unread" title={`${v.unread} unread`} />}
+      </td>
+      <td data-testid="location">{place(v)}</td>
+      <td class="page">
+        <a class="page-link" href={safeHref(v.page.url)} target="_blank" rel="noopener noreferrer" onClick={(e) => e.stopPropagation()}>
+          {v.page.title || v.page.url}
+        </a>
+      </td>
+      <td data-testid="time-on-page">{duration(now - v.page.opened_at)}</td>
+      <td data-testid="time-on-site">{duration(now - v.visit_started_at)}</td>
+    </tr>
+  );
+}
+
+function Details({ site, visitor, onClose }: { site: string; visitor: LiveVisitor; onClose: () => void }) {
+  const [details, setDetails] = useState<VisitorDetails | null>(null);
+  const [error, setError] = useState('');
+  // Reload when the visitor opens another page, so the history stays current.
+  useEffect(() => {
+    let cancelled = false;
+    api.visitor(site, visitor.visitor_id)
+      .then((d) => !cancelled && (setDetails(d), setError('')))
+      .catch((e) => !cancelled && setError(e.message));
+    return () => void (cancelled = true);
+  }, [site, visitor.visitor_id, visitor.page_views_this_visit, visitor.visit_count]);
+
+  return (
+    <aside class="details" aria-label="Visitor details" data-testid="details">
+      <div style="display:flex;align-items:center">
+        <h2 style="flex:1">Visitor <span class="id">{visitor.visitor_id.slice(0, 8)}</span></h2>
+        <button class="ghost" onClick={onClose} aria-label="Close details">✕</button>
+      </div>
+      <p class="muted">{place(visitor)} · {visitor.status}</p>
+      {error && <p class="error">{error}</p>}
+      {details && (
+        <>
+          <div class="stats">
+            <div class="stat"><b data-testid="visit-count">{details.visit_count}</b>visits</div>
+            <div class="stat"><b data-testid="page-view-count">{details.page_view_count}</b>page views</div>
+            <div class="stat"><b>{new Date(details.first_seen_at).toLocaleDateString()}</b>first seen</div>
+          </div>
+          <h3>Browsing history</h3>
+          <ol class="history" data-testid="history">
+            {details.page_views.map((p) => (
+              <li>
+                <a href={safeHref(p.url)} target="_blank" rel="noopener noreferrer">{p.title || p.url}</a>
+                <br />
+                <time>{new Date(p.at).toLocaleString()}</time>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </aside>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

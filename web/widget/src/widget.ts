@@ -1,0 +1,243 @@
+// The visitor widget: one <script data-site="KEY" async> tag on the shop's pages.
+// It reports presence (page views, activity, leaving) to the site's hub and shows a small
+// launcher when an agent is available. It must never break the host page: everything
+// runs inside try/catch, the only global is `window.Vitrine`, and the UI lives in a
+// shadow root.
+
+import type { Activity, PageView, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
+import { CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
+import { mountLauncher, type Launcher } from './launcher';
+
+const VISIT_TIMEOUT_MS = 30 * 60 * 1000; // a new visit after 30 minutes without activity
+const IDLE_AFTER_MS = 60 * 1000; // no input for this long (or a hidden tab) means idle
+const PING_EVERY_MS = 25 * 1000;
+const MAX_BACKOFF_MS = 30 * 1000;
+
+/** What the widget remembers between pages (first-party localStorage). */
+interface Saved {
+  visitorId: string;
+  visitId: string;
+  visitStartedAt: number;
+  lastActivityAt: number;
+  /** Page views of this visit so far, shared by the visitor's tabs. */
+  seq: number;
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function randomId(length: number): string {
+  const bytes = new Uint8Array(length);
+  crypto.getRandomValues(bytes);
+  let id = '';
+  bytes.forEach((b) => (id += ID_ALPHABET[b & 63]));
+  return id;
+}
+
+/** Time-sortable so the store lists visits and page views in order. */
+function newVisitId(now: number): string {
+  return now.toString(36).padStart(9, '0') + '-' + randomId(8);
+}
+
+function start(script: HTMLScriptElement): void {
+  const site = script.getAttribute('data-site');
+  if (!site) throw new Error('missing data-site attribute');
+  const server = new URL(script.src, location.href);
+  const wsUrl = `${server.protocol === 'https:' ? 'wss' : 'ws'}://${server.host}/ws/visitor?site=${encodeURIComponent(site)}`;
+  const storageKey = `vitrine:${site}`;
+
+  let memory: Saved | null = null; // used when storage is blocked
+  const load = (): Saved | null => {
+    try {
+      const raw = localStorage.getItem(storageKey);
+      return raw ? (JSON.parse(raw) as Saved) : memory;
+    } catch {
+      return memory;
+    }
+  };
+  const save = (s: Saved): void => {
+    memory = s;
+    try {
+      localStorage.setItem(storageKey, JSON.stringify(s));
+    } catch {
+      /* storage blocked: keep it in memory */
+    }
+  };
+
+  const now = Date.now();
+  let saved = load();
+  if (!saved || typeof saved.visitorId !== 'string') {
+    saved = { visitorId: randomId(22), visitId: newVisitId(now), visitStartedAt: now, lastActivityAt: now, seq: 0 };
+  } else if (now - saved.lastActivityAt > VISIT_TIMEOUT_MS) {
+    saved = { ...saved, visitId: newVisitId(now), visitStartedAt: now, seq: 0 };
+  }
+  save(saved);
+  const state: Saved = saved;
+
+  let page: PageView = nextPageView(document.referrer || null);
+  let pageOpenedAt = Date.now();
+  let activity: Activity = document.hidden ? 'idle' : 'active';
+  let lastInputAt = Date.now();
+  let ws: WebSocket | null = null;
+  let retries = 0;
+  let stopped = false;
+  let reconnectTimer: number | undefined;
+  let launcher: Launcher | null = null;
+
+  function nextPageView(referrer: string | null): PageView {
+    const latest = load();
+    const seq = Math.max(state.seq, latest && latest.visitId === state.visitId ? latest.seq : 0) + 1;
+    state.seq = seq;
+    state.lastActivityAt = Date.now();
+    save(state);
+    return { seq, url: location.href, title: document.title.slice(0, 300), referrer, opened_ms_ago: 0 };
+  }
+
+  function send(frame: VisitorFrame): void {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function hello(): VisitorFrame {
+    return {
+      type: 'hello',
+      v: PROTOCOL_VERSION,
+      visitor_id: state.visitorId,
+      visit_id: state.visitId,
+      visit_age_ms: Math.max(0, Date.now() - state.visitStartedAt),
+      page: { ...page, opened_ms_ago: Math.max(0, Date.now() - pageOpenedAt) },
+      activity,
+    };
+  }
+
+  function connect(): void {
+    if (stopped) return;
+    const socket = new WebSocket(wsUrl);
+    ws = socket;
+    socket.onopen = () => {
+      retries = 0;
+      send(hello());
+    };
+    socket.onmessage = (ev) => guard(() => onFrame(JSON.parse(String(ev.data)) as VisitorServerFrame));
+    socket.onclose = (ev) => {
+      if (ws !== socket) return;
+      ws = null;
+      if (ev.code === CLOSE_UNKNOWN_SITE) {
+        stopped = true;
+        console.warn(`[vitrine] site key "${site}" is unknown or inactive; the widget is off`);
+        launcher?.hide();
+        return;
+      }
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect(): void {
+    if (stopped || reconnectTimer !== undefined) return;
+    // Exponential backoff with jitter, so a restarted hub is not hit by every widget at once.
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retries) * (0.5 + Math.random() / 2);
+    retries++;
+    reconnectTimer = window.setTimeout(() => {
+      reconnectTimer = undefined;
+      connect();
+    }, delay);
+  }
+
+  function onFrame(frame: VisitorServerFrame): void {
+    switch (frame.type) {
+      case 'welcome':
+      case 'availability':
+        launcher = launcher ?? mountLauncher();
+        launcher.setAvailable(frame.agents_available);
+        break;
+      case 'error':
+        console.warn(`[vitrine] server error ${frame.code}: ${frame.message}`);
+        break;
+      case 'pong':
+        break;
+    }
+  }
+
+  // -- page views, including single-page-app navigations --------------------------------
+  let currentUrl = location.href;
+  function onNavigate(): void {
+    if (location.href === currentUrl) return;
+    currentUrl = location.href;
+    // Let the app set its new title first.
+    window.setTimeout(() => guard(() => {
+      page = nextPageView(page.url);
+      pageOpenedAt = Date.now();
+      send({ type: 'page_view', ...page });
+    }), 50);
+  }
+  for (const method of ['pushState', 'replaceState'] as const) {
+    const original = history[method];
+    history[method] = function (this: History, ...args: Parameters<History['pushState']>) {
+      const result = original.apply(this, args);
+      guard(onNavigate);
+      return result;
+    };
+  }
+  addEventListener('popstate', () => guard(onNavigate));
+
+  // -- activity ----------------------------------------------------------------------------
+  function setActivity(next: Activity): void {
+    if (next === activity) return;
+    activity = next;
+    send({ type: 'activity', state: next });
+  }
+  const onInput = (): void => {
+    lastInputAt = Date.now();
+    if (Date.now() - state.lastActivityAt > 10_000) {
+      state.lastActivityAt = Date.now();
+      save(state);
+    }
+    if (!document.hidden) setActivity('active');
+  };
+  for (const ev of ['pointerdown', 'pointermove', 'keydown', 'scroll', 'touchstart']) {
+    addEventListener(ev, onInput, { passive: true, capture: true });
+  }
+  document.addEventListener('visibilitychange', () => guard(() => {
+    if (document.hidden) setActivity('idle');
+    else onInput();
+  }));
+  window.setInterval(() => guard(() => {
+    if (!document.hidden && Date.now() - lastInputAt > IDLE_AFTER_MS) setActivity('idle');
+  }), 5000);
+  window.setInterval(() => send({ type: 'ping' }), PING_EVERY_MS);
+
+  // -- leaving, and coming back from the back/forward cache -------------------------------
+  addEventListener('pagehide', () => guard(() => {
+    state.lastActivityAt = Date.now();
+    save(state);
+    send({ type: 'leave' });
+    const socket = ws;
+    ws = null;
+    socket?.close(1000, 'page hidden');
+  }));
+  addEventListener('pageshow', (ev) => guard(() => {
+    if (!ev.persisted) return;
+    page = nextPageView(null);
+    pageOpenedAt = Date.now();
+    connect();
+  }));
+
+  (window as unknown as { Vitrine: unknown }).Vitrine = {
+    version: PROTOCOL_VERSION,
+    visitorId: () => state.visitorId,
+  };
+  connect();
+}
+
+function guard(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    console.warn('[vitrine]', e);
+  }
+}
+
+guard(() => {
+  if ((window as unknown as { Vitrine?: unknown }).Vitrine) return; // loaded twice: keep the first
+  const script = document.currentScript as HTMLScriptElement | null;
+  if (!script) throw new Error('cannot find my <script> tag');
+  start(script);
+});

@@ -1,0 +1,203 @@
+//! `cargo xtask <command>`: the project's scripts, in Rust so they run the same everywhere.
+//!
+//! - `dev`         build the web assets and run the whole product locally (embedded store)
+//! - `test`        every test: Rust (incl. the DynamoDB contract run), wasm32 build of core,
+//!                 web type-check and size budget, browser end-to-end in Chromium
+//! - `web`         install npm packages (once) and bundle the widget and portal
+//! - `gen-types`   regenerate web/shared/protocol.ts from the Rust wire types
+//! - `wasm-check`  build `vitrine-core` for wasm32-unknown-unknown
+//! - `bench presence [--visitors N,N] [--seconds S]`   the presence benchmark
+
+mod children;
+mod ddb;
+mod wasm;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use children::Children;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cache_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".cache")
+}
+
+/// Runs a command to completion, failing with its name if it fails.
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or(&[]).to_vec();
+    match args.first().map(String::as_str) {
+        Some("dev") => dev(&rest),
+        Some("test") => test(),
+        Some("web") => web(),
+        Some("gen-types") => gen_types(),
+        Some("wasm-check") => wasm::check(&root(), &cache_dir()),
+        Some("bench") => bench(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <dev|test|web|gen-types|wasm-check|bench presence>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn gen_types() -> Result<()> {
+    let path = root().join(vitrine_core::typescript::GENERATED_PATH);
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    std::fs::write(&path, vitrine_core::typescript::generate())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `npm ci` when node_modules is missing or older than the lock file, then the bundle.
+fn web() -> Result<()> {
+    let web = root().join("web");
+    let stamp = web.join("node_modules/.package-lock.json");
+    let lock = web.join("package-lock.json");
+    let stale = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
+        (Ok(s), Ok(l)) => s.modified()? < l.modified()?,
+        _ => true,
+    };
+    if stale {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web))?;
+    }
+    run(Command::new("node").arg("build.mjs").current_dir(&web))
+}
+
+fn dev(extra: &[String]) -> Result<()> {
+    web()?;
+    run(cargo()
+        .args(["build", "-p", "vitrine-server"])
+        .current_dir(root()))?;
+    let bin = target_dir().join("debug/vitrine");
+    let status = Command::new(bin).args(extra).current_dir(root()).status()?;
+    if !status.success() {
+        bail!("vitrine exited with {status}");
+    }
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn test() -> Result<()> {
+    let root = root();
+    // 1. Front ends: generated types current, bundle, type-check.
+    web()?;
+    run(Command::new("npx")
+        .args(["tsc", "--noEmit", "-p", "tsconfig.json"])
+        .current_dir(root.join("web")))?;
+
+    // 2. Rust tests, with a real DynamoDB-compatible server for the store contract.
+    let mut children = Children::default();
+    let endpoint = ddb::start(&cache_dir(), &mut children)?;
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets"])
+        .env("VITRINE_DYNAMODB_ENDPOINT", &endpoint)
+        .current_dir(&root))?;
+    children.stop_all();
+
+    // 3. The core builds for wasm32 (what the Worker will run).
+    wasm::check(&root, &cache_dir())?;
+
+    // 4. Browser end-to-end in Chromium against the real server binary.
+    run(cargo()
+        .args(["build", "-p", "vitrine-server"])
+        .current_dir(&root))?;
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1", "tests/e2e/"])
+        .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
+        .current_dir(&root))?;
+    eprintln!("all tests passed");
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("presence") => {}
+        _ => bail!("usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]"),
+    }
+    let root = root();
+    web()?;
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "vitrine-server",
+            "-p",
+            "vitrine-tests",
+        ])
+        .current_dir(&root))?;
+    let release = target_dir().join("release");
+    let mut visitors = vec!["1000".to_string(), "10000".to_string()];
+    let mut seconds = "60".to_string();
+    let mut it = args[1..].iter();
+    while let Some(flag) = it.next() {
+        match (flag.as_str(), it.next()) {
+            ("--visitors", Some(v)) => visitors = v.split(',').map(str::to_string).collect(),
+            ("--seconds", Some(s)) => seconds = s.clone(),
+            _ => bail!("unknown bench option {flag}"),
+        }
+    }
+    for n in visitors {
+        let data = tempdir("vitrine-bench")?;
+        let mut children = Children::default();
+        let port = children::free_port()?;
+        let server = children.spawn(
+            Command::new("bash").args([
+                "-c",
+                &format!(
+                    "ulimit -n 65536; exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
+                    release.join("vitrine").display(),
+                    data.display()
+                ),
+            ]).env("RUST_LOG", "warn"),
+        )?;
+        children::wait_for_port(port)?;
+        run(Command::new("bash").args([
+            "-c",
+            &format!(
+                "ulimit -n 65536; exec {} --server http://127.0.0.1:{port} --server-pid {server} --visitors {n} --seconds {seconds}",
+                release.join("vitrine-loadgen").display()
+            ),
+        ]))?;
+        children.stop_all();
+        let _ = std::fs::remove_dir_all(&data);
+    }
+    Ok(())
+}
+
+fn tempdir(prefix: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
