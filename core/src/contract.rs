@@ -89,7 +89,7 @@ pub async fn delete_removes<S: Store>(s: &S) {
 
 pub async fn query_by_prefix_in_order<S: Store>(s: &S) {
     for sk in ["B#2", "A#1", "B#10", "B#1", "C#1", "B"] {
-        s.put(Item::new("P", sk, json!({"sk": sk})), Condition::Always)
+        s.put(Item::new("P", sk, json!({"name": sk})), Condition::Always)
             .await
             .unwrap();
     }
@@ -323,22 +323,27 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         email: "ada@shop.example".into(),
         agent_id: "agent-1".into(),
         account_id: "acc-1".into(),
-        expires_at: 2_000,
+        // Far in the future: stores also filter by the real clock.
+        expires_at: 4_000_000_000,
     };
     accounts::create_session(s, "token-abc", &session)
         .await
         .unwrap();
     assert_eq!(
-        accounts::session(s, "token-abc", 1_999).await.unwrap(),
+        accounts::session(s, "token-abc", 3_999_999_999)
+            .await
+            .unwrap(),
         Some(session.clone())
     );
     assert_eq!(
-        accounts::session(s, "token-abc", 2_000).await.unwrap(),
+        accounts::session(s, "token-abc", 4_000_000_000)
+            .await
+            .unwrap(),
         None,
         "expired"
     );
     assert_eq!(
-        accounts::session(s, "token-abd", 1_000).await.unwrap(),
+        accounts::session(s, "token-abd", 1_000_000).await.unwrap(),
         None
     );
     assert_eq!(
@@ -356,7 +361,7 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
     );
     accounts::delete_session(s, "token-abc").await.unwrap();
     assert_eq!(
-        accounts::session(s, "token-abc", 1_000).await.unwrap(),
+        accounts::session(s, "token-abc", 1_000_000).await.unwrap(),
         None
     );
 }

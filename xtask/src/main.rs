@@ -140,6 +140,28 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// The widget's initial JS must stay within its budget (DESIGN.md): 12 KB gzipped.
+fn check_widget_size(root: &Path) -> Result<()> {
+    const BUDGET: u64 = 12 * 1024;
+    let sizes = std::fs::read_to_string(root.join("web/dist/sizes.json"))?;
+    let gz: u64 = sizes
+        .split("\"widget_gzip_bytes\":")
+        .nth(1)
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches(['}', '\n'])
+                .trim()
+                .parse()
+                .ok()
+        })
+        .context("web/dist/sizes.json has no widget_gzip_bytes")?;
+    if gz > BUDGET {
+        bail!("widget.js is {gz} bytes gzipped, over its {BUDGET}-byte budget");
+    }
+    eprintln!("widget.js: {gz} bytes gzipped (budget {BUDGET})");
+    Ok(())
+}
+
 fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("presence") => {}
