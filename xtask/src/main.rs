@@ -128,10 +128,8 @@ fn test() -> Result<()> {
     // 3. The core builds for wasm32 (what the Worker will run).
     wasm::check(&root, &cache_dir())?;
 
-    // 4. Browser end-to-end in Chromium against the real server binary.
-    run(cargo()
-        .args(["build", "-p", "vitrine-server"])
-        .current_dir(&root))?;
+    // 4. Browser end-to-end in Chromium against the real server binary (built by step 2
+    //    with the workspace's features; a separate `cargo build -p` would rebuild much).
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
