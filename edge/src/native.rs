@@ -27,6 +27,8 @@ use vitrine_core::store::Store;
 const OUTBOX_CAPACITY: usize = 512;
 /// Hard cap on a WebSocket message; the protocol's own (smaller) cap gives a clean error.
 const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
+/// Per-socket read buffer; frames are small (≤ 16 KiB, usually < 300 bytes).
+const SOCKET_BUFFER: usize = 4 * 1024;
 const SITE_CACHE_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default)]
@@ -289,6 +291,9 @@ async fn visitor_ws<S: Store + Clone>(
     let active = hubs.site_is_active(&params.site).await;
     let location = hubs.location(&headers);
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
+        // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             if !active {
                 // Accept, then close with a code: a browser cannot read an HTTP error status.
@@ -335,6 +340,9 @@ async fn agent_ws<S: Store + Clone>(
 ) -> Response {
     let verdict = authorize_agent(&hubs, &params.site, &headers).await;
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
+        // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let agent = match verdict {
                 Ok(agent) => agent,

@@ -115,6 +115,7 @@ fn test() -> Result<()> {
     run(Command::new("npx")
         .args(["tsc", "--noEmit", "-p", "tsconfig.json"])
         .current_dir(root.join("web")))?;
+    check_widget_size(&root)?;
 
     // 2. Rust tests, with a real DynamoDB-compatible server for the store contract.
     let mut children = Children::default();
@@ -196,7 +197,7 @@ fn bench(args: &[String]) -> Result<()> {
             Command::new("bash").args([
                 "-c",
                 &format!(
-                    "ulimit -n 65536; exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
+                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
                     release.join("vitrine").display(),
                     data.display()
                 ),
@@ -206,7 +207,7 @@ fn bench(args: &[String]) -> Result<()> {
         run(Command::new("bash").args([
             "-c",
             &format!(
-                "ulimit -n 65536; exec {} --server http://127.0.0.1:{port} --server-pid {server} --visitors {n} --seconds {seconds}",
+                "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{port} --server-pid {server} --visitors {n} --seconds {seconds}",
                 release.join("vitrine-loadgen").display()
             ),
         ]))?;
