@@ -296,6 +296,10 @@ fn app_router(config: &Config, store: &AnyStore, hubs: &Arc<Hubs<AnyStore>>) -> 
 
 fn demo_router(state: DemoState) -> Router {
     Router::new()
+        .route_service(
+            "/shop.css",
+            tower_http::services::ServeFile::new(state.dir.join("shop.css")),
+        )
         .route("/", get(demo_page))
         .route("/{page}", get(demo_page))
         .with_state(state)
