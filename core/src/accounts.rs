@@ -8,6 +8,10 @@
 //! | `ACCOUNT#{account_id}`   | `AGENT#{email}`  | the account's list of agents          |
 //! | `SESSION#{sha256(token)}`| `META`           | a login session (TTL = expiry)        |
 //!
+//! A site is what the product calls a *chat*: one widget with its site key, allowed
+//! origins and consultants (A2). Admins see every chat of their account; agents and
+//! experts only the chats they are assigned to.
+//!
 //! Password hashing is the API's job (`vitrine-lambdas`); this module stores the hash.
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +26,32 @@ pub struct Site {
     pub site_key: String,
     pub account_id: String,
     pub name: String,
+    /// A deactivated chat's widget stays silent.
     pub active: bool,
+    /// Origins (`https://shop.example`) whose pages may load the widget; empty = any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Agent IDs assigned to this chat (admins need no assignment).
+    #[serde(default)]
+    pub consultants: Vec<String>,
+}
+
+impl Site {
+    /// Whether a page of `origin` may open the widget's socket.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        self.allowed_origins.is_empty()
+            || origin.is_some_and(|o| {
+                self.allowed_origins
+                    .iter()
+                    .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(o))
+            })
+    }
+
+    /// Whether this agent works on this chat.
+    pub fn admits(&self, agent: &Agent) -> bool {
+        agent.account_id == self.account_id
+            && (agent.role == Role::Admin || self.consultants.contains(&agent.agent_id))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -116,6 +145,69 @@ pub async fn get_site<S: Store>(store: &S, site_key: &str) -> StoreResult<Option
     }
 }
 
+/// Removes a chat. Its conversations stay in the store (history), unreachable by key.
+pub async fn delete_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
+    store.delete(&format!("SITE#{}", site.site_key), "META").await?;
+    store
+        .delete(
+            &format!("ACCOUNT#{}", site.account_id),
+            &format!("SITE#{}", site.site_key),
+        )
+        .await
+}
+
+/// The chats this agent works on: all of the account's for an admin, else the assigned ones.
+pub async fn agent_sites<S: Store>(store: &S, agent: &Agent) -> StoreResult<Vec<Site>> {
+    Ok(account_sites(store, &agent.account_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.admits(agent))
+        .collect())
+}
+
+pub async fn account_agents<S: Store>(store: &S, account_id: &str) -> StoreResult<Vec<Agent>> {
+    let page = store
+        .query(Query::prefix(format!("ACCOUNT#{account_id}"), "AGENT#").limit(1000))
+        .await?;
+    let mut agents = Vec::new();
+    for item in page.items {
+        if let Some(agent) = agent_by_email(store, item.sk.trim_start_matches("AGENT#")).await? {
+            if agent.account_id == account_id {
+                agents.push(agent);
+            }
+        }
+    }
+    Ok(agents)
+}
+
+/// Overwrites an existing agent's profile (name, role, password hash).
+pub async fn update_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+    let attrs = serde_json::to_value(agent).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let email = normalize_email(&agent.email);
+    store
+        .put(Item::new(format!("AGENT#{email}"), "PROFILE", attrs), Condition::Always)
+        .await?;
+    store
+        .put(
+            Item::new(
+                format!("ACCOUNT#{}", agent.account_id),
+                format!("AGENT#{email}"),
+                json!({ "name": agent.name, "role": agent.role }),
+            ),
+            Condition::Always,
+        )
+        .await
+}
+
+/// Removes an agent; their open sessions stop working at the next check.
+pub async fn delete_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+    let email = normalize_email(&agent.email);
+    store.delete(&format!("AGENT#{email}"), "PROFILE").await?;
+    store
+        .delete(&format!("ACCOUNT#{}", agent.account_id), &format!("AGENT#{email}"))
+        .await
+}
+
 pub async fn account_sites<S: Store>(store: &S, account_id: &str) -> StoreResult<Vec<Site>> {
     let page = store
         .query(Query::prefix(format!("ACCOUNT#{account_id}"), "SITE#").limit(1000))
@@ -200,13 +292,14 @@ pub async fn delete_session<S: Store>(store: &S, token: &str) -> StoreResult<()>
     store.delete(&session_pk(token), "META").await
 }
 
-/// Whether the agent of `session` may work on `site_key`: the site belongs to their account.
-pub async fn site_for_session<S: Store>(
+/// The chat `site_key` if this agent works on it (their account's, and assigned to them
+/// unless they are an admin); `None` otherwise, whatever the reason.
+pub async fn site_for_agent<S: Store>(
     store: &S,
-    session: &Session,
+    agent: &Agent,
     site_key: &str,
 ) -> StoreResult<Option<Site>> {
     Ok(get_site(store, site_key)
         .await?
-        .filter(|site| site.account_id == session.account_id))
+        .filter(|site| site.admits(agent)))
 }

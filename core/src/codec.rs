@@ -25,8 +25,29 @@ impl FrameError {
     }
 }
 
-const VISITOR_TYPES: &[&str] = &["hello", "page_view", "activity", "ping", "leave"];
-const AGENT_TYPES: &[&str] = &["set_availability", "ping"];
+const VISITOR_TYPES: &[&str] = &[
+    "hello",
+    "page_view",
+    "activity",
+    "ping",
+    "leave",
+    "send_message",
+    "typing",
+    "end_conversation",
+];
+const AGENT_TYPES: &[&str] = &[
+    "set_availability",
+    "ping",
+    "start_conversation",
+    "take",
+    "send_message",
+    "typing",
+    "mark_read",
+    "transfer",
+    "end",
+    "reopen",
+    "block",
+];
 
 /// Decodes and validates a frame from a visitor's widget.
 pub fn decode_visitor_frame(text: &str) -> Result<VisitorFrame, FrameError> {
@@ -35,9 +56,11 @@ pub fn decode_visitor_frame(text: &str) -> Result<VisitorFrame, FrameError> {
     Ok(frame)
 }
 
-/// Decodes a frame from an agent's portal.
+/// Decodes and validates a frame from an agent's portal.
 pub fn decode_agent_frame(text: &str) -> Result<AgentFrame, FrameError> {
-    decode(text, AGENT_TYPES, VISITOR_TYPES)
+    let frame: AgentFrame = decode(text, AGENT_TYPES, VISITOR_TYPES)?;
+    validate_agent_frame(&frame)?;
+    Ok(frame)
 }
 
 fn decode<T: DeserializeOwned>(
@@ -105,7 +128,171 @@ fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
             validate_page(page)
         }
         VisitorFrame::PageView(page) => validate_page(page),
-        VisitorFrame::Activity { .. } | VisitorFrame::Ping {} | VisitorFrame::Leave {} => Ok(()),
+        VisitorFrame::SendMessage {
+            client_id,
+            text,
+            page_url,
+            contact,
+        } => {
+            validate_id("client_id", client_id)?;
+            validate_text("text", text, MAX_MESSAGE_CHARS)?;
+            validate_http_url("page_url", page_url)?;
+            if let Some(contact) = contact {
+                validate_contact(contact)?;
+            }
+            Ok(())
+        }
+        VisitorFrame::Typing { draft } => validate_length("draft", draft, MAX_DRAFT_CHARS),
+        VisitorFrame::Activity { .. }
+        | VisitorFrame::Ping {}
+        | VisitorFrame::Leave {}
+        | VisitorFrame::EndConversation {} => Ok(()),
+    }
+}
+
+fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
+    match frame {
+        AgentFrame::SetAvailability { .. } | AgentFrame::Ping {} => Ok(()),
+        AgentFrame::StartConversation {
+            visitor_id,
+            client_id,
+            body,
+        } => {
+            validate_id("visitor_id", visitor_id)?;
+            validate_id("client_id", client_id)?;
+            validate_body(body)
+        }
+        AgentFrame::SendMessage {
+            conversation_id,
+            client_id,
+            body,
+        } => {
+            validate_id("conversation_id", conversation_id)?;
+            validate_id("client_id", client_id)?;
+            validate_body(body)
+        }
+        AgentFrame::Transfer {
+            conversation_id,
+            to_agent_id,
+        } => {
+            validate_id("conversation_id", conversation_id)?;
+            validate_id("to_agent_id", to_agent_id)
+        }
+        AgentFrame::Take { conversation_id }
+        | AgentFrame::Typing {
+            conversation_id, ..
+        }
+        | AgentFrame::MarkRead {
+            conversation_id, ..
+        }
+        | AgentFrame::End { conversation_id }
+        | AgentFrame::Reopen { conversation_id } => {
+            validate_id("conversation_id", conversation_id)
+        }
+        AgentFrame::Block { visitor_id, .. } => validate_id("visitor_id", visitor_id),
+    }
+}
+
+/// What an agent may put in a message. `event` bodies are written by the hub only.
+pub fn validate_body(body: &MessageBody) -> Result<(), FrameError> {
+    match body {
+        MessageBody::Text { text } => validate_text("text", text, MAX_MESSAGE_CHARS),
+        MessageBody::Image { blob_id } => validate_blob_id(blob_id),
+        MessageBody::Offer {
+            title,
+            text,
+            image_url,
+            link_url,
+        } => {
+            validate_text("title", title, 200)?;
+            validate_length("text", text, 2000)?;
+            validate_optional_url("image_url", image_url)?;
+            validate_http_url("link_url", link_url)
+        }
+        MessageBody::Product {
+            name,
+            brand,
+            price,
+            image_url,
+            url,
+        } => {
+            validate_text("name", name, 200)?;
+            validate_length("brand", brand, 120)?;
+            validate_length("price", price, 40)?;
+            validate_optional_url("image_url", image_url)?;
+            validate_http_url("url", url)
+        }
+        MessageBody::Event { .. } => Err(FrameError::new(
+            ErrorCode::Forbidden,
+            "event messages are written by the server",
+        )),
+    }
+}
+
+/// Blob IDs are 32 lowercase hex characters (what the blob store hands out).
+pub fn validate_blob_id(blob_id: &str) -> Result<(), FrameError> {
+    if blob_id.len() == 32 && blob_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::InvalidField,
+            "blob_id must name an uploaded image (32 hex characters)",
+        ))
+    }
+}
+
+fn validate_optional_url(field: &str, url: &Option<String>) -> Result<(), FrameError> {
+    match url {
+        Some(url) if !url.is_empty() => validate_http_url(field, url),
+        _ => Ok(()),
+    }
+}
+
+/// Non-empty (after trimming) and at most `max` characters.
+pub fn validate_text(field: &str, text: &str, max: usize) -> Result<(), FrameError> {
+    if text.trim().is_empty() {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("{field} must not be empty"),
+        ));
+    }
+    validate_length(field, text, max)
+}
+
+pub fn validate_length(field: &str, text: &str, max: usize) -> Result<(), FrameError> {
+    if text.chars().count() > max {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("{field} longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_contact(contact: &Contact) -> Result<(), FrameError> {
+    if let Some(name) = &contact.name {
+        validate_length("contact.name", name, MAX_NAME_CHARS)?;
+    }
+    if let Some(email) = &contact.email {
+        validate_email(email)?;
+    }
+    Ok(())
+}
+
+/// A plausible e-mail address: something@something, no spaces, at most 254 characters.
+pub fn validate_email(email: &str) -> Result<(), FrameError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if ok || email.is_empty() {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::InvalidField,
+            "contact.email is not an e-mail address",
+        ))
     }
 }
 
@@ -331,6 +518,7 @@ mod tests {
                         visit_id,
                         visit_age_ms,
                         page,
+                        chat_after_seq: 0,
                         activity: Activity::Active,
                     }
                 }),

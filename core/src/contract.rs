@@ -184,17 +184,18 @@ fn view(visitor: &str, visit_id: &str, seq: u32, at: u64) -> PageViewRecord {
     }
 }
 
+fn visit_count(written: records::Written) -> u32 {
+    match written {
+        records::Written::Visit { visit_count, .. } => visit_count,
+        other => panic!("expected a visit count, got {other:?}"),
+    }
+}
+
 /// Resends after reconnects and hub restarts must not double-count anything.
 pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
     let v1 = Record::Visit(visit("visitor-a", "0001-visit"));
-    assert_eq!(
-        records::write_record(s, "site1", &v1).await.unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        records::write_record(s, "site1", &v1).await.unwrap(),
-        Some(1)
-    );
+    assert_eq!(visit_count(records::write_record(s, "site1", &v1).await.unwrap()), 1);
+    assert_eq!(visit_count(records::write_record(s, "site1", &v1).await.unwrap()), 1);
     for seq in 1..=3 {
         let pv = Record::PageView(view(
             "visitor-a",
@@ -206,10 +207,7 @@ pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
         records::write_record(s, "site1", &pv).await.unwrap();
     }
     let v2 = Record::Visit(visit("visitor-a", "0002-visit"));
-    assert_eq!(
-        records::write_record(s, "site1", &v2).await.unwrap(),
-        Some(2)
-    );
+    assert_eq!(visit_count(records::write_record(s, "site1", &v2).await.unwrap()), 2);
     records::write_record(
         s,
         "site1",
@@ -280,12 +278,16 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         account_id: "acc-1".into(),
         name: "Shop".into(),
         active: true,
+        allowed_origins: vec![],
+        consultants: vec![],
     };
     let other = Site {
         site_key: "key-2".into(),
         account_id: "acc-2".into(),
         name: "Other".into(),
         active: true,
+        allowed_origins: vec![],
+        consultants: vec![],
     };
     accounts::put_site(s, &site).await.unwrap();
     accounts::put_site(s, &other).await.unwrap();
@@ -347,17 +349,34 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         None
     );
     assert_eq!(
-        accounts::site_for_session(s, &session, "key-1")
-            .await
-            .unwrap(),
-        Some(site)
+        accounts::site_for_agent(s, &agent, "key-1").await.unwrap(),
+        Some(site.clone())
     );
     assert_eq!(
-        accounts::site_for_session(s, &session, "key-2")
-            .await
-            .unwrap(),
+        accounts::site_for_agent(s, &agent, "key-2").await.unwrap(),
         None,
         "another account's site"
+    );
+    // An agent (not an admin) works only on the chats they are assigned to.
+    let consultant = Agent {
+        agent_id: "agent-2".into(),
+        email: "bo@shop.example".into(),
+        role: Role::Agent,
+        ..agent.clone()
+    };
+    assert_eq!(
+        accounts::site_for_agent(s, &consultant, "key-1").await.unwrap(),
+        None,
+        "not assigned"
+    );
+    let assigned = Site {
+        consultants: vec!["agent-2".into()],
+        ..site.clone()
+    };
+    accounts::put_site(s, &assigned).await.unwrap();
+    assert_eq!(
+        accounts::site_for_agent(s, &consultant, "key-1").await.unwrap(),
+        Some(assigned)
     );
     accounts::delete_session(s, "token-abc").await.unwrap();
     assert_eq!(
@@ -375,7 +394,7 @@ macro_rules! store_contract_tests {
             put_get_roundtrip, put_overwrites, conditional_put_refuses_existing,
             expired_items_are_invisible, delete_removes, query_by_prefix_in_order,
             query_pages_with_cursor, invalid_items_are_refused, browsing_records_are_idempotent,
-            sites_never_see_each_other, accounts_sites_and_sessions);
+            sites_never_see_each_other, accounts_sites_and_sessions, conversations_and_messages);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
@@ -386,4 +405,77 @@ macro_rules! store_contract_tests {
             }
         )*
     };
+}
+
+fn chat_summary(id: &str, visitor: &str, status: crate::protocol::ConversationStatus, name: &str) -> crate::protocol::ConversationSummary {
+    crate::protocol::ConversationSummary {
+        conversation_id: id.into(),
+        visitor_id: visitor.into(),
+        status,
+        owner: None,
+        contact: crate::protocol::Contact {
+            name: Some(name.into()),
+            email: Some(format!("{}@mail.example", name.to_lowercase())),
+        },
+        created_at: 1,
+        updated_at: 1,
+        preview: String::new(),
+        last_seq: 0,
+        unread: 0,
+        proactive: false,
+    }
+}
+
+fn chat_message(conversation: &str, seq: u64, client_id: &str, author: crate::protocol::Author) -> crate::protocol::ChatMessage {
+    crate::protocol::ChatMessage {
+        conversation_id: conversation.into(),
+        seq,
+        client_id: client_id.into(),
+        author,
+        body: crate::protocol::MessageBody::Text { text: format!("message {seq}") },
+        page_url: None,
+        at: 1_700_000_000_000 + seq,
+    }
+}
+
+/// Conversations, messages and blocks: resends are free, a taken seq is refused, open
+/// conversations come back for a restarted hub, search finds contacts, sites stay apart.
+pub async fn conversations_and_messages<S: Store>(s: &S) {
+    use crate::conversations as c;
+    use crate::protocol::{Author, ConversationStatus::*};
+    let open = chat_summary("0001-conv-a", "visitor-a", Pending, "Zoé");
+    let closed = chat_summary("0002-conv-b", "visitor-b", Closed, "Marek");
+    c::save_conversation(s, "site1", &open).await.unwrap();
+    c::save_conversation(s, "site1", &closed).await.unwrap();
+    c::save_conversation(s, "site2", &chat_summary("0003-conv-c", "visitor-c", Active, "Other")).await.unwrap();
+    let first = chat_message("0001-conv-a", 1, "client-0001", Author::Visitor);
+    c::save_message(s, "site1", &first).await.unwrap();
+    c::save_message(s, "site1", &first).await.unwrap();
+    let clash = chat_message("0001-conv-a", 1, "client-9999", Author::Visitor);
+    assert_eq!(c::save_message(s, "site1", &clash).await, Err(StoreError::ConditionFailed));
+    c::save_message(s, "site1", &chat_message("0001-conv-a", 2, "client-0002", Author::Visitor)).await.unwrap();
+
+    let restored = c::load_open(s, "site1").await.unwrap();
+    assert_eq!(restored.conversations.len(), 1, "only open conversations, only this site");
+    let (summary, messages) = &restored.conversations[0];
+    assert_eq!((summary.last_seq, summary.unread), (2, 2));
+    assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(c::messages_after(s, "site1", "0001-conv-a", 1, 100).await.unwrap().len(), 1);
+    assert!(c::messages_after(s, "site2", "0001-conv-a", 0, 100).await.unwrap().is_empty());
+
+    // Closing removes it from the open index.
+    c::save_conversation(s, "site1", &crate::protocol::ConversationSummary { status: Closed, ..open.clone() }).await.unwrap();
+    assert!(c::load_open(s, "site1").await.unwrap().conversations.is_empty());
+
+    let found = c::list_conversations(s, "site1", &c::ConversationFilter { contact: Some("MAREK@mail".into()), limit: 50, ..Default::default() }).await.unwrap();
+    assert_eq!(found.iter().map(|x| x.conversation_id.as_str()).collect::<Vec<_>>(), ["0002-conv-b"]);
+    let all = c::list_conversations(s, "site1", &c::ConversationFilter { status: Some(Closed), limit: 50, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].conversation_id, "0002-conv-b", "newest first");
+
+    c::set_blocked(s, "site1", "visitor-a", true, 5).await.unwrap();
+    assert_eq!(c::blocked_visitors(s, "site1").await.unwrap(), ["visitor-a"]);
+    assert!(c::blocked_visitors(s, "site2").await.unwrap().is_empty());
+    c::set_blocked(s, "site1", "visitor-a", false, 6).await.unwrap();
+    assert!(c::blocked_visitors(s, "site1").await.unwrap().is_empty());
 }

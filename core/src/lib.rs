@@ -7,8 +7,10 @@
 //! - [`contract`]: the test suite every store implementation must pass
 
 pub mod accounts;
+pub mod catalog;
 pub mod codec;
 pub mod contract;
+pub mod conversations;
 pub mod hub;
 pub mod protocol;
 pub mod records;

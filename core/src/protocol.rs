@@ -12,6 +12,11 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_ID_CHARS: usize = 64;
+/// Longest chat message text, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Longest typing preview the widget may send, in characters.
+pub const MAX_DRAFT_CHARS: usize = 2000;
+pub const MAX_NAME_CHARS: usize = 120;
 
 /// Milliseconds since the Unix epoch (server clock unless a field says otherwise).
 pub type UnixMillis = u64;
@@ -38,6 +43,10 @@ pub enum VisitorFrame {
         page: PageView,
         #[serde(default)]
         activity: Activity,
+        /// The last chat message sequence number this widget has shown; the hub answers
+        /// with the open conversation and every message after it (B2).
+        #[serde(default)]
+        chat_after_seq: u64,
     },
     /// The visitor opened a new page (full load or an SPA navigation).
     PageView(PageView),
@@ -48,6 +57,21 @@ pub enum VisitorFrame {
     /// The page is going away (pagehide). The hub waits a short grace period for the next
     /// page of the same visitor before showing them offline.
     Leave {},
+    /// A chat message. Starts a pending conversation when the visitor has none open (C1).
+    /// `client_id` makes resends idempotent: the hub answers `message_ack` once stored.
+    SendMessage {
+        client_id: String,
+        text: String,
+        /// The page the visitor wrote from (C5).
+        page_url: String,
+        /// Name and e-mail from the "leave a message" form, both optional.
+        #[serde(default)]
+        contact: Option<Contact>,
+    },
+    /// The visitor's current draft, for the agent's typing preview (C4). Empty = cleared.
+    Typing { draft: String },
+    /// The visitor closes the conversation from the widget (C10).
+    EndConversation {},
 }
 
 /// One page view. `seq` numbers the views of a visit, so resends are idempotent.
@@ -79,6 +103,8 @@ pub enum VisitorServerFrame {
     Welcome {
         v: u32,
         agents_available: bool,
+        /// Whether a `conversation` frame follows (the visitor has an open conversation).
+        has_conversation: bool,
     },
     /// Whether any agent of the site is available changed (P5).
     Availability {
@@ -86,6 +112,160 @@ pub enum VisitorServerFrame {
     },
     Pong,
     Error(ErrorFrame),
+    /// The visitor's open conversation (or its end), with the messages after the widget's
+    /// cursor. Sent after `hello`, and whenever the conversation changes.
+    Conversation {
+        conversation: VisitorConversation,
+        messages: Vec<ChatMessage>,
+    },
+    /// A new message in the visitor's conversation (stored before it is sent).
+    Message { message: ChatMessage },
+    /// The visitor's message `client_id` is stored as `seq`.
+    MessageAck {
+        conversation_id: String,
+        client_id: String,
+        seq: u64,
+    },
+    /// An agent is typing (the visitor never sees the agent's draft, C4).
+    AgentTyping { typing: bool },
+}
+
+/// What the widget knows about its conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct VisitorConversation {
+    pub conversation_id: String,
+    pub status: ConversationStatus,
+    /// Display name of the agent handling it, once taken.
+    pub agent_name: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Chat (shared by both roles)
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Waiting for an agent to take it (all agents of the chat see it).
+    Pending,
+    /// Owned by one agent.
+    Active,
+    /// Ended; history. An agent can reopen it.
+    Closed,
+}
+
+/// Who the visitor said they are (leave-a-message form); both optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AgentRef {
+    pub agent_id: String,
+    pub name: String,
+}
+
+/// A conversation as the portal lists it in its folders (C3) and the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConversationSummary {
+    pub conversation_id: String,
+    pub visitor_id: String,
+    pub status: ConversationStatus,
+    pub owner: Option<AgentRef>,
+    pub contact: Contact,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    /// Start of the last message, for the folder list.
+    pub preview: String,
+    /// Highest message sequence number so far.
+    pub last_seq: u64,
+    /// Visitor messages the agents have not read yet (P7's red dot).
+    pub unread: u32,
+    /// An agent started it (C2).
+    pub proactive: bool,
+}
+
+/// One message of a conversation. `seq` orders it (per conversation, from 1, gaps allowed);
+/// `client_id` is the sender's ID for it, so a resend is recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    pub conversation_id: String,
+    pub seq: u64,
+    pub client_id: String,
+    pub author: Author,
+    pub body: MessageBody,
+    /// For visitor messages: the page they wrote from (C5).
+    pub page_url: Option<String>,
+    pub at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Visitor,
+    Agent { agent_id: String, name: String },
+    /// Lifecycle notes (taken, transferred, ended…).
+    System,
+}
+
+/// What a message carries. Text is always text (never markup); links and images are
+/// only http(s) URLs or blobs of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MessageBody {
+    Text {
+        text: String,
+    },
+    /// An image uploaded by an agent to the blob store (`/blobs/{blob_id}`).
+    Image {
+        blob_id: String,
+    },
+    /// A commercial offer prepared by an admin (C6).
+    Offer {
+        title: String,
+        text: String,
+        image_url: Option<String>,
+        link_url: String,
+    },
+    /// A product picked from the catalogue (C6).
+    Product {
+        name: String,
+        brand: String,
+        price: String,
+        image_url: Option<String>,
+        url: String,
+    },
+    /// A lifecycle note written by the hub.
+    Event {
+        text: String,
+    },
+}
+
+impl MessageBody {
+    /// A short plain-text rendering for folder previews.
+    pub fn preview(&self) -> String {
+        let text = match self {
+            MessageBody::Text { text } | MessageBody::Event { text } => text.as_str(),
+            MessageBody::Image { .. } => "[image]",
+            MessageBody::Offer { title, .. } => title.as_str(),
+            MessageBody::Product { name, .. } => name.as_str(),
+        };
+        text.chars().take(80).collect()
+    }
+}
+
+/// An agent connected to the chat now (transfer targets, C8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OnlineAgent {
+    pub agent_id: String,
+    pub name: String,
+    pub expert: bool,
+    pub available: bool,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -102,6 +282,34 @@ pub enum AgentFrame {
         available: bool,
     },
     Ping {},
+    /// Open a conversation with a visitor of the live list (proactive chat, C2).
+    StartConversation {
+        visitor_id: String,
+        client_id: String,
+        body: MessageBody,
+    },
+    /// Take a pending conversation: it becomes Active and this agent's (C1).
+    Take { conversation_id: String },
+    SendMessage {
+        conversation_id: String,
+        client_id: String,
+        body: MessageBody,
+    },
+    /// Whether this agent is typing (the visitor sees only "agent is typing…").
+    Typing { conversation_id: String, typing: bool },
+    /// The agent has read everything up to `seq`.
+    MarkRead { conversation_id: String, seq: u64 },
+    /// Hand an active conversation to another agent or an expert online (C8).
+    Transfer {
+        conversation_id: String,
+        to_agent_id: String,
+    },
+    /// End a conversation: it moves to Closed (C10).
+    End { conversation_id: String },
+    /// Bring a closed conversation back as Active, owned by this agent.
+    Reopen { conversation_id: String },
+    /// The visitor can no longer start conversations (C9); `blocked: false` lifts it.
+    Block { visitor_id: String, blocked: bool },
 }
 
 /// A frame the hub sends to an agent.
@@ -112,6 +320,12 @@ pub enum AgentServerFrame {
     Snapshot {
         visitors: Vec<LiveVisitor>,
         availability: AgentAvailability,
+        /// Open conversations of the chat this agent may see (pending, and their own active).
+        conversations: Vec<ConversationSummary>,
+        /// Agents connected to this chat now.
+        agents: Vec<OnlineAgent>,
+        /// Visitors blocked on this chat (C9).
+        blocked: Vec<String>,
         server_now: UnixMillis,
     },
     /// Changes since the last update, batched (at most a few per second per agent).
@@ -123,6 +337,29 @@ pub enum AgentServerFrame {
     Availability(AgentAvailability),
     Pong,
     Error(ErrorFrame),
+    /// A conversation this agent may see changed (new, taken, transferred, ended…). One
+    /// that is no longer theirs to see arrives with `visible: false`.
+    ConversationChanged {
+        conversation: ConversationSummary,
+        visible: bool,
+    },
+    /// A new message in a conversation this agent may read.
+    Message { message: ChatMessage },
+    /// This agent's message `client_id` is stored as `seq`.
+    MessageAck {
+        conversation_id: String,
+        client_id: String,
+        seq: u64,
+    },
+    /// The visitor's current draft (C4). Empty when cleared or sent.
+    TypingPreview {
+        conversation_id: String,
+        draft: String,
+    },
+    /// The agents connected to this chat changed.
+    Agents { agents: Vec<OnlineAgent> },
+    /// The blocked visitors of this chat changed.
+    Blocked { visitors: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -204,6 +441,14 @@ pub enum ErrorCode {
     InvalidField,
     /// Too many frames in a short time; the extra frames were dropped.
     RateLimited,
+    /// The visitor is blocked on this chat.
+    Blocked,
+    /// No such conversation, or not one this connection may act on.
+    NotFound,
+    /// The action does not fit the conversation's state (e.g. taking an active one).
+    Conflict,
+    /// The store could not save the message; resend it (same `client_id`).
+    NotSaved,
 }
 
 /// WebSocket close codes the server uses (4000–4999 are for applications).

@@ -15,13 +15,32 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use ts_rs::TS;
 
-use crate::protocol::UnixMillis;
+use crate::conversations;
+use crate::protocol::{ChatMessage, ConversationSummary, UnixMillis};
 use crate::store::{Condition, Item, Query, Store, StoreError, StoreResult};
 
+/// A durable fact the hub asks its adapter to write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Visit(VisitRecord),
     PageView(PageViewRecord),
+    /// A conversation's lifecycle changed (created, taken, transferred, ended, reopened).
+    Conversation(ConversationSummary),
+    /// A chat message; answered with [`Written::Message`] (the hub delivers it only then).
+    Message(ChatMessage),
+    Blocked {
+        visitor_id: String,
+        blocked: bool,
+        at: UnixMillis,
+    },
+}
+
+/// What a successful write tells the hub back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    Visit { visitor_id: String, visit_id: String, visit_count: u32 },
+    Message { conversation_id: String, seq: u64 },
+    Nothing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,15 +108,34 @@ fn page_view_sk(visit_id: &str, seq: u32) -> String {
     format!("PV#{visit_id}#{seq:010}")
 }
 
-/// Writes one record. For a visit, answers how many visits the visitor has made so far.
-pub async fn write_record<S: Store>(
-    store: &S,
-    site: &str,
-    record: &Record,
-) -> StoreResult<Option<u32>> {
+/// Writes one record and says what the hub should learn from it.
+pub async fn write_record<S: Store>(store: &S, site: &str, record: &Record) -> StoreResult<Written> {
     match record {
-        Record::Visit(visit) => record_visit(store, site, visit).await.map(Some),
-        Record::PageView(view) => record_page_view(store, site, view).await.map(|_| None),
+        Record::Visit(visit) => Ok(Written::Visit {
+            visitor_id: visit.visitor_id.clone(),
+            visit_id: visit.visit_id.clone(),
+            visit_count: record_visit(store, site, visit).await?,
+        }),
+        Record::PageView(view) => record_page_view(store, site, view)
+            .await
+            .map(|_| Written::Nothing),
+        Record::Conversation(summary) => conversations::save_conversation(store, site, summary)
+            .await
+            .map(|_| Written::Nothing),
+        Record::Message(message) => {
+            conversations::save_message(store, site, message).await?;
+            Ok(Written::Message {
+                conversation_id: message.conversation_id.clone(),
+                seq: message.seq,
+            })
+        }
+        Record::Blocked {
+            visitor_id,
+            blocked,
+            at,
+        } => conversations::set_blocked(store, site, visitor_id, *blocked, *at)
+            .await
+            .map(|_| Written::Nothing),
     }
 }
 

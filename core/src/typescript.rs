@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::{accounts, protocol as p, records};
+use crate::{accounts, catalog, protocol as p, records};
 
 /// Path of the generated file, relative to the workspace root.
 pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
@@ -27,6 +27,18 @@ pub fn generate() -> String {
         p::Location::decl(&cfg),
         p::ErrorFrame::decl(&cfg),
         p::ErrorCode::decl(&cfg),
+        p::VisitorConversation::decl(&cfg),
+        p::ConversationStatus::decl(&cfg),
+        p::Contact::decl(&cfg),
+        p::AgentRef::decl(&cfg),
+        p::ConversationSummary::decl(&cfg),
+        p::ChatMessage::decl(&cfg),
+        p::Author::decl(&cfg),
+        p::MessageBody::decl(&cfg),
+        p::OnlineAgent::decl(&cfg),
+        catalog::Offer::decl(&cfg),
+        catalog::CannedResponse::decl(&cfg),
+        catalog::Product::decl(&cfg),
         records::VisitorDetails::decl(&cfg),
         records::VisitSummary::decl(&cfg),
         records::PageViewEntry::decl(&cfg),
@@ -44,6 +56,11 @@ pub fn generate() -> String {
     out.push_str(&format!(
         "export const MAX_FRAME_BYTES = {};\n",
         p::MAX_FRAME_BYTES
+    ));
+    out.push_str(&format!(
+        "export const MAX_MESSAGE_CHARS = {};\nexport const MAX_DRAFT_CHARS = {};\n",
+        p::MAX_MESSAGE_CHARS,
+        p::MAX_DRAFT_CHARS
     ));
     out.push_str(&format!(
         "export const CLOSE_UNKNOWN_SITE = {};\nexport const CLOSE_UNAUTHORIZED = {};\nexport const CLOSE_FORBIDDEN = {};\n\n",

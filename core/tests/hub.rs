@@ -17,6 +17,7 @@ fn config() -> HubConfig {
         sweep_interval_ms: 10_000,
         frames_per_second: 10.0,
         frame_burst: 20.0,
+        ..HubConfig::default()
     }
 }
 
@@ -38,6 +39,7 @@ fn hello(visitor: &str, visit: &str, page: PageView) -> VisitorFrame {
         visit_age_ms: 0,
         page,
         activity: Activity::Active,
+        chat_after_seq: 0,
     }
 }
 
@@ -50,6 +52,7 @@ fn hub_with_agent() -> Hub {
             agent: AgentIdentity {
                 agent_id: "a1".into(),
                 name: "Ada".into(),
+                expert: false,
             },
             available: true,
         },
@@ -187,6 +190,7 @@ fn times_are_derived_from_ages_not_client_clocks() {
                 visit_age_ms: 60_000,
                 page: p,
                 activity: Activity::Active,
+                chat_after_seq: 0,
             },
         },
         T0 + 1_000,
@@ -491,6 +495,7 @@ fn availability_is_broadcast_to_widgets_only_when_it_changes() {
             agent: AgentIdentity {
                 agent_id: "a".into(),
                 name: "A".into(),
+                expert: false,
             },
             available: true,
         },
@@ -511,6 +516,7 @@ fn availability_is_broadcast_to_widgets_only_when_it_changes() {
             agent: AgentIdentity {
                 agent_id: "b".into(),
                 name: "B".into(),
+                expert: false,
             },
             available: true,
         },
@@ -734,6 +740,7 @@ fn a_late_agent_gets_the_whole_list_in_its_snapshot() {
             agent: AgentIdentity {
                 agent_id: "a".into(),
                 name: "A".into(),
+                expert: false,
             },
             available: false,
         },
@@ -745,6 +752,7 @@ fn a_late_agent_gets_the_whole_list_in_its_snapshot() {
                 visitors,
                 availability,
                 server_now,
+                ..
             },
         ..
     } = &out[0]

@@ -16,8 +16,9 @@ use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
-use vitrine_core::accounts;
+use vitrine_core::accounts::{self, Site};
 use vitrine_core::codec::{self, FrameError};
+use vitrine_core::conversations;
 use vitrine_core::hub::{AgentIdentity, ConnId, Hub, HubConfig, Input, Output};
 use vitrine_core::protocol::{close_code, ErrorCode, Location, UnixMillis, VisitorServerFrame};
 use vitrine_core::records;
@@ -55,7 +56,7 @@ pub struct Hubs<S> {
     store: S,
     config: EdgeConfig,
     hubs: Mutex<HashMap<String, mpsc::UnboundedSender<HubMsg>>>,
-    sites: Mutex<HashMap<String, (bool, Instant)>>,
+    sites: Mutex<HashMap<String, (Option<Site>, Instant)>>,
     next_conn: AtomicU64,
     pub metrics: Arc<EdgeMetrics>,
 }
@@ -121,26 +122,31 @@ impl<S: Store + Clone> Hubs<S> {
         tx
     }
 
-    /// Whether `site_key` names an active site (cached briefly: one store read per site
+    /// The active site `site_key` names, if any (cached briefly: one store read per site
     /// per 30 s, not one per connection).
-    async fn site_is_active(&self, site_key: &str) -> bool {
-        if let Some((active, at)) = self.sites.lock().expect("site cache").get(site_key) {
+    async fn active_site(&self, site_key: &str) -> Option<Site> {
+        if let Some((site, at)) = self.sites.lock().expect("site cache").get(site_key) {
             if at.elapsed() < SITE_CACHE_TTL {
-                return *active;
+                return site.clone();
             }
         }
-        let active = match accounts::get_site(&self.store, site_key).await {
-            Ok(site) => site.is_some_and(|s| s.active),
+        let site = match accounts::get_site(&self.store, site_key).await {
+            Ok(site) => site.filter(|s| s.active),
             Err(e) => {
                 tracing::warn!(error = %e, "site lookup failed");
-                return false;
+                return None;
             }
         };
         self.sites
             .lock()
             .expect("site cache")
-            .insert(site_key.to_string(), (active, Instant::now()));
-        active
+            .insert(site_key.to_string(), (site.clone(), Instant::now()));
+        site
+    }
+
+    /// Forgets the cached state of a site (after an admin changed it in this process).
+    pub fn forget_site(&self, site_key: &str) {
+        self.sites.lock().expect("site cache").remove(site_key);
     }
 
     fn location(&self, headers: &HeaderMap) -> Location {
@@ -172,6 +178,28 @@ async fn run_hub<S: Store + Clone>(
     metrics: Arc<EdgeMetrics>,
 ) {
     let mut hub = Hub::new(config);
+    // Open conversations and blocks come back from the store before any input is handled
+    // (inputs wait in the channel meanwhile), so numbering resumes where it stopped.
+    let mut attempt = 0;
+    loop {
+        match conversations::load_open(&store, &site).await {
+            Ok(restored) => {
+                tracing::info!(site = %site, open = restored.conversations.len(), "hub restored");
+                hub.restore(restored);
+                break;
+            }
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(site = %site, error = %e, "restoring the hub failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => {
+                // Without its state the hub would hand out sequence numbers twice.
+                tracing::error!(site = %site, error = %e, "cannot restore the hub; stopping it");
+                return;
+            }
+        }
+    }
     let mut outboxes: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
     tracing::info!(site = %site, "hub started");
     loop {
@@ -227,22 +255,54 @@ async fn run_hub<S: Store + Clone>(
                     );
                     tokio::spawn(async move {
                         metrics.store_writes.fetch_add(1, Ordering::Relaxed);
-                        match records::write_record(&store, &site, &record).await {
-                            Ok(Some(visit_count)) => {
-                                if let records::Record::Visit(v) = record {
-                                    let _ = tx.send(HubMsg::Input(Input::VisitRecorded {
-                                        visitor_id: v.visitor_id,
-                                        visit_id: v.visit_id,
-                                        visit_count,
-                                    }));
-                                }
-                            }
-                            Ok(None) => {}
+                        let answer = match records::write_record(&store, &site, &record).await {
+                            Ok(records::Written::Visit {
+                                visitor_id,
+                                visit_id,
+                                visit_count,
+                            }) => Some(Input::VisitRecorded {
+                                visitor_id,
+                                visit_id,
+                                visit_count,
+                            }),
+                            Ok(records::Written::Message {
+                                conversation_id,
+                                seq,
+                            }) => Some(Input::MessageStored {
+                                conversation_id,
+                                seq,
+                            }),
+                            Ok(records::Written::Nothing) => None,
                             Err(e) => {
                                 metrics.store_write_errors.fetch_add(1, Ordering::Relaxed);
                                 tracing::error!(site = %site, error = %e, "store write failed");
+                                match record {
+                                    records::Record::Message(m) => Some(Input::MessageFailed {
+                                        conversation_id: m.conversation_id,
+                                        seq: m.seq,
+                                    }),
+                                    _ => None,
+                                }
                             }
+                        };
+                        if let Some(input) = answer {
+                            let _ = tx.send(HubMsg::Input(input));
                         }
+                    });
+                }
+                Output::LoadConversation { conversation_id } => {
+                    let (store, site, tx) = (store.clone(), site.clone(), self_tx.clone());
+                    tokio::spawn(async move {
+                        let loaded = conversations::load_conversation(&store, &site, &conversation_id)
+                            .await
+                            .unwrap_or_else(|e| {
+                                tracing::error!(site = %site, error = %e, "loading a conversation failed");
+                                None
+                            });
+                        let _ = tx.send(HubMsg::Input(Input::ConversationLoaded {
+                            conversation_id,
+                            loaded,
+                        }));
                     });
                 }
             }
@@ -288,19 +348,30 @@ async fn visitor_ws<S: Store + Clone>(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let active = hubs.site_is_active(&params.site).await;
+    let site = hubs.active_site(&params.site).await;
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    let origin_allowed = site.as_ref().is_some_and(|s| s.allows_origin(origin));
     let location = hubs.location(&headers);
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
-            if !active {
+            if site.is_none() {
                 // Accept, then close with a code: a browser cannot read an HTTP error status.
                 close_now(
                     socket,
                     close_code::UNKNOWN_SITE,
                     "unknown or inactive site key",
+                )
+                .await;
+                return;
+            }
+            if !origin_allowed {
+                close_now(
+                    socket,
+                    close_code::FORBIDDEN,
+                    "this page's origin is not allowed for this site key",
                 )
                 .await;
                 return;
@@ -372,8 +443,9 @@ async fn agent_ws<S: Store + Clone>(
         })
 }
 
-/// An agent socket needs a live session cookie, a site of the agent's own account, and
-/// must come from the portal's own origin (no cross-site WebSocket hijacking).
+/// An agent socket needs a live session cookie, a chat the agent works on (their account's,
+/// and assigned to them unless admin), and must come from the portal's own origin (no
+/// cross-site WebSocket hijacking).
 async fn authorize_agent<S: Store + Clone>(
     hubs: &Hubs<S>,
     site: &str,
@@ -410,17 +482,18 @@ async fn authorize_agent<S: Store + Clone>(
         .await
         .map_err(|_| unavailable)?
         .ok_or((close_code::UNAUTHORIZED, "session expired; sign in again"))?;
-    accounts::site_for_session(&hubs.store, &session, site)
-        .await
-        .map_err(|_| unavailable)?
-        .ok_or((close_code::FORBIDDEN, "not a site of your account"))?;
     let agent = accounts::agent_by_email(&hubs.store, &session.email)
         .await
         .map_err(|_| unavailable)?
         .ok_or((close_code::UNAUTHORIZED, "account no longer exists"))?;
+    accounts::site_for_agent(&hubs.store, &agent, site)
+        .await
+        .map_err(|_| unavailable)?
+        .ok_or((close_code::FORBIDDEN, "not a chat you are assigned to"))?;
     Ok(AgentIdentity {
         agent_id: agent.agent_id,
         name: agent.name,
+        expert: agent.role == accounts::Role::Expert,
     })
 }
 

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use vitrine_core::accounts::{self, AgentProfile, Session};
+use vitrine_core::accounts::{self, Agent, AgentProfile, Role, Session};
 use vitrine_core::store::Store;
 
 use crate::{ApiError, ApiState};
@@ -122,7 +122,74 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
 /// The signed-in agent; rejects the request with 401 otherwise.
 pub struct CurrentAgent {
     pub session: Session,
+    pub agent: Agent,
     pub profile: AgentProfile,
+}
+
+impl CurrentAgent {
+    /// Admin-only endpoints call this first (A3).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.agent.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only admins can do this",
+            ))
+        }
+    }
+}
+
+/// A fresh random password for an invited agent (shown once to the admin).
+pub fn new_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS has a random source");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    current: String,
+    new: String,
+}
+
+/// An agent changes their own password (invited agents start with a generated one).
+pub async fn change_password<S: Store>(
+    State(state): State<ApiState<S>>,
+    me: CurrentAgent,
+    Json(req): Json<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    if req.new.chars().count() < 10 || req.new.len() > 1024 {
+        return Err(ApiError::bad_request(
+            "the new password needs at least 10 characters",
+        ));
+    }
+    let hash = me.agent.password_hash.clone();
+    let current = req.current.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(ApiError::unauthorized("the current password is wrong"));
+    }
+    let new = req.new.clone();
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|_| ApiError::bad_request("could not hash the password"))?;
+    accounts::update_agent(
+        &state.store,
+        &Agent {
+            password_hash,
+            ..me.agent
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl<S: Store> FromRequestParts<ApiState<S>> for CurrentAgent {
@@ -143,6 +210,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for CurrentAgent {
         Ok(CurrentAgent {
             session,
             profile: AgentProfile::from(&agent),
+            agent,
         })
     }
 }

@@ -20,7 +20,7 @@ use vitrine_core::hub::HubConfig;
 use vitrine_core::store::{Store, StoreError};
 use vitrine_edge::native::{EdgeConfig, Hubs};
 use vitrine_lambdas::ApiState;
-use vitrine_store::{AnyStore, DynamoStore, SqliteStore};
+use vitrine_store::{AnyStore, DynamoStore, LocalBlobs, SqliteStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -142,9 +142,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
     })
 }
 
-/// Creates the demo site and the first admin if they do not exist yet.
+const DEMO_ACCOUNT: &str = "demo-account";
+
+/// Creates the demo site, the first admin, a demo agent and expert (same password), and
+/// the demo shop's catalogue, offers and canned responses, if they do not exist yet.
 pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
-    let account_id = "demo-account";
+    let account_id = DEMO_ACCOUNT;
     if accounts::get_site(store, &config.demo_site_key)
         .await?
         .is_none()
@@ -156,6 +159,8 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
                 account_id: account_id.into(),
                 name: "Demo shop".into(),
                 active: true,
+                allowed_origins: vec![],
+                consultants: vec![],
             },
         )
         .await?;
@@ -175,6 +180,70 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
         match accounts::create_agent(store, &agent).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
+        }
+        // Colleagues to transfer to, assigned to the demo chat.
+        let mut consultants = Vec::new();
+        for (email, name, role) in [
+            ("agent@demo.shop", "Demo agent", Role::Agent),
+            ("expert@demo.shop", "Demo expert", Role::Expert),
+        ] {
+            let colleague = Agent {
+                agent_id: uuid::Uuid::new_v4().to_string(),
+                email: email.into(),
+                account_id: account_id.into(),
+                name: name.into(),
+                role,
+                password_hash: agent.password_hash.clone(),
+            };
+            match accounts::create_agent(store, &colleague).await {
+                Ok(()) => consultants.push(colleague.agent_id),
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(mut site) = accounts::get_site(store, &config.demo_site_key).await? {
+            site.consultants.extend(consultants);
+            accounts::put_site(store, &site).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The demo shop's catalogue (from `catalogue.json` beside its pages), a demo offer and
+/// canned responses, for an account that has none yet.
+pub async fn seed_catalogue<S: Store>(store: &S, config: &Config, demo_url: &str) -> anyhow::Result<()> {
+    use vitrine_core::catalog::{self, CannedResponse, Offer, Product};
+    if catalog::list_items::<S, Product>(store, DEMO_ACCOUNT).await?.is_empty() {
+        let path = config.demo_dir.join("catalogue.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let products: Vec<Product> = serde_json::from_str(&text)?;
+        for mut product in products {
+            product.url = format!("{demo_url}{}", product.url);
+            catalog::put_item(store, DEMO_ACCOUNT, &product).await?;
+        }
+    }
+    if catalog::list_items::<S, Offer>(store, DEMO_ACCOUNT).await?.is_empty() {
+        let offer = Offer {
+            offer_id: "winter-sale".into(),
+            title: "Winter sale: 15% off lighting".into(),
+            text: "Use code GLOW15 at checkout until Sunday.".into(),
+            image_url: None,
+            link_url: format!("{demo_url}/?category=Lighting"),
+        };
+        catalog::put_item(store, DEMO_ACCOUNT, &offer).await?;
+    }
+    if catalog::list_items::<S, CannedResponse>(store, DEMO_ACCOUNT).await?.is_empty() {
+        for (id, shortcut, text) in [
+            ("hello", "hello", "Hello! How can I help you today?"),
+            ("shipping", "shipping", "Delivery takes 2–4 working days and is free above €100."),
+            ("returns", "returns", "You can return any item within 30 days, free of charge."),
+        ] {
+            let canned = CannedResponse {
+                canned_id: id.into(),
+                shortcut: shortcut.into(),
+                text: text.into(),
+            };
+            catalog::put_item(store, DEMO_ACCOUNT, &canned).await?;
         }
     }
     Ok(())
@@ -207,6 +276,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let demo_addr = demo_listener.local_addr()?;
     let public_url = config.public_url(addr);
+    seed_catalogue(&store, &config, &format!("http://{demo_addr}")).await?;
 
     let hub = HubConfig {
         offline_grace_ms: config.offline_grace_ms,
@@ -246,7 +316,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 fn app_router(config: &Config, store: &AnyStore, hubs: &Arc<Hubs<AnyStore>>) -> Router {
-    let api = vitrine_lambdas::router(ApiState::new(store.clone(), config.secure_cookies));
+    let mut state = ApiState::new(
+        store.clone(),
+        LocalBlobs::new(config.data_dir.join("blobs")),
+        config.secure_cookies,
+    );
+    let edge = hubs.clone();
+    state.on_site_changed = Some(Arc::new(move |site: &str| edge.forget_site(site)));
+    let api = vitrine_lambdas::router(state);
     // The widget is loaded by other sites: cross-origin, and cached briefly.
     let widget = Router::new()
         .nest_service(

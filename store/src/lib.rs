@@ -2,9 +2,11 @@
 //! file in a data directory) and DynamoDB (the cloud system of record). [`AnyStore`] lets
 //! the binaries pick one at start-up without making everything generic.
 
+mod blobs;
 mod dynamo;
 mod sqlite;
 
+pub use blobs::{sniff_image, BlobError, LocalBlobs, MAX_BLOB_BYTES};
 pub use dynamo::DynamoStore;
 pub use sqlite::SqliteStore;
 

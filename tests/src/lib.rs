@@ -188,3 +188,66 @@ pub fn row<'a>(frame: &'a Value, visitor_id: &str) -> Option<&'a Value> {
         .iter()
         .find(|v| v["visitor_id"] == visitor_id)
 }
+
+/// A widget's chat message.
+pub fn visitor_message(client_id: &str, text: &str) -> Value {
+    json!({"type": "send_message", "client_id": client_id, "text": text, "page_url": "https://shop.example/lamp"})
+}
+
+/// An agent's text message in a conversation.
+pub fn agent_message(conversation_id: &str, client_id: &str, text: &str) -> Value {
+    json!({"type": "send_message", "conversation_id": conversation_id, "client_id": client_id,
+           "body": {"kind": "text", "text": text}})
+}
+
+/// A `hello` that resumes chat after `after_seq`.
+pub fn hello_resuming(visitor_id: &str, visit_id: &str, after_seq: u64) -> Value {
+    let mut h = hello(visitor_id, visit_id, 1, "https://shop.example/", "Catalogue");
+    h["chat_after_seq"] = json!(after_seq);
+    h
+}
+
+/// An HTTP client that carries a session cookie.
+pub struct Api {
+    pub base: String,
+    pub cookie: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub async fn login(base: &str, email: &str, password: &str) -> Result<Self> {
+        Ok(Self {
+            base: base.to_string(),
+            cookie: login(base, email, password).await?,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let mut req = self
+            .http
+            .request(method.parse()?, format!("{}{path}", self.base))
+            .header("cookie", &self.cookie);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let text = res.text().await?;
+        Ok((status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? }))
+    }
+
+    pub async fn raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        Ok((status, res.json().await.unwrap_or(Value::Null)))
+    }
+}

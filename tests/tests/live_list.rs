@@ -471,6 +471,8 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
             account_id: "other-account".into(),
             name: "Other".into(),
             active: true,
+            allowed_origins: vec![],
+            consultants: vec![],
         },
     )
     .await?;

@@ -2,6 +2,8 @@
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 16384;
+export const MAX_MESSAGE_CHARS = 4000;
+export const MAX_DRAFT_CHARS = 2000;
 export const CLOSE_UNKNOWN_SITE = 4404;
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -18,7 +20,20 @@ visit_id: string,
 /**
  * How long ago (client clock) the visit started; the hub turns it into server time.
  */
-visit_age_ms: number, page: PageView, activity: Activity, } | { "type": "page_view" } & PageView | { "type": "activity", state: Activity, } | { "type": "ping", } | { "type": "leave", };
+visit_age_ms: number, page: PageView, activity: Activity, 
+/**
+ * The last chat message sequence number this widget has shown; the hub answers
+ * with the open conversation and every message after it (B2).
+ */
+chat_after_seq: number, } | { "type": "page_view" } & PageView | { "type": "activity", state: Activity, } | { "type": "ping", } | { "type": "leave", } | { "type": "send_message", client_id: string, text: string, 
+/**
+ * The page the visitor wrote from (C5).
+ */
+page_url: string, 
+/**
+ * Name and e-mail from the "leave a message" form, both optional.
+ */
+contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", };
 
 export type PageView = { seq: number, url: string, title: string, referrer: string | null, 
 /**
@@ -28,11 +43,27 @@ opened_ms_ago: number, };
 
 export type Activity = "active" | "idle";
 
-export type VisitorServerFrame = { "type": "welcome", v: number, agents_available: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame;
+export type VisitorServerFrame = { "type": "welcome", v: number, agents_available: boolean, 
+/**
+ * Whether a `conversation` frame follows (the visitor has an open conversation).
+ */
+has_conversation: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, };
 
-export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", };
+export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, };
 
-export type AgentServerFrame = { "type": "snapshot", visitors: Array<LiveVisitor>, availability: AgentAvailability, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame;
+export type AgentServerFrame = { "type": "snapshot", visitors: Array<LiveVisitor>, availability: AgentAvailability, 
+/**
+ * Open conversations of the chat this agent may see (pending, and their own active).
+ */
+conversations: Array<ConversationSummary>, 
+/**
+ * Agents connected to this chat now.
+ */
+agents: Array<OnlineAgent>, 
+/**
+ * Visitors blocked on this chat (C9).
+ */
+blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, visible: boolean, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, };
 
 export type AgentAvailability = { 
 /**
@@ -74,7 +105,63 @@ export type Location = { country: string | null, city: string | null, };
 
 export type ErrorFrame = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_frame" | "oversize" | "unknown_type" | "forbidden" | "unsupported_version" | "hello_required" | "invalid_field" | "rate_limited";
+export type ErrorCode = "bad_frame" | "oversize" | "unknown_type" | "forbidden" | "unsupported_version" | "hello_required" | "invalid_field" | "rate_limited" | "blocked" | "not_found" | "conflict" | "not_saved";
+
+export type VisitorConversation = { conversation_id: string, status: ConversationStatus, 
+/**
+ * Display name of the agent handling it, once taken.
+ */
+agent_name: string | null, };
+
+export type ConversationStatus = "pending" | "active" | "closed";
+
+export type Contact = { name: string | null, email: string | null, };
+
+export type AgentRef = { agent_id: string, name: string, };
+
+export type ConversationSummary = { conversation_id: string, visitor_id: string, status: ConversationStatus, owner: AgentRef | null, contact: Contact, created_at: number, updated_at: number, 
+/**
+ * Start of the last message, for the folder list.
+ */
+preview: string, 
+/**
+ * Highest message sequence number so far.
+ */
+last_seq: number, 
+/**
+ * Visitor messages the agents have not read yet (P7's red dot).
+ */
+unread: number, 
+/**
+ * An agent started it (C2).
+ */
+proactive: boolean, };
+
+export type ChatMessage = { conversation_id: string, seq: number, client_id: string, author: Author, body: MessageBody, 
+/**
+ * For visitor messages: the page they wrote from (C5).
+ */
+page_url: string | null, at: number, };
+
+export type Author = { "kind": "visitor" } | { "kind": "agent", agent_id: string, name: string, } | { "kind": "system" };
+
+export type MessageBody = { "kind": "text", text: string, } | { "kind": "image", blob_id: string, } | { "kind": "offer", title: string, text: string, image_url: string | null, link_url: string, } | { "kind": "product", name: string, brand: string, price: string, image_url: string | null, url: string, } | { "kind": "event", text: string, };
+
+export type OnlineAgent = { agent_id: string, name: string, expert: boolean, available: boolean, };
+
+export type Offer = { offer_id: string, title: string, text: string, image_url: string | null, link_url: string, };
+
+export type CannedResponse = { canned_id: string, 
+/**
+ * What the agent types after "/" to find it.
+ */
+shortcut: string, text: string, };
+
+export type Product = { product_id: string, name: string, brand: string, category: string, 
+/**
+ * Display price with its currency, as the shop shows it ("49.00 €").
+ */
+price: string, image_url: string | null, url: string, };
 
 export type VisitorDetails = { visitor_id: string, first_seen_at: number, visit_count: number, page_view_count: number, 
 /**
@@ -90,7 +177,19 @@ export type VisitSummary = { visit_id: string, started_at: number, country: stri
 
 export type PageViewEntry = { visit_id: string, seq: number, url: string, title: string, at: number, };
 
-export type Site = { site_key: string, account_id: string, name: string, active: boolean, };
+export type Site = { site_key: string, account_id: string, name: string, 
+/**
+ * A deactivated chat's widget stays silent.
+ */
+active: boolean, 
+/**
+ * Origins (`https://shop.example`) whose pages may load the widget; empty = any.
+ */
+allowed_origins: Array<string>, 
+/**
+ * Agent IDs assigned to this chat (admins need no assignment).
+ */
+consultants: Array<string>, };
 
 export type Role = "admin" | "agent" | "expert";
 

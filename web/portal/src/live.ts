@@ -1,11 +1,29 @@
-// The live visitor list: a WebSocket to the site's hub, kept open with backoff, folding
-// snapshots and batched changes into a map. Server timestamps are converted with the
-// measured clock offset so "time on page" ticks correctly even if clocks disagree.
+// The portal's connection to a chat's hub: one WebSocket, kept open with backoff, folding
+// snapshots and changes into state — the live visitor list, the open conversations, their
+// messages, typing previews, agents online and blocked visitors. Server timestamps are
+// converted with the measured clock offset so durations tick correctly even if clocks
+// disagree. Agent messages wait in an outbox until the hub acknowledges them (B2).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { AgentAvailability, AgentFrame, AgentServerFrame, LiveVisitor } from '../../shared/protocol';
+import type {
+  AgentAvailability,
+  AgentFrame,
+  AgentServerFrame,
+  ChatMessage,
+  ConversationSummary,
+  LiveVisitor,
+  MessageBody,
+  OnlineAgent,
+} from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from '../../shared/protocol';
+import { clientId } from '../../shared/text';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'signed-out';
+
+export interface Outgoing {
+  conversation_id: string;
+  client_id: string;
+  body: MessageBody;
+}
 
 export interface LiveState {
   visitors: Map<string, LiveVisitor>;
@@ -13,13 +31,59 @@ export interface LiveState {
   connection: Connection;
   /** server clock minus local clock, in ms */
   clockOffset: number;
+  /** Open conversations this agent may see (pending, and their own active). */
+  conversations: Map<string, ConversationSummary>;
+  /** Messages per conversation, in seq order. */
+  messages: Map<string, ChatMessage[]>;
+  /** Visitors' drafts per conversation (C4). */
+  drafts: Map<string, string>;
+  agents: OnlineAgent[];
+  blocked: Set<string>;
+  outbox: Outgoing[];
+  lastError: string | null;
 }
 
-export function useLiveList(site: string | null, wantAvailable: boolean) {
-  const [state, setState] = useState<LiveState>({ visitors: new Map(), availability: null, connection: 'connecting', clockOffset: 0 });
+export interface Notice {
+  at: number;
+  text: string;
+  conversationId?: string;
+}
+
+const initial = (): LiveState => ({
+  visitors: new Map(),
+  availability: null,
+  connection: 'connecting',
+  clockOffset: 0,
+  conversations: new Map(),
+  messages: new Map(),
+  drafts: new Map(),
+  agents: [],
+  blocked: new Set(),
+  outbox: [],
+  lastError: null,
+});
+
+/** Merges messages into a conversation's list by seq (no duplicates, order kept). */
+export function mergeMessages(list: ChatMessage[] | undefined, add: ChatMessage[]): ChatMessage[] {
+  const bySeq = new Map((list ?? []).map((m) => [m.seq, m]));
+  add.forEach((m) => bySeq.set(m.seq, m));
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n: Notice) => void) {
+  const [state, setState] = useState<LiveState>(initial);
   const ws = useRef<WebSocket | null>(null);
   const available = useRef(wantAvailable);
   available.current = wantAvailable;
+  const outbox = useRef<Outgoing[]>([]);
+  const notice = useRef(onNotice);
+  notice.current = onNotice;
+
+  const send = (frame: AgentFrame): boolean => {
+    if (ws.current?.readyState !== WebSocket.OPEN) return false;
+    ws.current.send(JSON.stringify(frame));
+    return true;
+  };
 
   useEffect(() => {
     if (!site) return;
@@ -53,14 +117,32 @@ export function useLiveList(site: string | null, wantAvailable: boolean) {
     };
 
     const apply = (frame: AgentServerFrame) => {
+      if (frame.type === 'snapshot') {
+        // Unacknowledged messages go again; the hub recognises resends by client_id.
+        outbox.current.forEach((m) => send({ type: 'send_message', ...m }));
+      }
+      if (frame.type === 'conversation_changed' && frame.visible) {
+        const c = frame.conversation;
+        setState((s) => {
+          const before = s.conversations.get(c.conversation_id);
+          if (!before && c.status === 'pending') notice.current({ at: Date.now(), text: 'New chat waiting', conversationId: c.conversation_id });
+          if (before && before.owner?.agent_id !== c.owner?.agent_id && c.status === 'active' && before.status === 'active')
+            notice.current({ at: Date.now(), text: `Chat transferred to you`, conversationId: c.conversation_id });
+          return s;
+        });
+      }
       setState((s) => {
         switch (frame.type) {
           case 'snapshot':
             return {
+              ...s,
               visitors: new Map(frame.visitors.map((v) => [v.visitor_id, v])),
               availability: frame.availability,
               connection: 'live',
               clockOffset: frame.server_now - Date.now(),
+              conversations: new Map(frame.conversations.map((c) => [c.conversation_id, c])),
+              agents: frame.agents,
+              blocked: new Set(frame.blocked),
             };
           case 'visitors_changed': {
             const visitors = new Map(s.visitors);
@@ -70,16 +152,45 @@ export function useLiveList(site: string | null, wantAvailable: boolean) {
           }
           case 'availability':
             return { ...s, availability: frame };
+          case 'conversation_changed': {
+            const conversations = new Map(s.conversations);
+            const c = frame.conversation;
+            if (frame.visible && c.status !== 'closed') conversations.set(c.conversation_id, c);
+            else conversations.delete(c.conversation_id);
+            return { ...s, conversations };
+          }
+          case 'message': {
+            const m = frame.message;
+            const messages = new Map(s.messages);
+            messages.set(m.conversation_id, mergeMessages(messages.get(m.conversation_id), [m]));
+            const drafts = new Map(s.drafts);
+            if (m.author.kind === 'visitor') drafts.delete(m.conversation_id);
+            outbox.current = outbox.current.filter((o) => o.client_id !== m.client_id);
+            return { ...s, messages, drafts, outbox: outbox.current };
+          }
+          case 'message_ack':
+            outbox.current = outbox.current.filter((o) => o.client_id !== frame.client_id);
+            return { ...s, outbox: outbox.current };
+          case 'typing_preview': {
+            const drafts = new Map(s.drafts);
+            if (frame.draft) drafts.set(frame.conversation_id, frame.draft);
+            else drafts.delete(frame.conversation_id);
+            return { ...s, drafts };
+          }
+          case 'agents':
+            return { ...s, agents: frame.agents };
+          case 'blocked':
+            return { ...s, blocked: new Set(frame.visitors) };
           case 'error':
             console.warn('hub error', frame.code, frame.message);
-            return s;
+            return { ...s, lastError: frame.message };
           default:
             return s;
         }
       });
     };
 
-    setState({ visitors: new Map(), availability: null, connection: 'connecting', clockOffset: 0 });
+    setState(initial());
     connect();
     return () => {
       stopped = true;
@@ -89,14 +200,37 @@ export function useLiveList(site: string | null, wantAvailable: boolean) {
     };
   }, [site]);
 
-  const send = (frame: AgentFrame) => {
-    if (ws.current?.readyState === WebSocket.OPEN) ws.current.send(JSON.stringify(frame));
+  useEffect(() => void send({ type: 'set_availability', available: wantAvailable }), [wantAvailable]);
+
+  return {
+    state,
+    send,
+    /** Sends a message through the outbox (resent after reconnects until acknowledged). */
+    say(conversationId: string, body: MessageBody) {
+      const m: Outgoing = { conversation_id: conversationId, client_id: clientId(), body };
+      outbox.current = [...outbox.current, m];
+      setState((s) => ({ ...s, outbox: outbox.current }));
+      send({ type: 'send_message', ...m });
+    },
+    /** Starts a proactive conversation (C2); the message goes through the outbox too. */
+    start(visitorId: string, body: MessageBody) {
+      send({ type: 'start_conversation', visitor_id: visitorId, client_id: clientId(), body });
+    },
+    /** Adds history fetched over HTTP. */
+    addHistory(conversationId: string, history: ChatMessage[]) {
+      setState((s) => {
+        const messages = new Map(s.messages);
+        messages.set(conversationId, mergeMessages(messages.get(conversationId), history));
+        return { ...s, messages };
+      });
+    },
+    clearError() {
+      setState((s) => ({ ...s, lastError: null }));
+    },
   };
-
-  useEffect(() => send({ type: 'set_availability', available: wantAvailable }), [wantAvailable]);
-
-  return state;
 }
+
+export type Hub = ReturnType<typeof useHub>;
 
 /** Re-renders every second so durations tick. */
 export function useNow(): number {

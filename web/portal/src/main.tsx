@@ -1,9 +1,13 @@
-// The agent portal: sign in, watch the site's visitors live, open a visitor's details.
+// The agent portal: sign in, watch the chat's visitors live, open a visitor's details,
+// chat (chat.tsx), and for admins manage chats, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { LiveVisitor, VisitorDetails } from '../../shared/protocol';
+import { safeHref } from '../../shared/text';
+import { Admin } from './admin';
 import { api, ApiError, type Me } from './api';
-import { duration, useLiveList, useNow } from './live';
+import { ChatConsole, StartChat } from './chat';
+import { duration, useHub, useNow, type Hub, type Notice } from './live';
 
 function App() {
   const [me, setMe] = useState<Me | null | false>(null);
@@ -15,7 +19,7 @@ function App() {
   useEffect(() => void refresh(), []);
   if (me === null) return <p class="empty">Loading…</p>;
   if (me === false) return <Login onDone={refresh} />;
-  return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} />;
+  return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} />;
 }
 
 function Login({ onDone }: { onDone: () => void }) {
@@ -48,18 +52,58 @@ function Login({ onDone }: { onDone: () => void }) {
   );
 }
 
-function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+type Page = 'visitors' | 'chats' | 'admin';
+
+/** A short chime (WebAudio, no asset) for new chats (C13). */
+function chime() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, ctx.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.4);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.4);
+  } catch {
+    /* no audio: the menu still shows it */
+  }
+}
+
+function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; onChanged: () => void }) {
   const [siteKey, setSiteKey] = useState<string | null>(me.sites[0]?.site_key ?? null);
   const [available, setAvailable] = useState(localStorage.getItem('vitrine:available') !== 'false');
   const [selected, setSelected] = useState<string | null>(null);
   const [fullscreen, setFullscreen] = useState(false);
-  const live = useLiveList(siteKey, available);
+  const [page, setPage] = useState<Page>('visitors');
+  const [openConversation, setOpenConversation] = useState<string | null>(null);
+  const [notices, setNotices] = useState<Notice[]>([]);
+  const [seen, setSeen] = useState(0);
+  const [menu, setMenu] = useState(false);
+  const notify = (n: Notice) => {
+    setNotices((list) => [n, ...list].slice(0, 30));
+    chime();
+    if ('Notification' in window && Notification.permission === 'granted' && document.hidden) {
+      new Notification('Vitrine', { body: n.text });
+    }
+  };
+  const hub = useHub(siteKey, available, notify);
+  const live = hub.state;
   const now = useNow() + live.clockOffset;
+  const site = me.sites.find((s) => s.site_key === siteKey) ?? null;
 
   useEffect(() => localStorage.setItem('vitrine:available', String(available)), [available]);
   useEffect(() => {
     if (live.connection === 'signed-out') onSignOut();
   }, [live.connection]);
+  // A conversation I just started or took opens by itself.
+  useEffect(() => {
+    const mine = [...live.conversations.values()].find((c) => c.owner?.agent_id === me.agent.agent_id && c.status === 'active' && c.visitor_id === selected);
+    if (mine && page === 'visitors' && openConversation !== mine.conversation_id) {
+      setOpenConversation(mine.conversation_id);
+    }
+  }, [live.conversations]);
 
   const visitors = [...live.visitors.values()].sort(
     // Online first; then longest time on site first (P1).
@@ -67,20 +111,48 @@ function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   );
   const online = visitors.filter((v) => v.status !== 'offline').length;
   const chosen = selected ? live.visitors.get(selected) : undefined;
+  const openChat = (id: string) => {
+    setOpenConversation(id);
+    setPage('chats');
+  };
+  const pendingCount = [...live.conversations.values()].filter((c) => c.status === 'pending').length;
+  const unseen = notices.length - seen;
 
   return (
     <>
       <header class="top">
         <h1>Vitrine</h1>
         {me.sites.length > 1 && (
-          <select aria-label="Site" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
+          <select aria-label="Chat" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
             {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
           </select>
         )}
+        <nav class="pages">
+          <button aria-pressed={page === 'visitors'} data-testid="page-visitors" onClick={() => setPage('visitors')}>Visitors</button>
+          <button aria-pressed={page === 'chats'} data-testid="page-chats" onClick={() => setPage('chats')}>
+            Chats {pendingCount > 0 && <span class="count" data-testid="pending-badge">{pendingCount}</span>}
+          </button>
+          {me.agent.role === 'admin' && <button aria-pressed={page === 'admin'} data-testid="page-admin" onClick={() => setPage('admin')}>Admin</button>}
+        </nav>
         <span class={`conn ${live.connection === 'live' ? '' : 'down'}`} data-testid="connection">
           {live.connection === 'live' ? '● live' : live.connection === 'connecting' ? 'connecting…' : 'reconnecting…'}
         </span>
         <span class="spacer" />
+        <div class="notices">
+          <button class="ghost" data-testid="notifications" aria-expanded={menu} aria-label={`Notifications (${unseen} new)`} onClick={() => {
+            setMenu(!menu);
+            setSeen(notices.length);
+            if ('Notification' in window && Notification.permission === 'default') void Notification.requestPermission();
+          }}>🔔{unseen > 0 && <span class="count">{unseen}</span>}</button>
+          {menu && (
+            <ul class="menu" data-testid="notification-menu">
+              {notices.length === 0 && <li class="muted">No notifications.</li>}
+              {notices.map((n) => (
+                <li><button class="ghost" onClick={() => (n.conversationId && openChat(n.conversationId), setMenu(false))}>{new Date(n.at).toLocaleTimeString()} — {n.text}</button></li>
+              ))}
+            </ul>
+          )}
+        </div>
         <label class="switch">
           <input type="checkbox" data-testid="availability" checked={available} onChange={(e) => setAvailable((e.target as HTMLInputElement).checked)} />
           {available ? 'Available' : 'Away'}
@@ -91,8 +163,12 @@ function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         <span class="muted">{me.agent.name}</span>
         <button class="ghost" onClick={onSignOut}>Sign out</button>
       </header>
-      {!siteKey ? (
-        <p class="empty">Your account has no site yet.</p>
+      {page === 'admin' ? (
+        <Admin onChanged={onChanged} />
+      ) : !siteKey || !site ? (
+        <p class="empty">You are not assigned to any chat yet{me.agent.role === 'admin' ? ': create one under Admin.' : '. Ask an admin.'}</p>
+      ) : page === 'chats' ? (
+        <ChatConsole me={me} site={site} hub={hub} openId={openConversation} onOpen={setOpenConversation} />
       ) : (
         <main class={chosen ? '' : 'no-details'}>
           <section class={`list ${fullscreen ? 'fullscreen' : ''}`} aria-label="Visitors on the site now">
@@ -118,7 +194,7 @@ function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
               </table>
             )}
           </section>
-          {chosen && siteKey && <Details site={siteKey} visitor={chosen} onClose={() => setSelected(null)} />}
+          {chosen && <Details site={siteKey} visitor={chosen} hub={hub} onOpenChat={openChat} onClose={() => setSelected(null)} />}
         </main>
       )}
     </>
@@ -128,11 +204,6 @@ function Console({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
 function place(v: LiveVisitor): string {
   const parts = [v.location.city, v.location.country].filter(Boolean);
   return parts.length ? parts.join(', ') : 'unknown';
-}
-
-/** Only http(s) links are ever rendered as links. */
-function safeHref(url: string): string | undefined {
-  return /^https?:\/\//i.test(url) ? url : undefined;
 }
 
 function VisitorRow({ v, now, selected, onSelect }: { v: LiveVisitor; now: number; selected: boolean; onSelect: () => void }) {
@@ -158,7 +229,7 @@ function VisitorRow({ v, now, selected, onSelect }: { v: LiveVisitor; now: numbe
   );
 }
 
-function Details({ site, visitor, onClose }: { site: string; visitor: LiveVisitor; onClose: () => void }) {
+function Details({ site, visitor, hub, onOpenChat, onClose }: { site: string; visitor: LiveVisitor; hub: Hub; onOpenChat: (id: string) => void; onClose: () => void }) {
   const [details, setDetails] = useState<VisitorDetails | null>(null);
   const [error, setError] = useState('');
   // Reload when the visitor opens another page, so the history stays current.
@@ -177,6 +248,7 @@ function Details({ site, visitor, onClose }: { site: string; visitor: LiveVisito
         <button class="ghost" onClick={onClose} aria-label="Close details">✕</button>
       </div>
       <p class="muted">{place(visitor)} · {visitor.status}</p>
+      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this chat.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} />}
       {error && <p class="error">{error}</p>}
       {details && (
         <>

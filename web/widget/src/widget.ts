@@ -1,12 +1,11 @@
 // The visitor widget: one <script data-site="KEY" async> tag on the shop's pages.
-// It reports presence (page views, activity, leaving) to the site's hub and shows a small
-// launcher when an agent is available. It must never break the host page: everything
-// runs inside try/catch, the only global is `window.Vitrine`, and the UI lives in a
-// shadow root.
+// It reports presence (page views, activity, leaving) to the site's hub and carries the
+// visitor's chat (chat.ts, ui.ts). It must never break the host page: everything runs
+// inside try/catch, the only global is `window.Vitrine`, and the UI lives in a shadow root.
 
 import type { Activity, PageView, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
-import { CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
-import { mountLauncher, type Launcher } from './launcher';
+import { CLOSE_FORBIDDEN, CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
+import { createChat } from './chat';
 
 const VISIT_TIMEOUT_MS = 30 * 60 * 1000; // a new visit after 30 minutes without activity
 const IDLE_AFTER_MS = 60 * 1000; // no input for this long (or a hidden tab) means idle
@@ -81,7 +80,7 @@ function start(script: HTMLScriptElement): void {
   let retries = 0;
   let stopped = false;
   let reconnectTimer: number | undefined;
-  let launcher: Launcher | null = null;
+  const chat = createChat(site, `${server.protocol}//${server.host}`, (frame) => send(frame));
 
   function nextPageView(referrer: string | null): PageView {
     const latest = load();
@@ -92,8 +91,10 @@ function start(script: HTMLScriptElement): void {
     return { seq, url: location.href, title: document.title.slice(0, 300), referrer, opened_ms_ago: 0 };
   }
 
-  function send(frame: VisitorFrame): void {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  function send(frame: VisitorFrame): boolean {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
   }
 
   function hello(): VisitorFrame {
@@ -105,6 +106,7 @@ function start(script: HTMLScriptElement): void {
       visit_age_ms: Math.max(0, Date.now() - state.visitStartedAt),
       page: { ...page, opened_ms_ago: Math.max(0, Date.now() - pageOpenedAt) },
       activity,
+      chat_after_seq: chat.cursor(),
     };
   }
 
@@ -120,10 +122,10 @@ function start(script: HTMLScriptElement): void {
     socket.onclose = (ev) => {
       if (ws !== socket) return;
       ws = null;
-      if (ev.code === CLOSE_UNKNOWN_SITE) {
+      if (ev.code === CLOSE_UNKNOWN_SITE || ev.code === CLOSE_FORBIDDEN) {
         stopped = true;
-        console.warn(`[vitrine] site key "${site}" is unknown or inactive; the widget is off`);
-        launcher?.hide();
+        console.warn(`[vitrine] site key "${site}" is unknown, inactive or not allowed on this origin; the widget is off`);
+        chat.hide();
         return;
       }
       scheduleReconnect();
@@ -142,16 +144,16 @@ function start(script: HTMLScriptElement): void {
   }
 
   function onFrame(frame: VisitorServerFrame): void {
+    if (chat.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
+        chat.welcome(frame.agents_available, frame.has_conversation);
+        break;
       case 'availability':
-        launcher = launcher ?? mountLauncher();
-        launcher.setAvailable(frame.agents_available);
+        chat.setAvailable(frame.agents_available);
         break;
       case 'error':
         console.warn(`[vitrine] server error ${frame.code}: ${frame.message}`);
-        break;
-      case 'pong':
         break;
     }
   }

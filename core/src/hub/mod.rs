@@ -5,11 +5,15 @@
 //! when `next_wakeup()` is reached. The hub never reads a clock and never does I/O, so
 //! the same code runs in the Worker (wasm32), in the local tokio server and in tests.
 
+mod chat;
+
 use std::collections::{BTreeSet, HashMap};
 
 use crate::codec::FrameError;
 use crate::protocol::*;
 use crate::records::{PageViewRecord, Record, VisitRecord};
+
+pub use chat::ChatState;
 
 pub type ConnId = u64;
 
@@ -29,6 +33,9 @@ pub struct HubConfig {
     /// Frames per second a connection may send on average, and the burst it may use.
     pub frames_per_second: f64,
     pub frame_burst: f64,
+    /// Chat messages per second one visitor may send on average (all tabs), and the burst.
+    pub visitor_messages_per_second: f64,
+    pub visitor_message_burst: f64,
 }
 
 impl Default for HubConfig {
@@ -41,6 +48,8 @@ impl Default for HubConfig {
             sweep_interval_ms: 15_000,
             frames_per_second: 10.0,
             frame_burst: 40.0,
+            visitor_messages_per_second: 0.5,
+            visitor_message_burst: 8.0,
         }
     }
 }
@@ -49,6 +58,8 @@ impl Default for HubConfig {
 pub struct AgentIdentity {
     pub agent_id: String,
     pub name: String,
+    /// Experts are transfer targets (C8) like agents, shown apart.
+    pub expert: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +95,15 @@ pub enum Input {
         visit_id: String,
         visit_count: u32,
     },
+    /// A chat message is in the store: the hub may now deliver it.
+    MessageStored { conversation_id: String, seq: u64 },
+    /// A chat message could not be stored: the hub drops it and tells the sender.
+    MessageFailed { conversation_id: String, seq: u64 },
+    /// The store's answer to [`Output::LoadConversation`].
+    ConversationLoaded {
+        conversation_id: String,
+        loaded: Option<(ConversationSummary, Vec<ChatMessage>)>,
+    },
     /// Time passed; fires due timers.
     Tick,
 }
@@ -104,8 +124,12 @@ pub enum Output {
         reason: String,
     },
     /// A durable fact to write to the store. A `Visit` record is answered with
-    /// [`Input::VisitRecorded`].
+    /// [`Input::VisitRecorded`], a `Message` with [`Input::MessageStored`] or
+    /// [`Input::MessageFailed`].
     Record(Record),
+    /// Read a (closed) conversation from the store; answered with
+    /// [`Input::ConversationLoaded`].
+    LoadConversation { conversation_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,6 +151,9 @@ struct Visitor {
     offline_since: Option<UnixMillis>,
     status: VisitorStatus,
     visit_count: u32,
+    /// Chat message token bucket, shared by all of the visitor's tabs.
+    message_tokens: f64,
+    message_tokens_at: UnixMillis,
 }
 
 struct VisitorConn {
@@ -136,8 +163,6 @@ struct VisitorConn {
 }
 
 struct AgentConn {
-    /// Who this is (conversation ownership builds on it).
-    #[allow(dead_code)]
     identity: AgentIdentity,
     available: bool,
     last_flush_at: Option<UnixMillis>,
@@ -167,6 +192,7 @@ pub struct Hub {
     timers: BTreeSet<(UnixMillis, Timer)>,
     site_available: bool,
     sweep_scheduled: bool,
+    chat: ChatState,
     out: Vec<Output>,
 }
 
@@ -179,6 +205,7 @@ impl Hub {
             timers: BTreeSet::new(),
             site_available: false,
             sweep_scheduled: false,
+            chat: ChatState::default(),
             out: Vec::new(),
         }
     }
@@ -230,6 +257,18 @@ impl Hub {
                     }
                 }
             }
+            Input::MessageStored {
+                conversation_id,
+                seq,
+            } => self.message_stored(&conversation_id, seq, true, now),
+            Input::MessageFailed {
+                conversation_id,
+                seq,
+            } => self.message_stored(&conversation_id, seq, false, now),
+            Input::ConversationLoaded {
+                conversation_id,
+                loaded,
+            } => self.conversation_loaded(&conversation_id, loaded, now),
             Input::Tick => {}
         }
         self.fire_due_timers(now);
@@ -253,7 +292,7 @@ impl Hub {
     pub fn live_list(&self) -> Vec<LiveVisitor> {
         self.visitors
             .iter()
-            .map(|(id, v)| Self::live_visitor(id, v))
+            .map(|(id, v)| self.live_visitor(id, v))
             .collect()
     }
 
@@ -309,7 +348,10 @@ impl Hub {
                     self.detach_visitor_conn(&visitor_id, conn_id, now);
                 }
             }
-            Some(ConnRole::Agent(_)) => self.update_site_availability(now),
+            Some(ConnRole::Agent(agent)) => {
+                self.update_site_availability(now);
+                self.agent_conn_closed(conn_id, &agent.identity.agent_id);
+            }
             None => {}
         }
     }
@@ -364,6 +406,7 @@ impl Hub {
                     visit_age_ms,
                     page,
                     activity,
+                    chat_after_seq,
                     ..
                 },
                 None,
@@ -373,13 +416,14 @@ impl Hub {
                 let location = vc.location.clone();
                 self.hello(
                     conn_id,
-                    visitor_id,
+                    visitor_id.clone(),
                     visit_id,
                     visit_age_ms,
                     page,
                     location,
                     now,
                 );
+                self.resume_visitor_chat(conn_id, &visitor_id, chat_after_seq);
             }
             (VisitorFrame::Hello { .. }, Some(_)) => self.send_error(
                 conn_id,
@@ -404,6 +448,21 @@ impl Hub {
                 // The socket stays open until the page is gone; it no longer counts.
                 vc.visitor_id = None;
                 self.detach_visitor_conn(&visitor_id, conn_id, now);
+            }
+            (
+                VisitorFrame::SendMessage {
+                    client_id,
+                    text,
+                    page_url,
+                    contact,
+                },
+                Some(visitor_id),
+            ) => self.visitor_message(conn_id, &visitor_id, client_id, text, page_url, contact, now),
+            (VisitorFrame::Typing { draft }, Some(visitor_id)) => {
+                self.visitor_typing(&visitor_id, draft)
+            }
+            (VisitorFrame::EndConversation {}, Some(visitor_id)) => {
+                self.visitor_ends(conn_id, &visitor_id, now)
             }
         }
     }
@@ -438,6 +497,8 @@ impl Hub {
                     offline_since: None,
                     status: VisitorStatus::Active,
                     visit_count: 0,
+                    message_tokens: self.config.visitor_message_burst,
+                    message_tokens_at: now,
                 },
             );
             self.out.push(Output::Record(Record::Visit(VisitRecord {
@@ -469,6 +530,7 @@ impl Hub {
             frame: VisitorServerFrame::Welcome {
                 v: PROTOCOL_VERSION,
                 agents_available: self.site_available,
+                has_conversation: self.chat.open_conversation_of(&visitor_id).is_some(),
             },
         });
         self.refresh_status(&visitor_id, now);
@@ -557,6 +619,9 @@ impl Hub {
             frame: AgentServerFrame::Snapshot {
                 visitors,
                 availability: self.availability_for(conn),
+                conversations: self.conversations_for(conn),
+                agents: self.online_agents(),
+                blocked: self.chat.blocked_list(),
                 server_now: now,
             },
         });
@@ -587,6 +652,7 @@ impl Hub {
                     });
                 }
             }
+            chat_frame => self.agent_chat_frame(conn, chat_frame, now),
         }
     }
 
@@ -633,10 +699,34 @@ impl Hub {
             }
         }
         let agent_conns: Vec<ConnId> = self.agents().map(|(id, _)| id).collect();
+        let agents = self.online_agents();
         for conn in agent_conns {
             let frame = AgentServerFrame::Availability(self.availability_for(conn));
             self.out.push(Output::ToAgent { conn, frame });
+            self.out.push(Output::ToAgent {
+                conn,
+                frame: AgentServerFrame::Agents {
+                    agents: agents.clone(),
+                },
+            });
         }
+    }
+
+    /// Agents connected now, one entry per agent (an agent may have several tabs).
+    fn online_agents(&self) -> Vec<OnlineAgent> {
+        let mut by_id: std::collections::BTreeMap<&str, OnlineAgent> = Default::default();
+        for (_, a) in self.agents() {
+            let entry = by_id
+                .entry(a.identity.agent_id.as_str())
+                .or_insert_with(|| OnlineAgent {
+                    agent_id: a.identity.agent_id.clone(),
+                    name: a.identity.name.clone(),
+                    expert: a.identity.expert,
+                    available: false,
+                });
+            entry.available |= a.available;
+        }
+        by_id.into_values().collect()
     }
 
     // -- batching list updates to agents --------------------------------------------------
@@ -680,7 +770,7 @@ impl Hub {
         let removed: Vec<String> = std::mem::take(&mut agent.removed).into_iter().collect();
         let upserts = changed
             .iter()
-            .filter_map(|id| self.visitors.get(id).map(|v| Self::live_visitor(id, v)))
+            .filter_map(|id| self.visitors.get(id).map(|v| self.live_visitor(id, v)))
             .collect();
         self.out.push(Output::ToAgent {
             conn,
@@ -764,7 +854,7 @@ impl Hub {
         }
     }
 
-    fn live_visitor(id: &str, v: &Visitor) -> LiveVisitor {
+    fn live_visitor(&self, id: &str, v: &Visitor) -> LiveVisitor {
         LiveVisitor {
             visitor_id: id.to_string(),
             status: v.status,
@@ -776,7 +866,7 @@ impl Hub {
             page_views_this_visit: v.page_seq,
             in_call: false,
             call_requested: false,
-            unread: 0,
+            unread: self.chat.unread_of_visitor(id),
         }
     }
 }

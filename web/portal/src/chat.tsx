@@ -1,0 +1,297 @@
+// The chat console (C1–C13): folders (Pending for everyone, Active for mine, Closed
+// history with search), the conversation with its actions (take, transfer, block, end,
+// reopen, minimise, open the visitor's page) and the composer (emoji, canned responses
+// with a "/" picker, images, offers, product cards).
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { CannedResponse, ChatMessage, ConversationSummary, MessageBody, Offer, Site } from '../../shared/protocol';
+import { MAX_MESSAGE_CHARS } from '../../shared/protocol';
+import { safeHref } from '../../shared/text';
+import { api, type FoundConversation, type Gallery, type Me } from './api';
+import type { Hub } from './live';
+import { MessageList } from './messages';
+
+type Folder = 'pending' | 'active' | 'closed';
+
+export function contactLabel(c: ConversationSummary): string {
+  return c.contact.name || c.contact.email || `Visitor ${c.visitor_id.slice(0, 8)}`;
+}
+
+export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: Site; hub: Hub; openId: string | null; onOpen: (id: string | null) => void }) {
+  const [folder, setFolder] = useState<Folder>('pending');
+  const [closed, setClosed] = useState<FoundConversation[]>([]);
+  const [query, setQuery] = useState('');
+  const [chatFilter, setChatFilter] = useState(site.site_key);
+  const open = [...hub.state.conversations.values()];
+  const pending = open.filter((c) => c.status === 'pending');
+  const mine = open.filter((c) => c.status === 'active' && c.owner?.agent_id === me.agent.agent_id);
+
+  const loadClosed = () =>
+    api.conversations({ status: 'closed', q: query, site: chatFilter || undefined }).then(setClosed).catch(() => setClosed([]));
+  useEffect(() => void (folder === 'closed' && loadClosed()), [folder, chatFilter, hub.state.conversations.size]);
+
+  const list: ConversationSummary[] = folder === 'pending' ? pending : folder === 'active' ? mine : closed;
+  return (
+    <main class="chat">
+      <section class="folders" aria-label="Conversations">
+        <div class="tabs" role="tablist">
+          {(['pending', 'active', 'closed'] as Folder[]).map((f) => (
+            <button role="tab" aria-selected={folder === f} data-testid={`folder-${f}`} onClick={() => setFolder(f)}>
+              {f[0].toUpperCase() + f.slice(1)}
+              {f !== 'closed' && <span class="count" data-testid={`count-${f}`}>{f === 'pending' ? pending.length : mine.length}</span>}
+              {f !== 'closed' && (f === 'pending' ? pending : mine).some((c) => c.unread > 0) && <span class="unread" />}
+            </button>
+          ))}
+        </div>
+        {folder === 'closed' && (
+          <form class="search" onSubmit={(e) => (e.preventDefault(), loadClosed())}>
+            <input type="search" placeholder="Name or e-mail" aria-label="Search by name or e-mail" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
+            {me.sites.length > 1 && (
+              <select aria-label="Chat" value={chatFilter} onChange={(e) => setChatFilter((e.target as HTMLSelectElement).value)}>
+                <option value="">All chats</option>
+                {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
+              </select>
+            )}
+            <button type="submit">Search</button>
+          </form>
+        )}
+        <ul class="conv-list" data-testid="conversation-list">
+          {list.length === 0 && <li class="empty">Nothing here.</li>}
+          {list.map((c) => (
+            <li class={`conv ${c.conversation_id === openId ? 'selected' : ''}`} data-conversation-id={c.conversation_id} onClick={() => onOpen(c.conversation_id)}>
+              <b>{contactLabel(c)}</b>
+              {c.unread > 0 && <span class="unread" title={`${c.unread} unread`} />}
+              {c.proactive && <span class="badge">proactive</span>}
+              <div class="muted">{c.preview}</div>
+            </li>
+          ))}
+        </ul>
+      </section>
+      {openId ? (
+        <Conversation key={openId} me={me} site={site} hub={hub} id={openId} fallback={closed.find((c) => c.conversation_id === openId)} onClose={() => onOpen(null)} />
+      ) : (
+        <p class="empty">Pick a conversation.</p>
+      )}
+    </main>
+  );
+}
+
+function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: Site; hub: Hub; id: string; fallback?: ConversationSummary; onClose: () => void }) {
+  const live = hub.state.conversations.get(id);
+  const [stored, setStored] = useState<ConversationSummary | null>(null);
+  const [minimised, setMinimised] = useState(false);
+  const [confirmBlock, setConfirmBlock] = useState(false);
+  const summary = live ?? stored ?? fallback ?? null;
+  const messages = hub.state.messages.get(id) ?? [];
+  const draft = hub.state.drafts.get(id);
+  const mineActive = summary?.status === 'active' && summary.owner?.agent_id === me.agent.agent_id;
+  const visitor = summary ? hub.state.visitors.get(summary.visitor_id) : undefined;
+  const blocked = summary ? hub.state.blocked.has(summary.visitor_id) : false;
+  const targets = hub.state.agents.filter((a) => a.agent_id !== me.agent.agent_id);
+
+  // History from the store (covers anything missed while disconnected, and closed chats).
+  useEffect(() => {
+    api.messages(site.site_key, id).then((page) => {
+      setStored(page.conversation);
+      hub.addHistory(id, page.messages);
+    }).catch(() => {});
+  }, [id, live?.status, hub.state.connection]);
+  // Reading it clears the unread mark (P7).
+  const lastSeq = messages.length ? messages[messages.length - 1].seq : 0;
+  useEffect(() => {
+    if (live && live.unread > 0 && !minimised) hub.send({ type: 'mark_read', conversation_id: id, seq: lastSeq });
+  }, [lastSeq, live?.unread, minimised]);
+
+  if (!summary) return <p class="empty">Loading…</p>;
+  const act = (frame: Parameters<Hub['send']>[0]) => hub.send(frame);
+  return (
+    <section class={`conversation ${minimised ? 'minimised' : ''}`} aria-label="Conversation" data-testid="conversation" data-status={summary.status}>
+      <header>
+        <h2>{contactLabel(summary)}</h2>
+        <span class={`status ${summary.status}`} data-testid="conversation-status">{summary.status}</span>
+        {summary.contact.email && <span class="muted">{summary.contact.email}</span>}
+        <span class="spacer" />
+        {visitor && safeHref(visitor.page.url) && (
+          <a class="button ghost" data-testid="open-visitor-page" href={safeHref(visitor.page.url)} target="_blank" rel="noopener noreferrer">Open visitor's page</a>
+        )}
+        {summary.status === 'pending' && <button data-testid="take" onClick={() => act({ type: 'take', conversation_id: id })}>Take</button>}
+        {mineActive && targets.length > 0 && (
+          <select data-testid="transfer" aria-label="Transfer to" value="" onChange={(e) => {
+            const to = (e.target as HTMLSelectElement).value;
+            if (to) act({ type: 'transfer', conversation_id: id, to_agent_id: to });
+          }}>
+            <option value="">Transfer to…</option>
+            {targets.map((a) => <option value={a.agent_id}>{a.name}{a.expert ? ' (expert)' : ''}</option>)}
+          </select>
+        )}
+        {confirmBlock ? (
+          <span class="confirm">Block this visitor?
+            <button data-testid="block-confirm" onClick={() => (act({ type: 'block', visitor_id: summary.visitor_id, blocked: true }), setConfirmBlock(false))}>Block</button>
+            <button class="ghost" onClick={() => setConfirmBlock(false)}>Cancel</button>
+          </span>
+        ) : blocked ? (
+          <button class="ghost" data-testid="unblock" onClick={() => act({ type: 'block', visitor_id: summary.visitor_id, blocked: false })}>Unblock</button>
+        ) : (
+          <button class="ghost" data-testid="block" onClick={() => setConfirmBlock(true)}>Block</button>
+        )}
+        {summary.status !== 'closed' ? (
+          <button data-testid="end" onClick={() => act({ type: 'end', conversation_id: id })}>End</button>
+        ) : (
+          <button data-testid="reopen" onClick={() => act({ type: 'reopen', conversation_id: id })}>Reopen</button>
+        )}
+        <button class="ghost" data-testid="minimise" aria-pressed={minimised} onClick={() => setMinimised(!minimised)}>{minimised ? 'Restore' : 'Minimise'}</button>
+        <button class="ghost" aria-label="Close conversation" onClick={onClose}>✕</button>
+      </header>
+      {!minimised && (
+        <>
+          {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
+          <MessageList messages={messages} />
+          {hub.state.outbox.filter((o) => o.conversation_id === id).map((o) => (
+            <p class="msg agent sending">{o.body.kind === 'text' ? o.body.text : `[${o.body.kind}]`} · sending…</p>
+          ))}
+          {draft && <p class="draft" data-testid="typing-preview" title="The visitor is typing (not sent yet)">{draft}</p>}
+          {summary.status !== 'closed' && (summary.status === 'pending' || mineActive) && <Composer id={id} hub={hub} />}
+        </>
+      )}
+    </section>
+  );
+}
+
+const EMOJI = ['😊', '👍', '🙏', '🎉', '👋', '❤️', '😉', '✅'];
+
+function Composer({ id, hub }: { id: string; hub: Hub }) {
+  const [text, setText] = useState('');
+  const [canned, setCanned] = useState<CannedResponse[]>([]);
+  const [offers, setOffers] = useState<Offer[]>([]);
+  const [panel, setPanel] = useState<'none' | 'emoji' | 'offers' | 'products'>('none');
+  const [error, setError] = useState('');
+  const typing = useRef(false);
+  useEffect(() => {
+    api.canned.list().then(setCanned).catch(() => {});
+    api.offers.list().then(setOffers).catch(() => {});
+  }, []);
+  const setTyping = (on: boolean) => {
+    if (typing.current === on) return;
+    typing.current = on;
+    hub.send({ type: 'typing', conversation_id: id, typing: on });
+  };
+  const send = (body: MessageBody) => {
+    hub.say(id, body);
+    setTyping(false);
+    setPanel('none');
+  };
+  const submit = (e?: Event) => {
+    e?.preventDefault();
+    const t = text.trim();
+    if (!t) return;
+    if (t.length > MAX_MESSAGE_CHARS) return setError(`At most ${MAX_MESSAGE_CHARS} characters.`);
+    send({ kind: 'text', text: t });
+    setText('');
+  };
+  const slash = text.startsWith('/') ? text.slice(1).toLowerCase() : null;
+  const matches = slash === null ? [] : canned.filter((c) => c.shortcut.toLowerCase().includes(slash) || c.text.toLowerCase().includes(slash));
+  const upload = async (file: File | undefined) => {
+    if (!file) return;
+    setError('');
+    try {
+      const { blob_id } = await api.upload(file);
+      send({ kind: 'image', blob_id });
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <form class="composer" onSubmit={submit}>
+      {matches.length > 0 && (
+        <ul class="picker" data-testid="canned-picker">
+          {matches.map((c) => <li><button type="button" onClick={() => setText(c.text)}><b>/{c.shortcut}</b> {c.text}</button></li>)}
+        </ul>
+      )}
+      {panel === 'emoji' && <div class="picker emoji">{EMOJI.map((e) => <button type="button" onClick={() => setText(text + e)}>{e}</button>)}</div>}
+      {panel === 'offers' && (
+        <ul class="picker" data-testid="offer-picker">
+          {offers.length === 0 && <li class="muted">No offers yet (admins prepare them).</li>}
+          {offers.map((o) => <li><button type="button" onClick={() => send({ kind: 'offer', title: o.title, text: o.text, image_url: o.image_url ?? null, link_url: o.link_url })}>{o.title}</button></li>)}
+        </ul>
+      )}
+      {panel === 'products' && <ProductGallery onPick={(body) => send(body)} />}
+      {error && <p class="error" role="alert">{error}</p>}
+      <textarea
+        data-testid="composer"
+        aria-label="Message"
+        placeholder="Write a message — type / for canned responses"
+        value={text}
+        maxLength={MAX_MESSAGE_CHARS}
+        onInput={(e) => {
+          setText((e.target as HTMLTextAreaElement).value);
+          setTyping((e.target as HTMLTextAreaElement).value.length > 0);
+        }}
+        onBlur={() => setTyping(false)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey) submit(e);
+        }}
+      />
+      <div class="tools">
+        <button type="button" class="ghost" aria-label="Emoji" onClick={() => setPanel(panel === 'emoji' ? 'none' : 'emoji')}>😊</button>
+        <label class="button ghost">Image<input type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden onChange={(e) => upload((e.target as HTMLInputElement).files?.[0])} /></label>
+        <button type="button" class="ghost" data-testid="offers" onClick={() => setPanel(panel === 'offers' ? 'none' : 'offers')}>Offer</button>
+        <button type="button" class="ghost" data-testid="products" onClick={() => setPanel(panel === 'products' ? 'none' : 'products')}>Product</button>
+        <span class="spacer" />
+        <button type="submit" data-testid="send">Send</button>
+      </div>
+    </form>
+  );
+}
+
+export function ProductGallery({ onPick }: { onPick: (body: MessageBody) => void }) {
+  const [q, setQ] = useState('');
+  const [brand, setBrand] = useState('');
+  const [category, setCategory] = useState('');
+  const [gallery, setGallery] = useState<Gallery | null>(null);
+  useEffect(() => {
+    api.products({ q, brand, category }).then(setGallery).catch(() => {});
+  }, [q, brand, category]);
+  return (
+    <div class="picker gallery" data-testid="product-gallery">
+      <div class="row">
+        <input type="search" placeholder="Search products" aria-label="Search products" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+        <select aria-label="Brand" value={brand} onChange={(e) => setBrand((e.target as HTMLSelectElement).value)}>
+          <option value="">All brands</option>
+          {gallery?.brands.map((b) => <option>{b}</option>)}
+        </select>
+        <select aria-label="Category" value={category} onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}>
+          <option value="">All categories</option>
+          {gallery?.categories.map((c) => <option>{c}</option>)}
+        </select>
+      </div>
+      <ul>
+        {gallery?.products.map((p) => (
+          <li>
+            <button type="button" data-product-id={p.product_id} onClick={() => onPick({ kind: 'product', name: p.name, brand: p.brand, price: p.price, image_url: p.image_url ?? null, url: p.url })}>
+              <b>{p.name}</b> <span class="muted">{p.brand} · {p.category} · {p.price}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** A proactive chat from a visitor's details (C2). */
+export function StartChat({ hub, visitorId, onOpen }: { hub: Hub; visitorId: string; onOpen: (id: string) => void }) {
+  const [text, setText] = useState('');
+  const open = [...hub.state.conversations.values()].find((c) => c.visitor_id === visitorId);
+  if (open) return <button data-testid="open-chat" onClick={() => onOpen(open.conversation_id)}>Open chat</button>;
+  return (
+    <form class="start-chat" onSubmit={(e) => {
+      e.preventDefault();
+      if (!text.trim()) return;
+      hub.start(visitorId, { kind: 'text', text: text.trim() });
+      setText('');
+    }}>
+      <textarea data-testid="proactive-text" aria-label="Message to the visitor" placeholder="Say hello to this visitor…" value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+      <button type="submit" data-testid="start-chat">Start chat</button>
+    </form>
+  );
+}
+
+export type { ChatMessage };

@@ -1,0 +1,67 @@
+// Rendering chat messages in the portal: text is text (never markup), links are http(s)
+// only, images come only from the blob store, offers and products are cards.
+import type { ChatMessage, MessageBody } from '../../shared/protocol';
+import { safeHref, splitLinks } from '../../shared/text';
+
+export function Body({ body }: { body: MessageBody }) {
+  switch (body.kind) {
+    case 'text':
+    case 'event':
+      return (
+        <span>
+          {splitLinks(body.text).map((s) =>
+            s.href ? <a href={s.href} target="_blank" rel="noopener noreferrer">{s.text}</a> : s.text,
+          )}
+        </span>
+      );
+    case 'image':
+      return <img class="chat-image" src={`/blobs/${encodeURIComponent(body.blob_id)}`} alt="image sent to the visitor" />;
+    case 'offer':
+      return <Card title={body.title} lines={[body.text]} image={body.image_url} href={body.link_url} action="See the offer" kind="offer" />;
+    case 'product':
+      return <Card title={body.name} lines={[body.brand, body.price]} image={body.image_url} href={body.url} action="View product" kind="product" />;
+  }
+}
+
+function Card(p: { title: string; lines: string[]; image: string | null; href: string; action: string; kind: string }) {
+  const img = safeHref(p.image);
+  return (
+    <div class={`card ${p.kind}`} data-testid={`${p.kind}-card`}>
+      {img && <img src={img} alt="" referrerpolicy="no-referrer" />}
+      <b>{p.title}</b>
+      {p.lines.filter(Boolean).map((l) => <div>{l}</div>)}
+      <a href={safeHref(p.href)} target="_blank" rel="noopener noreferrer">{p.action}</a>
+    </div>
+  );
+}
+
+export function MessageList({ messages }: { messages: ChatMessage[] }) {
+  return (
+    <ol class="messages" data-testid="messages">
+      {messages.map((m) => (
+        <li class={`msg ${m.author.kind}`} data-seq={m.seq}>
+          {m.author.kind === 'agent' && <span class="who">{m.author.name}</span>}
+          <Body body={m.body} />
+          <span class="meta">
+            {new Date(m.at).toLocaleTimeString()}
+            {m.page_url && (
+              <>
+                {' · from '}
+                <a class="from-page" href={safeHref(m.page_url)} target="_blank" rel="noopener noreferrer">{shortUrl(m.page_url)}</a>
+              </>
+            )}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function shortUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}

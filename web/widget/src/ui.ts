@@ -1,0 +1,267 @@
+// The widget's visible part, in a shadow root so the host page's CSS cannot reach it and
+// ours cannot leak out: a launcher button, a toast for proactive messages, and the chat
+// panel (messages, typing indicator, composer; name and e-mail when leaving a message).
+// Everything from the network is rendered with textContent and http(s)-only links.
+
+import type { ChatMessage, Contact, ConversationStatus } from '../../shared/protocol';
+import { safeHref, splitLinks } from '../../shared/text';
+
+export interface UiHandlers {
+  send(text: string, contact: Contact | null): void;
+  typing(draft: string): void;
+  end(): void;
+  opened(): void;
+}
+
+export interface Pending {
+  client_id: string;
+  text: string;
+}
+
+export interface View {
+  available: boolean;
+  status: ConversationStatus | null;
+  agentName: string | null;
+  messages: ChatMessage[];
+  pending: Pending[];
+  agentTyping: boolean;
+  blocked: boolean;
+}
+
+const STYLE = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; display: flex; align-items: center; gap: 8px;
+  font: 600 15px/1 system-ui, sans-serif; color: #fff; background: #4338ca; border: 0; border-radius: 999px;
+  padding: 12px 18px; box-shadow: 0 6px 20px rgba(0,0,0,.25); cursor: pointer; }
+.launcher.offline { background: #475569; }
+button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px solid #facc15; outline-offset: 2px; }
+.dot { width: 9px; height: 9px; border-radius: 50%; background: #22c55e; }
+.offline .dot { background: #cbd5e1; }
+.badge { background: #dc2626; border-radius: 999px; padding: 2px 7px; font-size: 12px; }
+.panel, .toast { position: fixed; right: 20px; bottom: 76px; z-index: 2147483000; width: 340px; max-width: calc(100vw - 40px);
+  background: #fff; color: #0f172a; font: 14px/1.45 system-ui, sans-serif; border-radius: 12px; box-shadow: 0 10px 30px rgba(0,0,0,.25); }
+.panel { display: flex; flex-direction: column; height: 460px; max-height: calc(100vh - 100px); overflow: hidden; }
+.toast { padding: 12px 14px; cursor: pointer; }
+.head { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #4338ca; color: #fff; }
+.head h2 { flex: 1; margin: 0; font-size: 15px; }
+.head button { background: none; border: 0; color: #fff; cursor: pointer; font: inherit; }
+.log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; }
+.intro, .note { color: #475569; font-size: 13px; margin: 0; }
+.msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg.visitor { align-self: flex-end; background: #4338ca; color: #fff; }
+.msg.visitor a { color: #fff; }
+.msg.agent { align-self: flex-start; background: #f1f5f9; }
+.msg.system { align-self: center; background: none; color: #64748b; font-size: 12px; padding: 0; }
+.msg.sending { opacity: .6; }
+.who { display: block; font-size: 11px; color: #64748b; margin-bottom: 2px; }
+.card { border: 1px solid #e2e8f0; border-radius: 10px; overflow: hidden; background: #fff; }
+.card img, .msg img { display: block; max-width: 100%; max-height: 180px; border-radius: 8px; }
+.card .body { padding: 8px 10px; }
+.card b { display: block; }
+.typing { color: #64748b; font-size: 12px; font-style: italic; padding: 0 12px 6px; }
+form { display: flex; flex-direction: column; gap: 6px; padding: 10px; border-top: 1px solid #e2e8f0; }
+.row { display: flex; gap: 6px; }
+input, textarea { flex: 1; font: inherit; padding: 7px 9px; border: 1px solid #cbd5e1; border-radius: 8px; color: inherit; background: #fff; }
+textarea { resize: none; height: 40px; }
+.send { background: #4338ca; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; font: 600 14px system-ui, sans-serif; cursor: pointer; }
+[hidden] { display: none !important; }
+`;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function link(href: string | undefined, text: string): HTMLElement {
+  if (!href) return el('span', '', text);
+  const a = el('a', '', text);
+  a.href = href;
+  a.target = '_blank';
+  a.rel = 'noopener noreferrer';
+  return a;
+}
+
+function image(src: string | undefined, alt: string): HTMLElement | null {
+  if (!src) return null;
+  const img = el('img');
+  img.src = src;
+  img.alt = alt;
+  img.referrerPolicy = 'no-referrer';
+  return img;
+}
+
+function card(title: string, lines: string[], img: string | null, href: string, action: string): HTMLElement {
+  const box = el('div', 'card');
+  const pic = image(safeHref(img), title);
+  if (pic) box.append(pic);
+  const body = el('div', 'body');
+  body.append(el('b', '', title));
+  lines.filter(Boolean).forEach((l) => body.append(el('div', '', l)));
+  body.append(link(safeHref(href), action));
+  box.append(body);
+  return box;
+}
+
+export function renderBody(m: ChatMessage, server: string): HTMLElement {
+  const b = m.body;
+  switch (b.kind) {
+    case 'text':
+    case 'event': {
+      const span = el('span');
+      splitLinks(b.text).forEach((s) => span.append(s.href ? link(s.href, s.text) : document.createTextNode(s.text)));
+      return span;
+    }
+    case 'image':
+      return image(`${server}/blobs/${encodeURIComponent(b.blob_id)}`, 'image from the advisor') ?? el('span');
+    case 'offer':
+      return card(b.title, [b.text], b.image_url, b.link_url, 'See the offer');
+    case 'product':
+      return card(b.name, [b.brand, b.price], b.image_url, b.url, 'View product');
+  }
+}
+
+export function mountUi(server: string, handlers: UiHandlers) {
+  const host = document.createElement('div');
+  host.setAttribute('data-vitrine-widget', '');
+  const root = host.attachShadow({ mode: 'open' });
+  root.innerHTML = `<style>${STYLE}</style>
+<div class="toast" role="status" hidden></div>
+<section class="panel" role="dialog" aria-label="Chat" hidden>
+  <div class="head"><h2></h2><button type="button" class="end" hidden>End chat</button><button type="button" class="min" aria-label="Minimise chat">▾</button></div>
+  <div class="log" aria-live="polite"></div>
+  <div class="typing" hidden></div>
+  <form>
+    <div class="row contact"><input name="name" placeholder="Your name (optional)" maxlength="120" autocomplete="name"><input name="email" type="email" placeholder="E-mail (optional)" maxlength="254" autocomplete="email"></div>
+    <div class="row"><textarea name="text" aria-label="Your message" placeholder="Write a message…" maxlength="4000"></textarea><button class="send" type="submit">Send</button></div>
+  </form>
+</section>
+<button class="launcher" type="button" aria-expanded="false"><span class="dot" aria-hidden="true"></span><span class="label"></span><span class="badge" hidden></span></button>`;
+  const $ = <T extends Element>(sel: string) => root.querySelector(sel) as T;
+  const button = $<HTMLButtonElement>('.launcher');
+  const panel = $<HTMLElement>('.panel');
+  const toast = $<HTMLElement>('.toast');
+  const log = $<HTMLElement>('.log');
+  const form = $<HTMLFormElement>('form');
+  const textarea = $<HTMLTextAreaElement>('textarea');
+  const contactRow = $<HTMLElement>('.contact');
+  const badge = $<HTMLElement>('.badge');
+  let view: View = { available: false, status: null, agentName: null, messages: [], pending: [], agentTyping: false, blocked: false };
+  let unread = 0;
+  let seenSeq = 0;
+
+  const open = (show: boolean) => {
+    panel.hidden = !show;
+    toast.hidden = true;
+    button.setAttribute('aria-expanded', String(show));
+    if (show) {
+      unread = 0;
+      handlers.opened();
+      render();
+      textarea.focus();
+    }
+  };
+
+  const render = () => {
+    const { available, status, agentName, blocked } = view;
+    const chatting = status === 'pending' || status === 'active';
+    button.classList.toggle('offline', !available && !chatting);
+    button.setAttribute('data-state', available ? 'available' : 'away');
+    $<HTMLElement>('.label').textContent = chatting ? 'Chat' : available ? 'Chat with us' : 'Leave a message';
+    badge.hidden = unread === 0 || !panel.hidden;
+    badge.textContent = String(unread);
+    $<HTMLElement>('h2').textContent =
+      status === 'active' && agentName ? agentName : available || chatting ? 'Chat with us' : 'Leave us a message';
+    $<HTMLElement>('.end').hidden = !chatting;
+    contactRow.hidden = chatting || available;
+    const typing = $<HTMLElement>('.typing');
+    typing.hidden = !view.agentTyping;
+    typing.textContent = `${agentName ?? 'The advisor'} is typing…`;
+    textarea.disabled = blocked;
+    log.replaceChildren();
+    if (view.messages.length === 0 && view.pending.length === 0) {
+      log.append(el('p', 'intro', available
+        ? 'An advisor is online and can see which page you are on, to help you faster.'
+        : 'Nobody is available right now. Leave us a message and we will get back to you.'));
+    }
+    for (const m of view.messages) {
+      const kind = m.author.kind;
+      const bubble = el('div', `msg ${kind}`);
+      bubble.setAttribute('data-seq', String(m.seq));
+      if (m.author.kind === 'agent') bubble.append(el('span', 'who', m.author.name));
+      bubble.append(renderBody(m, server));
+      log.append(bubble);
+    }
+    for (const p of view.pending) {
+      const bubble = el('div', 'msg visitor sending', p.text);
+      bubble.title = 'Sending…';
+      log.append(bubble);
+    }
+    if (status === 'closed') log.append(el('p', 'note', 'This conversation has ended. Write again to start a new one.'));
+    if (blocked) log.append(el('p', 'note', 'You can no longer start conversations here.'));
+    log.scrollTop = log.scrollHeight;
+  };
+
+  button.addEventListener('click', () => open(panel.hidden));
+  toast.addEventListener('click', () => open(true));
+  $<HTMLButtonElement>('.min').addEventListener('click', () => open(false));
+  $<HTMLButtonElement>('.end').addEventListener('click', () => handlers.end());
+  let typingTimer: number | undefined;
+  textarea.addEventListener('input', () => {
+    // At most ~4 previews a second, well inside the hub's rate limit.
+    if (typingTimer !== undefined) return;
+    typingTimer = window.setTimeout(() => {
+      typingTimer = undefined;
+      handlers.typing(textarea.value.slice(0, 2000));
+    }, 250);
+  });
+  textarea.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = textarea.value.trim();
+    if (!text || view.blocked) return;
+    const data = new FormData(form);
+    const name = String(data.get('name') ?? '').trim();
+    const email = String(data.get('email') ?? '').trim();
+    handlers.send(text, contactRow.hidden ? null : { name: name || null, email: email || null });
+    textarea.value = '';
+  });
+  (document.body || document.documentElement).appendChild(host);
+
+  return {
+    update(next: Partial<View>) {
+      view = { ...view, ...next };
+      // New agent messages while the panel is closed: count them, and show the latest.
+      const fresh = view.messages.filter((m) => m.seq > seenSeq);
+      if (fresh.length) {
+        seenSeq = Math.max(...fresh.map((m) => m.seq));
+        const fromAgent = fresh.filter((m) => m.author.kind === 'agent');
+        if (fromAgent.length && panel.hidden) {
+          unread += fromAgent.length;
+          const last = fromAgent[fromAgent.length - 1];
+          toast.replaceChildren(el('span', 'who', last.author.kind === 'agent' ? last.author.name : ''), renderBody(last, server));
+          toast.hidden = false;
+        }
+      }
+      render();
+    },
+    /** Messages already shown on an earlier page count as seen. */
+    markSeen(seq: number) {
+      seenSeq = Math.max(seenSeq, seq);
+    },
+    isOpen: () => !panel.hidden,
+    open,
+    hide() {
+      host.remove();
+    },
+  };
+}
+
+export type Ui = ReturnType<typeof mountUi>;
