@@ -50,13 +50,13 @@ export async function launchBrowser() {
   });
 }
 
-/** Signs the agent in and waits until the live list is connected. */
-export async function openPortal(browser, server) {
+/** Signs an agent (the admin by default) in and waits until the live list is connected. */
+export async function openPortal(browser, server, who = ADMIN) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${server.app}/portal/`);
-  await page.fill('#email', ADMIN.email);
-  await page.fill('#password', ADMIN.password);
+  await page.fill('#email', who.email);
+  await page.fill('#password', who.password);
   await page.click('button[type=submit]');
   await page.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
   return page;

@@ -277,7 +277,7 @@ export function ProductGallery({ onPick }: { onPick: (body: MessageBody) => void
 }
 
 /** A proactive chat from a visitor's details (C2). */
-export function StartChat({ hub, visitorId, onOpen }: { hub: Hub; visitorId: string; onOpen: (id: string) => void }) {
+export function StartChat({ hub, visitorId, onOpen, onStarted }: { hub: Hub; visitorId: string; onOpen: (id: string) => void; onStarted: (visitorId: string) => void }) {
   const [text, setText] = useState('');
   const open = [...hub.state.conversations.values()].find((c) => c.visitor_id === visitorId);
   if (open) return <button data-testid="open-chat" onClick={() => onOpen(open.conversation_id)}>Open chat</button>;
@@ -286,6 +286,7 @@ export function StartChat({ hub, visitorId, onOpen }: { hub: Hub; visitorId: str
       e.preventDefault();
       if (!text.trim()) return;
       hub.start(visitorId, { kind: 'text', text: text.trim() });
+      onStarted(visitorId);
       setText('');
     }}>
       <textarea data-testid="proactive-text" aria-label="Message to the visitor" placeholder="Say hello to this visitor…" value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />

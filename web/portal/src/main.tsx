@@ -97,13 +97,15 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
   useEffect(() => {
     if (live.connection === 'signed-out') onSignOut();
   }, [live.connection]);
-  // A conversation I just started or took opens by itself.
+  // A proactive chat opens as soon as the hub has created it.
+  const [startedWith, setStartedWith] = useState<string | null>(null);
   useEffect(() => {
-    const mine = [...live.conversations.values()].find((c) => c.owner?.agent_id === me.agent.agent_id && c.status === 'active' && c.visitor_id === selected);
-    if (mine && page === 'visitors' && openConversation !== mine.conversation_id) {
-      setOpenConversation(mine.conversation_id);
+    const started = [...live.conversations.values()].find((c) => c.visitor_id === startedWith && c.owner?.agent_id === me.agent.agent_id);
+    if (started) {
+      setStartedWith(null);
+      openChat(started.conversation_id);
     }
-  }, [live.conversations]);
+  }, [live.conversations, startedWith]);
 
   const visitors = [...live.visitors.values()].sort(
     // Online first; then longest time on site first (P1).
@@ -194,7 +196,7 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
               </table>
             )}
           </section>
-          {chosen && <Details site={siteKey} visitor={chosen} hub={hub} onOpenChat={openChat} onClose={() => setSelected(null)} />}
+          {chosen && <Details site={siteKey} visitor={chosen} hub={hub} onOpenChat={openChat} onStarted={setStartedWith} onClose={() => setSelected(null)} />}
         </main>
       )}
     </>
@@ -229,7 +231,7 @@ function VisitorRow({ v, now, selected, onSelect }: { v: LiveVisitor; now: numbe
   );
 }
 
-function Details({ site, visitor, hub, onOpenChat, onClose }: { site: string; visitor: LiveVisitor; hub: Hub; onOpenChat: (id: string) => void; onClose: () => void }) {
+function Details({ site, visitor, hub, onOpenChat, onStarted, onClose }: { site: string; visitor: LiveVisitor; hub: Hub; onOpenChat: (id: string) => void; onStarted: (visitorId: string) => void; onClose: () => void }) {
   const [details, setDetails] = useState<VisitorDetails | null>(null);
   const [error, setError] = useState('');
   // Reload when the visitor opens another page, so the history stays current.
@@ -248,7 +250,7 @@ function Details({ site, visitor, hub, onOpenChat, onClose }: { site: string; vi
         <button class="ghost" onClick={onClose} aria-label="Close details">✕</button>
       </div>
       <p class="muted">{place(visitor)} · {visitor.status}</p>
-      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this chat.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} />}
+      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this chat.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} onStarted={onStarted} />}
       {error && <p class="error">{error}</p>}
       {details && (
         <>

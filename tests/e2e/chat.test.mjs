@@ -1,0 +1,177 @@
+// Browser end-to-end for chat (C1–C13): a visitor in the demo shop's widget and agents in
+// the portal, each in their own browser context, through the real server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const AGENT = { email: 'agent@demo.shop', password: 'vitrine-demo' };
+const W = '[data-vitrine-widget]';
+
+async function openShop(path = '/') {
+  const context = await browser.newContext();
+  const shop = await context.newPage();
+  const errors = watchErrors(shop);
+  await shop.goto(`${server.demo}${path}`);
+  await shop.locator(`${W} button.launcher`).waitFor();
+  return { shop, errors };
+}
+
+async function visitorSays(shop, text) {
+  await shop.fill(`${W} textarea`, text);
+  await shop.click(`${W} button.send`);
+}
+
+test('reactive chat: pending, taken, typing preview one way, rich messages, transfer, block, end and reopen', async (t) => {
+  const portal = await openPortal(browser, server);
+  const colleague = await openPortal(browser, server, AGENT);
+  const { shop, errors } = await openShop('/product-lamp.html');
+  t.after(() => Promise.all([portal, colleague, shop].map((p) => p.context().close())));
+
+  // The visitor opens the widget and starts typing: the agent will see the draft.
+  await shop.click(`${W} button.launcher`);
+  const hostile = 'Is it <img src=x onerror="window.pwned=1"> in stock? https://example.com/x javascript:alert(1)';
+  await visitorSays(shop, hostile);
+  await shop.locator(`${W} .msg.visitor`, { hasText: 'in stock?' }).waitFor();
+
+  // Pending for every agent of the chat, with a counter.
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('[data-testid=count-pending]', { hasText: '1' }).waitFor();
+  await colleague.click('[data-testid=page-chats]');
+  await colleague.locator('[data-testid=count-pending]', { hasText: '1' }).waitFor();
+  await portal.locator('.conv').first().click();
+  const conversation = portal.locator('[data-testid=conversation]');
+  const visitorMsg = conversation.locator('.msg.visitor').first();
+  await visitorMsg.waitFor();
+  // HTML stays text; only the http(s) URL became a link; the page URL is shown (C5).
+  assert.equal(await visitorMsg.locator('img').count(), 0);
+  assert.match(await visitorMsg.textContent(), /<img src=x onerror=/);
+  assert.deepEqual(await visitorMsg.locator('a:not(.from-page)').evaluateAll((as) => as.map((a) => a.href)), ['https://example.com/x']);
+  assert.match(await visitorMsg.locator('.from-page').textContent(), /product-lamp\.html/);
+  assert.equal(await portal.evaluate(() => window.pwned), undefined);
+
+  // Take it: active and mine; the colleague's pending folder empties.
+  await conversation.locator('[data-testid=take]').click();
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+  await colleague.locator('[data-testid=count-pending]', { hasText: '0' }).waitFor();
+  await shop.locator(`${W} .msg.system`, { hasText: 'Demo admin joined the conversation' }).waitFor();
+
+  // Typing preview (C4): the agent sees the visitor's draft…
+  await shop.fill(`${W} textarea`, 'Could you also check the bla');
+  await shop.locator(`${W} textarea`).press('k');
+  await conversation.locator('[data-testid=typing-preview]', { hasText: 'Could you also check the blak' }).waitFor();
+  // …the visitor only sees that the agent is typing, never the agent's draft.
+  await conversation.locator('[data-testid=composer]').pressSequentially('Secret draft 42');
+  await shop.locator(`${W} .typing:not([hidden])`, { hasText: 'is typing' }).waitFor();
+  assert.equal(await shop.locator(W).evaluate((host) => host.shadowRoot.textContent.includes('Secret draft 42')), false);
+  await conversation.locator('[data-testid=composer]').fill('Yes, 3 left 😊');
+  await conversation.locator('[data-testid=send]').click();
+  await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left 😊' }).waitFor();
+
+  // Canned response through the "/" picker.
+  await conversation.locator('[data-testid=composer]').fill('/ship');
+  await conversation.locator('[data-testid=canned-picker] button').first().click();
+  await conversation.locator('[data-testid=send]').click();
+  await shop.locator(`${W} .msg.agent`, { hasText: 'Delivery takes 2–4 working days' }).waitFor();
+
+  // An offer and a product card (C6), rendered as cards in the widget.
+  await conversation.locator('[data-testid=offers]').click();
+  await conversation.locator('[data-testid=offer-picker] button', { hasText: 'Winter sale' }).click();
+  await shop.locator(`${W} .card`, { hasText: 'Winter sale: 15% off lighting' }).waitFor();
+  await conversation.locator('[data-testid=products]').click();
+  await conversation.locator('[data-testid=product-gallery] input[type=search]').fill('aurora');
+  await conversation.locator('[data-testid=product-gallery] select[aria-label=Brand]').selectOption('Lumen & Co');
+  await conversation.locator('[data-testid=product-gallery] button', { hasText: 'Aurora floor lamp' }).click();
+  const card = shop.locator(`${W} .card`, { hasText: 'Aurora floor lamp' });
+  await card.waitFor();
+  assert.match(await card.locator('a').getAttribute('href'), /\/product-lamp\.html$/);
+
+  // The visitor navigates: the conversation is restored on the next page, nothing doubled.
+  await shop.goto(`${server.demo}/product-chair.html`);
+  await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left' }).waitFor();
+  assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left' }).count(), 1);
+
+  // Transfer to the colleague (C8): it moves to their Active folder.
+  await conversation.locator('[data-testid=transfer]').selectOption({ label: 'Demo agent' });
+  await colleague.locator('[data-testid=folder-active]').click();
+  await colleague.locator('[data-testid=count-active]', { hasText: '1' }).waitFor();
+  await colleague.locator('.conv').first().click();
+  const theirs = colleague.locator('[data-testid=conversation]');
+  await theirs.locator('.msg.system', { hasText: 'transferred the conversation to Demo agent' }).waitFor();
+  await theirs.locator('[data-testid=composer]').fill('Hello, I am taking over.');
+  await theirs.locator('[data-testid=send]').click();
+  await shop.locator(`${W} .msg.agent`, { hasText: 'I am taking over' }).waitFor();
+  assert.equal(await shop.locator(`${W} h2`).textContent(), 'Demo agent');
+
+  // End (C10), then find it in Closed by searching, and reopen it.
+  await theirs.locator('[data-testid=end]').click();
+  await shop.locator(`${W} .note`, { hasText: 'This conversation has ended' }).waitFor();
+  await colleague.locator('[data-testid=folder-closed]').click();
+  await colleague.locator('.conv').first().click();
+  await colleague.locator('[data-testid=reopen]').click();
+  await colleague.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+  await shop.locator(`${W} .msg.system`, { hasText: 'reopened the conversation' }).waitFor();
+
+  // Block (C9): the visitor can no longer write.
+  await colleague.locator('[data-testid=block]').click();
+  await colleague.locator('[data-testid=block-confirm]').click();
+  await shop.locator(`${W} .note`, { hasText: 'You can no longer start conversations here' }).waitFor();
+  assert.equal(await shop.locator(`${W} textarea`).isDisabled(), true);
+  await colleague.locator('[data-testid=unblock]').waitFor();
+
+  assert.deepEqual(errors, []);
+  assert.equal(await shop.evaluate(() => window.pwned), undefined);
+});
+
+test('proactive chat: the agent writes first and the widget shows the message', async (t) => {
+  const portal = await openPortal(browser, server);
+  const { shop, errors } = await openShop('/product-vase.html');
+  t.after(() => Promise.all([portal, shop].map((p) => p.context().close())));
+  const visitorId = await shop.evaluate(() => window.Vitrine.visitorId());
+  await portal.click(`tr.visitor[data-visitor-id="${visitorId}"] .id`);
+  await portal.fill('[data-testid=proactive-text]', 'Hello! The vase also comes in blue.');
+  await portal.click('[data-testid=start-chat]');
+  const toast = shop.locator(`${W} .toast`, { hasText: 'The vase also comes in blue' });
+  await toast.waitFor();
+  await toast.click();
+  await visitorSays(shop, 'Oh nice, how much?');
+  await portal.locator('[data-testid=conversation] .msg.visitor', { hasText: 'how much?' }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
+test('leave a message while nobody is available, answered later', async () => {
+  const portal = await openPortal(browser, server);
+  await portal.click('[data-testid=availability]'); // away
+  const colleague = await openPortal(browser, server, AGENT);
+  await colleague.click('[data-testid=availability]'); // away too
+  const { shop } = await openShop('/');
+  const launcher = shop.locator(`${W} button.launcher`);
+  await launcher.locator('text=Leave a message').waitFor();
+  await launcher.click();
+  await shop.fill(`${W} input[name=name]`, 'Zoé');
+  await shop.fill(`${W} input[name=email]`, 'zoe@mail.example');
+  await visitorSays(shop, 'Please call me back about the chair.');
+  await shop.locator(`${W} .msg.visitor:not(.sending)`, { hasText: 'call me back' }).waitFor();
+
+  // Later: the agent comes back, finds it pending with the contact, and answers.
+  await portal.click('[data-testid=availability]');
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv', { hasText: 'Zoé' }).click();
+  const conversation = portal.locator('[data-testid=conversation]');
+  await conversation.locator('[data-testid=composer]').fill('Hello Zoé, calling you at 3 pm.');
+  await conversation.locator('[data-testid=send]').click();
+  await shop.locator(`${W} .msg.agent`, { hasText: 'calling you at 3 pm' }).waitFor();
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+});
