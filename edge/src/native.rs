@@ -24,8 +24,11 @@ use vitrine_core::protocol::{close_code, ErrorCode, Location, UnixMillis, Visito
 use vitrine_core::records;
 use vitrine_core::store::Store;
 
-/// Frames queued for one connection before it counts as too slow and is dropped.
+/// Frames queued for one visitor connection before it counts as too slow and is dropped.
 const OUTBOX_CAPACITY: usize = 512;
+/// Agents are few and receive every pending conversation's traffic: a deeper queue, so a
+/// burst of new chats does not cut off an agent who is merely busy.
+const AGENT_OUTBOX_CAPACITY: usize = 8192;
 /// Hard cap on a WebSocket message; the protocol's own (smaller) cap gives a clean error.
 const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
 /// Per-socket read buffer; frames are small (≤ 16 KiB, usually < 300 bytes).
@@ -522,7 +525,11 @@ async fn serve(
     metrics: &EdgeMetrics,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut queue) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
+    let capacity = match role {
+        Role::Visitor => OUTBOX_CAPACITY,
+        Role::Agent => AGENT_OUTBOX_CAPACITY,
+    };
+    let (outbox, mut queue) = mpsc::channel::<Outgoing>(capacity);
     if hub
         .send(HubMsg::Connect {
             conn,

@@ -251,3 +251,40 @@ impl Api {
         Ok((status, res.json().await.unwrap_or(Value::Null)))
     }
 }
+
+/// Helpers shared by the load generators (`src/bin/`).
+pub mod bench {
+    use anyhow::{Context, Result};
+
+    /// `vitrine_store_writes_total` from the server's `/metrics`.
+    pub async fn store_writes(server: &str) -> Result<u64> {
+        let text = reqwest::get(format!("{server}/metrics")).await?.text().await?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("vitrine_store_writes_total "))
+            .context("no metric")?;
+        Ok(line.split_whitespace().nth(1).context("bad metric")?.parse()?)
+    }
+
+    /// The `p` quantile (0–1) of sorted samples.
+    pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    /// A tiny deterministic PRNG (xorshift), so runs are comparable.
+    pub struct Rng(pub u64);
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+            lo + self.next() % (hi - lo)
+        }
+    }
+}

@@ -162,10 +162,12 @@ fn check_widget_size(root: &Path) -> Result<()> {
 }
 
 fn bench(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("presence") => {}
-        _ => bail!("usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]"),
-    }
+    let kind = match args.first().map(String::as_str) {
+        Some(kind @ ("presence" | "chat")) => kind,
+        _ => bail!(
+            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30]"
+        ),
+    };
     let root = root();
     web()?;
     run(cargo()
@@ -179,6 +181,9 @@ fn bench(args: &[String]) -> Result<()> {
         ])
         .current_dir(&root))?;
     let release = target_dir().join("release");
+    if kind == "chat" {
+        return bench_chat(&release, &args[1..]);
+    }
     let mut visitors = vec!["1000".to_string(), "10000".to_string()];
     let mut seconds = "60".to_string();
     let mut it = args[1..].iter();
@@ -192,18 +197,7 @@ fn bench(args: &[String]) -> Result<()> {
     for n in visitors {
         let data = tempdir("vitrine-bench")?;
         let mut children = Children::default();
-        let port = children::free_port()?;
-        let server = children.spawn(
-            Command::new("bash").args([
-                "-c",
-                &format!(
-                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
-                    release.join("vitrine").display(),
-                    data.display()
-                ),
-            ]).env("RUST_LOG", "warn"),
-        )?;
-        children::wait_for_port(port)?;
+        let (port, server) = bench_server(&release, &mut children, &data)?;
         run(Command::new("bash").args([
             "-c",
             &format!(
@@ -215,6 +209,50 @@ fn bench(args: &[String]) -> Result<()> {
         let _ = std::fs::remove_dir_all(&data);
     }
     Ok(())
+}
+
+/// Starts a release server on a fresh store (file limit raised for many sockets).
+fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<(u16, u32)> {
+    let port = children::free_port()?;
+    let pid = children.spawn(
+        Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
+                    release.join("vitrine").display(),
+                    data.display()
+                ),
+            ])
+            .env("RUST_LOG", "warn"),
+    )?;
+    children::wait_for_port(port)?;
+    Ok((port, pid))
+}
+
+fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
+    let (mut conversations, mut seconds) = ("1000".to_string(), "30".to_string());
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match (flag.as_str(), it.next()) {
+            ("--conversations", Some(v)) => conversations = v.clone(),
+            ("--seconds", Some(s)) => seconds = s.clone(),
+            _ => bail!("unknown bench option {flag}"),
+        }
+    }
+    let data = tempdir("vitrine-bench-chat")?;
+    let mut children = Children::default();
+    let (port, _) = bench_server(release, &mut children, &data)?;
+    let result = run(Command::new("bash").args([
+        "-c",
+        &format!(
+            "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{port} --conversations {conversations} --seconds {seconds}",
+            release.join("vitrine-chatload").display()
+        ),
+    ]));
+    children.stop_all();
+    let _ = std::fs::remove_dir_all(&data);
+    result
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use serde_json::json;
+use vitrine_tests::bench::{percentile, store_writes, Rng};
 use vitrine_tests::{hello, login, page_view, Client};
 
 #[derive(Parser)]
@@ -42,43 +43,6 @@ fn rss_kib(pid: u32) -> Result<u64> {
         .nth(1)
         .context("bad VmRSS")?
         .parse()?)
-}
-
-async fn store_writes(server: &str) -> Result<u64> {
-    let text = reqwest::get(format!("{server}/metrics"))
-        .await?
-        .text()
-        .await?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("vitrine_store_writes_total "))
-        .context("no metric")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("bad metric")?
-        .parse()?)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// A tiny deterministic PRNG (xorshift), so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
 }
 
 #[tokio::main]

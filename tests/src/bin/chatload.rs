@@ -1,0 +1,218 @@
+//! The chat benchmark's load generator (`cargo xtask bench chat` runs it against a release
+//! server). N visitors over real WebSockets each open a conversation; agents (one per 50
+//! conversations, invited through the admin API) take them; then for a steady window each
+//! visitor writes every ~5 s and each agent answers each of its conversations every ~10 s.
+//! Reports visitor → agent and agent → visitor delivery latency (send → frame received,
+//! which includes the store write the hub waits for) and store writes per message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use vitrine_tests::bench::{percentile, store_writes, Rng};
+use vitrine_tests::{agent_message, hello, visitor_message, Api, Client};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    server: String,
+    #[arg(long, default_value_t = 1000)]
+    conversations: usize,
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    #[arg(long, default_value = "demo-shop")]
+    site: String,
+}
+
+const PER_AGENT: usize = 50;
+
+fn stamp(epoch: Instant) -> String {
+    format!("t={:.3}", epoch.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn sent_at(frame: &Value) -> Option<f64> {
+    frame["message"]["body"]["text"].as_str()?.strip_prefix("t=")?.parse().ok()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let epoch = Instant::now();
+    let n = args.conversations;
+    let agents = n.div_ceil(PER_AGENT);
+    let admin = Api::login(&args.server, "admin@demo.shop", "vitrine-demo").await?;
+
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let to_agent = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let to_visitor = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let messages = Arc::new(AtomicU64::new(0));
+    let taken = Arc::new(AtomicU64::new(0));
+
+    // Agents: admins of the account, so they need no assignment.
+    let mut agent_tasks = Vec::new();
+    for k in 0..agents {
+        let (status, invited) = admin
+            .call("POST", "/api/admin/agents", Some(json!({"email": format!("bench-{k}-{}@bench.example", std::process::id()), "name": format!("Bench {k}"), "role": "admin"})))
+            .await?;
+        if status != 201 {
+            bail!("inviting a bench agent failed: {invited}");
+        }
+        let api = Api::login(&args.server, invited["agent"]["email"].as_str().unwrap(), invited["password"].as_str().unwrap()).await?;
+        let mut client = Client::agent(&args.server, &args.site, &api.cookie).await?;
+        client.next().await?; // snapshot
+        let (measuring, stop, to_agent, messages, taken) =
+            (measuring.clone(), stop.clone(), to_agent.clone(), messages.clone(), taken.clone());
+        agent_tasks.push(tokio::spawn(async move {
+            let mut mine: Vec<String> = Vec::new();
+            let mut rng = Rng(0xA5A5_5A5A ^ (k as u64 + 1));
+            let mut next_send = Instant::now() + Duration::from_secs(3600);
+            let mut sent = 0u64;
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return anyhow::Ok(client);
+                }
+                let frame = tokio::select! {
+                    f = client.next_forever() => Some(f?),
+                    _ = tokio::time::sleep_until(next_send.into()) => None,
+                };
+                let Some(frame) = frame else {
+                    // Answer one of my conversations (each about every 10 s).
+                    if !mine.is_empty() && measuring.load(Ordering::Relaxed) {
+                        let id = &mine[(rng.next() as usize) % mine.len()];
+                        sent += 1;
+                        client.send(&agent_message(id, &format!("bench-a{k}-{sent:08}"), &stamp(epoch))).await?;
+                        messages.fetch_add(1, Ordering::Relaxed);
+                    }
+                    next_send = Instant::now() + Duration::from_millis(10_000 / mine.len().max(1) as u64);
+                    continue;
+                };
+                match frame["type"].as_str() {
+                    Some("conversation_changed") => {
+                        let c = &frame["conversation"];
+                        let index: Option<usize> = c["visitor_id"].as_str().and_then(|v| v.strip_prefix("bench-chat-")).and_then(|i| i.parse().ok());
+                        let id = c["conversation_id"].as_str().unwrap_or("").to_string();
+                        if c["status"] == "pending" && index.is_some_and(|i| i % agents == k) {
+                            client.send(&json!({"type": "take", "conversation_id": id})).await?;
+                        }
+                        if c["status"] == "active" && frame["visible"] == true && !mine.contains(&id) {
+                            mine.push(id);
+                            taken.fetch_add(1, Ordering::Relaxed);
+                            next_send = Instant::now() + Duration::from_millis(rng.between(0, 10_000));
+                        }
+                    }
+                    Some("message") if frame["message"]["author"]["kind"] == "visitor" => {
+                        if let Some(t) = sent_at(&frame) {
+                            if measuring.load(Ordering::Relaxed) {
+                                to_agent.lock().unwrap().push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+
+    // Visitors, each opening a conversation.
+    let mut visitor_tasks = Vec::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(32));
+    for i in 0..n {
+        let (server, site, gate) = (args.server.clone(), args.site.clone(), gate.clone());
+        let (measuring, stop, to_visitor, messages) = (measuring.clone(), stop.clone(), to_visitor.clone(), messages.clone());
+        visitor_tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await?;
+            let mut rng = Rng(0x9E37_79B9 ^ (i as u64 + 1));
+            let mut client = Client::visitor(&server, &site).await?;
+            client.send(&hello(&format!("bench-chat-{i:06}"), &format!("bench-visit-{i:06}"), 1, "https://shop.example/", "bench")).await?;
+            client.send(&visitor_message(&format!("bench-v{i:06}-00000000"), "hello")).await?;
+            // A crowd arrives over seconds, not all in one instant.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(permit);
+            let mut sent = 0u64;
+            let mut next_send = Instant::now() + Duration::from_millis(rng.between(0, 5_000));
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return anyhow::Ok(client);
+                }
+                let frame = tokio::select! {
+                    f = client.next_forever() => Some(f?),
+                    _ = tokio::time::sleep_until(next_send.into()) => None,
+                };
+                match frame {
+                    None => {
+                        if measuring.load(Ordering::Relaxed) {
+                            sent += 1;
+                            client.send(&visitor_message(&format!("bench-v{i:06}-{sent:08}"), &stamp(epoch))).await?;
+                            messages.fetch_add(1, Ordering::Relaxed);
+                        }
+                        next_send = Instant::now() + Duration::from_millis(rng.between(4_000, 6_000));
+                    }
+                    Some(f) if f["type"] == "message" && f["message"]["author"]["kind"] == "agent" => {
+                        if let Some(t) = sent_at(&f) {
+                            if measuring.load(Ordering::Relaxed) {
+                                to_visitor.lock().unwrap().push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }));
+    }
+
+    let started = Instant::now();
+    while taken.load(Ordering::Relaxed) < n as u64 {
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("only {} of {n} conversations were taken", taken.load(Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let setup_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writes_before = store_writes(&args.server).await?;
+    measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let sent = messages.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1000)).await; // let the last ones land
+    let writes = store_writes(&args.server).await? - writes_before;
+    stop.store(true, Ordering::Relaxed);
+
+    let sorted = |v: &Mutex<Vec<f64>>| {
+        let mut v = v.lock().unwrap().clone();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v
+    };
+    let (va, av) = (sorted(&to_agent), sorted(&to_visitor));
+    let mut counts = HashMap::new();
+    counts.insert("visitor->agent", va.len());
+    counts.insert("agent->visitor", av.len());
+    println!("conversations: {n} active, {agents} agents (set up in {setup_secs:.1} s)");
+    for (name, lat) in [("visitor -> agent", &va), ("agent -> visitor", &av)] {
+        println!(
+            "{name}: n={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+            lat.len(),
+            percentile(lat, 0.5),
+            percentile(lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "messages sent in window: {sent}; store writes: {writes} ({:.2} per message)",
+        writes as f64 / sent.max(1) as f64
+    );
+    println!(
+        "| {n} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+        percentile(&va, 0.5),
+        percentile(&va, 0.99),
+        percentile(&av, 0.5),
+        percentile(&av, 0.99),
+        writes as f64 / sent.max(1) as f64
+    );
+    std::process::exit(0);
+}
