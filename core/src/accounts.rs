@@ -147,7 +147,9 @@ pub async fn get_site<S: Store>(store: &S, site_key: &str) -> StoreResult<Option
 
 /// Removes a chat. Its conversations stay in the store (history), unreachable by key.
 pub async fn delete_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
-    store.delete(&format!("SITE#{}", site.site_key), "META").await?;
+    store
+        .delete(&format!("SITE#{}", site.site_key), "META")
+        .await?;
     store
         .delete(
             &format!("ACCOUNT#{}", site.account_id),
@@ -182,10 +184,18 @@ pub async fn account_agents<S: Store>(store: &S, account_id: &str) -> StoreResul
 
 /// Overwrites an existing agent's profile (name, role, password hash).
 pub async fn update_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+    write_agent(store, agent, Condition::Always).await
+}
+
+/// The profile (under the condition) and the account's listing entry of an agent.
+async fn write_agent<S: Store>(store: &S, agent: &Agent, condition: Condition) -> StoreResult<()> {
     let attrs = serde_json::to_value(agent).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let email = normalize_email(&agent.email);
     store
-        .put(Item::new(format!("AGENT#{email}"), "PROFILE", attrs), Condition::Always)
+        .put(
+            Item::new(format!("AGENT#{email}"), "PROFILE", attrs),
+            condition,
+        )
         .await?;
     store
         .put(
@@ -204,7 +214,10 @@ pub async fn delete_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()>
     let email = normalize_email(&agent.email);
     store.delete(&format!("AGENT#{email}"), "PROFILE").await?;
     store
-        .delete(&format!("ACCOUNT#{}", agent.account_id), &format!("AGENT#{email}"))
+        .delete(
+            &format!("ACCOUNT#{}", agent.account_id),
+            &format!("AGENT#{email}"),
+        )
         .await
 }
 
@@ -225,24 +238,7 @@ pub async fn account_sites<S: Store>(store: &S, account_id: &str) -> StoreResult
 
 /// Creates an agent; fails with `ConditionFailed` if the email is taken.
 pub async fn create_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
-    let attrs = serde_json::to_value(agent).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let email = normalize_email(&agent.email);
-    store
-        .put(
-            Item::new(format!("AGENT#{email}"), "PROFILE", attrs),
-            Condition::NotExists,
-        )
-        .await?;
-    store
-        .put(
-            Item::new(
-                format!("ACCOUNT#{}", agent.account_id),
-                format!("AGENT#{email}"),
-                json!({ "name": agent.name, "role": agent.role }),
-            ),
-            Condition::Always,
-        )
-        .await
+    write_agent(store, agent, Condition::NotExists).await
 }
 
 pub async fn agent_by_email<S: Store>(store: &S, email: &str) -> StoreResult<Option<Agent>> {

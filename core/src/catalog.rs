@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::codec::{self, FrameError};
-use crate::protocol::{ErrorCode, MessageBody};
+use crate::protocol::MessageBody;
 use crate::store::{Condition, Item, Query, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -130,34 +130,35 @@ fn account_pk(account_id: &str) -> String {
     format!("ACCOUNT#{account_id}")
 }
 
-/// IDs admins may choose (imports) or that are generated: the same rule as wire IDs.
+/// IDs admins may choose (imports) or that are generated: the wire ID alphabet, from 1
+/// character (imported catalogues often use short SKUs).
 pub fn validate_item_id(id: &str) -> Result<(), FrameError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(FrameError::new(
-            ErrorCode::InvalidField,
-            "id must be 1–64 characters of A–Z, a–z, 0–9, '-' or '_'",
-        ))
-    }
+    codec::validate_id_length("id", id, 1)
 }
 
-pub async fn put_item<S: Store, T: CatalogItem>(store: &S, account_id: &str, item: &T) -> StoreResult<()> {
+pub async fn put_item<S: Store, T: CatalogItem>(
+    store: &S,
+    account_id: &str,
+    item: &T,
+) -> StoreResult<()> {
     let attrs = serde_json::to_value(item).map_err(|e| StoreError::Invalid(e.to_string()))?;
     store
         .put(
-            Item::new(account_pk(account_id), format!("{}{}", T::PREFIX, item.id()), attrs),
+            Item::new(
+                account_pk(account_id),
+                format!("{}{}", T::PREFIX, item.id()),
+                attrs,
+            ),
             Condition::Always,
         )
         .await
 }
 
-pub async fn delete_item<S: Store, T: CatalogItem>(store: &S, account_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn delete_item<S: Store, T: CatalogItem>(
+    store: &S,
+    account_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
     let pk = account_pk(account_id);
     let sk = format!("{}{id}", T::PREFIX);
     let existed = store.get(&pk, &sk).await?.is_some();
@@ -166,12 +167,19 @@ pub async fn delete_item<S: Store, T: CatalogItem>(store: &S, account_id: &str, 
 }
 
 /// Every item of a kind (catalogues are small: at most 10,000 products are read).
-pub async fn list_items<S: Store, T: CatalogItem>(store: &S, account_id: &str) -> StoreResult<Vec<T>> {
+pub async fn list_items<S: Store, T: CatalogItem>(
+    store: &S,
+    account_id: &str,
+) -> StoreResult<Vec<T>> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
-            .query(Query::prefix(account_pk(account_id), T::PREFIX).after(cursor).limit(1000))
+            .query(
+                Query::prefix(account_pk(account_id), T::PREFIX)
+                    .after(cursor)
+                    .limit(1000),
+            )
             .await?;
         for item in &page.items {
             out.push(item.decode()?);
@@ -214,7 +222,8 @@ pub fn parse_catalogue(content: &str) -> Result<Vec<Product>, String> {
     }
     for (i, p) in products.iter().enumerate() {
         if !p.product_id.is_empty() {
-            validate_item_id(&p.product_id).map_err(|e| format!("product {}: {}", i + 1, e.message))?;
+            validate_item_id(&p.product_id)
+                .map_err(|e| format!("product {}: {}", i + 1, e.message))?;
         }
         p.validate()
             .map_err(|e| format!("product {} ({}): {}", i + 1, p.name, e.message))?;
@@ -270,7 +279,9 @@ mod tests {
         let bad = "name,url\nOk,https://a.example/x\nEvil,javascript:alert(1)\n";
         let err = parse_catalogue(bad).unwrap_err();
         assert!(err.contains("product 2"), "{err}");
-        assert!(parse_catalogue("foo,bar\n1,2").unwrap_err().contains("name"));
+        assert!(parse_catalogue("foo,bar\n1,2")
+            .unwrap_err()
+            .contains("name"));
     }
 
     #[test]
@@ -284,10 +295,23 @@ mod tests {
             image_url: None,
             url: "https://shop.example/x".into(),
         };
-        let all = vec![p("Brass lamp", "Lumo", "Lighting"), p("Oak chair", "Sit", "Furniture"), p("Desk lamp", "Sit", "Lighting")];
+        let all = vec![
+            p("Brass lamp", "Lumo", "Lighting"),
+            p("Oak chair", "Sit", "Furniture"),
+            p("Desk lamp", "Sit", "Lighting"),
+        ];
         let names = |v: Vec<&Product>| v.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-        assert_eq!(names(search_products(&all, "LAMP", None, None)), ["Brass lamp", "Desk lamp"]);
-        assert_eq!(names(search_products(&all, "lamp", Some("sit"), None)), ["Desk lamp"]);
-        assert_eq!(names(search_products(&all, "", None, Some("Furniture"))), ["Oak chair"]);
+        assert_eq!(
+            names(search_products(&all, "LAMP", None, None)),
+            ["Brass lamp", "Desk lamp"]
+        );
+        assert_eq!(
+            names(search_products(&all, "lamp", Some("sit"), None)),
+            ["Desk lamp"]
+        );
+        assert_eq!(
+            names(search_products(&all, "", None, Some("Furniture"))),
+            ["Oak chair"]
+        );
     }
 }

@@ -186,9 +186,7 @@ fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
             conversation_id, ..
         }
         | AgentFrame::End { conversation_id }
-        | AgentFrame::Reopen { conversation_id } => {
-            validate_id("conversation_id", conversation_id)
-        }
+        | AgentFrame::Reopen { conversation_id } => validate_id("conversation_id", conversation_id),
         AgentFrame::Block { visitor_id, .. } => validate_id("visitor_id", visitor_id),
     }
 }
@@ -231,7 +229,11 @@ pub fn validate_body(body: &MessageBody) -> Result<(), FrameError> {
 
 /// Blob IDs are 32 lowercase hex characters (what the blob store hands out).
 pub fn validate_blob_id(blob_id: &str) -> Result<(), FrameError> {
-    if blob_id.len() == 32 && blob_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if blob_id.len() == 32
+        && blob_id
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         Ok(())
     } else {
         Err(FrameError::new(
@@ -298,7 +300,12 @@ pub fn validate_email(email: &str) -> Result<(), FrameError> {
 
 /// IDs go into store keys: short, and only characters that need no escaping anywhere.
 pub fn validate_id(field: &str, id: &str) -> Result<(), FrameError> {
-    let ok = (8..=MAX_ID_CHARS).contains(&id.len())
+    validate_id_length(field, id, 8)
+}
+
+/// [`validate_id`] with another minimum length.
+pub fn validate_id_length(field: &str, id: &str, min: usize) -> Result<(), FrameError> {
+    let ok = (min..=MAX_ID_CHARS).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -307,7 +314,7 @@ pub fn validate_id(field: &str, id: &str) -> Result<(), FrameError> {
     } else {
         Err(FrameError::new(
             ErrorCode::InvalidField,
-            format!("{field} must be 8–{MAX_ID_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'"),
+            format!("{field} must be {min}–{MAX_ID_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'"),
         ))
     }
 }

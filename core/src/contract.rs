@@ -194,8 +194,14 @@ fn visit_count(written: records::Written) -> u32 {
 /// Resends after reconnects and hub restarts must not double-count anything.
 pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
     let v1 = Record::Visit(visit("visitor-a", "0001-visit"));
-    assert_eq!(visit_count(records::write_record(s, "site1", &v1).await.unwrap()), 1);
-    assert_eq!(visit_count(records::write_record(s, "site1", &v1).await.unwrap()), 1);
+    assert_eq!(
+        visit_count(records::write_record(s, "site1", &v1).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        visit_count(records::write_record(s, "site1", &v1).await.unwrap()),
+        1
+    );
     for seq in 1..=3 {
         let pv = Record::PageView(view(
             "visitor-a",
@@ -207,7 +213,10 @@ pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
         records::write_record(s, "site1", &pv).await.unwrap();
     }
     let v2 = Record::Visit(visit("visitor-a", "0002-visit"));
-    assert_eq!(visit_count(records::write_record(s, "site1", &v2).await.unwrap()), 2);
+    assert_eq!(
+        visit_count(records::write_record(s, "site1", &v2).await.unwrap()),
+        2
+    );
     records::write_record(
         s,
         "site1",
@@ -365,7 +374,9 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         ..agent.clone()
     };
     assert_eq!(
-        accounts::site_for_agent(s, &consultant, "key-1").await.unwrap(),
+        accounts::site_for_agent(s, &consultant, "key-1")
+            .await
+            .unwrap(),
         None,
         "not assigned"
     );
@@ -375,7 +386,9 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
     };
     accounts::put_site(s, &assigned).await.unwrap();
     assert_eq!(
-        accounts::site_for_agent(s, &consultant, "key-1").await.unwrap(),
+        accounts::site_for_agent(s, &consultant, "key-1")
+            .await
+            .unwrap(),
         Some(assigned)
     );
     accounts::delete_session(s, "token-abc").await.unwrap();
@@ -407,7 +420,12 @@ macro_rules! store_contract_tests {
     };
 }
 
-fn chat_summary(id: &str, visitor: &str, status: crate::protocol::ConversationStatus, name: &str) -> crate::protocol::ConversationSummary {
+fn chat_summary(
+    id: &str,
+    visitor: &str,
+    status: crate::protocol::ConversationStatus,
+    name: &str,
+) -> crate::protocol::ConversationSummary {
     crate::protocol::ConversationSummary {
         conversation_id: id.into(),
         visitor_id: visitor.into(),
@@ -426,13 +444,20 @@ fn chat_summary(id: &str, visitor: &str, status: crate::protocol::ConversationSt
     }
 }
 
-fn chat_message(conversation: &str, seq: u64, client_id: &str, author: crate::protocol::Author) -> crate::protocol::ChatMessage {
+fn chat_message(
+    conversation: &str,
+    seq: u64,
+    client_id: &str,
+    author: crate::protocol::Author,
+) -> crate::protocol::ChatMessage {
     crate::protocol::ChatMessage {
         conversation_id: conversation.into(),
         seq,
         client_id: client_id.into(),
         author,
-        body: crate::protocol::MessageBody::Text { text: format!("message {seq}") },
+        body: crate::protocol::MessageBody::Text {
+            text: format!("message {seq}"),
+        },
         page_url: None,
         at: 1_700_000_000_000 + seq,
     }
@@ -447,35 +472,109 @@ pub async fn conversations_and_messages<S: Store>(s: &S) {
     let closed = chat_summary("0002-conv-b", "visitor-b", Closed, "Marek");
     c::save_conversation(s, "site1", &open).await.unwrap();
     c::save_conversation(s, "site1", &closed).await.unwrap();
-    c::save_conversation(s, "site2", &chat_summary("0003-conv-c", "visitor-c", Active, "Other")).await.unwrap();
+    c::save_conversation(
+        s,
+        "site2",
+        &chat_summary("0003-conv-c", "visitor-c", Active, "Other"),
+    )
+    .await
+    .unwrap();
     let first = chat_message("0001-conv-a", 1, "client-0001", Author::Visitor);
     c::save_message(s, "site1", &first).await.unwrap();
     c::save_message(s, "site1", &first).await.unwrap();
     let clash = chat_message("0001-conv-a", 1, "client-9999", Author::Visitor);
-    assert_eq!(c::save_message(s, "site1", &clash).await, Err(StoreError::ConditionFailed));
-    c::save_message(s, "site1", &chat_message("0001-conv-a", 2, "client-0002", Author::Visitor)).await.unwrap();
+    assert_eq!(
+        c::save_message(s, "site1", &clash).await,
+        Err(StoreError::ConditionFailed)
+    );
+    c::save_message(
+        s,
+        "site1",
+        &chat_message("0001-conv-a", 2, "client-0002", Author::Visitor),
+    )
+    .await
+    .unwrap();
 
     let restored = c::load_open(s, "site1").await.unwrap();
-    assert_eq!(restored.conversations.len(), 1, "only open conversations, only this site");
+    assert_eq!(
+        restored.conversations.len(),
+        1,
+        "only open conversations, only this site"
+    );
     let (summary, messages) = &restored.conversations[0];
     assert_eq!((summary.last_seq, summary.unread), (2, 2));
     assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
-    assert_eq!(c::messages_after(s, "site1", "0001-conv-a", 1, 100).await.unwrap().len(), 1);
-    assert!(c::messages_after(s, "site2", "0001-conv-a", 0, 100).await.unwrap().is_empty());
+    assert_eq!(
+        c::messages_after(s, "site1", "0001-conv-a", 1, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(c::messages_after(s, "site2", "0001-conv-a", 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Closing removes it from the open index.
-    c::save_conversation(s, "site1", &crate::protocol::ConversationSummary { status: Closed, ..open.clone() }).await.unwrap();
-    assert!(c::load_open(s, "site1").await.unwrap().conversations.is_empty());
+    c::save_conversation(
+        s,
+        "site1",
+        &crate::protocol::ConversationSummary {
+            status: Closed,
+            ..open.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(c::load_open(s, "site1")
+        .await
+        .unwrap()
+        .conversations
+        .is_empty());
 
-    let found = c::list_conversations(s, "site1", &c::ConversationFilter { contact: Some("MAREK@mail".into()), limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(found.iter().map(|x| x.conversation_id.as_str()).collect::<Vec<_>>(), ["0002-conv-b"]);
-    let all = c::list_conversations(s, "site1", &c::ConversationFilter { status: Some(Closed), limit: 50, ..Default::default() }).await.unwrap();
+    let found = c::list_conversations(
+        s,
+        "site1",
+        &c::ConversationFilter {
+            contact: Some("MAREK@mail".into()),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|x| x.conversation_id.as_str())
+            .collect::<Vec<_>>(),
+        ["0002-conv-b"]
+    );
+    let all = c::list_conversations(
+        s,
+        "site1",
+        &c::ConversationFilter {
+            status: Some(Closed),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].conversation_id, "0002-conv-b", "newest first");
 
-    c::set_blocked(s, "site1", "visitor-a", true, 5).await.unwrap();
-    assert_eq!(c::blocked_visitors(s, "site1").await.unwrap(), ["visitor-a"]);
+    c::set_blocked(s, "site1", "visitor-a", true, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        c::blocked_visitors(s, "site1").await.unwrap(),
+        ["visitor-a"]
+    );
     assert!(c::blocked_visitors(s, "site2").await.unwrap().is_empty());
-    c::set_blocked(s, "site1", "visitor-a", false, 6).await.unwrap();
+    c::set_blocked(s, "site1", "visitor-a", false, 6)
+        .await
+        .unwrap();
     assert!(c::blocked_visitors(s, "site1").await.unwrap().is_empty());
 }

@@ -90,11 +90,18 @@ pub async fn save_conversation<S: Store>(
 
 /// Stores one message. A resend of the same message (same seq and client ID) is success;
 /// a different message under a taken seq is `ConditionFailed`.
-pub async fn save_message<S: Store>(store: &S, site: &str, message: &ChatMessage) -> StoreResult<()> {
+pub async fn save_message<S: Store>(
+    store: &S,
+    site: &str,
+    message: &ChatMessage,
+) -> StoreResult<()> {
     let pk = messages_pk(site, &message.conversation_id);
     let sk = seq_sk(message.seq);
     match store
-        .put(Item::new(pk.clone(), sk.clone(), encode(message)?), Condition::NotExists)
+        .put(
+            Item::new(pk.clone(), sk.clone(), encode(message)?),
+            Condition::NotExists,
+        )
         .await
     {
         Err(StoreError::ConditionFailed) => match store.get(&pk, &sk).await? {
@@ -129,7 +136,11 @@ pub async fn blocked_visitors<S: Store>(store: &S, site: &str) -> StoreResult<Ve
     let mut cursor = None;
     loop {
         let page = store
-            .query(Query::prefix(blocked_pk(site), "").after(cursor).limit(1000))
+            .query(
+                Query::prefix(blocked_pk(site), "")
+                    .after(cursor)
+                    .limit(1000),
+            )
             .await?;
         out.extend(page.items.into_iter().map(|i| i.sk));
         match page.next {
@@ -272,7 +283,12 @@ pub async fn list_conversations<S: Store>(
     let mut cursor = None;
     loop {
         let page = store
-            .query(Query::prefix(convs_pk(site), "").descending().after(cursor).limit(500))
+            .query(
+                Query::prefix(convs_pk(site), "")
+                    .descending()
+                    .after(cursor)
+                    .limit(500),
+            )
             .await?;
         scanned += page.items.len();
         for item in &page.items {
@@ -280,12 +296,17 @@ pub async fn list_conversations<S: Store>(
             if filter.status.is_some_and(|s| s != summary.status) {
                 continue;
             }
-            if filter.visitor_id.as_ref().is_some_and(|v| *v != summary.visitor_id) {
+            if filter
+                .visitor_id
+                .as_ref()
+                .is_some_and(|v| *v != summary.visitor_id)
+            {
                 continue;
             }
             if let Some(needle) = needle.as_deref().filter(|n| !n.is_empty()) {
                 let hay = |s: &Option<String>| {
-                    s.as_deref().is_some_and(|s| s.to_lowercase().contains(needle))
+                    s.as_deref()
+                        .is_some_and(|s| s.to_lowercase().contains(needle))
                 };
                 if !hay(&summary.contact.name) && !hay(&summary.contact.email) {
                     continue;

@@ -119,7 +119,9 @@ pub enum VisitorServerFrame {
         messages: Vec<ChatMessage>,
     },
     /// A new message in the visitor's conversation (stored before it is sent).
-    Message { message: ChatMessage },
+    Message {
+        message: ChatMessage,
+    },
     /// The visitor's message `client_id` is stored as `seq`.
     MessageAck {
         conversation_id: String,
@@ -127,7 +129,9 @@ pub enum VisitorServerFrame {
         seq: u64,
     },
     /// An agent is typing (the visitor never sees the agent's draft, C4).
-    AgentTyping { typing: bool },
+    AgentTyping {
+        typing: bool,
+    },
 }
 
 /// What the widget knows about its conversation.
@@ -208,7 +212,10 @@ pub struct ChatMessage {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Author {
     Visitor,
-    Agent { agent_id: String, name: String },
+    Agent {
+        agent_id: String,
+        name: String,
+    },
     /// Lifecycle notes (taken, transferred, ended…).
     System,
 }
@@ -289,27 +296,42 @@ pub enum AgentFrame {
         body: MessageBody,
     },
     /// Take a pending conversation: it becomes Active and this agent's (C1).
-    Take { conversation_id: String },
+    Take {
+        conversation_id: String,
+    },
     SendMessage {
         conversation_id: String,
         client_id: String,
         body: MessageBody,
     },
     /// Whether this agent is typing (the visitor sees only "agent is typing…").
-    Typing { conversation_id: String, typing: bool },
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
     /// The agent has read everything up to `seq`.
-    MarkRead { conversation_id: String, seq: u64 },
+    MarkRead {
+        conversation_id: String,
+        seq: u64,
+    },
     /// Hand an active conversation to another agent or an expert online (C8).
     Transfer {
         conversation_id: String,
         to_agent_id: String,
     },
     /// End a conversation: it moves to Closed (C10).
-    End { conversation_id: String },
+    End {
+        conversation_id: String,
+    },
     /// Bring a closed conversation back as Active, owned by this agent.
-    Reopen { conversation_id: String },
+    Reopen {
+        conversation_id: String,
+    },
     /// The visitor can no longer start conversations (C9); `blocked: false` lifts it.
-    Block { visitor_id: String, blocked: bool },
+    Block {
+        visitor_id: String,
+        blocked: bool,
+    },
 }
 
 /// A frame the hub sends to an agent.
@@ -344,7 +366,9 @@ pub enum AgentServerFrame {
         visible: bool,
     },
     /// A new message in a conversation this agent may read.
-    Message { message: ChatMessage },
+    Message {
+        message: ChatMessage,
+    },
     /// This agent's message `client_id` is stored as `seq`.
     MessageAck {
         conversation_id: String,
@@ -357,9 +381,13 @@ pub enum AgentServerFrame {
         draft: String,
     },
     /// The agents connected to this chat changed.
-    Agents { agents: Vec<OnlineAgent> },
+    Agents {
+        agents: Vec<OnlineAgent>,
+    },
     /// The blocked visitors of this chat changed.
-    Blocked { visitors: Vec<String> },
+    Blocked {
+        visitors: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

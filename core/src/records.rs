@@ -38,8 +38,15 @@ pub enum Record {
 /// What a successful write tells the hub back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
-    Visit { visitor_id: String, visit_id: String, visit_count: u32 },
-    Message { conversation_id: String, seq: u64 },
+    Visit {
+        visitor_id: String,
+        visit_id: String,
+        visit_count: u32,
+    },
+    Message {
+        conversation_id: String,
+        seq: u64,
+    },
     Nothing,
 }
 
@@ -109,7 +116,11 @@ fn page_view_sk(visit_id: &str, seq: u32) -> String {
 }
 
 /// Writes one record and says what the hub should learn from it.
-pub async fn write_record<S: Store>(store: &S, site: &str, record: &Record) -> StoreResult<Written> {
+pub async fn write_record<S: Store>(
+    store: &S,
+    site: &str,
+    record: &Record,
+) -> StoreResult<Written> {
     match record {
         Record::Visit(visit) => Ok(Written::Visit {
             visitor_id: visit.visitor_id.clone(),

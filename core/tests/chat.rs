@@ -119,7 +119,13 @@ impl Bench {
         self.input(Input::FromAgent { conn, frame })
     }
 
-    fn agent_says(&mut self, conn: u64, conversation: &str, client_id: &str, text: &str) -> Vec<Output> {
+    fn agent_says(
+        &mut self,
+        conn: u64,
+        conversation: &str,
+        client_id: &str,
+        text: &str,
+    ) -> Vec<Output> {
         self.agent_does(
             conn,
             AgentFrame::SendMessage {
@@ -199,25 +205,43 @@ fn pending_then_taken(b: &mut Bench) -> String {
     b.agent(BO, agent("bo", "Bo"));
     b.visitor(V1, "visitor-1", 0);
     let out = b.visitor_says(V1, "msg-00000001", "Hello, is the lamp in stock?");
-    assert!(agent_messages(&out, ADA).is_empty(), "nothing is delivered before it is stored");
+    assert!(
+        agent_messages(&out, ADA).is_empty(),
+        "nothing is delivered before it is stored"
+    );
     let out = b.store_all();
     let (pending, visible) = summary(&out, ADA).expect("agents learn about the new conversation");
     assert_eq!(pending.status, ConversationStatus::Pending);
     assert!(visible);
     assert_eq!(pending.unread, 1);
-    assert_eq!(summary(&out, BO).unwrap().0.status, ConversationStatus::Pending);
+    assert_eq!(
+        summary(&out, BO).unwrap().0.status,
+        ConversationStatus::Pending
+    );
     let m = &agent_messages(&out, BO)[0];
     assert_eq!(m.seq, 1);
-    assert_eq!(m.page_url.as_deref(), Some("https://shop.example/lamp"), "C5");
+    assert_eq!(
+        m.page_url.as_deref(),
+        Some("https://shop.example/lamp"),
+        "C5"
+    );
     let id = pending.conversation_id.clone();
 
-    b.agent_does(ADA, AgentFrame::Take { conversation_id: id.clone() });
+    b.agent_does(
+        ADA,
+        AgentFrame::Take {
+            conversation_id: id.clone(),
+        },
+    );
     let out = b.store_all();
     let (taken, visible_to_ada) = summary(&out, ADA).unwrap();
     assert_eq!(taken.status, ConversationStatus::Active);
     assert_eq!(taken.owner.as_ref().unwrap().agent_id, "ada");
     assert!(visible_to_ada);
-    assert!(!summary(&out, BO).unwrap().1, "Bo no longer sees Ada's active conversation");
+    assert!(
+        !summary(&out, BO).unwrap().1,
+        "Bo no longer sees Ada's active conversation"
+    );
     assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Message { message } if text(message) == "Ada joined the conversation")));
     id
 }
@@ -227,7 +251,12 @@ fn reactive_chat_is_pending_then_owned_by_the_agent_who_takes_it() {
     let mut b = Bench::new();
     let id = pending_then_taken(&mut b);
     // Bo can neither take nor answer it, and learns nothing about it.
-    let out = b.agent_does(BO, AgentFrame::Take { conversation_id: id.clone() });
+    let out = b.agent_does(
+        BO,
+        AgentFrame::Take {
+            conversation_id: id.clone(),
+        },
+    );
     assert_eq!(agent_error(&out, BO), Some(ErrorCode::NotFound));
     let out = b.agent_says(BO, &id, "msg-bo-0001", "Hi from Bo");
     assert_eq!(agent_error(&out, BO), Some(ErrorCode::NotFound));
@@ -251,12 +280,17 @@ fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
         AgentFrame::StartConversation {
             visitor_id: "visitor-1".into(),
             client_id: "msg-ada-0001".into(),
-            body: MessageBody::Text { text: "Can I help you choose?".into() },
+            body: MessageBody::Text {
+                text: "Can I help you choose?".into(),
+            },
         },
     );
     assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.status == ConversationStatus::Active && conversation.agent_name.as_deref() == Some("Ada"))));
     let out = b.store_all();
-    assert_eq!(text(&visitor_messages(&out, V1)[0]), "Can I help you choose?");
+    assert_eq!(
+        text(&visitor_messages(&out, V1)[0]),
+        "Can I help you choose?"
+    );
     let (s, _) = summary(&out, ADA).unwrap();
     assert!(s.proactive);
     // A second proactive start for the same visitor is refused: one open conversation each.
@@ -265,7 +299,9 @@ fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
         AgentFrame::StartConversation {
             visitor_id: "visitor-1".into(),
             client_id: "msg-ada-0002".into(),
-            body: MessageBody::Text { text: "Hello?".into() },
+            body: MessageBody::Text {
+                text: "Hello?".into(),
+            },
         },
     );
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::Conflict));
@@ -275,7 +311,9 @@ fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
         AgentFrame::StartConversation {
             visitor_id: "visitor-unknown".into(),
             client_id: "msg-ada-0003".into(),
-            body: MessageBody::Text { text: "Hello?".into() },
+            body: MessageBody::Text {
+                text: "Hello?".into(),
+            },
         },
     );
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::NotFound));
@@ -285,11 +323,28 @@ fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
 fn typing_preview_goes_to_the_agent_and_only_typing_state_to_the_visitor() {
     let mut b = Bench::new();
     let id = pending_then_taken(&mut b);
-    let out = b.input(Input::FromVisitor { conn: V1, frame: VisitorFrame::Typing { draft: "Does it come in bla".into() } });
+    let out = b.input(Input::FromVisitor {
+        conn: V1,
+        frame: VisitorFrame::Typing {
+            draft: "Does it come in bla".into(),
+        },
+    });
     assert!(to_agent(&out, ADA).iter().any(|f| matches!(f, AgentServerFrame::TypingPreview { draft, .. } if draft == "Does it come in bla")));
-    assert!(to_agent(&out, BO).is_empty(), "only the owner sees an active conversation's draft");
-    let out = b.agent_does(ADA, AgentFrame::Typing { conversation_id: id, typing: true });
-    assert_eq!(to_visitor(&out, V1), vec![VisitorServerFrame::AgentTyping { typing: true }]);
+    assert!(
+        to_agent(&out, BO).is_empty(),
+        "only the owner sees an active conversation's draft"
+    );
+    let out = b.agent_does(
+        ADA,
+        AgentFrame::Typing {
+            conversation_id: id,
+            typing: true,
+        },
+    );
+    assert_eq!(
+        to_visitor(&out, V1),
+        vec![VisitorServerFrame::AgentTyping { typing: true }]
+    );
     // The agent's tab closes while typing: the visitor stops seeing "typing".
     let out = b.input(Input::Disconnected { conn: ADA });
     assert!(to_visitor(&out, V1).contains(&VisitorServerFrame::AgentTyping { typing: false }));
@@ -299,51 +354,115 @@ fn typing_preview_goes_to_the_agent_and_only_typing_state_to_the_visitor() {
 fn transfer_hands_over_ownership_only_to_an_agent_online() {
     let mut b = Bench::new();
     let id = pending_then_taken(&mut b);
-    let out = b.agent_does(ADA, AgentFrame::Transfer { conversation_id: id.clone(), to_agent_id: "nobody-online".into() });
+    let out = b.agent_does(
+        ADA,
+        AgentFrame::Transfer {
+            conversation_id: id.clone(),
+            to_agent_id: "nobody-online".into(),
+        },
+    );
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::NotFound));
-    let out = b.agent_does(BO, AgentFrame::Transfer { conversation_id: id.clone(), to_agent_id: "bo".into() });
-    assert_eq!(agent_error(&out, BO), Some(ErrorCode::NotFound), "only the owner transfers");
-    let out = b.agent_does(ADA, AgentFrame::Transfer { conversation_id: id.clone(), to_agent_id: "bo".into() });
+    let out = b.agent_does(
+        BO,
+        AgentFrame::Transfer {
+            conversation_id: id.clone(),
+            to_agent_id: "bo".into(),
+        },
+    );
+    assert_eq!(
+        agent_error(&out, BO),
+        Some(ErrorCode::NotFound),
+        "only the owner transfers"
+    );
+    let out = b.agent_does(
+        ADA,
+        AgentFrame::Transfer {
+            conversation_id: id.clone(),
+            to_agent_id: "bo".into(),
+        },
+    );
     assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.agent_name.as_deref() == Some("Bo"))));
     let out = b.store_all();
     assert!(summary(&out, BO).unwrap().1);
     assert!(!summary(&out, ADA).unwrap().1);
-    assert_eq!(text(&agent_messages(&out, BO)[0]), "Ada transferred the conversation to Bo");
+    assert_eq!(
+        text(&agent_messages(&out, BO)[0]),
+        "Ada transferred the conversation to Bo"
+    );
     let out = b.agent_says(ADA, &id, "msg-ada-0009", "still here?");
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::NotFound));
     let last_summary = b.records.iter().rev().find_map(|r| match r {
         Record::Conversation(s) => Some(s.clone()),
         _ => None,
     });
-    assert_eq!(last_summary.unwrap().owner.unwrap().agent_id, "bo", "the new owner is stored");
+    assert_eq!(
+        last_summary.unwrap().owner.unwrap().agent_id,
+        "bo",
+        "the new owner is stored"
+    );
 }
 
 #[test]
 fn end_closes_and_reopen_brings_the_conversation_back_from_the_store() {
     let mut b = Bench::new();
     let id = pending_then_taken(&mut b);
-    b.agent_does(ADA, AgentFrame::End { conversation_id: id.clone() });
+    b.agent_does(
+        ADA,
+        AgentFrame::End {
+            conversation_id: id.clone(),
+        },
+    );
     let out = b.store_all();
-    assert_eq!(summary(&out, ADA).unwrap().0.status, ConversationStatus::Closed);
-    assert!(matches!(b.records.iter().rev().find(|r| matches!(r, Record::Conversation(_))), Some(Record::Conversation(s)) if s.status == ConversationStatus::Closed));
+    assert_eq!(
+        summary(&out, ADA).unwrap().0.status,
+        ConversationStatus::Closed
+    );
+    assert!(
+        matches!(b.records.iter().rev().find(|r| matches!(r, Record::Conversation(_))), Some(Record::Conversation(s)) if s.status == ConversationStatus::Closed)
+    );
     // Closed: answering is refused until reopened.
     let out = b.agent_says(ADA, &id, "msg-ada-0002", "one more thing");
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::NotFound));
     // Reopen: the hub asks the store, then makes it Active and Ada's again.
-    let out = b.agent_does(ADA, AgentFrame::Reopen { conversation_id: id.clone() });
-    assert!(out.iter().any(|o| matches!(o, Output::LoadConversation { conversation_id } if *conversation_id == id)));
+    let out = b.agent_does(
+        ADA,
+        AgentFrame::Reopen {
+            conversation_id: id.clone(),
+        },
+    );
+    assert!(out.iter().any(
+        |o| matches!(o, Output::LoadConversation { conversation_id } if *conversation_id == id)
+    ));
     let stored = (
-        ConversationSummary { status: ConversationStatus::Closed, ..summary(&b.store_all(), ADA).map(|s| s.0).unwrap_or_else(|| closed_summary(&id)) },
+        ConversationSummary {
+            status: ConversationStatus::Closed,
+            ..summary(&b.store_all(), ADA)
+                .map(|s| s.0)
+                .unwrap_or_else(|| closed_summary(&id))
+        },
         Vec::new(),
     );
-    b.input(Input::ConversationLoaded { conversation_id: id.clone(), loaded: Some(stored) });
+    b.input(Input::ConversationLoaded {
+        conversation_id: id.clone(),
+        loaded: Some(stored),
+    });
     let out = b.store_all();
     let (s, visible) = summary(&out, ADA).unwrap();
     assert_eq!((s.status, visible), (ConversationStatus::Active, true));
-    assert!(agent_messages(&out, ADA).iter().any(|m| text(m) == "Ada reopened the conversation"));
+    assert!(agent_messages(&out, ADA)
+        .iter()
+        .any(|m| text(m) == "Ada reopened the conversation"));
     // An unknown ID is "not found".
-    b.agent_does(ADA, AgentFrame::Reopen { conversation_id: "unknown-conv".into() });
-    let out = b.input(Input::ConversationLoaded { conversation_id: "unknown-conv".into(), loaded: None });
+    b.agent_does(
+        ADA,
+        AgentFrame::Reopen {
+            conversation_id: "unknown-conv".into(),
+        },
+    );
+    let out = b.input(Input::ConversationLoaded {
+        conversation_id: "unknown-conv".into(),
+        loaded: None,
+    });
     assert_eq!(agent_error(&out, ADA), Some(ErrorCode::NotFound));
 }
 
@@ -367,15 +486,36 @@ fn closed_summary(id: &str) -> ConversationSummary {
 fn a_blocked_visitor_cannot_start_conversations_until_unblocked() {
     let mut b = Bench::new();
     let _id = pending_then_taken(&mut b);
-    let out = b.agent_does(ADA, AgentFrame::Block { visitor_id: "visitor-1".into(), blocked: true });
-    assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::Blocked)));
-    assert!(to_agent(&out, BO).contains(&AgentServerFrame::Blocked { visitors: vec!["visitor-1".into()] }));
-    assert!(b.records.iter().any(|r| matches!(r, Record::Blocked { blocked: true, .. })));
+    let out = b.agent_does(
+        ADA,
+        AgentFrame::Block {
+            visitor_id: "visitor-1".into(),
+            blocked: true,
+        },
+    );
+    assert!(to_visitor(&out, V1)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::Blocked)));
+    assert!(to_agent(&out, BO).contains(&AgentServerFrame::Blocked {
+        visitors: vec!["visitor-1".into()]
+    }));
+    assert!(b
+        .records
+        .iter()
+        .any(|r| matches!(r, Record::Blocked { blocked: true, .. })));
     b.store_all();
     let out = b.visitor_says(V1, "msg-00000009", "let me in");
-    assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::Blocked)));
+    assert!(to_visitor(&out, V1)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::Blocked)));
     assert!(b.unstored.is_empty());
-    b.agent_does(ADA, AgentFrame::Block { visitor_id: "visitor-1".into(), blocked: false });
+    b.agent_does(
+        ADA,
+        AgentFrame::Block {
+            visitor_id: "visitor-1".into(),
+            blocked: false,
+        },
+    );
     b.visitor_says(V1, "msg-00000010", "thanks");
     assert_eq!(b.unstored.len(), 1, "a new conversation starts");
 }
@@ -389,7 +529,10 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
     b.visitor_says(V1, "msg-00000002", "two");
     // The store confirms #2 before #1: nothing may overtake.
     let second = b.unstored.pop().unwrap();
-    let out = b.input(Input::MessageStored { conversation_id: second.conversation_id.clone(), seq: second.seq });
+    let out = b.input(Input::MessageStored {
+        conversation_id: second.conversation_id.clone(),
+        seq: second.seq,
+    });
     assert!(agent_messages(&out, ADA).is_empty());
     let out = b.store_all();
     let seqs: Vec<u64> = agent_messages(&out, ADA).iter().map(|m| m.seq).collect();
@@ -401,9 +544,15 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
         VisitorServerFrame::Conversation { messages, .. } => Some(messages),
         _ => None,
     });
-    assert_eq!(resumed.unwrap().len(), 2, "resume sends what the widget has not seen");
+    assert_eq!(
+        resumed.unwrap().len(),
+        2,
+        "resume sends what the widget has not seen"
+    );
     let out = b.visitor_says(V1B, "msg-00000001", "one");
-    assert!(to_visitor(&out, V1B).iter().any(|f| matches!(f, VisitorServerFrame::MessageAck { seq: 1, .. })));
+    assert!(to_visitor(&out, V1B)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::MessageAck { seq: 1, .. })));
     b.visitor_says(V1B, "msg-00000002", "two");
     assert!(b.unstored.is_empty(), "resends write nothing");
     // Resume after seq 1 sends only seq 2.
@@ -412,7 +561,10 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
         VisitorServerFrame::Conversation { messages, .. } => Some(messages),
         _ => None,
     });
-    assert_eq!(messages.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), [2]);
+    assert_eq!(
+        messages.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [2]
+    );
 }
 
 #[test]
@@ -423,10 +575,21 @@ fn a_failed_write_is_reported_and_later_messages_still_flow() {
     b.visitor_says(V1, "msg-00000001", "one");
     b.visitor_says(V1, "msg-00000002", "two");
     let first = b.unstored.remove(0);
-    let out = b.input(Input::MessageFailed { conversation_id: first.conversation_id.clone(), seq: first.seq });
-    assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::NotSaved)));
+    let out = b.input(Input::MessageFailed {
+        conversation_id: first.conversation_id.clone(),
+        seq: first.seq,
+    });
+    assert!(to_visitor(&out, V1)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::NotSaved)));
     let out = b.store_all();
-    assert_eq!(agent_messages(&out, ADA).iter().map(|m| text(m)).collect::<Vec<_>>(), ["two"]);
+    assert_eq!(
+        agent_messages(&out, ADA)
+            .iter()
+            .map(|m| text(m))
+            .collect::<Vec<_>>(),
+        ["two"]
+    );
     // The widget resends "one": it is stored under a new number, after "two".
     b.visitor_says(V1, "msg-00000001", "one");
     let out = b.store_all();
@@ -439,19 +602,40 @@ fn a_restarted_hub_resumes_numbering_from_the_store() {
     b.visitor(V1, "visitor-1", 0);
     b.visitor_says(V1, "msg-00000001", "one");
     b.store_all();
-    let conversation = match b.records.iter().find(|r| matches!(r, Record::Conversation(_))) {
+    let conversation = match b
+        .records
+        .iter()
+        .find(|r| matches!(r, Record::Conversation(_)))
+    {
         Some(Record::Conversation(s)) => s.clone(),
         _ => panic!("conversation record"),
     };
-    let stored: Vec<ChatMessage> = b.records.iter().filter_map(|r| match r { Record::Message(m) => Some(m.clone()), _ => None }).collect();
+    let stored: Vec<ChatMessage> = b
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
     // A new hub, restored from what the store holds.
     let mut fresh = Bench::new();
     fresh.hub.restore(Restored {
-        conversations: vec![(ConversationSummary { last_seq: 1, preview: "one".into(), unread: 1, ..conversation }, stored)],
+        conversations: vec![(
+            ConversationSummary {
+                last_seq: 1,
+                preview: "one".into(),
+                unread: 1,
+                ..conversation
+            },
+            stored,
+        )],
         blocked: vec![],
     });
     let out = fresh.agent(ADA, agent("ada", "Ada"));
-    assert!(matches!(&to_agent(&out, ADA)[0], AgentServerFrame::Snapshot { conversations, .. } if conversations.len() == 1));
+    assert!(
+        matches!(&to_agent(&out, ADA)[0], AgentServerFrame::Snapshot { conversations, .. } if conversations.len() == 1)
+    );
     fresh.visitor(V1, "visitor-1", 1);
     // The widget resends "one" (it never saw the ack): recognised after the restart.
     fresh.visitor_says(V1, "msg-00000001", "one");
@@ -467,10 +651,16 @@ fn visitor_floods_are_refused_with_a_clear_error() {
     let mut limited = false;
     for i in 0..20 {
         let out = b.visitor_says(V1, &format!("msg-flood-{i:04}"), "spam");
-        limited |= to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::RateLimited));
+        limited |= to_visitor(&out, V1)
+            .iter()
+            .any(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::RateLimited));
     }
     assert!(limited);
-    assert!(b.unstored.len() <= 9, "at most the burst is accepted, got {}", b.unstored.len());
+    assert!(
+        b.unstored.len() <= 9,
+        "at most the burst is accepted, got {}",
+        b.unstored.len()
+    );
 }
 
 #[test]
@@ -482,7 +672,13 @@ fn unread_marks_reach_the_live_list_and_clear_when_read() {
     b.store_all();
     assert_eq!(b.hub.live_list()[0].unread, 1);
     let id = b.hub.chat_summary_of("visitor-1").unwrap().conversation_id;
-    b.agent_does(ADA, AgentFrame::MarkRead { conversation_id: id, seq: 1 });
+    b.agent_does(
+        ADA,
+        AgentFrame::MarkRead {
+            conversation_id: id,
+            seq: 1,
+        },
+    );
     assert_eq!(b.hub.live_list()[0].unread, 0);
 }
 
@@ -490,7 +686,10 @@ fn unread_marks_reach_the_live_list_and_clear_when_read() {
 fn the_visitor_can_end_the_conversation() {
     let mut b = Bench::new();
     let _ = pending_then_taken(&mut b);
-    let out = b.input(Input::FromVisitor { conn: V1, frame: VisitorFrame::EndConversation {} });
+    let out = b.input(Input::FromVisitor {
+        conn: V1,
+        frame: VisitorFrame::EndConversation {},
+    });
     assert!(to_visitor(&out, V1).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.status == ConversationStatus::Closed)));
     assert!(b.hub.chat_summary_of("visitor-1").is_none());
 }

@@ -46,12 +46,18 @@ fn yes() -> bool {
 }
 
 /// Checks a chat's fields against the admin's account; returns the normalised input.
-async fn checked_site<S: Store>(state: &ApiState<S>, me: &CurrentAgent, input: SiteInput) -> Result<SiteInput, ApiError> {
+async fn checked_site<S: Store>(
+    state: &ApiState<S>,
+    me: &CurrentAgent,
+    input: SiteInput,
+) -> Result<SiteInput, ApiError> {
     codec::validate_text("name", &input.name, 120).map_err(invalid)?;
     let mut origins = Vec::new();
     for origin in &input.allowed_origins {
         let origin = origin.trim().trim_end_matches('/').to_string();
-        let host_only = origin.split_once("://").is_some_and(|(_, rest)| !rest.contains('/'));
+        let host_only = origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.contains('/'));
         if !is_http_url(&origin) || !host_only {
             return Err(ApiError::bad_request(format!(
                 "allowed origin \"{origin}\" must look like https://shop.example (scheme and host, no path)"
@@ -61,8 +67,14 @@ async fn checked_site<S: Store>(state: &ApiState<S>, me: &CurrentAgent, input: S
     }
     let agents = accounts::account_agents(&state.store, &me.agent.account_id).await?;
     let known: BTreeSet<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
-    if let Some(unknown) = input.consultants.iter().find(|c| !known.contains(c.as_str())) {
-        return Err(ApiError::bad_request(format!("no agent {unknown} in your account")));
+    if let Some(unknown) = input
+        .consultants
+        .iter()
+        .find(|c| !known.contains(c.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "no agent {unknown} in your account"
+        )));
     }
     let consultants: BTreeSet<String> = input.consultants.into_iter().collect();
     Ok(SiteInput {
@@ -73,9 +85,14 @@ async fn checked_site<S: Store>(state: &ApiState<S>, me: &CurrentAgent, input: S
     })
 }
 
-pub async fn list_sites<S: Store>(State(state): State<ApiState<S>>, me: CurrentAgent) -> Result<Json<Vec<Site>>, ApiError> {
+pub async fn list_sites<S: Store>(
+    State(state): State<ApiState<S>>,
+    me: CurrentAgent,
+) -> Result<Json<Vec<Site>>, ApiError> {
     me.require_admin()?;
-    Ok(Json(accounts::account_sites(&state.store, &me.agent.account_id).await?))
+    Ok(Json(
+        accounts::account_sites(&state.store, &me.agent.account_id).await?,
+    ))
 }
 
 pub async fn create_site<S: Store>(
@@ -97,7 +114,11 @@ pub async fn create_site<S: Store>(
     Ok((StatusCode::CREATED, Json(site)))
 }
 
-async fn admin_site<S: Store>(state: &ApiState<S>, me: &CurrentAgent, site_key: &str) -> Result<Site, ApiError> {
+async fn admin_site<S: Store>(
+    state: &ApiState<S>,
+    me: &CurrentAgent,
+    site_key: &str,
+) -> Result<Site, ApiError> {
     me.require_admin()?;
     accounts::get_site(&state.store, site_key)
         .await?
@@ -145,7 +166,10 @@ pub async fn delete_site<S: Store>(
 
 // -- agents ----------------------------------------------------------------------------------
 
-pub async fn list_agents<S: Store>(State(state): State<ApiState<S>>, me: CurrentAgent) -> Result<Json<Vec<AgentProfile>>, ApiError> {
+pub async fn list_agents<S: Store>(
+    State(state): State<ApiState<S>>,
+    me: CurrentAgent,
+) -> Result<Json<Vec<AgentProfile>>, ApiError> {
     me.require_admin()?;
     let agents = accounts::account_agents(&state.store, &me.agent.account_id).await?;
     Ok(Json(agents.iter().map(AgentProfile::from).collect()))
@@ -178,7 +202,8 @@ pub async fn invite_agent<S: Store>(
     if email.is_empty() {
         return Err(ApiError::bad_request("email must not be empty"));
     }
-    codec::validate_email(&email).map_err(|_| ApiError::bad_request("email is not an e-mail address"))?;
+    codec::validate_email(&email)
+        .map_err(|_| ApiError::bad_request("email is not an e-mail address"))?;
     let password = new_password();
     let hash_input = password.clone();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&hash_input))
@@ -209,7 +234,11 @@ pub async fn invite_agent<S: Store>(
     }
 }
 
-async fn account_agent<S: Store>(state: &ApiState<S>, me: &CurrentAgent, agent_id: &str) -> Result<Agent, ApiError> {
+async fn account_agent<S: Store>(
+    state: &ApiState<S>,
+    me: &CurrentAgent,
+    agent_id: &str,
+) -> Result<Agent, ApiError> {
     me.require_admin()?;
     accounts::account_agents(&state.store, &me.agent.account_id)
         .await?
@@ -234,7 +263,9 @@ pub async fn update_agent<S: Store>(
     let agent = account_agent(&state, &me, &agent_id).await?;
     codec::validate_text("name", &input.name, 120).map_err(invalid)?;
     if agent.agent_id == me.agent.agent_id && input.role != Role::Admin {
-        return Err(ApiError::bad_request("you cannot take away your own admin role"));
+        return Err(ApiError::bad_request(
+            "you cannot take away your own admin role",
+        ));
     }
     let agent = Agent {
         name: input.name.trim().to_string(),
@@ -264,7 +295,9 @@ pub async fn list<S: Store, T: CatalogItem + Serialize>(
     State(state): State<ApiState<S>>,
     me: CurrentAgent,
 ) -> Result<Json<Vec<T>>, ApiError> {
-    Ok(Json(catalog::list_items::<S, T>(&state.store, &me.agent.account_id).await?))
+    Ok(Json(
+        catalog::list_items::<S, T>(&state.store, &me.agent.account_id).await?,
+    ))
 }
 
 pub async fn create<S: Store, T: CatalogItem + Serialize>(
@@ -332,14 +365,20 @@ pub async fn products<S: Store>(
     Query(query): Query<ProductQuery>,
 ) -> Result<Json<Gallery>, ApiError> {
     let all: Vec<Product> = catalog::list_items(&state.store, &me.agent.account_id).await?;
-    let nonempty = |values: BTreeSet<String>| values.into_iter().filter(|v| !v.is_empty()).collect();
+    let nonempty =
+        |values: BTreeSet<String>| values.into_iter().filter(|v| !v.is_empty()).collect();
     Ok(Json(Gallery {
         brands: nonempty(all.iter().map(|p| p.brand.clone()).collect()),
         categories: nonempty(all.iter().map(|p| p.category.clone()).collect()),
-        products: catalog::search_products(&all, &query.q, query.brand.as_deref(), query.category.as_deref())
-            .into_iter()
-            .cloned()
-            .collect(),
+        products: catalog::search_products(
+            &all,
+            &query.q,
+            query.brand.as_deref(),
+            query.category.as_deref(),
+        )
+        .into_iter()
+        .cloned()
+        .collect(),
     }))
 }
 

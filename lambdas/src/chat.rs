@@ -58,7 +58,9 @@ pub async fn search<S: Store>(
     };
     let mut found = Vec::new();
     for site in sites {
-        for conversation in conversations::list_conversations(&state.store, &site.site_key, &filter).await? {
+        for conversation in
+            conversations::list_conversations(&state.store, &site.site_key, &filter).await?
+        {
             let visible = match conversation.status {
                 ConversationStatus::Closed | ConversationStatus::Pending => true,
                 ConversationStatus::Active => conversation
@@ -106,13 +108,21 @@ pub async fn messages<S: Store>(
         .await?
         .ok_or_else(not_found)?;
     if conversation.status == ConversationStatus::Active
-        && conversation.owner.as_ref().is_none_or(|o| o.agent_id != me.agent.agent_id)
+        && conversation
+            .owner
+            .as_ref()
+            .is_none_or(|o| o.agent_id != me.agent.agent_id)
     {
         return Err(not_found());
     }
-    let messages =
-        conversations::messages_after(&state.store, &site, &conversation_id, params.after, MESSAGES_PAGE)
-            .await?;
+    let messages = conversations::messages_after(
+        &state.store,
+        &site,
+        &conversation_id,
+        params.after,
+        MESSAGES_PAGE,
+    )
+    .await?;
     Ok(Json(MessagesPage {
         conversation,
         messages,
@@ -133,13 +143,21 @@ pub async fn upload<S: Store>(
     body: Bytes,
 ) -> Result<Json<Uploaded>, ApiError> {
     let blob_id = state.blobs.put_image(&body).await.map_err(|e| match e {
-        BlobError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
-        BlobError::UnsupportedType => {
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type", e.to_string())
+        BlobError::TooLarge => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
         }
+        BlobError::UnsupportedType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_type",
+            e.to_string(),
+        ),
         BlobError::Io(io) => {
             tracing::error!(error = %io, "blob write failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "blob_store_unavailable", "could not store the image")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "blob_store_unavailable",
+                "could not store the image",
+            )
         }
     })?;
     Ok(Json(Uploaded {
@@ -164,15 +182,28 @@ pub async fn blob<S: Store>(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
     Ok(response)
 }

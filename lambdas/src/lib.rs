@@ -71,20 +71,30 @@ pub fn router<S: Store + Clone>(state: ApiState<S>) -> Router {
         )
         .route(
             "/api/uploads",
-            post(chat::upload::<S>).layer(DefaultBodyLimit::max(vitrine_store::MAX_BLOB_BYTES + 1024)),
+            post(chat::upload::<S>)
+                .layer(DefaultBodyLimit::max(vitrine_store::MAX_BLOB_BYTES + 1024)),
         )
         .route("/blobs/{blob_id}", get(chat::blob::<S>))
-        .route("/api/admin/sites", get(admin::list_sites::<S>).post(admin::create_site::<S>))
+        .route(
+            "/api/admin/sites",
+            get(admin::list_sites::<S>).post(admin::create_site::<S>),
+        )
         .route(
             "/api/admin/sites/{site}",
             put(admin::update_site::<S>).delete(admin::delete_site::<S>),
         )
-        .route("/api/admin/agents", get(admin::list_agents::<S>).post(admin::invite_agent::<S>))
+        .route(
+            "/api/admin/agents",
+            get(admin::list_agents::<S>).post(admin::invite_agent::<S>),
+        )
         .route(
             "/api/admin/agents/{agent_id}",
             put(admin::update_agent::<S>).delete(admin::delete_agent::<S>),
         )
-        .route("/api/offers", get(admin::list::<S, Offer>).post(admin::create::<S, Offer>))
+        .route(
+            "/api/offers",
+            get(admin::list::<S, Offer>).post(admin::create::<S, Offer>),
+        )
         .route(
             "/api/offers/{id}",
             put(admin::update::<S, Offer>).delete(admin::delete::<S, Offer>),
@@ -97,7 +107,10 @@ pub fn router<S: Store + Clone>(state: ApiState<S>) -> Router {
             "/api/canned/{id}",
             put(admin::update::<S, CannedResponse>).delete(admin::delete::<S, CannedResponse>),
         )
-        .route("/api/products", get(admin::products::<S>).post(admin::create::<S, Product>))
+        .route(
+            "/api/products",
+            get(admin::products::<S>).post(admin::create::<S, Product>),
+        )
         .route(
             "/api/products/import",
             post(admin::import_products::<S>).layer(DefaultBodyLimit::max(4 * 1024 * 1024)),

@@ -211,18 +211,29 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
 
 /// The demo shop's catalogue (from `catalogue.json` beside its pages), a demo offer and
 /// canned responses, for an account that has none yet.
-pub async fn seed_catalogue<S: Store>(store: &S, config: &Config, demo_url: &str) -> anyhow::Result<()> {
+pub async fn seed_catalogue<S: Store>(
+    store: &S,
+    config: &Config,
+    demo_url: &str,
+) -> anyhow::Result<()> {
     use vitrine_core::catalog::{self, CannedResponse, Offer, Product};
-    if catalog::list_items::<S, Product>(store, DEMO_ACCOUNT).await?.is_empty() {
+    if catalog::list_items::<S, Product>(store, DEMO_ACCOUNT)
+        .await?
+        .is_empty()
+    {
         let path = config.demo_dir.join("catalogue.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let products: Vec<Product> = serde_json::from_str(&text)?;
         for mut product in products {
             product.url = format!("{demo_url}{}", product.url);
             catalog::put_item(store, DEMO_ACCOUNT, &product).await?;
         }
     }
-    if catalog::list_items::<S, Offer>(store, DEMO_ACCOUNT).await?.is_empty() {
+    if catalog::list_items::<S, Offer>(store, DEMO_ACCOUNT)
+        .await?
+        .is_empty()
+    {
         let offer = Offer {
             offer_id: "winter-sale".into(),
             title: "Winter sale: 15% off lighting".into(),
@@ -232,11 +243,22 @@ pub async fn seed_catalogue<S: Store>(store: &S, config: &Config, demo_url: &str
         };
         catalog::put_item(store, DEMO_ACCOUNT, &offer).await?;
     }
-    if catalog::list_items::<S, CannedResponse>(store, DEMO_ACCOUNT).await?.is_empty() {
+    if catalog::list_items::<S, CannedResponse>(store, DEMO_ACCOUNT)
+        .await?
+        .is_empty()
+    {
         for (id, shortcut, text) in [
             ("hello", "hello", "Hello! How can I help you today?"),
-            ("shipping", "shipping", "Delivery takes 2–4 working days and is free above €100."),
-            ("returns", "returns", "You can return any item within 30 days, free of charge."),
+            (
+                "shipping",
+                "shipping",
+                "Delivery takes 2–4 working days and is free above €100.",
+            ),
+            (
+                "returns",
+                "returns",
+                "You can return any item within 30 days, free of charge.",
+            ),
         ] {
             let canned = CannedResponse {
                 canned_id: id.into(),

@@ -202,7 +202,13 @@ pub fn agent_message(conversation_id: &str, client_id: &str, text: &str) -> Valu
 
 /// A `hello` that resumes chat after `after_seq`.
 pub fn hello_resuming(visitor_id: &str, visit_id: &str, after_seq: u64) -> Value {
-    let mut h = hello(visitor_id, visit_id, 1, "https://shop.example/", "Catalogue");
+    let mut h = hello(
+        visitor_id,
+        visit_id,
+        1,
+        "https://shop.example/",
+        "Catalogue",
+    );
     h["chat_after_seq"] = json!(after_seq);
     h
 }
@@ -224,7 +230,12 @@ impl Api {
     }
 
     /// Sends a request; returns the status and the JSON body (Null when empty).
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
         let mut req = self
             .http
             .request(method.parse()?, format!("{}{path}", self.base))
@@ -235,7 +246,14 @@ impl Api {
         let res = req.send().await?;
         let status = res.status().as_u16();
         let text = res.text().await?;
-        Ok((status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? }))
+        Ok((
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text)?
+            },
+        ))
     }
 
     pub async fn raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
@@ -258,12 +276,19 @@ pub mod bench {
 
     /// `vitrine_store_writes_total` from the server's `/metrics`.
     pub async fn store_writes(server: &str) -> Result<u64> {
-        let text = reqwest::get(format!("{server}/metrics")).await?.text().await?;
+        let text = reqwest::get(format!("{server}/metrics"))
+            .await?
+            .text()
+            .await?;
         let line = text
             .lines()
             .find(|l| l.starts_with("vitrine_store_writes_total "))
             .context("no metric")?;
-        Ok(line.split_whitespace().nth(1).context("bad metric")?.parse()?)
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("bad metric")?
+            .parse()?)
     }
 
     /// The `p` quantile (0–1) of sorted samples.

@@ -39,7 +39,8 @@ async fn agent(base: &str, cookie: &str) -> Result<Client> {
 
 async fn visitor(base: &str, visitor_id: &str, after: u64) -> Result<Client> {
     let mut v = Client::visitor(base, SITE).await?;
-    v.send(&hello_resuming(visitor_id, "visit-00000001", after)).await?;
+    v.send(&hello_resuming(visitor_id, "visit-00000001", after))
+        .await?;
     Ok(v)
 }
 
@@ -53,7 +54,10 @@ async fn acked(v: &mut Client, ids: &[&str]) -> Result<HashMap<String, u64>> {
     while ids.iter().any(|id| !seen.contains_key(*id)) {
         let f = v.next().await?;
         if f["type"] == "message_ack" {
-            seen.insert(f["client_id"].as_str().unwrap().to_string(), f["seq"].as_u64().unwrap());
+            seen.insert(
+                f["client_id"].as_str().unwrap().to_string(),
+                f["seq"].as_u64().unwrap(),
+            );
         }
     }
     Ok(seen)
@@ -72,28 +76,47 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
     v.send(&visitor_message("v-msg-0001", "Hello")).await?;
     acked(&mut v, &["v-msg-0001"]).await?;
     let pending = ada
-        .wait_for("pending conversation", |f| f["type"] == "conversation_changed" && f["conversation"]["status"] == "pending")
+        .wait_for("pending conversation", |f| {
+            f["type"] == "conversation_changed" && f["conversation"]["status"] == "pending"
+        })
         .await?;
-    let id = pending["conversation"]["conversation_id"].as_str().unwrap().to_string();
-    ada.send(&json!({"type": "take", "conversation_id": id})).await?;
-    ada.send(&agent_message(&id, "a-msg-0001", "Hi, how can I help?")).await?;
-    ada.wait_for("ack", |f| f["type"] == "message_ack" && f["client_id"] == "a-msg-0001").await?;
+    let id = pending["conversation"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.send(&json!({"type": "take", "conversation_id": id}))
+        .await?;
+    ada.send(&agent_message(&id, "a-msg-0001", "Hi, how can I help?"))
+        .await?;
+    ada.wait_for("ack", |f| {
+        f["type"] == "message_ack" && f["client_id"] == "a-msg-0001"
+    })
+    .await?;
 
     // 2. The visitor sends two messages and its connection dies before any ack is read
     //    (a page navigation, or the network); it reconnects and resends both.
-    v.send(&visitor_message("v-msg-0002", "Is the lamp in stock?")).await?;
+    v.send(&visitor_message("v-msg-0002", "Is the lamp in stock?"))
+        .await?;
     v.send(&visitor_message("v-msg-0003", "In brass?")).await?;
     drop(v);
     let mut v = visitor(&base, "visitor-b2-0001", 1).await?;
-    let resumed = v.wait_for("resumed conversation", is_type("conversation")).await?;
+    let resumed = v
+        .wait_for("resumed conversation", is_type("conversation"))
+        .await?;
     assert_eq!(resumed["conversation"]["conversation_id"], id.as_str());
-    assert!(resumed["messages"].as_array().unwrap().iter().all(|m| m["seq"].as_u64().unwrap() > 1));
-    v.send(&visitor_message("v-msg-0002", "Is the lamp in stock?")).await?;
+    assert!(resumed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["seq"].as_u64().unwrap() > 1));
+    v.send(&visitor_message("v-msg-0002", "Is the lamp in stock?"))
+        .await?;
     v.send(&visitor_message("v-msg-0003", "In brass?")).await?;
     acked(&mut v, &["v-msg-0002", "v-msg-0003"]).await?;
 
     // 3. The agent sends, and the whole server dies before the agent reads the ack.
-    ada.send(&agent_message(&id, "a-msg-0002", "Yes, 3 left in brass.")).await?;
+    ada.send(&agent_message(&id, "a-msg-0002", "Yes, 3 left in brass."))
+        .await?;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     server.abort();
     drop(ada);
@@ -105,23 +128,45 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
     let mut ada = Client::agent(&base, SITE, &cookie).await?;
     let snapshot = ada.wait_for("snapshot", is_type("snapshot")).await?;
     let restored = snapshot["conversations"].as_array().unwrap();
-    assert_eq!(restored.len(), 1, "the active conversation survives the restart");
+    assert_eq!(
+        restored.len(),
+        1,
+        "the active conversation survives the restart"
+    );
     assert_eq!(restored[0]["status"], "active");
-    ada.send(&agent_message(&id, "a-msg-0002", "Yes, 3 left in brass.")).await?;
-    ada.wait_for("ack after restart", |f| f["type"] == "message_ack" && f["client_id"] == "a-msg-0002").await?;
-    ada.send(&agent_message(&id, "a-msg-0003", "Shall I reserve one?")).await?;
-    ada.wait_for("ack", |f| f["type"] == "message_ack" && f["client_id"] == "a-msg-0003").await?;
+    ada.send(&agent_message(&id, "a-msg-0002", "Yes, 3 left in brass."))
+        .await?;
+    ada.wait_for("ack after restart", |f| {
+        f["type"] == "message_ack" && f["client_id"] == "a-msg-0002"
+    })
+    .await?;
+    ada.send(&agent_message(&id, "a-msg-0003", "Shall I reserve one?"))
+        .await?;
+    ada.wait_for("ack", |f| {
+        f["type"] == "message_ack" && f["client_id"] == "a-msg-0003"
+    })
+    .await?;
     let mut v = visitor(&base, "visitor-b2-0001", 3).await?;
     v.send(&visitor_message("v-msg-0003", "In brass?")).await?; // a late duplicate
-    v.send(&visitor_message("v-msg-0004", "Yes please!")).await?;
+    v.send(&visitor_message("v-msg-0004", "Yes please!"))
+        .await?;
     acked(&mut v, &["v-msg-0003", "v-msg-0004"]).await?;
 
     // 5. The store holds each message exactly once, numbered in order.
     let api = Api::login(&base, ADMIN.0, ADMIN.1).await?;
-    let (status, page) = api.call("GET", &format!("/api/sites/{SITE}/conversations/{id}/messages"), None).await?;
+    let (status, page) = api
+        .call(
+            "GET",
+            &format!("/api/sites/{SITE}/conversations/{id}/messages"),
+            None,
+        )
+        .await?;
     assert_eq!(status, 200, "{page}");
     let messages = page["messages"].as_array().unwrap();
-    let seqs: Vec<u64> = messages.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = messages
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "ordered: {seqs:?}");
     let texts: Vec<&str> = messages
         .iter()
@@ -130,7 +175,15 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
         .collect();
     assert_eq!(
         texts,
-        ["v-msg-0001", "a-msg-0001", "v-msg-0002", "v-msg-0003", "a-msg-0002", "a-msg-0003", "v-msg-0004"],
+        [
+            "v-msg-0001",
+            "a-msg-0001",
+            "v-msg-0002",
+            "v-msg-0003",
+            "a-msg-0002",
+            "a-msg-0003",
+            "v-msg-0004"
+        ],
         "every message once, in the order it was sent"
     );
     assert_eq!(messages[0]["page_url"], "https://shop.example/lamp", "C5");
@@ -143,23 +196,41 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
     let mut ada = agent(&base, &admin.cookie).await?;
     let mut v = visitor(&base, "visitor-sec-0001", 0).await?;
-    v.send(&visitor_message("v-sec-0001", "private question")).await?;
+    v.send(&visitor_message("v-sec-0001", "private question"))
+        .await?;
     let pending = ada
         .wait_for("pending", |f| f["type"] == "conversation_changed")
         .await?;
-    let id = pending["conversation"]["conversation_id"].as_str().unwrap().to_string();
+    let id = pending["conversation"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // A second chat of the same account; an agent assigned only to it.
-    let (status, other) = admin.call("POST", "/api/admin/sites", Some(json!({"name": "Second shop"}))).await?;
+    let (status, other) = admin
+        .call(
+            "POST",
+            "/api/admin/sites",
+            Some(json!({"name": "Second shop"})),
+        )
+        .await?;
     assert_eq!(status, 201, "{other}");
     let other_key = other["site_key"].as_str().unwrap().to_string();
     let (status, invited) = admin
-        .call("POST", "/api/admin/agents", Some(json!({"email": "bo@demo.shop", "name": "Bo", "role": "agent"})))
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": "bo@demo.shop", "name": "Bo", "role": "agent"})),
+        )
         .await?;
     assert_eq!(status, 201, "{invited}");
     let bo_id = invited["agent"]["agent_id"].as_str().unwrap().to_string();
     let (status, body) = admin
-        .call("PUT", &format!("/api/admin/sites/{other_key}"), Some(json!({"name": "Second shop", "consultants": [bo_id]})))
+        .call(
+            "PUT",
+            &format!("/api/admin/sites/{other_key}"),
+            Some(json!({"name": "Second shop", "consultants": [bo_id]})),
+        )
         .await?;
     assert_eq!(status, 200, "{body}");
     let bo = Api::login(&base, "bo@demo.shop", invited["password"].as_str().unwrap()).await?;
@@ -167,29 +238,56 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
     // Bo cannot open demo-shop's socket, nor read its conversation, nor list it.
     let mut socket = Client::agent(&base, SITE, &bo.cookie).await?;
     assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
-    let (status, _) = bo.call("GET", &format!("/api/sites/{SITE}/conversations/{id}/messages"), None).await?;
+    let (status, _) = bo
+        .call(
+            "GET",
+            &format!("/api/sites/{SITE}/conversations/{id}/messages"),
+            None,
+        )
+        .await?;
     assert_eq!(status, 404);
-    let (status, _) = bo.call("GET", &format!("/api/conversations?site={SITE}"), None).await?;
+    let (status, _) = bo
+        .call("GET", &format!("/api/conversations?site={SITE}"), None)
+        .await?;
     assert_eq!(status, 404);
     let (_, mine) = bo.call("GET", "/api/me", None).await?;
-    assert_eq!(mine["sites"].as_array().unwrap().len(), 1, "Bo sees only the chat assigned to him");
+    assert_eq!(
+        mine["sites"].as_array().unwrap().len(),
+        1,
+        "Bo sees only the chat assigned to him"
+    );
     // …and agents are not admins.
     let (status, _) = bo.call("GET", "/api/admin/sites", None).await?;
     assert_eq!(status, 403);
-    let (status, _) = bo.call("POST", "/api/offers", Some(json!({"title": "x", "text": "y", "link_url": "https://a.example"}))).await?;
+    let (status, _) = bo
+        .call(
+            "POST",
+            "/api/offers",
+            Some(json!({"title": "x", "text": "y", "link_url": "https://a.example"})),
+        )
+        .await?;
     assert_eq!(status, 403);
 
     // Another account's agent: refused on the socket, "not found" over HTTP.
-    accounts::put_site(&server.store, &Site {
-        site_key: "tenant-b".into(),
-        account_id: "account-b".into(),
-        name: "B".into(),
-        active: true,
-        allowed_origins: vec![],
-        consultants: vec![],
-    })
+    accounts::put_site(
+        &server.store,
+        &Site {
+            site_key: "tenant-b".into(),
+            account_id: "account-b".into(),
+            name: "B".into(),
+            active: true,
+            allowed_origins: vec![],
+            consultants: vec![],
+        },
+    )
     .await?;
-    let (status, _) = admin.call("GET", "/api/sites/tenant-b/conversations/anything-123/messages", None).await?;
+    let (status, _) = admin
+        .call(
+            "GET",
+            "/api/sites/tenant-b/conversations/anything-123/messages",
+            None,
+        )
+        .await?;
     assert_eq!(status, 404);
 
     // A visitor only ever gets their own conversation: another visitor ID sees nothing.
@@ -198,7 +296,10 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
     assert_eq!(welcome["has_conversation"], false);
     stranger.send(&json!({"type": "ping"})).await?;
     let next = stranger.next().await?;
-    assert_eq!(next["type"], "pong", "no conversation frame for a visitor who has none");
+    assert_eq!(
+        next["type"], "pong",
+        "no conversation frame for a visitor who has none"
+    );
     Ok(())
 }
 
@@ -211,59 +312,119 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
     v.wait_for("welcome", is_type("welcome")).await?;
 
     // Oversize text, a javascript: page URL, an empty message.
-    v.send(&visitor_message("v-bad-0001", &"x".repeat(4001))).await?;
+    v.send(&visitor_message("v-bad-0001", &"x".repeat(4001)))
+        .await?;
     let e = v.wait_for("error", is_type("error")).await?;
     assert_eq!(e["code"], "invalid_field");
     assert!(e["message"].as_str().unwrap().contains("4000"));
     v.send(&json!({"type": "send_message", "client_id": "v-bad-0002", "text": "hi", "page_url": "javascript:alert(1)"})).await?;
-    assert_eq!(v.wait_for("error", is_type("error")).await?["code"], "invalid_field");
+    assert_eq!(
+        v.wait_for("error", is_type("error")).await?["code"],
+        "invalid_field"
+    );
     v.send(&visitor_message("v-bad-0003", "   ")).await?;
-    assert_eq!(v.wait_for("error", is_type("error")).await?["code"], "invalid_field");
+    assert_eq!(
+        v.wait_for("error", is_type("error")).await?["code"],
+        "invalid_field"
+    );
 
     // A real message, then the agent tries a javascript: product link and an event body.
-    v.send(&visitor_message("v-bad-0004", "<img src=x onerror=alert(1)>")).await?;
+    v.send(&visitor_message(
+        "v-bad-0004",
+        "<img src=x onerror=alert(1)>",
+    ))
+    .await?;
     // Messages are delivered first, then the conversation's new summary.
     let m = ada.wait_for("message", is_type("message")).await?;
-    let pending = ada.wait_for("pending", |f| f["type"] == "conversation_changed").await?;
-    let id = pending["conversation"]["conversation_id"].as_str().unwrap().to_string();
-    assert_eq!(m["message"]["body"]["text"], "<img src=x onerror=alert(1)>", "stored and relayed as text");
+    let pending = ada
+        .wait_for("pending", |f| f["type"] == "conversation_changed")
+        .await?;
+    let id = pending["conversation"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        m["message"]["body"]["text"], "<img src=x onerror=alert(1)>",
+        "stored and relayed as text"
+    );
     ada.send(&json!({"type": "send_message", "conversation_id": id, "client_id": "a-bad-0001",
         "body": {"kind": "product", "name": "Lamp", "brand": "", "price": "", "image_url": null, "url": "javascript:alert(1)"}})).await?;
-    assert_eq!(ada.wait_for("error", is_type("error")).await?["code"], "invalid_field");
-    ada.send(&json!({"type": "send_message", "conversation_id": id, "client_id": "a-bad-0002",
-        "body": {"kind": "event", "text": "fake system note"}})).await?;
-    assert_eq!(ada.wait_for("error", is_type("error")).await?["code"], "forbidden");
+    assert_eq!(
+        ada.wait_for("error", is_type("error")).await?["code"],
+        "invalid_field"
+    );
+    ada.send(
+        &json!({"type": "send_message", "conversation_id": id, "client_id": "a-bad-0002",
+        "body": {"kind": "event", "text": "fake system note"}}),
+    )
+    .await?;
+    assert_eq!(
+        ada.wait_for("error", is_type("error")).await?["code"],
+        "forbidden"
+    );
 
     // A flood of messages from one visitor is cut off with rate_limited.
     for i in 0..15 {
-        v.send(&visitor_message(&format!("v-flood-{i:04}"), "spam")).await?;
+        v.send(&visitor_message(&format!("v-flood-{i:04}"), "spam"))
+            .await?;
     }
-    v.wait_for("rate limit", |f| f["type"] == "error" && f["code"] == "rate_limited").await?;
+    v.wait_for("rate limit", |f| {
+        f["type"] == "error" && f["code"] == "rate_limited"
+    })
+    .await?;
 
     // Uploads: only images, checked by content.
-    let (status, body) = admin.raw("/api/uploads", "image/png", b"<script>alert(1)</script>".to_vec()).await?;
+    let (status, body) = admin
+        .raw(
+            "/api/uploads",
+            "image/png",
+            b"<script>alert(1)</script>".to_vec(),
+        )
+        .await?;
     assert_eq!(status, 415, "{body}");
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     let (status, body) = admin.raw("/api/uploads", "image/png", png).await?;
     assert_eq!(status, 200, "{body}");
-    let res = reqwest::get(format!("{base}/blobs/{}", body["blob_id"].as_str().unwrap())).await?;
+    let res = reqwest::get(format!(
+        "{base}/blobs/{}",
+        body["blob_id"].as_str().unwrap()
+    ))
+    .await?;
     assert_eq!(res.headers()["content-type"], "image/png");
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(reqwest::get(format!("{base}/blobs/../../etc/passwd")).await?.status().as_u16(), 404);
+    assert_eq!(
+        reqwest::get(format!("{base}/blobs/../../etc/passwd"))
+            .await?
+            .status()
+            .as_u16(),
+        404
+    );
 
     // Catalogue import: a bad row is named and nothing is imported.
     let (status, body) = admin
-        .raw("/api/products/import", "text/plain", b"name,url\nGood,https://a.example/x\nBad,javascript:alert(1)\n".to_vec())
+        .raw(
+            "/api/products/import",
+            "text/plain",
+            b"name,url\nGood,https://a.example/x\nBad,javascript:alert(1)\n".to_vec(),
+        )
         .await?;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("product 2"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("product 2"),
+        "{body}"
+    );
     let (_, gallery) = admin.call("GET", "/api/products?q=good", None).await?;
     assert!(gallery["products"].as_array().unwrap().is_empty());
     let (status, body) = admin
         .raw("/api/products/import", "text/plain", b"id,name,brand,category,price,url\nlamp-x,Good lamp,Lumo,Lighting,10 EUR,https://a.example/x\n".to_vec())
         .await?;
     assert_eq!((status, body["imported"].as_u64()), (200, Some(1)));
-    let (_, gallery) = admin.call("GET", "/api/products?q=good&brand=lumo", None).await?;
+    let (_, gallery) = admin
+        .call("GET", "/api/products?q=good&brand=lumo", None)
+        .await?;
     assert_eq!(gallery["products"][0]["product_id"], "lamp-x");
     Ok(())
 }
@@ -284,20 +445,37 @@ async fn a_visitor_with_a_pending_message_is_answered_after_coming_back() -> Res
     let mut ada = Client::agent(&base, SITE, &admin.cookie).await?;
     let snapshot = ada.wait_for("snapshot", is_type("snapshot")).await?;
     let c = &snapshot["conversations"][0];
-    assert_eq!((c["status"].as_str(), c["contact"]["name"].as_str()), (Some("pending"), Some("Zoé")));
+    assert_eq!(
+        (c["status"].as_str(), c["contact"]["name"].as_str()),
+        (Some("pending"), Some("Zoé"))
+    );
     let id = c["conversation_id"].as_str().unwrap().to_string();
-    ada.send(&agent_message(&id, "a-later-0001", "Hello Zoé, here is the answer")).await?;
+    ada.send(&agent_message(
+        &id,
+        "a-later-0001",
+        "Hello Zoé, here is the answer",
+    ))
+    .await?;
     ada.wait_for("ack", |f| f["type"] == "message_ack").await?;
     // Searchable by the contact's e-mail once closed.
-    ada.send(&json!({"type": "end", "conversation_id": id})).await?;
-    ada.wait_for("closed", |f| f["type"] == "conversation_changed" && f["conversation"]["status"] == "closed").await?;
-    let (_, found) = admin.call("GET", "/api/conversations?status=closed&q=ZOE@mail", None).await?;
+    ada.send(&json!({"type": "end", "conversation_id": id}))
+        .await?;
+    ada.wait_for("closed", |f| {
+        f["type"] == "conversation_changed" && f["conversation"]["status"] == "closed"
+    })
+    .await?;
+    let (_, found) = admin
+        .call("GET", "/api/conversations?status=closed&q=ZOE@mail", None)
+        .await?;
     if found.as_array().map(Vec::len) != Some(1) {
         bail!("search by e-mail should find the conversation: {found}");
     }
     // The visitor comes back later and sees the answer in its (now closed) conversation.
     let mut v = visitor(&base, "visitor-later-01", 0).await?;
     let welcome = v.wait_for("welcome", is_type("welcome")).await?;
-    assert_eq!(welcome["has_conversation"], false, "it was closed meanwhile");
+    assert_eq!(
+        welcome["has_conversation"], false,
+        "it was closed meanwhile"
+    );
     Ok(())
 }

@@ -94,14 +94,7 @@ impl Hub {
                 id,
                 Conversation {
                     delivered_seq: summary.last_seq,
-                    recent: messages
-                        .into_iter()
-                        .map(|message| Entry {
-                            message,
-                            stored: true,
-                            sender: None,
-                        })
-                        .collect(),
+                    recent: stored_entries(messages),
                     summary,
                 },
             );
@@ -210,7 +203,10 @@ impl Hub {
         if self.chat.blocked.contains(visitor_id) {
             return self.send_error(
                 conn,
-                error(ErrorCode::Blocked, "you can no longer start conversations here"),
+                error(
+                    ErrorCode::Blocked,
+                    "you can no longer start conversations here",
+                ),
             );
         }
         if !self.take_message_token(visitor_id, now) {
@@ -223,13 +219,23 @@ impl Hub {
             );
         }
         let contact = contact.map(|c| Contact {
-            name: c.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
-            email: c.email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()),
+            name: c
+                .name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
+            email: c
+                .email
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty()),
         });
         let id = match self.chat.open_by_visitor.get(visitor_id).cloned() {
             Some(id) => {
                 if let Some(contact) = contact {
-                    let conv = self.chat.conversations.get_mut(&id).expect("open is present");
+                    let conv = self
+                        .chat
+                        .conversations
+                        .get_mut(&id)
+                        .expect("open is present");
                     let merged = Contact {
                         name: contact.name.or(conv.summary.contact.name.clone()),
                         email: contact.email.or(conv.summary.contact.email.clone()),
@@ -382,7 +388,10 @@ impl Hub {
                 body,
             } => {
                 if !self.visitors.contains_key(&visitor_id) {
-                    return Err(error(ErrorCode::NotFound, "this visitor is not on the site"));
+                    return Err(error(
+                        ErrorCode::NotFound,
+                        "this visitor is not on the site",
+                    ));
                 }
                 if let Some(open) = self.chat.open_by_visitor.get(&visitor_id) {
                     return Err(error(
@@ -400,7 +409,15 @@ impl Hub {
                     true,
                     now,
                 );
-                self.append(&id, client_id, agent_author(me), body, None, Some(conn), now);
+                self.append(
+                    &id,
+                    client_id,
+                    agent_author(me),
+                    body,
+                    None,
+                    Some(conn),
+                    now,
+                );
                 Ok(())
             }
             AgentFrame::Take { conversation_id } => {
@@ -461,7 +478,10 @@ impl Hub {
                     } else {
                         self.chat.typing.remove(&conversation_id);
                     }
-                    self.to_visitor(&summary.visitor_id, VisitorServerFrame::AgentTyping { typing });
+                    self.to_visitor(
+                        &summary.visitor_id,
+                        VisitorServerFrame::AgentTyping { typing },
+                    );
                 }
                 Ok(())
             }
@@ -519,7 +539,10 @@ impl Hub {
                 self.persist(&conversation_id);
                 self.system_message(
                     &conversation_id,
-                    format!("{} transferred the conversation to {}", me.name, target.name),
+                    format!(
+                        "{} transferred the conversation to {}",
+                        me.name, target.name
+                    ),
                     now,
                 );
                 self.to_visitor(
@@ -535,9 +558,16 @@ impl Hub {
             AgentFrame::End { conversation_id } => {
                 let summary = self.readable(&conversation_id, me)?;
                 if summary.status == ConversationStatus::Closed {
-                    return Err(error(ErrorCode::Conflict, "this conversation is already closed"));
+                    return Err(error(
+                        ErrorCode::Conflict,
+                        "this conversation is already closed",
+                    ));
                 }
-                self.close(&conversation_id, format!("{} ended the conversation", me.name), now);
+                self.close(
+                    &conversation_id,
+                    format!("{} ended the conversation", me.name),
+                    now,
+                );
                 Ok(())
             }
             AgentFrame::Reopen { conversation_id } => {
@@ -551,11 +581,17 @@ impl Hub {
                         conv.recent.iter().map(|e| e.message.clone()).collect(),
                     );
                     self.chat.conversations.remove(&conversation_id);
-                    self.chat.loading.insert(conversation_id.clone(), vec![conn]);
+                    self.chat
+                        .loading
+                        .insert(conversation_id.clone(), vec![conn]);
                     self.conversation_loaded(&conversation_id, Some(loaded), now);
                     return Ok(());
                 }
-                let waiting = self.chat.loading.entry(conversation_id.clone()).or_default();
+                let waiting = self
+                    .chat
+                    .loading
+                    .entry(conversation_id.clone())
+                    .or_default();
                 waiting.push(conn);
                 if waiting.len() == 1 {
                     self.out.push(Output::LoadConversation { conversation_id });
@@ -646,8 +682,16 @@ impl Hub {
             .collect();
         for id in stopped {
             self.chat.typing.remove(&id);
-            if let Some(visitor_id) = self.chat.conversations.get(&id).map(|c| c.summary.visitor_id.clone()) {
-                self.to_visitor(&visitor_id, VisitorServerFrame::AgentTyping { typing: false });
+            if let Some(visitor_id) = self
+                .chat
+                .conversations
+                .get(&id)
+                .map(|c| c.summary.visitor_id.clone())
+            {
+                self.to_visitor(
+                    &visitor_id,
+                    VisitorServerFrame::AgentTyping { typing: false },
+                );
             }
         }
     }
@@ -707,7 +751,13 @@ impl Hub {
         conv.summary.updated_at = now;
         conv.summary.unread = 0;
         let visitor_id = conv.summary.visitor_id.clone();
-        if self.chat.open_by_visitor.get(&visitor_id).map(String::as_str) == Some(id) {
+        if self
+            .chat
+            .open_by_visitor
+            .get(&visitor_id)
+            .map(String::as_str)
+            == Some(id)
+        {
             self.chat.open_by_visitor.remove(&visitor_id);
         }
         self.chat.typing.remove(id);
@@ -745,7 +795,10 @@ impl Hub {
             return self.send_error(conn, error(ErrorCode::NotFound, "no such conversation"));
         };
         if self.chat.conversations.contains_key(id) {
-            return self.send_error(conn, error(ErrorCode::Conflict, "this conversation is open"));
+            return self.send_error(
+                conn,
+                error(ErrorCode::Conflict, "this conversation is open"),
+            );
         }
         if let Some(open) = self.chat.open_by_visitor.get(&summary.visitor_id) {
             return self.send_error(
@@ -756,25 +809,22 @@ impl Hub {
                 ),
             );
         }
-        let last_seq = messages.last().map_or(summary.last_seq, |m| m.seq.max(summary.last_seq));
+        let last_seq = messages
+            .last()
+            .map_or(summary.last_seq, |m| m.seq.max(summary.last_seq));
         summary.status = ConversationStatus::Active;
         summary.owner = Some(agent_ref(&me));
         summary.updated_at = now;
         summary.last_seq = last_seq;
         let visitor_id = summary.visitor_id.clone();
-        self.chat.open_by_visitor.insert(visitor_id.clone(), id.to_string());
+        self.chat
+            .open_by_visitor
+            .insert(visitor_id.clone(), id.to_string());
         self.chat.conversations.insert(
             id.to_string(),
             Conversation {
                 delivered_seq: last_seq,
-                recent: messages
-                    .into_iter()
-                    .map(|message| Entry {
-                        message,
-                        stored: true,
-                        sender: None,
-                    })
-                    .collect(),
+                recent: stored_entries(messages),
                 summary: summary.clone(),
             },
         );
@@ -817,7 +867,11 @@ impl Hub {
         sender: Option<ConnId>,
         now: UnixMillis,
     ) {
-        let conv = self.chat.conversations.get_mut(id).expect("open conversation");
+        let conv = self
+            .chat
+            .conversations
+            .get_mut(id)
+            .expect("open conversation");
         let seq = conv.summary.last_seq + 1;
         conv.summary.last_seq = seq;
         conv.summary.updated_at = now;
@@ -842,7 +896,10 @@ impl Hub {
             sender,
         });
         while conv.recent.len() > RECENT_MESSAGES as usize
-            && conv.recent.front().is_some_and(|e| e.stored && e.message.seq <= conv.delivered_seq)
+            && conv
+                .recent
+                .front()
+                .is_some_and(|e| e.stored && e.message.seq <= conv.delivered_seq)
         {
             conv.recent.pop_front();
         }
@@ -928,7 +985,10 @@ impl Hub {
         // A closed conversation leaves memory once everything it said is delivered.
         let conv = &self.chat.conversations[id];
         if conv.summary.status == ConversationStatus::Closed
-            && conv.recent.iter().all(|e| e.message.seq <= conv.delivered_seq)
+            && conv
+                .recent
+                .iter()
+                .all(|e| e.message.seq <= conv.delivered_seq)
         {
             self.chat.conversations.remove(id);
         }
@@ -967,6 +1027,18 @@ impl Hub {
     fn conversation_summary(&self, id: &str) -> Option<ConversationSummary> {
         self.chat.conversations.get(id).map(|c| c.summary.clone())
     }
+}
+
+/// Messages read from the store: already stored, nobody waiting for an ack.
+fn stored_entries(messages: Vec<ChatMessage>) -> VecDeque<Entry> {
+    messages
+        .into_iter()
+        .map(|message| Entry {
+            message,
+            stored: true,
+            sender: None,
+        })
+        .collect()
 }
 
 fn agent_ref(agent: &AgentIdentity) -> AgentRef {

@@ -96,9 +96,15 @@ pub enum Input {
         visit_count: u32,
     },
     /// A chat message is in the store: the hub may now deliver it.
-    MessageStored { conversation_id: String, seq: u64 },
+    MessageStored {
+        conversation_id: String,
+        seq: u64,
+    },
     /// A chat message could not be stored: the hub drops it and tells the sender.
-    MessageFailed { conversation_id: String, seq: u64 },
+    MessageFailed {
+        conversation_id: String,
+        seq: u64,
+    },
     /// The store's answer to [`Output::LoadConversation`].
     ConversationLoaded {
         conversation_id: String,
@@ -457,7 +463,15 @@ impl Hub {
                     contact,
                 },
                 Some(visitor_id),
-            ) => self.visitor_message(conn_id, &visitor_id, client_id, text, page_url, contact, now),
+            ) => self.visitor_message(
+                conn_id,
+                &visitor_id,
+                client_id,
+                text,
+                page_url,
+                contact,
+                now,
+            ),
             (VisitorFrame::Typing { draft }, Some(visitor_id)) => {
                 self.visitor_typing(&visitor_id, draft)
             }

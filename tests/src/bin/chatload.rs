@@ -35,7 +35,11 @@ fn stamp(epoch: Instant) -> String {
 }
 
 fn sent_at(frame: &Value) -> Option<f64> {
-    frame["message"]["body"]["text"].as_str()?.strip_prefix("t=")?.parse().ok()
+    frame["message"]["body"]["text"]
+        .as_str()?
+        .strip_prefix("t=")?
+        .parse()
+        .ok()
 }
 
 #[tokio::main]
@@ -62,11 +66,21 @@ async fn main() -> Result<()> {
         if status != 201 {
             bail!("inviting a bench agent failed: {invited}");
         }
-        let api = Api::login(&args.server, invited["agent"]["email"].as_str().unwrap(), invited["password"].as_str().unwrap()).await?;
+        let api = Api::login(
+            &args.server,
+            invited["agent"]["email"].as_str().unwrap(),
+            invited["password"].as_str().unwrap(),
+        )
+        .await?;
         let mut client = Client::agent(&args.server, &args.site, &api.cookie).await?;
         client.next().await?; // snapshot
-        let (measuring, stop, to_agent, messages, taken) =
-            (measuring.clone(), stop.clone(), to_agent.clone(), messages.clone(), taken.clone());
+        let (measuring, stop, to_agent, messages, taken) = (
+            measuring.clone(),
+            stop.clone(),
+            to_agent.clone(),
+            messages.clone(),
+            taken.clone(),
+        );
         agent_tasks.push(tokio::spawn(async move {
             let mut mine: Vec<String> = Vec::new();
             let mut rng = Rng(0xA5A5_5A5A ^ (k as u64 + 1));
@@ -85,30 +99,49 @@ async fn main() -> Result<()> {
                     if !mine.is_empty() && measuring.load(Ordering::Relaxed) {
                         let id = &mine[(rng.next() as usize) % mine.len()];
                         sent += 1;
-                        client.send(&agent_message(id, &format!("bench-a{k}-{sent:08}"), &stamp(epoch))).await?;
+                        client
+                            .send(&agent_message(
+                                id,
+                                &format!("bench-a{k}-{sent:08}"),
+                                &stamp(epoch),
+                            ))
+                            .await?;
                         messages.fetch_add(1, Ordering::Relaxed);
                     }
-                    next_send = Instant::now() + Duration::from_millis(10_000 / mine.len().max(1) as u64);
+                    next_send =
+                        Instant::now() + Duration::from_millis(10_000 / mine.len().max(1) as u64);
                     continue;
                 };
                 match frame["type"].as_str() {
                     Some("conversation_changed") => {
                         let c = &frame["conversation"];
-                        let index: Option<usize> = c["visitor_id"].as_str().and_then(|v| v.strip_prefix("bench-chat-")).and_then(|i| i.parse().ok());
+                        let index: Option<usize> = c["visitor_id"]
+                            .as_str()
+                            .and_then(|v| v.strip_prefix("bench-chat-"))
+                            .and_then(|i| i.parse().ok());
                         let id = c["conversation_id"].as_str().unwrap_or("").to_string();
                         if c["status"] == "pending" && index.is_some_and(|i| i % agents == k) {
-                            client.send(&json!({"type": "take", "conversation_id": id})).await?;
+                            client
+                                .send(&json!({"type": "take", "conversation_id": id}))
+                                .await?;
                         }
-                        if c["status"] == "active" && frame["visible"] == true && !mine.contains(&id) {
+                        if c["status"] == "active"
+                            && frame["visible"] == true
+                            && !mine.contains(&id)
+                        {
                             mine.push(id);
                             taken.fetch_add(1, Ordering::Relaxed);
-                            next_send = Instant::now() + Duration::from_millis(rng.between(0, 10_000));
+                            next_send =
+                                Instant::now() + Duration::from_millis(rng.between(0, 10_000));
                         }
                     }
                     Some("message") if frame["message"]["author"]["kind"] == "visitor" => {
                         if let Some(t) = sent_at(&frame) {
                             if measuring.load(Ordering::Relaxed) {
-                                to_agent.lock().unwrap().push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
+                                to_agent
+                                    .lock()
+                                    .unwrap()
+                                    .push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
                             }
                         }
                     }
@@ -123,13 +156,31 @@ async fn main() -> Result<()> {
     let gate = Arc::new(tokio::sync::Semaphore::new(32));
     for i in 0..n {
         let (server, site, gate) = (args.server.clone(), args.site.clone(), gate.clone());
-        let (measuring, stop, to_visitor, messages) = (measuring.clone(), stop.clone(), to_visitor.clone(), messages.clone());
+        let (measuring, stop, to_visitor, messages) = (
+            measuring.clone(),
+            stop.clone(),
+            to_visitor.clone(),
+            messages.clone(),
+        );
         visitor_tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await?;
             let mut rng = Rng(0x9E37_79B9 ^ (i as u64 + 1));
             let mut client = Client::visitor(&server, &site).await?;
-            client.send(&hello(&format!("bench-chat-{i:06}"), &format!("bench-visit-{i:06}"), 1, "https://shop.example/", "bench")).await?;
-            client.send(&visitor_message(&format!("bench-v{i:06}-00000000"), "hello")).await?;
+            client
+                .send(&hello(
+                    &format!("bench-chat-{i:06}"),
+                    &format!("bench-visit-{i:06}"),
+                    1,
+                    "https://shop.example/",
+                    "bench",
+                ))
+                .await?;
+            client
+                .send(&visitor_message(
+                    &format!("bench-v{i:06}-00000000"),
+                    "hello",
+                ))
+                .await?;
             // A crowd arrives over seconds, not all in one instant.
             tokio::time::sleep(Duration::from_millis(20)).await;
             drop(permit);
@@ -147,15 +198,26 @@ async fn main() -> Result<()> {
                     None => {
                         if measuring.load(Ordering::Relaxed) {
                             sent += 1;
-                            client.send(&visitor_message(&format!("bench-v{i:06}-{sent:08}"), &stamp(epoch))).await?;
+                            client
+                                .send(&visitor_message(
+                                    &format!("bench-v{i:06}-{sent:08}"),
+                                    &stamp(epoch),
+                                ))
+                                .await?;
                             messages.fetch_add(1, Ordering::Relaxed);
                         }
-                        next_send = Instant::now() + Duration::from_millis(rng.between(4_000, 6_000));
+                        next_send =
+                            Instant::now() + Duration::from_millis(rng.between(4_000, 6_000));
                     }
-                    Some(f) if f["type"] == "message" && f["message"]["author"]["kind"] == "agent" => {
+                    Some(f)
+                        if f["type"] == "message" && f["message"]["author"]["kind"] == "agent" =>
+                    {
                         if let Some(t) = sent_at(&f) {
                             if measuring.load(Ordering::Relaxed) {
-                                to_visitor.lock().unwrap().push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
+                                to_visitor
+                                    .lock()
+                                    .unwrap()
+                                    .push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
                             }
                         }
                     }
@@ -168,7 +230,10 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     while taken.load(Ordering::Relaxed) < n as u64 {
         if started.elapsed() > Duration::from_secs(300) {
-            bail!("only {} of {n} conversations were taken", taken.load(Ordering::Relaxed));
+            bail!(
+                "only {} of {n} conversations were taken",
+                taken.load(Ordering::Relaxed)
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
