@@ -18,6 +18,17 @@ await build({
   legalComments: 'none',
 });
 
+// The call UI, fetched by the widget only when a call starts.
+await build({
+  entryPoints: [`${here}widget/src/call-bundle.ts`],
+  outfile: `${dist}/widget-call.js`,
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2020'],
+  legalComments: 'none',
+});
+
 await build({
   entryPoints: [`${here}portal/src/main.tsx`],
   outfile: `${dist}/portal/app.js`,

@@ -1,5 +1,6 @@
 //! Vitrine's sans-IO core: no I/O, no clock, no async runtime. Builds for wasm32.
 //!
+//! - [`call`]: call tokens and the media node's signaling frames
 //! - [`protocol`]: the wire frames (TypeScript types are generated from them)
 //! - [`codec`]: decoding and validating what browsers send
 //! - [`hub`]: the presence hub state machine, one per site
@@ -7,6 +8,7 @@
 //! - [`contract`]: the test suite every store implementation must pass
 
 pub mod accounts;
+pub mod call;
 pub mod catalog;
 pub mod codec;
 pub mod contract;

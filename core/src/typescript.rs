@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::{accounts, catalog, protocol as p, records};
+use crate::{accounts, call, catalog, protocol as p, records};
 
 /// Path of the generated file, relative to the workspace root.
 pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
@@ -36,6 +36,12 @@ pub fn generate() -> String {
         p::Author::decl(&cfg),
         p::MessageBody::decl(&cfg),
         p::OnlineAgent::decl(&cfg),
+        call::CallRole::decl(&cfg),
+        call::TrackSource::decl(&cfg),
+        call::CallPeer::decl(&cfg),
+        call::CallClientFrame::decl(&cfg),
+        call::RemoteTrack::decl(&cfg),
+        call::CallServerFrame::decl(&cfg),
         catalog::Offer::decl(&cfg),
         catalog::CannedResponse::decl(&cfg),
         catalog::Product::decl(&cfg),

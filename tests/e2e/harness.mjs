@@ -1,6 +1,6 @@
 // Shared by the browser end-to-end tests: start the real server binary on free ports with a
 // fresh data directory, launch Debian's Chromium through playwright-core, stop both by PID.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +67,50 @@ export function watchErrors(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   return errors;
+}
+
+const CALL_KEY = 'e2e-call-key-0123456789';
+
+/** Starts the media node binary on free ports; `token()` signs call tokens with its key. */
+export async function startMediaNode(extraArgs = []) {
+  const bin = process.env.VITRINE_MEDIA_BIN;
+  if (!bin) throw new Error('VITRINE_MEDIA_BIN is not set: run the tests with `cargo xtask test`');
+  const env = { ...process.env, RUST_LOG: 'warn', VITRINE_CALL_KEY: CALL_KEY };
+  const child = spawn(bin, ['--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--drain-seconds', '1', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'], env,
+  });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('media node did not start in 30 s')), 30_000);
+    lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
+    child.once('exit', (code) => reject(new Error(`media node exited with ${code}`)));
+  });
+  lines.on('line', () => {});
+  const http = first.match(/http:\/\/\S+/)[0];
+  return {
+    http,
+    ws: `${http.replace('http://', 'ws://')}/ws/call`,
+    token({ room, participant, name, role, ttlSeconds = 120, site = 'demo-shop' }) {
+      const out = execFileSync(bin, ['sign-token', '--site', site, '--room', room, '--participant', participant,
+        '--name', name, '--role', role, '--ttl-seconds', String(ttlSeconds)], { env });
+      return out.toString().trim();
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    },
+  };
+}
+
+/** Chromium with fake camera/microphone that may reach a media node on 127.0.0.1. */
+export async function launchCallBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+    ],
+  });
 }

@@ -149,6 +149,26 @@ export type MessageBody = { "kind": "text", text: string, } | { "kind": "image",
 
 export type OnlineAgent = { agent_id: string, name: string, expert: boolean, available: boolean, };
 
+export type CallRole = "host" | "guest" | "preview";
+
+export type TrackSource = "microphone" | "camera" | "screen";
+
+export type CallPeer = { participant: string, name: string, role: CallRole, };
+
+export type CallClientFrame = { "type": "join", room: string, token: string, } | { "type": "offer", sdp: string, sources: Record<string, TrackSource>, receive: Record<string, string>, } | { "type": "layer", track: string, rid: string, } | { "type": "remove", participant: string, } | { "type": "end", } | { "type": "leave", } | { "type": "ping", };
+
+export type RemoteTrack = { 
+/**
+ * Stable id of the forwarded track (`participant/source`).
+ */
+id: string, participant: string, source: TrackSource, 
+/**
+ * `audio` or `video`.
+ */
+kind: string, };
+
+export type CallServerFrame = { "type": "joined", participant: string, peers: Array<CallPeer>, } | { "type": "answer", sdp: string, } | { "type": "tracks", tracks: Array<RemoteTrack>, } | { "type": "peer_joined", peer: CallPeer, } | { "type": "peer_left", participant: string, } | { "type": "removed", } | { "type": "ended", reason: string, } | { "type": "error", code: string, message: string, } | { "type": "pong", };
+
 export type Offer = { offer_id: string, title: string, text: string, image_url: string | null, link_url: string, };
 
 export type CannedResponse = { canned_id: string, 

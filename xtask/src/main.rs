@@ -134,6 +134,7 @@ fn test() -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
+        .env("VITRINE_MEDIA_BIN", target_dir().join("debug/vitrine-media-node"))
         .current_dir(&root))?;
     eprintln!("all tests passed");
     Ok(())

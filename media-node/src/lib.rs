@@ -1,0 +1,481 @@
+//! The media node: a str0m SFU ([`sfu`]) driven by a tokio runtime — one UDP socket for
+//! all media, an HTTP server for the signaling WebSocket (`/ws/call`), `/health` and
+//! `/metrics`, and a reporter that posts call events (signed) back to the platform.
+
+pub mod sfu;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+use vitrine_core::call::*;
+
+use sfu::{ConnId, JoinError, Sfu, SfuConfig, SfuOutput, SfuStats};
+
+/// Biggest signaling frame accepted (an SDP offer for 11 participants is ~20 KB).
+const MAX_FRAME_BYTES: usize = 128 * 1024;
+/// A client must send `join` this soon after connecting.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Malformed frames tolerated before the socket is closed.
+const MAX_BAD_FRAMES: u32 = 5;
+
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Shared with the platform: verifies call tokens, signs call events.
+    pub key: Vec<u8>,
+    /// Where call events are POSTed (`None`: only logged).
+    pub events_url: Option<String>,
+    /// The UDP address advertised to browsers (public IP on a VM).
+    pub public_ip: Option<std::net::IpAddr>,
+    pub connect_timeout: Duration,
+    /// On shutdown, how long running calls may continue before they are ended.
+    pub drain_timeout: Duration,
+}
+
+impl NodeConfig {
+    pub fn new(key: Vec<u8>) -> Self {
+        Self {
+            key,
+            events_url: None,
+            public_ip: None,
+            connect_timeout: Duration::from_secs(15),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+enum Command {
+    Join {
+        conn: ConnId,
+        claims: CallClaims,
+        outbox: mpsc::Sender<Outgoing>,
+    },
+    Frame {
+        conn: ConnId,
+        frame: CallClientFrame,
+    },
+    Gone {
+        conn: ConnId,
+    },
+    Stats(oneshot::Sender<SfuStats>),
+    /// Refuse new joins from now on.
+    Drain,
+    /// End every room and stop the SFU task.
+    Stop,
+}
+
+#[derive(Debug)]
+enum Outgoing {
+    Frame(CallServerFrame),
+    Close,
+}
+
+#[derive(Clone)]
+struct Shared {
+    key: Arc<Vec<u8>>,
+    commands: mpsc::UnboundedSender<Command>,
+    draining: watch::Receiver<bool>,
+    next_conn: Arc<std::sync::atomic::AtomicU64>,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running node: its addresses, and a handle to shut it down gracefully.
+pub struct RunningNode {
+    pub http_addr: SocketAddr,
+    pub udp_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Graceful drain: no new joins, running rooms get `drain_timeout` to finish, then
+    /// everyone gets `ended`. Resolves when the node has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.done.await;
+    }
+}
+
+/// Binds and starts the node. `http` and `udp` may use port 0.
+pub async fn start(
+    config: NodeConfig,
+    http: SocketAddr,
+    udp: SocketAddr,
+) -> std::io::Result<RunningNode> {
+    str0m::crypto::from_feature_flags().install_process_default();
+    let listener = TcpListener::bind(http).await?;
+    let socket = UdpSocket::bind(udp).await?;
+    let udp_addr = socket.local_addr()?;
+    let http_addr = listener.local_addr()?;
+    let candidate = SocketAddr::new(config.public_ip.unwrap_or(udp_addr.ip()), udp_addr.port());
+    let sfu = Sfu::new(SfuConfig {
+        candidate,
+        connect_timeout: config.connect_timeout,
+        keyframe_interval: Duration::from_millis(500),
+    });
+
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (draining_tx, draining) = watch::channel(false);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let reporter = tokio::spawn(report_events(config.clone(), events_rx));
+    let stop_commands = commands.clone();
+    let shared = Shared {
+        key: Arc::new(config.key.clone()),
+        commands,
+        draining,
+        next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+    };
+    let app = Router::new()
+        .route("/ws/call", get(ws_call))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(shared);
+
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+    let http_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop_rx.await;
+            })
+            .await;
+    });
+    let sfu_task = tokio::spawn(run_sfu(sfu, socket, command_rx, events_tx));
+    let drain_timeout = config.drain_timeout;
+    let done = tokio::spawn(async move {
+        let _ = shutdown_rx.await;
+        let _ = draining_tx.send(true);
+        let _ = stop_commands.send(Command::Drain);
+        // Running calls may finish; then (or at the deadline) everyone gets `ended`.
+        let deadline = Instant::now() + drain_timeout;
+        while Instant::now() < deadline {
+            let (tx, rx) = oneshot::channel();
+            if stop_commands.send(Command::Stats(tx)).is_err() {
+                break;
+            }
+            match rx.await {
+                Ok(stats) if stats.rooms > 0 => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        let _ = stop_commands.send(Command::Stop);
+        let _ = sfu_task.await;
+        let _ = http_stop_tx.send(());
+        let _ = http_task.await;
+        let _ = reporter.await;
+    });
+    Ok(RunningNode {
+        http_addr,
+        udp_addr,
+        shutdown: Some(shutdown_tx),
+        done,
+    })
+}
+
+async fn health(State(shared): State<Shared>) -> impl IntoResponse {
+    if *shared.draining.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else {
+        (StatusCode::OK, "ok")
+    }
+}
+
+async fn metrics(State(shared): State<Shared>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if shared.commands.send(Command::Stats(tx)).is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let Ok(stats) = rx.await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let body = encode_metrics(&stats);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn encode_metrics(stats: &SfuStats) -> String {
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::with_prefix("vitrine_media");
+    let gauge = |v: usize| {
+        let g: Gauge = Gauge::default();
+        g.set(v as i64);
+        g
+    };
+    let counter = |v: u64| {
+        let c: Counter = Counter::default();
+        c.inc_by(v);
+        c
+    };
+    registry.register("rooms", "Rooms open", gauge(stats.rooms));
+    registry.register(
+        "participants",
+        "Participants connected",
+        gauge(stats.participants),
+    );
+    registry.register(
+        "forwarded_frames",
+        "Media frames forwarded to subscribers",
+        counter(stats.forwarded_frames),
+    );
+    registry.register(
+        "forwarded_bytes",
+        "Media payload bytes forwarded to subscribers",
+        counter(stats.forwarded_bytes),
+    );
+    registry.register(
+        "joins_refused",
+        "Joins refused (room full or draining)",
+        counter(stats.joins_refused),
+    );
+    registry.register(
+        "connect_timeouts",
+        "Participants dropped because ICE/DTLS never completed",
+        counter(stats.connect_timeouts),
+    );
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).expect("encode to String");
+    out
+}
+
+async fn ws_call(ws: WebSocketUpgrade, State(shared): State<Shared>) -> Response {
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| participant(socket, shared))
+}
+
+fn frame_text(frame: &CallServerFrame) -> Message {
+    Message::Text(serde_json::to_string(frame).expect("frame serializes").into())
+}
+
+async fn close_with(socket: &mut WebSocket, code: &str, message: &str, close: u16) {
+    let _ = socket
+        .send(frame_text(&CallServerFrame::Error {
+            code: code.into(),
+            message: message.into(),
+        }))
+        .await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: close,
+            reason: code.to_string().into(),
+        })))
+        .await;
+}
+
+async fn participant(mut socket: WebSocket, shared: Shared) {
+    let first = tokio::time::timeout(JOIN_TIMEOUT, socket.recv()).await;
+    let Ok(Some(Ok(Message::Text(text)))) = first else {
+        return close_with(&mut socket, "join_expected", "send join first", 4400).await;
+    };
+    let (room, token) = match serde_json::from_str::<CallClientFrame>(&text) {
+        Ok(CallClientFrame::Join { room, token }) => (room, token),
+        _ => return close_with(&mut socket, "join_expected", "send join first", 4400).await,
+    };
+    let claims = match verify_call_token(&shared.key, &token, &room, unix_now()) {
+        Ok(claims) => claims,
+        Err(e) => {
+            let code = match e {
+                TokenError::Malformed => "token_malformed",
+                TokenError::Forged => "token_forged",
+                TokenError::Expired => "token_expired",
+                TokenError::WrongRoom => "token_wrong_room",
+            };
+            return close_with(&mut socket, code, &e.to_string(), 4401).await;
+        }
+    };
+    let conn = shared
+        .next_conn
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(256);
+    if shared
+        .commands
+        .send(Command::Join {
+            conn,
+            claims,
+            outbox,
+        })
+        .is_err()
+    {
+        return close_with(&mut socket, "draining", "the media node is stopping", 4503).await;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let mut bad_frames = 0;
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<CallClientFrame>(&text) {
+                    Ok(frame) => {
+                        let _ = shared.commands.send(Command::Frame { conn, frame });
+                    }
+                    Err(e) => {
+                        bad_frames += 1;
+                        let error = CallServerFrame::Error { code: "bad_frame".into(), message: e.to_string() };
+                        if sink.send(frame_text(&error)).await.is_err() || bad_frames >= MAX_BAD_FRAMES {
+                            let _ = sink.send(Message::Close(Some(CloseFrame { code: 4400, reason: "too many bad frames".into() }))).await;
+                            break;
+                        }
+                    }
+                },
+                Some(Ok(Message::Binary(_))) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1003, reason: "text frames only".into() }))).await;
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            out = outgoing.recv() => match out {
+                Some(Outgoing::Frame(frame)) => {
+                    if sink.send(frame_text(&frame)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+                    break;
+                }
+            },
+        }
+    }
+    let _ = shared.commands.send(Command::Gone { conn });
+}
+
+/// The one task that owns the SFU and the UDP socket.
+async fn run_sfu(
+    mut sfu: Sfu,
+    socket: UdpSocket,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<CallEvent>,
+) {
+    let local = socket.local_addr().expect("bound socket");
+    let mut outboxes: std::collections::HashMap<ConnId, mpsc::Sender<Outgoing>> =
+        Default::default();
+    let mut buf = vec![0u8; 2048];
+    let mut stopping = false;
+    while !stopping {
+        let wake = sfu
+            .next_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(500));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = received {
+                    let now = Instant::now();
+                    sfu.datagram(source, local, &buf[..n], now);
+                    sfu.poll(now, unix_now());
+                }
+            }
+            command = commands.recv() => {
+                let now = Instant::now();
+                match command {
+                    Some(Command::Join { conn, claims, outbox }) => {
+                        match sfu.join(conn, claims, now, unix_now()) {
+                            Ok(()) => { outboxes.insert(conn, outbox); }
+                            Err(e) => {
+                                let (code, message) = match e {
+                                    JoinError::RoomFull => ("room_full", "the call is full"),
+                                    JoinError::Draining => ("draining", "the media node is stopping"),
+                                };
+                                let _ = outbox.try_send(Outgoing::Frame(CallServerFrame::Error { code: code.into(), message: message.into() }));
+                                let _ = outbox.try_send(Outgoing::Close);
+                            }
+                        }
+                    }
+                    Some(Command::Frame { conn, frame }) => sfu.frame(conn, frame, now, unix_now()),
+                    Some(Command::Gone { conn }) => {
+                        outboxes.remove(&conn);
+                        sfu.left(conn, now, unix_now());
+                    }
+                    Some(Command::Stats(tx)) => { let _ = tx.send(sfu.stats()); }
+                    Some(Command::Drain) => sfu.drain(),
+                    Some(Command::Stop) | None => {
+                        sfu.end_all("the media node is shutting down", now, unix_now());
+                        stopping = true;
+                    }
+                }
+                sfu.poll(now, unix_now());
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {
+                sfu.timeout(Instant::now(), unix_now());
+            }
+        }
+        for output in sfu.drain_outputs() {
+            match output {
+                SfuOutput::Transmit { destination, contents } => {
+                    let _ = socket.try_send_to(&contents, destination);
+                }
+                SfuOutput::Signal { conn, frame } => {
+                    if let Some(outbox) = outboxes.get(&conn) {
+                        if outbox.try_send(Outgoing::Frame(frame)).is_err() {
+                            // A signaling socket this far behind is dead weight.
+                            let _ = outbox.try_send(Outgoing::Close);
+                        }
+                    }
+                }
+                SfuOutput::Close { conn } => {
+                    if let Some(outbox) = outboxes.remove(&conn) {
+                        let _ = outbox.try_send(Outgoing::Close);
+                    }
+                }
+                SfuOutput::Event(event) => {
+                    tracing::info!(?event, "call event");
+                    let _ = events.send(event);
+                }
+            }
+        }
+    }
+}
+
+/// Posts call events to the platform, signed with the shared key, retrying briefly.
+async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<CallEvent>) {
+    let client = reqwest::Client::new();
+    while let Some(event) = events.recv().await {
+        let Some(url) = &config.events_url else {
+            continue;
+        };
+        let body = serde_json::to_vec(&event).expect("event serializes");
+        let signature = sign_body(&config.key, &body);
+        for attempt in 0..5u32 {
+            let sent = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-vitrine-signature", &signature)
+                .body(body.clone())
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) if r.status().is_client_error() => {
+                    tracing::warn!(status = %r.status(), "call event refused");
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+            }
+        }
+    }
+}

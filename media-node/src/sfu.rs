@@ -1,0 +1,859 @@
+//! The selective forwarding unit, sans-IO like str0m itself: rooms of participants, one
+//! `str0m::Rtc` per participant, all on one UDP socket. The runtime feeds datagrams,
+//! signaling frames and time in, and carries out what [`Sfu::poll`] returns.
+//!
+//! Negotiation: the client always offers. When the tracks a participant may receive
+//! change, the node sends `tracks` and the client answers with a new offer holding one
+//! recvonly transceiver per remote track (`receive` maps those mids to track ids).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use vitrine_core::call::*;
+
+pub type ConnId = u64;
+
+/// What the runtime must do.
+#[derive(Debug)]
+pub enum SfuOutput {
+    Transmit {
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
+    Signal {
+        conn: ConnId,
+        frame: CallServerFrame,
+    },
+    /// Close the participant's signaling socket (after any `Signal` queued before it).
+    Close { conn: ConnId },
+    Event(CallEvent),
+}
+
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// The address browsers reach the UDP socket at (the ICE-lite host candidate).
+    pub candidate: SocketAddr,
+    /// A participant whose ICE + DTLS is not up after this long is dropped.
+    pub connect_timeout: Duration,
+    /// Minimum time between two keyframe requests to one publisher track.
+    pub keyframe_interval: Duration,
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub struct SfuStats {
+    pub rooms: usize,
+    pub participants: usize,
+    pub forwarded_frames: u64,
+    pub forwarded_bytes: u64,
+    pub joins_refused: u64,
+    pub connect_timeouts: u64,
+}
+
+struct Published {
+    mid: Mid,
+    source: TrackSource,
+    kind: MediaKind,
+    /// Simulcast layers seen from this track, best first once sorted.
+    rids: Vec<Rid>,
+    last_keyframe_request: Option<Instant>,
+}
+
+struct Subscription {
+    mid: Mid,
+    track: String,
+    /// Layer the subscriber asked for (`layer` frame); none = the best one seen.
+    wanted_rid: Option<Rid>,
+    /// Layer currently forwarded, to notice switches (which need a keyframe).
+    forwarding_rid: Option<Rid>,
+}
+
+struct Participant {
+    room: String,
+    claims: CallClaims,
+    rtc: Rtc,
+    joined_at: Instant,
+    connected: bool,
+    published: Vec<Published>,
+    subscriptions: Vec<Subscription>,
+    /// Tracks last announced to this participant, to only announce changes.
+    announced: Vec<RemoteTrack>,
+    next_timeout: Instant,
+}
+
+struct Room {
+    site: String,
+    started_at: UnixMillis,
+    members: Vec<ConnId>,
+}
+
+type UnixMillis = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinError {
+    RoomFull,
+    Draining,
+}
+
+pub struct Sfu {
+    config: SfuConfig,
+    rooms: HashMap<String, Room>,
+    participants: HashMap<ConnId, Participant>,
+    /// Remote address → participant, learnt from the first datagram a participant accepts.
+    by_addr: HashMap<SocketAddr, ConnId>,
+    draining: bool,
+    out: VecDeque<SfuOutput>,
+    /// Participants whose Rtc has new output to poll.
+    dirty: HashSet<ConnId>,
+    stats: SfuStats,
+}
+
+fn track_id(participant: &str, source: TrackSource) -> String {
+    let source = match source {
+        TrackSource::Microphone => "microphone",
+        TrackSource::Camera => "camera",
+        TrackSource::Screen => "screen",
+    };
+    format!("{participant}/{source}")
+}
+
+/// Simulcast layer order, best first (Chromium's `f`/`h`/`q` convention, or `h`/`m`/`l`).
+fn rid_rank(rid: &Rid) -> u8 {
+    match &**rid {
+        "f" | "h" => 0,
+        "m" => 1,
+        "q" | "l" => 2,
+        _ => 3,
+    }
+}
+
+impl Sfu {
+    pub fn new(config: SfuConfig) -> Self {
+        Self {
+            config,
+            rooms: HashMap::new(),
+            participants: HashMap::new(),
+            by_addr: HashMap::new(),
+            draining: false,
+            out: VecDeque::new(),
+            dirty: HashSet::new(),
+            stats: SfuStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> SfuStats {
+        SfuStats {
+            rooms: self.rooms.len(),
+            participants: self.participants.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// No new rooms or participants from now on; running calls continue.
+    pub fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// Ends every room (shutdown after the drain period).
+    pub fn end_all(&mut self, reason: &str, now: Instant, unix_now: UnixMillis) {
+        let rooms: Vec<String> = self.rooms.keys().cloned().collect();
+        for room in rooms {
+            self.end_room(&room, reason, now, unix_now);
+        }
+    }
+
+    /// A participant with a verified token. Another connection of the same participant
+    /// in the same room (a page navigation rejoining, V8) replaces the old one.
+    pub fn join(
+        &mut self,
+        conn: ConnId,
+        claims: CallClaims,
+        now: Instant,
+        unix_now: UnixMillis,
+    ) -> Result<(), JoinError> {
+        let room_exists = self.rooms.contains_key(&claims.room);
+        if self.draining {
+            self.stats.joins_refused += 1;
+            return Err(JoinError::Draining);
+        }
+        let previous = self.rooms.get(&claims.room).and_then(|room| {
+            room.members.iter().copied().find(|c| {
+                self.participants
+                    .get(c)
+                    .is_some_and(|p| p.claims.participant == claims.participant)
+            })
+        });
+        if let Some(previous) = previous {
+            // Quietly: the participant is still in the call, on a new connection.
+            self.remove_participant(previous, false, now, unix_now);
+            self.out.push_back(SfuOutput::Close { conn: previous });
+        } else if let Some(room) = self.rooms.get(&claims.room) {
+            let (previews, members) = room.members.iter().fold((0, 0), |(pv, m), c| {
+                match self.participants.get(c).map(|p| p.claims.role) {
+                    Some(CallRole::Preview) => (pv + 1, m),
+                    _ => (pv, m + 1),
+                }
+            });
+            let full = match claims.role {
+                CallRole::Preview => previews >= MAX_ROOM_PARTICIPANTS - 1,
+                _ => members >= MAX_ROOM_PARTICIPANTS,
+            };
+            if full {
+                self.stats.joins_refused += 1;
+                return Err(JoinError::RoomFull);
+            }
+        }
+
+        if !self.rooms.contains_key(&claims.room) {
+            self.rooms.insert(
+                claims.room.clone(),
+                Room {
+                    site: claims.site.clone(),
+                    started_at: unix_now,
+                    members: Vec::new(),
+                },
+            );
+            if !room_exists || previous.is_none() {
+                self.event(&claims.room, CallEventKind::RoomStarted, unix_now);
+            }
+        }
+
+        let mut rtc = Rtc::builder().set_ice_lite(true).build(now);
+        let candidate = Candidate::host(self.config.candidate, "udp").expect("host candidate");
+        rtc.add_local_candidate(candidate);
+
+        let peers: Vec<CallPeer> = self.visible_peers(&claims.room, &claims);
+        for member in &self.rooms[&claims.room].members {
+            let member_role = self.participants[member].claims.role;
+            if claims.role != CallRole::Preview && member_role != CallRole::Preview {
+                self.out.push_back(SfuOutput::Signal {
+                    conn: *member,
+                    frame: CallServerFrame::PeerJoined {
+                        peer: CallPeer {
+                            participant: claims.participant.clone(),
+                            name: claims.name.clone(),
+                            role: claims.role,
+                        },
+                    },
+                });
+            }
+        }
+        self.out.push_back(SfuOutput::Signal {
+            conn,
+            frame: CallServerFrame::Joined {
+                participant: claims.participant.clone(),
+                peers,
+            },
+        });
+        if claims.role != CallRole::Preview && previous.is_none() {
+            self.event(
+                &claims.room,
+                CallEventKind::ParticipantJoined {
+                    participant: claims.participant.clone(),
+                    role: claims.role,
+                },
+                unix_now,
+            );
+        }
+        let room = claims.room.clone();
+        self.rooms.get_mut(&room).unwrap().members.push(conn);
+        self.participants.insert(
+            conn,
+            Participant {
+                room: room.clone(),
+                claims,
+                rtc,
+                joined_at: now,
+                connected: false,
+                published: Vec::new(),
+                subscriptions: Vec::new(),
+                announced: Vec::new(),
+                next_timeout: now,
+            },
+        );
+        self.announce_tracks(&room);
+        Ok(())
+    }
+
+    fn visible_peers(&self, room: &str, to: &CallClaims) -> Vec<CallPeer> {
+        let Some(room) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        room.members
+            .iter()
+            .filter_map(|c| self.participants.get(c))
+            .filter(|p| p.claims.role != CallRole::Preview)
+            .filter(|p| to.role != CallRole::Preview || p.claims.role == CallRole::Host)
+            .map(|p| CallPeer {
+                participant: p.claims.participant.clone(),
+                name: p.claims.name.clone(),
+                role: p.claims.role,
+            })
+            .collect()
+    }
+
+    /// The tracks `conn` may receive: every other member's published tracks, except that
+    /// previews get only the host's, and nobody gets a preview's.
+    fn receivable_tracks(&self, conn: ConnId) -> Vec<RemoteTrack> {
+        let me = &self.participants[&conn];
+        let room = &self.rooms[&me.room];
+        let mut tracks = Vec::new();
+        for other in room.members.iter().filter(|c| **c != conn) {
+            let other = &self.participants[other];
+            if other.claims.role == CallRole::Preview
+                || (me.claims.role == CallRole::Preview && other.claims.role != CallRole::Host)
+            {
+                continue;
+            }
+            for published in &other.published {
+                tracks.push(RemoteTrack {
+                    id: track_id(&other.claims.participant, published.source),
+                    participant: other.claims.participant.clone(),
+                    source: published.source,
+                    kind: match published.kind {
+                        MediaKind::Audio => "audio".into(),
+                        MediaKind::Video => "video".into(),
+                    },
+                });
+            }
+        }
+        tracks.sort_by(|a, b| a.id.cmp(&b.id));
+        tracks
+    }
+
+    fn announce_tracks(&mut self, room: &str) {
+        let Some(members) = self.rooms.get(room).map(|r| r.members.clone()) else {
+            return;
+        };
+        for conn in members {
+            let tracks = self.receivable_tracks(conn);
+            let me = self.participants.get_mut(&conn).unwrap();
+            if me.announced != tracks {
+                me.announced = tracks.clone();
+                self.out.push_back(SfuOutput::Signal {
+                    conn,
+                    frame: CallServerFrame::Tracks { tracks },
+                });
+            }
+        }
+    }
+
+    /// A signaling frame from a joined participant (`join` is handled by the runtime).
+    pub fn frame(
+        &mut self,
+        conn: ConnId,
+        frame: CallClientFrame,
+        now: Instant,
+        unix_now: UnixMillis,
+    ) {
+        if !self.participants.contains_key(&conn) {
+            return;
+        }
+        match frame {
+            CallClientFrame::Join { .. } => self.error(conn, "already_joined", "already joined"),
+            CallClientFrame::Offer {
+                sdp,
+                sources,
+                receive,
+            } => self.offer(conn, &sdp, sources, receive, now),
+            CallClientFrame::Layer { track, rid } => {
+                let me = self.participants.get_mut(&conn).unwrap();
+                if let Some(sub) = me.subscriptions.iter_mut().find(|s| s.track == track) {
+                    sub.wanted_rid = Some(Rid::from(rid.as_str()));
+                }
+            }
+            CallClientFrame::Remove { participant } => {
+                if self.require_host(conn) {
+                    let room = self.participants[&conn].room.clone();
+                    let target = self.rooms[&room].members.iter().copied().find(|c| {
+                        self.participants[c].claims.participant == participant && *c != conn
+                    });
+                    match target {
+                        Some(target) => {
+                            self.out.push_back(SfuOutput::Signal {
+                                conn: target,
+                                frame: CallServerFrame::Removed {},
+                            });
+                            self.out.push_back(SfuOutput::Close { conn: target });
+                            self.remove_participant(target, true, now, unix_now);
+                        }
+                        None => self.error(conn, "not_found", "no such participant"),
+                    }
+                }
+            }
+            CallClientFrame::End {} => {
+                if self.require_host(conn) {
+                    let room = self.participants[&conn].room.clone();
+                    self.end_room(&room, "ended by host", now, unix_now);
+                }
+            }
+            CallClientFrame::Leave {} => {
+                self.out.push_back(SfuOutput::Close { conn });
+                self.left(conn, now, unix_now);
+            }
+            CallClientFrame::Ping {} => self.out.push_back(SfuOutput::Signal {
+                conn,
+                frame: CallServerFrame::Pong {},
+            }),
+        }
+    }
+
+    fn require_host(&mut self, conn: ConnId) -> bool {
+        let host = self.participants[&conn].claims.role == CallRole::Host;
+        if !host {
+            self.error(conn, "forbidden", "only the host may do this");
+        }
+        host
+    }
+
+    fn error(&mut self, conn: ConnId, code: &str, message: &str) {
+        self.out.push_back(SfuOutput::Signal {
+            conn,
+            frame: CallServerFrame::Error {
+                code: code.into(),
+                message: message.into(),
+            },
+        });
+    }
+
+    fn offer(
+        &mut self,
+        conn: ConnId,
+        sdp: &str,
+        sources: std::collections::BTreeMap<String, TrackSource>,
+        receive: std::collections::BTreeMap<String, String>,
+        now: Instant,
+    ) {
+        let offer = match SdpOffer::from_sdp_string(sdp) {
+            Ok(offer) => offer,
+            Err(e) => return self.error(conn, "bad_sdp", &format!("offer not parsed: {e}")),
+        };
+        let me = self.participants.get_mut(&conn).unwrap();
+        let answer = match me.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => answer,
+            Err(e) => return self.error(conn, "bad_sdp", &format!("offer refused: {e}")),
+        };
+        // What the client sends: mids it declared, if the negotiated direction lets us
+        // receive on them. Previews publish nothing.
+        let mut published = Vec::new();
+        if me.claims.role != CallRole::Preview {
+            for (mid, source) in &sources {
+                let mid = Mid::from(mid.as_str());
+                let Some(media) = me.rtc.media(mid) else {
+                    continue;
+                };
+                if !media.direction().is_receiving() {
+                    continue;
+                }
+                let previous = me.published.iter().position(|p| p.mid == mid);
+                let entry = match previous {
+                    Some(i) => me.published.swap_remove(i),
+                    None => Published {
+                        mid,
+                        source: *source,
+                        kind: media.kind(),
+                        rids: Vec::new(),
+                        last_keyframe_request: None,
+                    },
+                };
+                published.push(entry);
+            }
+        }
+        published.sort_by_key(|p| p.source);
+        me.published = published;
+        let mut subscriptions = Vec::new();
+        let mut new_subscriptions = Vec::new();
+        for (mid, track) in receive {
+            let mid = Mid::from(mid.as_str());
+            if me.rtc.media(mid).is_none_or(|m| !m.direction().is_sending()) {
+                continue;
+            }
+            let previous = me.subscriptions.iter().position(|s| s.mid == mid);
+            let sub = match previous {
+                Some(i) if me.subscriptions[i].track == track => me.subscriptions.swap_remove(i),
+                _ => {
+                    new_subscriptions.push(track.clone());
+                    Subscription {
+                        mid,
+                        track,
+                        wanted_rid: None,
+                        forwarding_rid: None,
+                    }
+                }
+            };
+            subscriptions.push(sub);
+        }
+        me.subscriptions = subscriptions;
+        let room = me.room.clone();
+        self.out.push_back(SfuOutput::Signal {
+            conn,
+            frame: CallServerFrame::Answer {
+                sdp: answer.to_sdp_string(),
+            },
+        });
+        self.dirty.insert(conn);
+        // A new subscriber should see video at once: ask the publishers for a keyframe.
+        for track in new_subscriptions {
+            self.request_keyframe_for(&room, &track, None, now);
+        }
+        self.announce_tracks(&room);
+    }
+
+    fn request_keyframe_for(&mut self, room: &str, track: &str, rid: Option<Rid>, now: Instant) {
+        let Some(members) = self.rooms.get(room).map(|r| r.members.clone()) else {
+            return;
+        };
+        let interval = self.config.keyframe_interval;
+        for conn in members {
+            let p = self.participants.get_mut(&conn).unwrap();
+            let participant = p.claims.participant.clone();
+            let Some(published) = p
+                .published
+                .iter_mut()
+                .find(|pb| track_id(&participant, pb.source) == track)
+            else {
+                continue;
+            };
+            if published.kind != MediaKind::Video {
+                return;
+            }
+            if published
+                .last_keyframe_request
+                .is_some_and(|at| now.saturating_duration_since(at) < interval)
+            {
+                return;
+            }
+            published.last_keyframe_request = Some(now);
+            let rid = rid.or_else(|| published.rids.first().copied());
+            let mid = published.mid;
+            if let Some(mut writer) = p.rtc.writer(mid) {
+                let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
+            }
+            self.dirty.insert(conn);
+            return;
+        }
+    }
+
+    /// The signaling socket closed.
+    pub fn left(&mut self, conn: ConnId, now: Instant, unix_now: UnixMillis) {
+        let Some(p) = self.participants.get(&conn) else {
+            return;
+        };
+        if p.claims.role == CallRole::Host {
+            // The agent hanging up ends the call for everyone.
+            let room = p.room.clone();
+            self.end_room(&room, "the agent left the call", now, unix_now);
+        } else {
+            self.remove_participant(conn, true, now, unix_now);
+        }
+    }
+
+    fn remove_participant(
+        &mut self,
+        conn: ConnId,
+        report: bool,
+        now: Instant,
+        unix_now: UnixMillis,
+    ) {
+        let _ = now;
+        let Some(mut p) = self.participants.remove(&conn) else {
+            return;
+        };
+        p.rtc.disconnect();
+        self.by_addr.retain(|_, c| *c != conn);
+        self.dirty.remove(&conn);
+        let room_id = p.room.clone();
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        room.members.retain(|c| *c != conn);
+        let members = room.members.clone();
+        if p.claims.role != CallRole::Preview {
+            for member in &members {
+                self.out.push_back(SfuOutput::Signal {
+                    conn: *member,
+                    frame: CallServerFrame::PeerLeft {
+                        participant: p.claims.participant.clone(),
+                    },
+                });
+            }
+            if report {
+                self.event(
+                    &room_id,
+                    CallEventKind::ParticipantLeft {
+                        participant: p.claims.participant.clone(),
+                        role: p.claims.role,
+                    },
+                    unix_now,
+                );
+            }
+        }
+        let only_previews = members
+            .iter()
+            .all(|c| self.participants[c].claims.role == CallRole::Preview);
+        if report && only_previews {
+            self.end_room(&room_id, "everyone left", now, unix_now);
+        } else {
+            self.announce_tracks(&room_id);
+        }
+    }
+
+    fn end_room(&mut self, room_id: &str, reason: &str, now: Instant, unix_now: UnixMillis) {
+        let Some(room) = self.rooms.remove(room_id) else {
+            return;
+        };
+        for conn in &room.members {
+            if let Some(mut p) = self.participants.remove(conn) {
+                p.rtc.disconnect();
+                self.dirty.remove(conn);
+                if p.claims.role != CallRole::Preview {
+                    self.out.push_back(SfuOutput::Event(CallEvent {
+                        site: room.site.clone(),
+                        room: room_id.to_string(),
+                        at: unix_now,
+                        kind: CallEventKind::ParticipantLeft {
+                            participant: p.claims.participant.clone(),
+                            role: p.claims.role,
+                        },
+                    }));
+                }
+            }
+            self.out.push_back(SfuOutput::Signal {
+                conn: *conn,
+                frame: CallServerFrame::Ended {
+                    reason: reason.into(),
+                },
+            });
+            self.out.push_back(SfuOutput::Close { conn: *conn });
+        }
+        self.by_addr.retain(|_, c| !room.members.contains(c));
+        self.out.push_back(SfuOutput::Event(CallEvent {
+            site: room.site,
+            room: room_id.to_string(),
+            at: unix_now,
+            kind: CallEventKind::RoomEnded {
+                duration_ms: unix_now.saturating_sub(room.started_at),
+            },
+        }));
+        let _ = now;
+    }
+
+    fn event(&mut self, room: &str, kind: CallEventKind, unix_now: UnixMillis) {
+        let site = self.rooms.get(room).map(|r| r.site.clone()).unwrap_or_default();
+        self.out.push_back(SfuOutput::Event(CallEvent {
+            site,
+            room: room.to_string(),
+            at: unix_now,
+            kind,
+        }));
+    }
+
+    /// A datagram on the UDP socket. Unknown senders (no participant accepts the
+    /// STUN request) are ignored.
+    pub fn datagram(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+        now: Instant,
+    ) {
+        let Ok(contents) = contents.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let conn = match self.by_addr.get(&source) {
+            Some(conn) if self.participants[conn].rtc.accepts(&input) => *conn,
+            _ => {
+                let Some(conn) = self
+                    .participants
+                    .iter()
+                    .find(|(_, p)| p.rtc.accepts(&input))
+                    .map(|(c, _)| *c)
+                else {
+                    return;
+                };
+                self.by_addr.insert(source, conn);
+                conn
+            }
+        };
+        let p = self.participants.get_mut(&conn).unwrap();
+        if p.rtc.handle_input(input).is_err() {
+            p.rtc.disconnect();
+        }
+        self.dirty.insert(conn);
+    }
+
+    /// Earliest time any participant needs `timeout`.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.participants.values().map(|p| p.next_timeout).min()
+    }
+
+    /// Drives time: str0m timers, and the connect timeout for clients that never finish
+    /// ICE + DTLS.
+    pub fn timeout(&mut self, now: Instant, unix_now: UnixMillis) {
+        let due: Vec<ConnId> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.next_timeout <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in due {
+            let p = self.participants.get_mut(&conn).unwrap();
+            if p.rtc.handle_input(Input::Timeout(now)).is_err() {
+                p.rtc.disconnect();
+            }
+            self.dirty.insert(conn);
+        }
+        let stalled: Vec<ConnId> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| {
+                !p.connected && now.saturating_duration_since(p.joined_at) >= self.config.connect_timeout
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in stalled {
+            self.stats.connect_timeouts += 1;
+            self.error(conn, "connect_timeout", "media connection (ICE/DTLS) did not come up");
+            self.out.push_back(SfuOutput::Close { conn });
+            self.left(conn, now, unix_now);
+        }
+        self.poll(now, unix_now);
+    }
+
+    /// Polls every participant with new work until each is waiting on a timeout;
+    /// forwards media between them as it comes out. Call after every input.
+    pub fn poll(&mut self, now: Instant, unix_now: UnixMillis) {
+        while let Some(conn) = self.dirty.iter().next().copied() {
+            self.dirty.remove(&conn);
+            loop {
+                let Some(p) = self.participants.get_mut(&conn) else {
+                    break;
+                };
+                if !p.rtc.is_alive() {
+                    p.next_timeout = now;
+                    self.left(conn, now, unix_now);
+                    self.out.push_back(SfuOutput::Close { conn });
+                    break;
+                }
+                match p.rtc.poll_output() {
+                    Ok(Output::Timeout(at)) => {
+                        p.next_timeout = at;
+                        break;
+                    }
+                    Ok(Output::Transmit(t)) => self.out.push_back(SfuOutput::Transmit {
+                        destination: t.destination,
+                        contents: t.contents.to_vec(),
+                    }),
+                    Ok(Output::Event(event)) => self.rtc_event(conn, event, now),
+                    Err(_) => p.rtc.disconnect(),
+                }
+            }
+        }
+    }
+
+    fn rtc_event(&mut self, conn: ConnId, event: Event, now: Instant) {
+        match event {
+            Event::Connected => {
+                self.participants.get_mut(&conn).unwrap().connected = true;
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.participants.get_mut(&conn).unwrap().rtc.disconnect();
+            }
+            Event::MediaData(data) => self.forward(conn, data, now),
+            Event::KeyframeRequest(req) => {
+                let p = &self.participants[&conn];
+                let Some(sub) = p.subscriptions.iter().find(|s| s.mid == req.mid) else {
+                    return;
+                };
+                let (room, track, rid) = (p.room.clone(), sub.track.clone(), sub.forwarding_rid);
+                self.request_keyframe_for(&room, &track, rid, now);
+            }
+            _ => {}
+        }
+    }
+
+    fn forward(&mut self, from: ConnId, data: MediaData, now: Instant) {
+        let p = self.participants.get_mut(&from).unwrap();
+        if p.claims.role == CallRole::Preview {
+            return;
+        }
+        let Some(published) = p.published.iter_mut().find(|pb| pb.mid == data.mid) else {
+            return;
+        };
+        if let Some(rid) = data.rid {
+            if !published.rids.contains(&rid) {
+                published.rids.push(rid);
+                published.rids.sort_by_key(rid_rank);
+            }
+        }
+        let available_rids = published.rids.clone();
+        let track = track_id(&p.claims.participant, published.source);
+        let room = p.room.clone();
+        let members = self.rooms[&room].members.clone();
+        let mut switched = Vec::new();
+        for to in members.into_iter().filter(|c| *c != from) {
+            let q = self.participants.get_mut(&to).unwrap();
+            if !q.connected {
+                continue;
+            }
+            let Some(sub) = q.subscriptions.iter_mut().find(|s| s.track == track) else {
+                continue;
+            };
+            if data.rid.is_some() {
+                // The asked-for layer while the publisher sends it, else the best one.
+                let wanted = sub
+                    .wanted_rid
+                    .filter(|w| available_rids.contains(w))
+                    .or(available_rids.first().copied());
+                if data.rid != wanted {
+                    continue;
+                }
+                if sub.forwarding_rid != data.rid {
+                    sub.forwarding_rid = data.rid;
+                    switched.push(data.rid);
+                }
+            }
+            let mid = sub.mid;
+            let q = self.participants.get_mut(&to).unwrap();
+            let Some(writer) = q.rtc.writer(mid) else {
+                continue;
+            };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            if writer
+                .write(pt, data.network_time, data.time, data.data.clone())
+                .is_ok()
+            {
+                self.stats.forwarded_frames += 1;
+                self.stats.forwarded_bytes += data.data.len() as u64;
+                self.dirty.insert(to);
+            }
+        }
+        for rid in switched {
+            self.request_keyframe_for(&room, &track, rid, now);
+        }
+    }
+
+    pub fn drain_outputs(&mut self) -> impl Iterator<Item = SfuOutput> + '_ {
+        self.out.drain(..)
+    }
+}

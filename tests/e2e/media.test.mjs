@@ -1,0 +1,126 @@
+// The media node with real Chromium pages and fake camera/microphone: media flows through
+// the SFU to every other participant (checked with getStats), screen share arrives, a
+// removed participant stops receiving, a joiner sees video quickly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { launchCallBrowser, startMediaNode } from './harness.mjs';
+
+const CALL_BUNDLE = readFileSync(new URL('../../web/dist/widget-call.js', import.meta.url), 'utf8');
+// A blank page on 127.0.0.1 (a secure context for getUserMedia, and in the same local
+// address space as the node, so Chromium's local-network checks let the socket through).
+const pages = createServer((_, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>call</title>'); });
+await new Promise((r) => pages.listen(0, '127.0.0.1', r));
+const PAGE = `http://127.0.0.1:${pages.address().port}/call-test`;
+test.after(() => pages.close());
+
+async function participant(browser, node, room, id, role, opts = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('console', (m) => { if (process.env.CALL_DEBUG || m.text().startsWith('call error')) console.log(`[${id}] ${m.text()}`); });
+  await page.goto(PAGE);
+  await page.addScriptTag({ content: CALL_BUNDLE });
+  const token = node.token({ room, participant: id, name: id, role });
+  await page.evaluate(async ({ url, room, token, role, camera, screen }) => {
+    const { CallSession } = window.__vitrineCall;
+    window.ended = null;
+    window.remotes = [];
+    window.session = new CallSession({ url, room, token, role }, {
+      onChange: (r) => { window.remotes = r; },
+      onEnded: (reason) => { window.ended = reason; console.log(`call ended: ${reason}`); },
+      onError: (code, message) => console.log(`call error ${code}: ${message}`),
+    });
+    if (role !== 'preview') await window.session.publish({ microphone: true, camera });
+    if (screen) {
+      // A canvas stands in for getDisplayMedia (which needs a user gesture and a picker).
+      const canvas = document.createElement('canvas');
+      canvas.width = 320; canvas.height = 180;
+      const ctx = canvas.getContext('2d');
+      setInterval(() => { ctx.fillStyle = `hsl(${Date.now() / 10 % 360},80%,50%)`; ctx.fillRect(0, 0, 320, 180); }, 50);
+      await window.session.setScreen(true, canvas.captureStream(15));
+    }
+  }, { url: node.ws, room, token, role, camera: opts.camera ?? true, screen: opts.screen ?? false });
+  return { page, context, id };
+}
+
+/** Per remote track id: decoded video frames / received audio packets. */
+async function inbound(page) {
+  return page.evaluate(async () => {
+    const stats = await window.session.pc.getStats();
+    const byMid = {};
+    for (const s of stats.values()) {
+      if (s.type === 'inbound-rtp') byMid[s.mid] = s.kind === 'video' ? s.framesDecoded ?? 0 : s.packetsReceived ?? 0;
+    }
+    const out = {};
+    for (const [id, t] of window.session.receiving) out[id] = byMid[t.mid] ?? 0;
+    return out;
+  });
+}
+
+async function waitFor(page, predicate, what, timeout = 10_000) {
+  const started = Date.now();
+  let last;
+  while (Date.now() - started < timeout) {
+    last = await inbound(page);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what}: ${JSON.stringify(last)}`);
+}
+
+const flowing = (ids, kinds = ['microphone', 'camera']) => (s) =>
+  ids.every((id) => kinds.every((k) => (s[`${id}/${k}`] ?? 0) > 5));
+
+test('1:1 call through the node: both sides decode the other\'s video and audio; a joiner sees video fast', async (t) => {
+  const node = await startMediaNode();
+  const browser = await launchCallBrowser();
+  t.after(async () => { await browser.close(); await node.stop(); });
+
+  const agent = await participant(browser, node, 'room-1', 'agent', 'host');
+  const joinedAt = Date.now();
+  const visitor = await participant(browser, node, 'room-1', 'visitor', 'guest');
+  await waitFor(visitor.page, (s) => (s['agent/camera'] ?? 0) > 0, 'visitor got no agent video');
+  const firstFrameMs = Date.now() - joinedAt;
+  console.log(`join → first remote video frame: ${firstFrameMs} ms`);
+  assert.ok(firstFrameMs < 5_000, `first frame after ${firstFrameMs} ms`);
+  await waitFor(visitor.page, flowing(['agent']), 'visitor: agent media');
+  await waitFor(agent.page, flowing(['visitor']), 'agent: visitor media');
+
+  // The metrics endpoint counts what was forwarded.
+  const metrics = await (await fetch(`${node.http}/metrics`)).text();
+  assert.match(metrics, /vitrine_media_participants 2/);
+  assert.match(metrics, /vitrine_media_forwarded_frames_total [1-9]/);
+});
+
+test('4-party call with screen share; a removed participant stops receiving; the host ending it ends it for all', async (t) => {
+  const node = await startMediaNode();
+  const browser = await launchCallBrowser();
+  t.after(async () => { await browser.close(); await node.stop(); });
+
+  const host = await participant(browser, node, 'room-4', 'host', 'host', { screen: true });
+  const guests = [];
+  for (const id of ['g1', 'g2', 'g3']) guests.push(await participant(browser, node, 'room-4', id, 'guest'));
+  const everyone = [host, ...guests];
+  for (const p of everyone) {
+    const others = everyone.filter((o) => o !== p).map((o) => o.id);
+    await waitFor(p.page, flowing(others), `${p.id} receives all others`, 20_000);
+  }
+  for (const g of guests) await waitFor(g.page, (s) => (s['host/screen'] ?? 0) > 5, `${g.id} gets the screen share`);
+  const names = await guests[0].page.evaluate(() => window.remotes.map((r) => r.participant).sort());
+  assert.deepEqual(names, ['g2', 'g3', 'host']);
+
+  // Remove g3: it is told so, and its counters stop growing.
+  await host.page.evaluate(() => window.session.remove('g3'));
+  await guests[2].page.waitForFunction(() => window.ended !== null);
+  assert.match(await guests[2].page.evaluate(() => window.ended), /removed/);
+  await guests[0].page.waitForFunction(() => !window.remotes.some((r) => r.participant === 'g3'));
+  // The others stop getting g3's tracks (renegotiated away).
+  await waitFor(guests[0].page, (s) => !('g3/camera' in s), 'g1 still subscribed to g3');
+
+  await host.page.evaluate(() => window.session.end());
+  for (const g of guests.slice(0, 2)) {
+    await g.page.waitForFunction(() => window.ended !== null);
+    assert.equal(await g.page.evaluate(() => window.ended), 'ended by host');
+  }
+});
