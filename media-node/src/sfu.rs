@@ -857,3 +857,85 @@ impl Sfu {
         self.out.drain(..)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sfu() -> Sfu {
+        str0m::crypto::from_feature_flags().install_process_default();
+        Sfu::new(SfuConfig {
+            candidate: "127.0.0.1:40000".parse().unwrap(),
+            connect_timeout: Duration::from_secs(15),
+            keyframe_interval: Duration::from_millis(500),
+        })
+    }
+
+    fn claims(participant: &str, role: CallRole) -> CallClaims {
+        CallClaims {
+            site: "s".into(),
+            room: "r".into(),
+            participant: participant.into(),
+            name: participant.into(),
+            role,
+            expires_at: u64::MAX,
+        }
+    }
+
+    fn outputs(sfu: &mut Sfu) -> Vec<SfuOutput> {
+        sfu.drain_outputs().collect()
+    }
+
+    #[test]
+    fn a_client_that_never_completes_ice_and_dtls_is_dropped_after_the_timeout() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        outputs(&mut sfu);
+        sfu.timeout(t0 + Duration::from_secs(14), 14_000);
+        assert!(!outputs(&mut sfu)
+            .iter()
+            .any(|o| matches!(o, SfuOutput::Close { .. })));
+        sfu.timeout(t0 + Duration::from_secs(15), 15_000);
+        let out = outputs(&mut sfu);
+        assert!(out.iter().any(|o| matches!(o,
+            SfuOutput::Signal { frame: CallServerFrame::Error { code, .. }, .. } if code == "connect_timeout")));
+        assert!(out.iter().any(|o| matches!(o,
+            SfuOutput::Event(CallEvent { kind: CallEventKind::RoomEnded { duration_ms: 15_000 }, .. }))));
+        assert!(sfu.is_empty());
+        assert_eq!(sfu.stats().connect_timeouts, 2);
+    }
+
+    #[test]
+    fn a_rejoin_replaces_the_old_connection_without_leaving_the_call() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        outputs(&mut sfu);
+        // The visitor navigated: same participant, new connection (V8).
+        sfu.join(3, claims("guest", CallRole::Guest), t0, 1_000).unwrap();
+        let out = outputs(&mut sfu);
+        assert!(out.iter().any(|o| matches!(o, SfuOutput::Close { conn: 2 })));
+        assert!(!out.iter().any(|o| matches!(o, SfuOutput::Event(_))), "{out:?}");
+        assert_eq!(sfu.stats().participants, 2);
+        // The old socket closing afterwards changes nothing.
+        sfu.left(2, t0, 2_000);
+        assert_eq!(sfu.stats().participants, 2);
+    }
+
+    #[test]
+    fn the_host_leaving_ends_the_room_for_everyone() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        outputs(&mut sfu);
+        sfu.left(1, t0, 5_000);
+        let out = outputs(&mut sfu);
+        assert!(out.iter().any(|o| matches!(o,
+            SfuOutput::Signal { conn: 2, frame: CallServerFrame::Ended { .. } })));
+        assert!(sfu.is_empty());
+    }
+}

@@ -69,7 +69,7 @@ export function watchErrors(page) {
   return errors;
 }
 
-const CALL_KEY = 'e2e-call-key-0123456789';
+export const CALL_KEY = 'e2e-call-key-0123456789';
 
 /** Starts the media node binary on free ports; `token()` signs call tokens with its key. */
 export async function startMediaNode(extraArgs = []) {

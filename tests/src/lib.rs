@@ -1,6 +1,8 @@
 //! WebSocket and HTTP clients that speak Vitrine's protocol, for the integration tests and
 //! the load generator. They are real clients over real sockets: nothing here is mocked.
 
+pub mod media_client;
+
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -135,6 +135,7 @@ fn test() -> Result<()> {
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
         .env("VITRINE_MEDIA_BIN", target_dir().join("debug/vitrine-media-node"))
+        .env("VITRINE_MEDIALOAD_BIN", target_dir().join("debug/vitrine-mediaload"))
         .current_dir(&root))?;
     eprintln!("all tests passed");
     Ok(())

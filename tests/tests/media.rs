@@ -1,0 +1,382 @@
+//! The media node over real sockets: signaling WebSocket, UDP media with str0m clients,
+//! call tokens, malformed frames, removal, capacity, drain and call events.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use vitrine_core::call::*;
+use vitrine_media_node::{start, unix_now, NodeConfig, RunningNode};
+use vitrine_tests::media_client::{ClientOptions, MediaClient};
+
+const KEY: &[u8] = b"integration-test-call-key";
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn node(config: impl FnOnce(&mut NodeConfig)) -> RunningNode {
+    let mut c = NodeConfig::new(KEY.to_vec());
+    config(&mut c);
+    start(
+        c,
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn token(room: &str, participant: &str, role: CallRole) -> String {
+    sign_call_token(
+        KEY,
+        &CallClaims {
+            site: "demo-shop".into(),
+            room: room.into(),
+            participant: participant.into(),
+            name: participant.into(),
+            role,
+            expires_at: unix_now() + 60_000,
+        },
+    )
+}
+
+fn ws_url(node: &RunningNode) -> String {
+    format!("ws://{}/ws/call", node.http_addr)
+}
+
+async fn client(node: &RunningNode, room: &str, who: &str, role: CallRole) -> MediaClient {
+    MediaClient::join(ClientOptions {
+        ws_url: ws_url(node),
+        room: room.into(),
+        token: token(room, who, role),
+        publish: role != CallRole::Preview,
+        video_frame_bytes: 1_200,
+        sample_delays: false,
+    })
+    .await
+    .unwrap()
+}
+
+/// Opens a raw signaling socket, sends `frames`, returns every server frame and the close code.
+async fn raw_session(node: &RunningNode, frames: Vec<Message>) -> (Vec<CallServerFrame>, Option<u16>) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(node)).await.unwrap();
+    for frame in frames {
+        ws.send(frame).await.unwrap();
+    }
+    let mut got = Vec::new();
+    let mut close = None;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+        match message {
+            Message::Text(text) => got.push(serde_json::from_str(&text).unwrap()),
+            Message::Close(frame) => {
+                close = Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                break;
+            }
+            _ => {}
+        }
+    }
+    (got, close)
+}
+
+fn json(frame: &CallClientFrame) -> Message {
+    Message::Text(serde_json::to_string(frame).unwrap().into())
+}
+
+fn error_code(frames: &[CallServerFrame]) -> Option<&str> {
+    frames.iter().find_map(|f| match f {
+        CallServerFrame::Error { code, .. } => Some(code.as_str()),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn two_str0m_clients_exchange_audio_and_video_through_the_node() {
+    let node = node(|_| {}).await;
+    let a = client(&node, "r1", "agent", CallRole::Host).await;
+    let b = client(&node, "r1", "visitor", CallRole::Guest).await;
+    for (me, other) in [(&a, "visitor"), (&b, "agent")] {
+        me.wait_until("media from the other side", WAIT, |s| {
+            s.frames.get(&format!("{other}/camera")).copied().unwrap_or(0) > 10
+                && s.frames.get(&format!("{other}/microphone")).copied().unwrap_or(0) > 10
+        })
+        .await
+        .unwrap();
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_forged_wrong_room_and_garbage_tokens_are_refused() {
+    let node = node(|_| {}).await;
+    let expired = sign_call_token(
+        KEY,
+        &CallClaims {
+            site: "demo-shop".into(),
+            room: "r".into(),
+            participant: "p".into(),
+            name: "p".into(),
+            role: CallRole::Host,
+            expires_at: unix_now() - 1,
+        },
+    );
+    let forged = sign_call_token(
+        b"not the node's key",
+        &CallClaims {
+            site: "demo-shop".into(),
+            room: "r".into(),
+            participant: "p".into(),
+            name: "p".into(),
+            role: CallRole::Host,
+            expires_at: unix_now() + 60_000,
+        },
+    );
+    let cases = [
+        (expired, "r", "token_expired"),
+        (forged, "r", "token_forged"),
+        (token("other-room", "p", CallRole::Host), "r", "token_wrong_room"),
+        ("garbage".to_string(), "r", "token_malformed"),
+    ];
+    for (token, room, code) in cases {
+        let (frames, close) = raw_session(
+            &node,
+            vec![json(&CallClientFrame::Join {
+                room: room.into(),
+                token,
+            })],
+        )
+        .await;
+        assert_eq!(error_code(&frames), Some(code));
+        assert_eq!(close, Some(4401), "{code}");
+        assert!(!frames.iter().any(|f| matches!(f, CallServerFrame::Joined { .. })));
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_signaling_is_answered_and_bounded() {
+    let node = node(|_| {}).await;
+    // Anything but join first.
+    let (frames, close) = raw_session(&node, vec![json(&CallClientFrame::Leave {})]).await;
+    assert_eq!(error_code(&frames), Some("join_expected"));
+    assert_eq!(close, Some(4400));
+    let (_, close) = raw_session(&node, vec![Message::Text("{not json".into())]).await;
+    assert_eq!(close, Some(4400));
+
+    let join = json(&CallClientFrame::Join {
+        room: "r".into(),
+        token: token("r", "p", CallRole::Guest),
+    });
+    // After join: a bad SDP and unknown frames get errors; five bad frames close.
+    let bad_sdp = json(&CallClientFrame::Offer {
+        sdp: "v=0 nonsense".into(),
+        sources: Default::default(),
+        receive: Default::default(),
+    });
+    let (got, _) = raw_session(&node, vec![join.clone(), bad_sdp, json(&CallClientFrame::Leave {})]).await;
+    assert!(got.iter().any(|f| matches!(f, CallServerFrame::Joined { .. })));
+    assert_eq!(error_code(&got), Some("bad_sdp"));
+    let mut frames = vec![join.clone()];
+    frames.extend((0..5).map(|_| Message::Text(r#"{"type":"shout"}"#.into())));
+    let (got, close) = raw_session(&node, frames).await;
+    assert_eq!(error_code(&got), Some("bad_frame"));
+    assert_eq!(close, Some(4400));
+
+    // A guest may not remove people or end the room.
+    let (got, _) = raw_session(
+        &node,
+        vec![
+            join.clone(),
+            json(&CallClientFrame::Remove {
+                participant: "x".into(),
+            }),
+        ],
+    )
+    .await;
+    assert_eq!(error_code(&got), Some("forbidden"));
+    // Binary frames are refused.
+    let (_, close) = raw_session(&node, vec![join, Message::Binary(vec![1, 2, 3].into())]).await;
+    assert_eq!(close, Some(1003));
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_removed_participant_stops_receiving_and_is_no_longer_forwarded() {
+    let node = node(|_| {}).await;
+    let host = client(&node, "r2", "host", CallRole::Host).await;
+    let kept = client(&node, "r2", "kept", CallRole::Guest).await;
+    let removed = client(&node, "r2", "gone", CallRole::Guest).await;
+    removed
+        .wait_until("the removed one receives first", WAIT, |s| {
+            s.frames.get("host/camera").copied().unwrap_or(0) > 10
+        })
+        .await
+        .unwrap();
+    kept.wait_until("media from the one to be removed", WAIT, |s| {
+        s.frames.get("gone/camera").copied().unwrap_or(0) > 10
+    })
+    .await
+    .unwrap();
+
+    host.send(CallClientFrame::Remove {
+        participant: "gone".into(),
+    });
+    removed
+        .wait_until("told it was removed", WAIT, |s| s.removed)
+        .await
+        .unwrap();
+    // It keeps sending (a misbehaving client), but nothing flows either way any more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (received, forwarded) = (removed.frames_from("host/camera"), kept.frames_from("gone/camera"));
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(removed.frames_from("host/camera"), received);
+    assert_eq!(kept.frames_from("gone/camera"), forwarded);
+    // The others still talk.
+    let before = kept.frames_from("host/camera");
+    kept.wait_until("host media continues", WAIT, |s| {
+        s.frames.get("host/camera").copied().unwrap_or(0) > before + 10
+    })
+    .await
+    .unwrap();
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_room_holds_eleven_and_previews_see_only_the_host() {
+    let node = node(|_| {}).await;
+    let url = ws_url(&node);
+    let join = |who: &str, role| {
+        json(&CallClientFrame::Join {
+            room: "big".into(),
+            token: token("big", who, role),
+        })
+    };
+    let mut sockets = Vec::new();
+    for i in 0..11 {
+        let role = if i == 0 { CallRole::Host } else { CallRole::Guest };
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        ws.send(join(&format!("p{i}"), role)).await.unwrap();
+        let first = ws.next().await.unwrap().unwrap();
+        assert!(first.to_text().unwrap().contains("\"joined\""), "{first:?}");
+        sockets.push(ws);
+    }
+    let (frames, close) = raw_session(&node, vec![join("p11", CallRole::Guest)]).await;
+    assert_eq!(error_code(&frames), Some("room_full"));
+    assert!(close.is_some());
+    // A preview still fits, and its peer list holds only the host.
+    let (frames, _) = raw_session(&node, vec![join("watcher", CallRole::Preview)]).await;
+    let peers = frames.iter().find_map(|f| match f {
+        CallServerFrame::Joined { peers, .. } => Some(peers.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        peers.unwrap().iter().map(|p| p.participant.as_str()).collect::<Vec<_>>(),
+        vec!["p0"]
+    );
+    drop(sockets);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn call_events_are_reported_signed_and_drain_ends_calls_clearly() {
+    // A tiny platform endpoint that checks the signature and keeps the events.
+    let events: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
+    let sink = events.clone();
+    let app = axum::Router::new().route(
+        "/internal/call-events",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                let signature = headers
+                    .get("x-vitrine-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !verify_body(KEY, &body, signature) {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let platform = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let node = node(|c| {
+        c.events_url = Some(format!("http://{platform}/internal/call-events"));
+        c.drain_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let http = format!("http://{}", node.http_addr);
+    let host = client(&node, "r3", "host", CallRole::Host).await;
+    let guest = client(&node, "r3", "guest", CallRole::Guest).await;
+    guest
+        .wait_until("media", WAIT, |s| s.frames.get("host/camera").copied().unwrap_or(0) > 5)
+        .await
+        .unwrap();
+    assert_eq!(reqwest::get(format!("{http}/health")).await.unwrap().status(), 200);
+
+    node.shutdown().await;
+    for c in [&host, &guest] {
+        c.wait_until("ended by the shutdown", WAIT, |s| s.ended.is_some())
+            .await
+            .unwrap();
+        assert!(c.state.lock().unwrap().ended.as_deref().unwrap().contains("shutting down"));
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let kinds: Vec<CallEventKind> = events.lock().unwrap().iter().map(|e| e.kind.clone()).collect();
+        if kinds.iter().any(|k| matches!(k, CallEventKind::RoomEnded { .. })) {
+            assert_eq!(kinds[0], CallEventKind::RoomStarted);
+            assert!(kinds.contains(&CallEventKind::ParticipantJoined {
+                participant: "guest".into(),
+                role: CallRole::Guest
+            }));
+            assert!(kinds.contains(&CallEventKind::ParticipantLeft {
+                participant: "host".into(),
+                role: CallRole::Host
+            }));
+            let CallEventKind::RoomEnded { duration_ms } = kinds.last().unwrap() else {
+                panic!("room end is the last event: {kinds:?}");
+            };
+            assert!(*duration_ms > 0);
+            assert!(events.lock().unwrap().iter().all(|e| e.site == "demo-shop" && e.room == "r3"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no room end: {kinds:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_draining_node_refuses_new_joins() {
+    let node = node(|c| c.drain_timeout = Duration::from_secs(2)).await;
+    let url = ws_url(&node);
+    let http = format!("http://{}", node.http_addr);
+    // A running call keeps the node draining (not stopped) for a while.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(json(&CallClientFrame::Join {
+        room: "r".into(),
+        token: token("r", "host", CallRole::Host),
+    }))
+    .await
+    .unwrap();
+    ws.next().await.unwrap().unwrap();
+    let stopping = tokio::spawn(node.shutdown());
+    let deadline = std::time::Instant::now() + WAIT;
+    while reqwest::get(format!("{http}/health")).await.map(|r| r.status().as_u16()).ok() != Some(503) {
+        assert!(std::time::Instant::now() < deadline, "never reported draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (mut late, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    late.send(json(&CallClientFrame::Join {
+        room: "new".into(),
+        token: token("new", "host", CallRole::Host),
+    }))
+    .await
+    .unwrap();
+    let answer = late.next().await.unwrap().unwrap();
+    assert!(answer.to_text().unwrap().contains("draining"), "{answer:?}");
+    stopping.await.unwrap();
+}
