@@ -34,6 +34,16 @@ pub struct Site {
     /// Agent IDs assigned to this chat (admins need no assignment).
     #[serde(default)]
     pub consultants: Vec<String>,
+    /// V11: the account's plan includes calls (set by the operator).
+    #[serde(default = "yes")]
+    pub calls_in_plan: bool,
+    /// V11: calls offered to visitors (an agent's switch).
+    #[serde(default = "yes")]
+    pub calls_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Site {

@@ -137,7 +137,10 @@ pub struct CallPeer {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CallClientFrame {
     /// First frame. `room` must match the token's room.
-    Join { room: String, token: String },
+    Join {
+        room: String,
+        token: String,
+    },
     /// An SDP offer. `sources` says what each sending mid carries; `receive` maps
     /// recvonly mids to the remote track ids (from `tracks`) they should receive.
     Offer {
@@ -148,9 +151,14 @@ pub enum CallClientFrame {
         receive: BTreeMap<String, String>,
     },
     /// Simulcast: which layer (rid) of a remote track this client wants.
-    Layer { track: String, rid: String },
+    Layer {
+        track: String,
+        rid: String,
+    },
     /// Host only: remove a participant from the room.
-    Remove { participant: String },
+    Remove {
+        participant: String,
+    },
     /// Host only: end the room for everyone.
     End {},
     Leave {},

@@ -143,10 +143,14 @@ fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
             Ok(())
         }
         VisitorFrame::Typing { draft } => validate_length("draft", draft, MAX_DRAFT_CHARS),
+        VisitorFrame::CallAnswer { call_id, .. } | VisitorFrame::CallHangup { call_id } => {
+            validate_id("call_id", call_id)
+        }
         VisitorFrame::Activity { .. }
         | VisitorFrame::Ping {}
         | VisitorFrame::Leave {}
-        | VisitorFrame::EndConversation {} => Ok(()),
+        | VisitorFrame::EndConversation {}
+        | VisitorFrame::CallRequest { .. } => Ok(()),
     }
 }
 
@@ -187,8 +191,47 @@ fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
         }
         | AgentFrame::End { conversation_id }
         | AgentFrame::Reopen { conversation_id } => validate_id("conversation_id", conversation_id),
-        AgentFrame::Block { visitor_id, .. } => validate_id("visitor_id", visitor_id),
+        AgentFrame::Block { visitor_id, .. } | AgentFrame::CallAccept { visitor_id } => {
+            validate_id("visitor_id", visitor_id)
+        }
+        AgentFrame::CallStart { visitor_ids } => validate_ids(visitor_ids),
+        AgentFrame::CallAdd {
+            call_id,
+            visitor_ids,
+        } => {
+            validate_id("call_id", call_id)?;
+            validate_ids(visitor_ids)
+        }
+        AgentFrame::CallRemove {
+            call_id,
+            visitor_id,
+        } => {
+            validate_id("call_id", call_id)?;
+            validate_id("visitor_id", visitor_id)
+        }
+        AgentFrame::CallEnd { call_id } | AgentFrame::SetInteraction { call_id, .. } => {
+            validate_id("call_id", call_id)
+        }
+        AgentFrame::Navigate { visitor_id, url } => {
+            validate_id("visitor_id", visitor_id)?;
+            validate_http_url("url", url)
+        }
+        AgentFrame::SetCalls { .. } => Ok(()),
     }
+}
+
+/// A call's visitor list: 1 to 10 distinct IDs.
+fn validate_ids(ids: &[String]) -> Result<(), FrameError> {
+    if ids.is_empty() || ids.len() > crate::call::MAX_ROOM_PARTICIPANTS - 1 {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            "visitor_ids: 1 to 10 visitors",
+        ));
+    }
+    for id in ids {
+        validate_id("visitor_ids", id)?;
+    }
+    Ok(())
 }
 
 /// What an agent may put in a message. `event` bodies are written by the hub only.

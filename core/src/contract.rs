@@ -289,6 +289,8 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         active: true,
         allowed_origins: vec![],
         consultants: vec![],
+        calls_in_plan: true,
+        calls_enabled: true,
     };
     let other = Site {
         site_key: "key-2".into(),
@@ -297,6 +299,8 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         active: true,
         allowed_origins: vec![],
         consultants: vec![],
+        calls_in_plan: true,
+        calls_enabled: true,
     };
     accounts::put_site(s, &site).await.unwrap();
     accounts::put_site(s, &other).await.unwrap();

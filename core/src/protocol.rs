@@ -72,6 +72,12 @@ pub enum VisitorFrame {
     Typing { draft: String },
     /// The visitor closes the conversation from the widget (C10).
     EndConversation {},
+    /// V2: the visitor asks for a call. `cancel: true` withdraws the request.
+    CallRequest { cancel: bool },
+    /// V1/V4: the visitor's answer to a call invitation.
+    CallAnswer { call_id: String, accept: bool },
+    /// The visitor hangs up.
+    CallHangup { call_id: String },
 }
 
 /// One page view. `seq` numbers the views of a visit, so resends are idempotent.
@@ -105,6 +111,8 @@ pub enum VisitorServerFrame {
         agents_available: bool,
         /// Whether a `conversation` frame follows (the visitor has an open conversation).
         has_conversation: bool,
+        /// V11: whether the widget may offer calls at all.
+        calls: bool,
     },
     /// Whether any agent of the site is available changed (P5).
     Availability {
@@ -132,6 +140,79 @@ pub enum VisitorServerFrame {
     AgentTyping {
         typing: bool,
     },
+    /// An agent calls (V1/V4). `preview` lets the widget show the agent's camera before
+    /// answering (receive-only, the agent only).
+    CallInvite {
+        call_id: String,
+        agent_name: String,
+        preview: CallJoinInfo,
+    },
+    /// Join (or, after a navigation, rejoin) the call on the media node.
+    CallJoin {
+        call_id: String,
+        join: CallJoinInfo,
+    },
+    /// The call is over for this visitor (ended, cancelled, removed, declined elsewhere).
+    CallClosed {
+        call_id: String,
+        reason: String,
+    },
+    /// V2: the call request is registered (the agents see it) or withdrawn.
+    CallRequested {
+        pending: bool,
+    },
+    /// V7: every agent is already in a call; the request was not added.
+    CallBusy {},
+    /// V11: calls switched on or off for the site.
+    Calls {
+        enabled: bool,
+    },
+    /// V8: the agent sends the visitor's browser to this URL.
+    Navigate {
+        url: String,
+    },
+    /// V9: the agent handed control to the visitors (true) or took it back.
+    Interaction {
+        allowed: bool,
+    },
+}
+
+/// Where and how to join a room on the media node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CallJoinInfo {
+    /// ws(s)://…/ws/call
+    pub url: String,
+    pub room: String,
+    pub token: String,
+    pub role: crate::call::CallRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CallParticipantState {
+    Invited,
+    Joined,
+    Declined,
+    Left,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CallParticipant {
+    pub visitor_id: String,
+    pub state: CallParticipantState,
+}
+
+/// A call as its agent sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CallSummary {
+    pub call_id: String,
+    pub agent_id: String,
+    pub participants: Vec<CallParticipant>,
+    pub created_at: UnixMillis,
+    pub interaction_allowed: bool,
+    /// The last URL the agent sent everyone to (V9 re-sync target).
+    pub agent_url: Option<String>,
 }
 
 /// What the widget knows about its conversation.
@@ -332,6 +413,42 @@ pub enum AgentFrame {
         visitor_id: String,
         blocked: bool,
     },
+    /// V1/V4: call up to 10 visitors.
+    CallStart {
+        visitor_ids: Vec<String>,
+    },
+    /// V2: answer a visitor's call request.
+    CallAccept {
+        visitor_id: String,
+    },
+    /// V5: invite more visitors into a running call.
+    CallAdd {
+        call_id: String,
+        visitor_ids: Vec<String>,
+    },
+    /// V5: remove a participant.
+    CallRemove {
+        call_id: String,
+        visitor_id: String,
+    },
+    /// Cancel while setting up, or end: the call is over for everyone.
+    CallEnd {
+        call_id: String,
+    },
+    /// V8: send the visitor's browser (or, in a call, every participant's) to `url`.
+    Navigate {
+        visitor_id: String,
+        url: String,
+    },
+    /// V9: hand control to the visitors or take it back (re-syncs them to `agent_url`).
+    SetInteraction {
+        call_id: String,
+        allowed: bool,
+    },
+    /// V11: switch calls on or off for the site.
+    SetCalls {
+        enabled: bool,
+    },
 }
 
 /// A frame the hub sends to an agent.
@@ -387,6 +504,29 @@ pub enum AgentServerFrame {
     /// The blocked visitors of this chat changed.
     Blocked {
         visitors: Vec<String>,
+    },
+    /// The agent's call changed (created, someone answered/left, interaction).
+    CallChanged {
+        call: CallSummary,
+    },
+    /// Join the media node as the call's host.
+    CallJoin {
+        call_id: String,
+        join: CallJoinInfo,
+    },
+    CallEnded {
+        call_id: String,
+        reason: String,
+    },
+    /// V7: a visitor called while this agent was in a call.
+    MissedCall {
+        visitor_id: String,
+        at: UnixMillis,
+    },
+    /// V11: calls on/off for the site (`available`: the plan includes them).
+    Calls {
+        available: bool,
+        enabled: bool,
     },
 }
 

@@ -33,6 +33,10 @@ pub enum Record {
         blocked: bool,
         at: UnixMillis,
     },
+    /// V11: an agent switched calls on or off for the site (stored on the site record).
+    CallsSetting {
+        enabled: bool,
+    },
 }
 
 /// What a successful write tells the hub back.
@@ -127,6 +131,13 @@ pub async fn write_record<S: Store>(
             visit_id: visit.visit_id.clone(),
             visit_count: record_visit(store, site, visit).await?,
         }),
+        Record::CallsSetting { enabled } => {
+            if let Some(mut record) = crate::accounts::get_site(store, site).await? {
+                record.calls_enabled = *enabled;
+                crate::accounts::put_site(store, &record).await?;
+            }
+            Ok(Written::Nothing)
+        }
         Record::PageView(view) => record_page_view(store, site, view)
             .await
             .map(|_| Written::Nothing),

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use vitrine_core::accounts::{self, Site};
 use vitrine_core::codec::{self, FrameError};
 use vitrine_core::conversations;
-use vitrine_core::hub::{AgentIdentity, ConnId, Hub, HubConfig, Input, Output};
+use vitrine_core::hub::{AgentIdentity, ConnId, Hub, HubConfig, Input, Output, SiteSettings};
 use vitrine_core::protocol::{close_code, ErrorCode, Location, UnixMillis, VisitorServerFrame};
 use vitrine_core::records;
 use vitrine_core::store::Store;
@@ -113,10 +113,14 @@ impl<S: Store + Clone> Hubs<S> {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut config = self.config.hub.clone();
+        if let Some(calls) = &mut config.calls {
+            calls.site = site.to_string();
+        }
         tokio::spawn(run_hub(
             site.to_string(),
             self.store.clone(),
-            self.config.hub.clone(),
+            config,
             rx,
             tx.clone(),
             self.metrics.clone(),
@@ -144,7 +148,24 @@ impl<S: Store + Clone> Hubs<S> {
             .lock()
             .expect("site cache")
             .insert(site_key.to_string(), (site.clone(), Instant::now()));
+        // Freshly read: the hub learns its origins and call gating before the
+        // connection that caused the read (same channel, so in order).
+        if let Some(site) = &site {
+            let _ = self
+                .hub(site_key)
+                .send(HubMsg::Input(Input::SiteSettings(SiteSettings {
+                    allowed_origins: site.allowed_origins.clone(),
+                    calls_in_plan: site.calls_in_plan,
+                    calls_enabled: site.calls_enabled,
+                })));
+        }
         site
+    }
+
+    /// A call event from the media node, for the hub of its site.
+    pub fn call_event(&self, event: vitrine_core::call::CallEvent) {
+        let site = event.site.clone();
+        let _ = self.hub(&site).send(HubMsg::Input(Input::CallEvent(event)));
     }
 
     /// Forgets the cached state of a site (after an admin changed it in this process).

@@ -109,6 +109,8 @@ pub async fn create_site<S: Store>(
         active: input.active,
         allowed_origins: input.allowed_origins,
         consultants: input.consultants,
+        calls_in_plan: true,
+        calls_enabled: true,
     };
     accounts::put_site(&state.store, &site).await?;
     Ok((StatusCode::CREATED, Json(site)))

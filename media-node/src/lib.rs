@@ -270,7 +270,11 @@ async fn ws_call(ws: WebSocketUpgrade, State(shared): State<Shared>) -> Response
 }
 
 fn frame_text(frame: &CallServerFrame) -> Message {
-    Message::Text(serde_json::to_string(frame).expect("frame serializes").into())
+    Message::Text(
+        serde_json::to_string(frame)
+            .expect("frame serializes")
+            .into(),
+    )
 }
 
 async fn close_with(socket: &mut WebSocket, code: &str, message: &str, close: u16) {
@@ -425,7 +429,10 @@ async fn run_sfu(
         }
         for output in sfu.drain_outputs() {
             match output {
-                SfuOutput::Transmit { destination, contents } => {
+                SfuOutput::Transmit {
+                    destination,
+                    contents,
+                } => {
                     let _ = socket.try_send_to(&contents, destination);
                 }
                 SfuOutput::Signal { conn, frame } => {

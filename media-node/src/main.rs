@@ -62,15 +62,33 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    anyhow::ensure!(args.key.len() >= 16, "the call key must be at least 16 bytes");
-    if let Some(Command::SignToken { site, room, participant, name, role, ttl_seconds }) = args.command {
+    anyhow::ensure!(
+        args.key.len() >= 16,
+        "the call key must be at least 16 bytes"
+    );
+    if let Some(Command::SignToken {
+        site,
+        room,
+        participant,
+        name,
+        role,
+        ttl_seconds,
+    }) = args.command
+    {
         let role = match role.as_str() {
             "host" => CallRole::Host,
             "guest" => CallRole::Guest,
             _ => CallRole::Preview,
         };
         let expires_at = (vitrine_media_node::unix_now() as i64 + ttl_seconds * 1000).max(0) as u64;
-        let claims = CallClaims { site, room, participant, name, role, expires_at };
+        let claims = CallClaims {
+            site,
+            room,
+            participant,
+            name,
+            role,
+            expires_at,
+        };
         println!("{}", sign_call_token(args.key.as_bytes(), &claims));
         return Ok(());
     }
@@ -89,8 +107,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     let terminate = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

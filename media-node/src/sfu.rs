@@ -30,7 +30,9 @@ pub enum SfuOutput {
         frame: CallServerFrame,
     },
     /// Close the participant's signaling socket (after any `Signal` queued before it).
-    Close { conn: ConnId },
+    Close {
+        conn: ConnId,
+    },
     Event(CallEvent),
 }
 
@@ -474,7 +476,11 @@ impl Sfu {
         let mut new_subscriptions = Vec::new();
         for (mid, track) in receive {
             let mid = Mid::from(mid.as_str());
-            if me.rtc.media(mid).is_none_or(|m| !m.direction().is_sending()) {
+            if me
+                .rtc
+                .media(mid)
+                .is_none_or(|m| !m.direction().is_sending())
+            {
                 continue;
             }
             let previous = me.subscriptions.iter().position(|s| s.mid == mid);
@@ -648,7 +654,11 @@ impl Sfu {
     }
 
     fn event(&mut self, room: &str, kind: CallEventKind, unix_now: UnixMillis) {
-        let site = self.rooms.get(room).map(|r| r.site.clone()).unwrap_or_default();
+        let site = self
+            .rooms
+            .get(room)
+            .map(|r| r.site.clone())
+            .unwrap_or_default();
         self.out.push_back(SfuOutput::Event(CallEvent {
             site,
             room: room.to_string(),
@@ -725,13 +735,18 @@ impl Sfu {
             .participants
             .iter()
             .filter(|(_, p)| {
-                !p.connected && now.saturating_duration_since(p.joined_at) >= self.config.connect_timeout
+                !p.connected
+                    && now.saturating_duration_since(p.joined_at) >= self.config.connect_timeout
             })
             .map(|(c, _)| *c)
             .collect();
         for conn in stalled {
             self.stats.connect_timeouts += 1;
-            self.error(conn, "connect_timeout", "media connection (ICE/DTLS) did not come up");
+            self.error(
+                conn,
+                "connect_timeout",
+                "media connection (ICE/DTLS) did not come up",
+            );
             self.out.push_back(SfuOutput::Close { conn });
             self.left(conn, now, unix_now);
         }
@@ -891,7 +906,8 @@ mod tests {
         let mut sfu = sfu();
         let t0 = Instant::now();
         sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
         outputs(&mut sfu);
         sfu.timeout(t0 + Duration::from_secs(14), 14_000);
         assert!(!outputs(&mut sfu)
@@ -901,8 +917,15 @@ mod tests {
         let out = outputs(&mut sfu);
         assert!(out.iter().any(|o| matches!(o,
             SfuOutput::Signal { frame: CallServerFrame::Error { code, .. }, .. } if code == "connect_timeout")));
-        assert!(out.iter().any(|o| matches!(o,
-            SfuOutput::Event(CallEvent { kind: CallEventKind::RoomEnded { duration_ms: 15_000 }, .. }))));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            SfuOutput::Event(CallEvent {
+                kind: CallEventKind::RoomEnded {
+                    duration_ms: 15_000
+                },
+                ..
+            })
+        )));
         assert!(sfu.is_empty());
         assert_eq!(sfu.stats().connect_timeouts, 2);
     }
@@ -912,13 +935,20 @@ mod tests {
         let mut sfu = sfu();
         let t0 = Instant::now();
         sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
         outputs(&mut sfu);
         // The visitor navigated: same participant, new connection (V8).
-        sfu.join(3, claims("guest", CallRole::Guest), t0, 1_000).unwrap();
+        sfu.join(3, claims("guest", CallRole::Guest), t0, 1_000)
+            .unwrap();
         let out = outputs(&mut sfu);
-        assert!(out.iter().any(|o| matches!(o, SfuOutput::Close { conn: 2 })));
-        assert!(!out.iter().any(|o| matches!(o, SfuOutput::Event(_))), "{out:?}");
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, SfuOutput::Close { conn: 2 })));
+        assert!(
+            !out.iter().any(|o| matches!(o, SfuOutput::Event(_))),
+            "{out:?}"
+        );
         assert_eq!(sfu.stats().participants, 2);
         // The old socket closing afterwards changes nothing.
         sfu.left(2, t0, 2_000);
@@ -930,12 +960,18 @@ mod tests {
         let mut sfu = sfu();
         let t0 = Instant::now();
         sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
         outputs(&mut sfu);
         sfu.left(1, t0, 5_000);
         let out = outputs(&mut sfu);
-        assert!(out.iter().any(|o| matches!(o,
-            SfuOutput::Signal { conn: 2, frame: CallServerFrame::Ended { .. } })));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            SfuOutput::Signal {
+                conn: 2,
+                frame: CallServerFrame::Ended { .. }
+            }
+        )));
         assert!(sfu.is_empty());
     }
 }

@@ -16,7 +16,7 @@ use axum::Router;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use vitrine_core::accounts::{self, Agent, Role, Site};
-use vitrine_core::hub::HubConfig;
+use vitrine_core::hub::{CallConfig, HubConfig};
 use vitrine_core::store::{Store, StoreError};
 use vitrine_edge::native::{EdgeConfig, Hubs};
 use vitrine_lambdas::ApiState;
@@ -71,6 +71,17 @@ pub struct Config {
     #[arg(long, env = "VITRINE_SECURE_COOKIES")]
     pub secure_cookies: bool,
     /// How long a visitor whose page closed stays "active" before showing offline.
+    /// The embedded media node's HTTP/WebSocket listener (calls); `--no-media` turns calls off.
+    #[arg(long, env = "VITRINE_MEDIA_HTTP", default_value = "127.0.0.1:0")]
+    pub media_http: SocketAddr,
+    /// The embedded media node's UDP socket (all call media).
+    #[arg(long, env = "VITRINE_MEDIA_UDP", default_value = "127.0.0.1:0")]
+    pub media_udp: SocketAddr,
+    #[arg(long)]
+    pub no_media: bool,
+    /// Secret shared with the media node (call tokens, call events); random if unset.
+    #[arg(long, env = "VITRINE_CALL_KEY", hide_env_values = true)]
+    pub call_key: Option<String>,
     #[arg(long, env = "VITRINE_OFFLINE_GRACE_MS", default_value_t = HubConfig::default().offline_grace_ms)]
     pub offline_grace_ms: u64,
     /// Log as JSON lines instead of text.
@@ -97,6 +108,10 @@ impl Config {
 pub struct Running {
     pub addr: SocketAddr,
     pub demo_addr: SocketAddr,
+    /// The embedded media node's HTTP address (none with `--no-media`).
+    pub media_addr: Option<SocketAddr>,
+    /// Runs as long as this value lives.
+    pub media: Option<vitrine_media_node::RunningNode>,
     pub public_url: String,
     pub store: AnyStore,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -161,6 +176,8 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
                 active: true,
                 allowed_origins: vec![],
                 consultants: vec![],
+                calls_in_plan: true,
+                calls_enabled: true,
             },
         )
         .await?;
@@ -300,8 +317,30 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let public_url = config.public_url(addr);
     seed_catalogue(&store, &config, &format!("http://{demo_addr}")).await?;
 
+    let call_key = config
+        .call_key
+        .clone()
+        .map(String::into_bytes)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().as_bytes().to_vec());
+    let media = if config.no_media {
+        None
+    } else {
+        let mut node = vitrine_media_node::NodeConfig::new(call_key.clone());
+        node.events_url = Some(format!("http://{addr}/internal/call-events"));
+        node.drain_timeout = std::time::Duration::from_secs(2);
+        Some(
+            vitrine_media_node::start(node, config.media_http, config.media_udp)
+                .await
+                .with_context(|| format!("starting the media node on {}", config.media_http))?,
+        )
+    };
     let hub = HubConfig {
         offline_grace_ms: config.offline_grace_ms,
+        calls: media.as_ref().map(|m| CallConfig {
+            media_url: format!("ws://{}/ws/call", m.http_addr),
+            key: call_key.clone(),
+            site: String::new(),
+        }),
         ..HubConfig::default()
     };
     let hubs = Hubs::new(
@@ -311,7 +350,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             trust_geo_headers: config.trust_geo_headers,
         },
     );
-    let app = app_router(&config, &store, &hubs);
+    let app = app_router(&config, &store, &hubs).merge(call_events_router(&hubs, call_key));
     let demo = demo_router(DemoState {
         dir: config.demo_dir.clone(),
         widget_src: format!("{public_url}/widget.js"),
@@ -328,13 +367,46 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "demo server stopped");
         }
     });
+    let media_addr = media.as_ref().map(|m| m.http_addr);
     Ok(Running {
         addr,
         demo_addr,
+        media_addr,
+        media,
         public_url,
         store,
         tasks: vec![serve_app, serve_demo],
     })
+}
+
+/// `POST /internal/call-events`: the media node's signed reports, into the site's hub (C14).
+fn call_events_router(hubs: &Arc<Hubs<AnyStore>>, key: Vec<u8>) -> Router {
+    let hubs = hubs.clone();
+    let key = Arc::new(key);
+    Router::new().route(
+        "/internal/call-events",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (hubs, key) = (hubs.clone(), key.clone());
+                async move {
+                    let signature = headers
+                        .get("x-vitrine-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if !vitrine_core::call::verify_body(&key, &body, signature) {
+                        return axum::http::StatusCode::UNAUTHORIZED;
+                    }
+                    match serde_json::from_slice::<vitrine_core::call::CallEvent>(&body) {
+                        Ok(event) => {
+                            hubs.call_event(event);
+                            axum::http::StatusCode::NO_CONTENT
+                        }
+                        Err(_) => axum::http::StatusCode::BAD_REQUEST,
+                    }
+                }
+            },
+        ),
+    )
 }
 
 fn app_router(config: &Config, store: &AnyStore, hubs: &Arc<Hubs<AnyStore>>) -> Router {
@@ -351,6 +423,10 @@ fn app_router(config: &Config, store: &AnyStore, hubs: &Arc<Hubs<AnyStore>>) -> 
         .nest_service(
             "/widget.js",
             tower_http::services::ServeFile::new(config.web_dir.join("widget.js")),
+        )
+        .nest_service(
+            "/widget-call.js",
+            tower_http::services::ServeFile::new(config.web_dir.join("widget-call.js")),
         )
         .layer(SetResponseHeaderLayer::overriding(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     // Tests read the first line to learn the ports.
     println!(
         "{}",
-        serde_json::json!({"event": "listening", "app": running.addr, "demo": running.demo_addr})
+        serde_json::json!({"event": "listening", "app": running.addr, "demo": running.demo_addr, "media": running.media_addr})
     );
     println!(
         "\n  Vitrine is running on {store}\n\n  \

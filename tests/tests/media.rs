@@ -59,14 +59,20 @@ async fn client(node: &RunningNode, room: &str, who: &str, role: CallRole) -> Me
 }
 
 /// Opens a raw signaling socket, sends `frames`, returns every server frame and the close code.
-async fn raw_session(node: &RunningNode, frames: Vec<Message>) -> (Vec<CallServerFrame>, Option<u16>) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(node)).await.unwrap();
+async fn raw_session(
+    node: &RunningNode,
+    frames: Vec<Message>,
+) -> (Vec<CallServerFrame>, Option<u16>) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(node))
+        .await
+        .unwrap();
     for frame in frames {
         ws.send(frame).await.unwrap();
     }
     let mut got = Vec::new();
     let mut close = None;
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await
+    {
         match message {
             Message::Text(text) => got.push(serde_json::from_str(&text).unwrap()),
             Message::Close(frame) => {
@@ -97,8 +103,16 @@ async fn two_str0m_clients_exchange_audio_and_video_through_the_node() {
     let b = client(&node, "r1", "visitor", CallRole::Guest).await;
     for (me, other) in [(&a, "visitor"), (&b, "agent")] {
         me.wait_until("media from the other side", WAIT, |s| {
-            s.frames.get(&format!("{other}/camera")).copied().unwrap_or(0) > 10
-                && s.frames.get(&format!("{other}/microphone")).copied().unwrap_or(0) > 10
+            s.frames
+                .get(&format!("{other}/camera"))
+                .copied()
+                .unwrap_or(0)
+                > 10
+                && s.frames
+                    .get(&format!("{other}/microphone"))
+                    .copied()
+                    .unwrap_or(0)
+                    > 10
         })
         .await
         .unwrap();
@@ -134,7 +148,11 @@ async fn expired_forged_wrong_room_and_garbage_tokens_are_refused() {
     let cases = [
         (expired, "r", "token_expired"),
         (forged, "r", "token_forged"),
-        (token("other-room", "p", CallRole::Host), "r", "token_wrong_room"),
+        (
+            token("other-room", "p", CallRole::Host),
+            "r",
+            "token_wrong_room",
+        ),
         ("garbage".to_string(), "r", "token_malformed"),
     ];
     for (token, room, code) in cases {
@@ -148,7 +166,9 @@ async fn expired_forged_wrong_room_and_garbage_tokens_are_refused() {
         .await;
         assert_eq!(error_code(&frames), Some(code));
         assert_eq!(close, Some(4401), "{code}");
-        assert!(!frames.iter().any(|f| matches!(f, CallServerFrame::Joined { .. })));
+        assert!(!frames
+            .iter()
+            .any(|f| matches!(f, CallServerFrame::Joined { .. })));
     }
     node.shutdown().await;
 }
@@ -173,8 +193,14 @@ async fn malformed_signaling_is_answered_and_bounded() {
         sources: Default::default(),
         receive: Default::default(),
     });
-    let (got, _) = raw_session(&node, vec![join.clone(), bad_sdp, json(&CallClientFrame::Leave {})]).await;
-    assert!(got.iter().any(|f| matches!(f, CallServerFrame::Joined { .. })));
+    let (got, _) = raw_session(
+        &node,
+        vec![join.clone(), bad_sdp, json(&CallClientFrame::Leave {})],
+    )
+    .await;
+    assert!(got
+        .iter()
+        .any(|f| matches!(f, CallServerFrame::Joined { .. })));
     assert_eq!(error_code(&got), Some("bad_sdp"));
     let mut frames = vec![join.clone()];
     frames.extend((0..5).map(|_| Message::Text(r#"{"type":"shout"}"#.into())));
@@ -227,7 +253,10 @@ async fn a_removed_participant_stops_receiving_and_is_no_longer_forwarded() {
         .unwrap();
     // It keeps sending (a misbehaving client), but nothing flows either way any more.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (received, forwarded) = (removed.frames_from("host/camera"), kept.frames_from("gone/camera"));
+    let (received, forwarded) = (
+        removed.frames_from("host/camera"),
+        kept.frames_from("gone/camera"),
+    );
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(removed.frames_from("host/camera"), received);
     assert_eq!(kept.frames_from("gone/camera"), forwarded);
@@ -253,7 +282,11 @@ async fn a_room_holds_eleven_and_previews_see_only_the_host() {
     };
     let mut sockets = Vec::new();
     for i in 0..11 {
-        let role = if i == 0 { CallRole::Host } else { CallRole::Guest };
+        let role = if i == 0 {
+            CallRole::Host
+        } else {
+            CallRole::Guest
+        };
         let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         ws.send(join(&format!("p{i}"), role)).await.unwrap();
         let first = ws.next().await.unwrap().unwrap();
@@ -270,7 +303,11 @@ async fn a_room_holds_eleven_and_previews_see_only_the_host() {
         _ => None,
     });
     assert_eq!(
-        peers.unwrap().iter().map(|p| p.participant.as_str()).collect::<Vec<_>>(),
+        peers
+            .unwrap()
+            .iter()
+            .map(|p| p.participant.as_str())
+            .collect::<Vec<_>>(),
         vec!["p0"]
     );
     drop(sockets);
@@ -294,7 +331,9 @@ async fn call_events_are_reported_signed_and_drain_ends_calls_clearly() {
                 if !verify_body(KEY, &body, signature) {
                     return StatusCode::UNAUTHORIZED;
                 }
-                sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
                 StatusCode::NO_CONTENT
             }
         }),
@@ -312,22 +351,45 @@ async fn call_events_are_reported_signed_and_drain_ends_calls_clearly() {
     let host = client(&node, "r3", "host", CallRole::Host).await;
     let guest = client(&node, "r3", "guest", CallRole::Guest).await;
     guest
-        .wait_until("media", WAIT, |s| s.frames.get("host/camera").copied().unwrap_or(0) > 5)
+        .wait_until("media", WAIT, |s| {
+            s.frames.get("host/camera").copied().unwrap_or(0) > 5
+        })
         .await
         .unwrap();
-    assert_eq!(reqwest::get(format!("{http}/health")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{http}/health"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     node.shutdown().await;
     for c in [&host, &guest] {
         c.wait_until("ended by the shutdown", WAIT, |s| s.ended.is_some())
             .await
             .unwrap();
-        assert!(c.state.lock().unwrap().ended.as_deref().unwrap().contains("shutting down"));
+        assert!(c
+            .state
+            .lock()
+            .unwrap()
+            .ended
+            .as_deref()
+            .unwrap()
+            .contains("shutting down"));
     }
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let kinds: Vec<CallEventKind> = events.lock().unwrap().iter().map(|e| e.kind.clone()).collect();
-        if kinds.iter().any(|k| matches!(k, CallEventKind::RoomEnded { .. })) {
+        let kinds: Vec<CallEventKind> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.kind.clone())
+            .collect();
+        if kinds
+            .iter()
+            .any(|k| matches!(k, CallEventKind::RoomEnded { .. }))
+        {
             assert_eq!(kinds[0], CallEventKind::RoomStarted);
             assert!(kinds.contains(&CallEventKind::ParticipantJoined {
                 participant: "guest".into(),
@@ -341,10 +403,17 @@ async fn call_events_are_reported_signed_and_drain_ends_calls_clearly() {
                 panic!("room end is the last event: {kinds:?}");
             };
             assert!(*duration_ms > 0);
-            assert!(events.lock().unwrap().iter().all(|e| e.site == "demo-shop" && e.room == "r3"));
+            assert!(events
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|e| e.site == "demo-shop" && e.room == "r3"));
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no room end: {kinds:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no room end: {kinds:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -365,8 +434,16 @@ async fn a_draining_node_refuses_new_joins() {
     ws.next().await.unwrap().unwrap();
     let stopping = tokio::spawn(node.shutdown());
     let deadline = std::time::Instant::now() + WAIT;
-    while reqwest::get(format!("{http}/health")).await.map(|r| r.status().as_u16()).ok() != Some(503) {
-        assert!(std::time::Instant::now() < deadline, "never reported draining");
+    while reqwest::get(format!("{http}/health"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(503)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reported draining"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (mut late, _) = tokio_tungstenite::connect_async(&url).await.unwrap();

@@ -33,7 +33,7 @@ page_url: string,
 /**
  * Name and e-mail from the "leave a message" form, both optional.
  */
-contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", };
+contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", } | { "type": "call_request", cancel: boolean, } | { "type": "call_answer", call_id: string, accept: boolean, } | { "type": "call_hangup", call_id: string, };
 
 export type PageView = { seq: number, url: string, title: string, referrer: string | null, 
 /**
@@ -47,9 +47,13 @@ export type VisitorServerFrame = { "type": "welcome", v: number, agents_availabl
 /**
  * Whether a `conversation` frame follows (the visitor has an open conversation).
  */
-has_conversation: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, };
+has_conversation: boolean, 
+/**
+ * V11: whether the widget may offer calls at all.
+ */
+calls: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, } | { "type": "call_invite", call_id: string, agent_name: string, preview: CallJoinInfo, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_closed", call_id: string, reason: string, } | { "type": "call_requested", pending: boolean, } | { "type": "call_busy", } | { "type": "calls", enabled: boolean, } | { "type": "navigate", url: string, } | { "type": "interaction", allowed: boolean, };
 
-export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, };
+export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, } | { "type": "call_start", visitor_ids: Array<string>, } | { "type": "call_accept", visitor_id: string, } | { "type": "call_add", call_id: string, visitor_ids: Array<string>, } | { "type": "call_remove", call_id: string, visitor_id: string, } | { "type": "call_end", call_id: string, } | { "type": "navigate", visitor_id: string, url: string, } | { "type": "set_interaction", call_id: string, allowed: boolean, } | { "type": "set_calls", enabled: boolean, };
 
 export type AgentServerFrame = { "type": "snapshot", visitors: Array<LiveVisitor>, availability: AgentAvailability, 
 /**
@@ -63,7 +67,7 @@ agents: Array<OnlineAgent>,
 /**
  * Visitors blocked on this chat (C9).
  */
-blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, visible: boolean, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, };
+blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, visible: boolean, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
 
 export type AgentAvailability = { 
 /**
@@ -151,6 +155,22 @@ export type OnlineAgent = { agent_id: string, name: string, expert: boolean, ava
 
 export type CallRole = "host" | "guest" | "preview";
 
+export type CallJoinInfo = { 
+/**
+ * ws(s)://…/ws/call
+ */
+url: string, room: string, token: string, role: CallRole, };
+
+export type CallParticipantState = "invited" | "joined" | "declined" | "left" | "removed";
+
+export type CallParticipant = { visitor_id: string, state: CallParticipantState, };
+
+export type CallSummary = { call_id: string, agent_id: string, participants: Array<CallParticipant>, created_at: number, interaction_allowed: boolean, 
+/**
+ * The last URL the agent sent everyone to (V9 re-sync target).
+ */
+agent_url: string | null, };
+
 export type TrackSource = "microphone" | "camera" | "screen";
 
 export type CallPeer = { participant: string, name: string, role: CallRole, };
@@ -209,7 +229,15 @@ allowed_origins: Array<string>,
 /**
  * Agent IDs assigned to this chat (admins need no assignment).
  */
-consultants: Array<string>, };
+consultants: Array<string>, 
+/**
+ * V11: the account's plan includes calls (set by the operator).
+ */
+calls_in_plan: boolean, 
+/**
+ * V11: calls offered to visitors (an agent's switch).
+ */
+calls_enabled: boolean, };
 
 export type Role = "admin" | "agent" | "expert";
 

@@ -134,8 +134,14 @@ fn test() -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
-        .env("VITRINE_MEDIA_BIN", target_dir().join("debug/vitrine-media-node"))
-        .env("VITRINE_MEDIALOAD_BIN", target_dir().join("debug/vitrine-mediaload"))
+        .env(
+            "VITRINE_MEDIA_BIN",
+            target_dir().join("debug/vitrine-media-node"),
+        )
+        .env(
+            "VITRINE_MEDIALOAD_BIN",
+            target_dir().join("debug/vitrine-mediaload"),
+        )
         .current_dir(&root))?;
     eprintln!("all tests passed");
     Ok(())

@@ -22,7 +22,7 @@ pub struct ChatState {
     conversations: HashMap<String, Conversation>,
     /// Each visitor has at most one open (pending or active) conversation.
     open_by_visitor: HashMap<String, String>,
-    blocked: BTreeSet<String>,
+    pub(super) blocked: BTreeSet<String>,
     /// Reopen requests waiting for the store: conversation → agent connections.
     loading: HashMap<String, Vec<ConnId>>,
     /// Agent connections that said they are typing, per conversation.
@@ -132,7 +132,7 @@ impl Hub {
         }
     }
 
-    fn visitor_conns(&self, visitor_id: &str) -> Vec<ConnId> {
+    pub(super) fn visitor_conns(&self, visitor_id: &str) -> Vec<ConnId> {
         self.conns
             .iter()
             .filter(|(_, c)| matches!(&c.role, ConnRole::Visitor(vc) if vc.visitor_id.as_deref() == Some(visitor_id)))
@@ -140,7 +140,7 @@ impl Hub {
             .collect()
     }
 
-    fn to_visitor(&mut self, visitor_id: &str, frame: VisitorServerFrame) {
+    pub(super) fn to_visitor(&mut self, visitor_id: &str, frame: VisitorServerFrame) {
         for conn in self.visitor_conns(visitor_id) {
             self.out.push(Output::ToVisitor {
                 conn,
@@ -638,7 +638,8 @@ impl Hub {
                 }
                 Ok(())
             }
-            AgentFrame::Ping {} | AgentFrame::SetAvailability { .. } => Ok(()),
+            // Handled by the presence and call parts of the hub.
+            _ => Ok(()),
         }
     }
 
@@ -841,6 +842,35 @@ impl Hub {
     }
 
     // -- messages ---------------------------------------------------------------------------
+
+    /// C14: a call note in the visitor's conversation, opening one (owned by the call's
+    /// agent) if they have none.
+    pub(super) fn call_note(
+        &mut self,
+        visitor_id: &str,
+        agent: &AgentIdentity,
+        text: String,
+        now: UnixMillis,
+    ) {
+        let id = match self.chat.open_by_visitor.get(visitor_id) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_conversation_id(now, &format!("call-{visitor_id}"));
+                self.open_conversation(
+                    &id,
+                    visitor_id,
+                    ConversationStatus::Active,
+                    Some(agent_ref(agent)),
+                    Contact::default(),
+                    true,
+                    now,
+                );
+                self.publish(&id);
+                id
+            }
+        };
+        self.system_message(&id, text, now);
+    }
 
     fn system_message(&mut self, id: &str, text: String, now: UnixMillis) {
         let seq = self.chat.conversations[id].summary.last_seq + 1;

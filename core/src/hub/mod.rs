@@ -5,6 +5,7 @@
 //! when `next_wakeup()` is reached. The hub never reads a clock and never does I/O, so
 //! the same code runs in the Worker (wasm32), in the local tokio server and in tests.
 
+mod calls;
 mod chat;
 
 use std::collections::{BTreeSet, HashMap};
@@ -13,6 +14,7 @@ use crate::codec::FrameError;
 use crate::protocol::*;
 use crate::records::{PageViewRecord, Record, VisitRecord};
 
+pub use calls::{CallConfig, CallState, SiteSettings};
 pub use chat::ChatState;
 
 pub type ConnId = u64;
@@ -36,6 +38,8 @@ pub struct HubConfig {
     /// Chat messages per second one visitor may send on average (all tabs), and the burst.
     pub visitor_messages_per_second: f64,
     pub visitor_message_burst: f64,
+    /// The media node (calls are unavailable without one).
+    pub calls: Option<CallConfig>,
 }
 
 impl Default for HubConfig {
@@ -50,6 +54,7 @@ impl Default for HubConfig {
             frame_burst: 40.0,
             visitor_messages_per_second: 0.5,
             visitor_message_burst: 8.0,
+            calls: None,
         }
     }
 }
@@ -110,6 +115,11 @@ pub enum Input {
         conversation_id: String,
         loaded: Option<(ConversationSummary, Vec<ChatMessage>)>,
     },
+    /// The site's record (allowed origins, call gating), from the adapter whenever it
+    /// (re)reads it. Unchanged settings are a no-op.
+    SiteSettings(SiteSettings),
+    /// The media node reported on a call (C14).
+    CallEvent(crate::call::CallEvent),
     /// Time passed; fires due timers.
     Tick,
 }
@@ -199,6 +209,7 @@ pub struct Hub {
     site_available: bool,
     sweep_scheduled: bool,
     chat: ChatState,
+    calls: CallState,
     out: Vec<Output>,
 }
 
@@ -212,6 +223,7 @@ impl Hub {
             site_available: false,
             sweep_scheduled: false,
             chat: ChatState::default(),
+            calls: CallState::default(),
             out: Vec::new(),
         }
     }
@@ -275,6 +287,8 @@ impl Hub {
                 conversation_id,
                 loaded,
             } => self.conversation_loaded(&conversation_id, loaded, now),
+            Input::SiteSettings(settings) => self.site_settings(settings, now),
+            Input::CallEvent(event) => self.call_event(event, now),
             Input::Tick => {}
         }
         self.fire_due_timers(now);
@@ -357,6 +371,7 @@ impl Hub {
             Some(ConnRole::Agent(agent)) => {
                 self.update_site_availability(now);
                 self.agent_conn_closed(conn_id, &agent.identity.agent_id);
+                self.agent_gone(&agent.identity.agent_id, now);
             }
             None => {}
         }
@@ -430,6 +445,7 @@ impl Hub {
                     now,
                 );
                 self.resume_visitor_chat(conn_id, &visitor_id, chat_after_seq);
+                self.resume_visitor_call(conn_id, &visitor_id, now);
             }
             (VisitorFrame::Hello { .. }, Some(_)) => self.send_error(
                 conn_id,
@@ -478,6 +494,12 @@ impl Hub {
             (VisitorFrame::EndConversation {}, Some(visitor_id)) => {
                 self.visitor_ends(conn_id, &visitor_id, now)
             }
+            (
+                frame @ (VisitorFrame::CallRequest { .. }
+                | VisitorFrame::CallAnswer { .. }
+                | VisitorFrame::CallHangup { .. }),
+                Some(visitor_id),
+            ) => self.visitor_call_frame(conn_id, &visitor_id, frame, now),
         }
     }
 
@@ -545,6 +567,7 @@ impl Hub {
                 v: PROTOCOL_VERSION,
                 agents_available: self.site_available,
                 has_conversation: self.chat.open_conversation_of(&visitor_id).is_some(),
+                calls: self.calls_on(),
             },
         });
         self.refresh_status(&visitor_id, now);
@@ -615,6 +638,7 @@ impl Hub {
         available: bool,
         now: UnixMillis,
     ) {
+        let me = identity.clone();
         self.add_conn(
             conn,
             ConnRole::Agent(AgentConn {
@@ -639,6 +663,7 @@ impl Hub {
                 server_now: now,
             },
         });
+        self.resume_agent_call(conn, &me, now);
         self.update_site_availability(now);
     }
 
@@ -664,6 +689,26 @@ impl Hub {
                         conn,
                         frame: AgentServerFrame::Availability(self.availability_for(conn)),
                     });
+                }
+            }
+            frame @ (AgentFrame::CallStart { .. }
+            | AgentFrame::CallAccept { .. }
+            | AgentFrame::CallAdd { .. }
+            | AgentFrame::CallRemove { .. }
+            | AgentFrame::CallEnd { .. }
+            | AgentFrame::Navigate { .. }
+            | AgentFrame::SetInteraction { .. }
+            | AgentFrame::SetCalls { .. }) => {
+                let Some(Conn {
+                    role: ConnRole::Agent(agent),
+                    ..
+                }) = self.conns.get(&conn)
+                else {
+                    return;
+                };
+                let me = agent.identity.clone();
+                if let Err(e) = self.agent_call_frame(conn, &me, frame, now) {
+                    self.send_error(conn, e);
                 }
             }
             chat_frame => self.agent_chat_frame(conn, chat_frame, now),
@@ -878,8 +923,8 @@ impl Hub {
             returning: v.visit_count > 1,
             visit_count: v.visit_count,
             page_views_this_visit: v.page_seq,
-            in_call: false,
-            call_requested: false,
+            in_call: self.visitor_in_call(id),
+            call_requested: self.visitor_requested_call(id),
             unread: self.chat.unread_of_visitor(id),
         }
     }

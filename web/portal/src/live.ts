@@ -5,6 +5,8 @@
 // disagree. Agent messages wait in an outbox until the hub acknowledges them (B2).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type {
+  CallJoinInfo,
+  CallSummary,
   AgentAvailability,
   AgentFrame,
   AgentServerFrame,
@@ -26,6 +28,11 @@ export interface Outgoing {
 }
 
 export interface LiveState {
+  /** The agent's call (V1–V9), the join info for the media node, and call gating (V11). */
+  call: CallSummary | null;
+  callJoin: CallJoinInfo | null;
+  callEnded: string | null;
+  calls: { available: boolean; enabled: boolean };
   visitors: Map<string, LiveVisitor>;
   availability: AgentAvailability | null;
   connection: Connection;
@@ -50,6 +57,10 @@ export interface Notice {
 }
 
 const initial = (): LiveState => ({
+  call: null,
+  callJoin: null,
+  callEnded: null,
+  calls: { available: false, enabled: false },
   visitors: new Map(),
   availability: null,
   connection: 'connecting',
@@ -181,6 +192,17 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
             return { ...s, agents: frame.agents };
           case 'blocked':
             return { ...s, blocked: new Set(frame.visitors) };
+          case 'call_changed':
+            return { ...s, call: frame.call, callEnded: null };
+          case 'call_join':
+            return { ...s, callJoin: frame.join, callEnded: null };
+          case 'call_ended':
+            return { ...s, call: null, callJoin: null, callEnded: frame.reason };
+          case 'calls':
+            return { ...s, calls: { available: frame.available, enabled: frame.enabled } };
+          case 'missed_call':
+            notice.current({ at: frame.at, text: `Missed call from visitor ${frame.visitor_id.slice(0, 8)} (you were in a call)` });
+            return s;
           case 'error':
             console.warn('hub error', frame.code, frame.message);
             return { ...s, lastError: frame.message };

@@ -7,6 +7,7 @@ import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
 import { api, ApiError, type Me } from './api';
 import { ChatConsole, StartChat } from './chat';
+import { CallActions, CallPanel } from './call';
 import { duration, useHub, useNow, type Hub, type Notice } from './live';
 
 function App() {
@@ -197,6 +198,7 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
             )}
           </section>
           {chosen && <Details site={siteKey} visitor={chosen} hub={hub} onOpenChat={openChat} onStarted={setStartedWith} onClose={() => setSelected(null)} />}
+          <CallPanel hub={hub} />
         </main>
       )}
     </>
@@ -251,6 +253,7 @@ function Details({ site, visitor, hub, onOpenChat, onStarted, onClose }: { site:
       </div>
       <p class="muted">{place(visitor)} · {visitor.status}</p>
       {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this chat.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} onStarted={onStarted} />}
+      {!hub.state.blocked.has(visitor.visitor_id) && <CallActions hub={hub} visitor={visitor} />}
       {error && <p class="error">{error}</p>}
       {details && (
         <>

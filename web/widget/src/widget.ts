@@ -143,11 +143,61 @@ function start(script: HTMLScriptElement): void {
     }, delay);
   }
 
+  // -- calls: the call UI is a separate script, fetched when a call starts ----------------
+  type CallUi = { handle(frame: VisitorServerFrame, ctx: { send(f: VisitorFrame): void }): void };
+  let callUi: Promise<CallUi> | null = null;
+  function callModule(): Promise<CallUi> {
+    callUi ??= new Promise((resolve, reject) => {
+      const tag = document.createElement('script');
+      tag.src = `${server.protocol}//${server.host}/widget-call.js`;
+      tag.onload = () => resolve((window as unknown as { __vitrineCall: CallUi }).__vitrineCall);
+      tag.onerror = () => { callUi = null; reject(new Error('the call UI did not load')); };
+      document.head.appendChild(tag);
+    });
+    return callUi;
+  }
+  let callButton: HTMLButtonElement | null = null;
+  let callPending = false;
+  function showCallButton(enabled: boolean, label?: string): void {
+    if (!enabled) { callButton?.remove(); callButton = null; return; }
+    if (!callButton) {
+      const host = document.createElement('div');
+      document.body.appendChild(host);
+      const shadow = host.attachShadow({ mode: 'open' });
+      shadow.innerHTML = '<style>button{position:fixed;right:20px;bottom:76px;z-index:2147483000;border:0;border-radius:20px;padding:8px 14px;background:#16a34a;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}</style><button type="button" class="vitrine-call"></button>';
+      callButton = shadow.querySelector('button');
+      callButton!.onclick = () => guard(() => send({ type: 'call_request', cancel: callPending }));
+    }
+    callButton!.textContent = label ?? (callPending ? 'Calling… (cancel)' : 'Request a call');
+  }
+
   function onFrame(frame: VisitorServerFrame): void {
     if (chat.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
         chat.welcome(frame.agents_available, frame.has_conversation);
+        showCallButton(frame.calls);
+        break;
+      case 'calls':
+        showCallButton(frame.enabled);
+        break;
+      case 'call_requested':
+        callPending = frame.pending;
+        showCallButton(true);
+        break;
+      case 'call_busy':
+        showCallButton(true, 'All agents are busy — try again soon');
+        break;
+      case 'call_invite':
+      case 'call_join':
+      case 'call_closed':
+      case 'interaction':
+        if (frame.type === 'call_join') { callPending = false; showCallButton(!!callButton); }
+        callModule().then((m) => guard(() => m.handle(frame, { send })), (e) => console.warn('[vitrine]', e));
+        break;
+      case 'navigate':
+        // V8: the agent sends this page elsewhere (the hub checked the site's origins).
+        if (/^https?:\/\//i.test(frame.url)) location.assign(frame.url);
         break;
       case 'availability':
         chat.setAvailable(frame.agents_available);
