@@ -171,9 +171,9 @@ fn check_widget_size(root: &Path) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     let kind = match args.first().map(String::as_str) {
-        Some(kind @ ("presence" | "chat")) => kind,
+        Some(kind @ ("presence" | "chat" | "media")) => kind,
         _ => bail!(
-            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30]"
+            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]"
         ),
     };
     let root = root();
@@ -186,9 +186,14 @@ fn bench(args: &[String]) -> Result<()> {
             "vitrine-server",
             "-p",
             "vitrine-tests",
+            "-p",
+            "vitrine-media-node",
         ])
         .current_dir(&root))?;
     let release = target_dir().join("release");
+    if kind == "media" {
+        return bench_media(&release, &args[1..]);
+    }
     if kind == "chat" {
         return bench_chat(&release, &args[1..]);
     }
@@ -261,6 +266,72 @@ fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
     children.stop_all();
     let _ = std::fs::remove_dir_all(&data);
     result
+}
+
+/// The media node under synthetic str0m participants (all in one load-generator
+/// process on the same 2 cores): delivery, forwarding delay, node memory per participant.
+fn bench_media(release: &Path, args: &[String]) -> Result<()> {
+    let (mut rooms, mut per_room, mut seconds) = ("25".to_string(), "4".to_string(), "20".to_string());
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match (flag.as_str(), it.next()) {
+            ("--rooms", Some(v)) => rooms = v.clone(),
+            ("--per-room", Some(v)) => per_room = v.clone(),
+            ("--seconds", Some(v)) => seconds = v.clone(),
+            _ => bail!("unknown bench option {flag}"),
+        }
+    }
+    const KEY: &str = "bench-media-key-0123456789";
+    let mut children = Children::default();
+    let port = children::free_port()?;
+    let pid = children.spawn(
+        Command::new(release.join("vitrine-media-node"))
+            .args(["--http", &format!("127.0.0.1:{port}"), "--udp", "127.0.0.1:0"])
+            .env("VITRINE_CALL_KEY", KEY)
+            .env("RUST_LOG", "warn"),
+    )?;
+    children::wait_for_port(port)?;
+    let rss = || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let idle_kib = rss();
+    let load = Command::new(release.join("vitrine-mediaload"))
+        .args([
+            "--ws", &format!("ws://127.0.0.1:{port}/ws/call"), "--key", KEY,
+            "--rooms", &rooms, "--per-room", &per_room, "--seconds", &seconds,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // Peak node memory while the participants are connected.
+    let mut loaded_kib = idle_kib;
+    let load_pid = load.id();
+    while std::path::Path::new(&format!("/proc/{load_pid}/status")).exists()
+        && !std::fs::read_to_string(format!("/proc/{load_pid}/status")).unwrap_or_default().contains("State:\tZ")
+    {
+        loaded_kib = loaded_kib.max(rss());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let stats = load.wait_with_output()?;
+    children.stop_all();
+    if !stats.status.success() {
+        bail!("vitrine-mediaload failed: {}", String::from_utf8_lossy(&stats.stderr));
+    }
+    let report = String::from_utf8_lossy(&stats.stdout);
+    let participants: f64 = rooms.parse::<f64>()? * per_room.parse::<f64>()?;
+    println!("{}", report.trim());
+    println!(
+        "media node RSS: idle {idle_kib} KiB, loaded {loaded_kib} KiB, {:.0} KiB per participant",
+        (loaded_kib.saturating_sub(idle_kib)) as f64 / participants
+    );
+    Ok(())
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {
