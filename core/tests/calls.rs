@@ -1,6 +1,9 @@
 //! Calls in the hub with explicit times: invitations and tokens, answers, busy agents,
 //! gating, navigation limits, interaction re-sync and the chat trace of call events.
 
+mod common;
+
+use common::{to_agent, to_visitor};
 use vitrine_core::call::*;
 use vitrine_core::hub::{AgentIdentity, CallConfig, Hub, HubConfig, Input, Output, SiteSettings};
 use vitrine_core::protocol::*;
@@ -77,24 +80,6 @@ fn visitor(hub: &mut Hub, conn: u64, id: &str) -> Vec<Output> {
         },
         T0,
     )
-}
-
-fn to_visitor(out: &[Output], conn: u64) -> Vec<VisitorServerFrame> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToVisitor { conn: c, frame } if *c == conn => Some(frame.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn to_agent(out: &[Output], conn: u64) -> Vec<AgentServerFrame> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToAgent { conn: c, frame } if *c == conn => Some(frame.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn agent_does(hub: &mut Hub, conn: u64, frame: AgentFrame, now: u64) -> Vec<Output> {

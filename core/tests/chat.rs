@@ -1,6 +1,9 @@
 //! Chat in the hub, driven with explicit times and explicit store answers: lifecycle,
 //! ownership, transfer, blocking, and "nothing lost, nothing duplicated" (B2).
 
+mod common;
+
+use common::{to_agent, to_visitor};
 use vitrine_core::conversations::Restored;
 use vitrine_core::hub::{AgentIdentity, Hub, HubConfig, Input, Output};
 use vitrine_core::protocol::*;
@@ -135,24 +138,6 @@ impl Bench {
             },
         )
     }
-}
-
-fn to_agent(out: &[Output], conn: u64) -> Vec<AgentServerFrame> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToAgent { conn: c, frame } if *c == conn => Some(frame.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn to_visitor(out: &[Output], conn: u64) -> Vec<VisitorServerFrame> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToVisitor { conn: c, frame } if *c == conn => Some(frame.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn agent_messages(out: &[Output], conn: u64) -> Vec<ChatMessage> {

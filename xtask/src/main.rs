@@ -271,7 +271,8 @@ fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
 /// The media node under synthetic str0m participants (all in one load-generator
 /// process on the same 2 cores): delivery, forwarding delay, node memory per participant.
 fn bench_media(release: &Path, args: &[String]) -> Result<()> {
-    let (mut rooms, mut per_room, mut seconds) = ("25".to_string(), "4".to_string(), "20".to_string());
+    let (mut rooms, mut per_room, mut seconds) =
+        ("25".to_string(), "4".to_string(), "20".to_string());
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         match (flag.as_str(), it.next()) {
@@ -286,7 +287,12 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
     let port = children::free_port()?;
     let pid = children.spawn(
         Command::new(release.join("vitrine-media-node"))
-            .args(["--http", &format!("127.0.0.1:{port}"), "--udp", "127.0.0.1:0"])
+            .args([
+                "--http",
+                &format!("127.0.0.1:{port}"),
+                "--udp",
+                "127.0.0.1:0",
+            ])
             .env("VITRINE_CALL_KEY", KEY)
             .env("RUST_LOG", "warn"),
     )?;
@@ -304,8 +310,16 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
     let idle_kib = rss();
     let load = Command::new(release.join("vitrine-mediaload"))
         .args([
-            "--ws", &format!("ws://127.0.0.1:{port}/ws/call"), "--key", KEY,
-            "--rooms", &rooms, "--per-room", &per_room, "--seconds", &seconds,
+            "--ws",
+            &format!("ws://127.0.0.1:{port}/ws/call"),
+            "--key",
+            KEY,
+            "--rooms",
+            &rooms,
+            "--per-room",
+            &per_room,
+            "--seconds",
+            &seconds,
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -314,7 +328,9 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
     let mut loaded_kib = idle_kib;
     let load_pid = load.id();
     while std::path::Path::new(&format!("/proc/{load_pid}/status")).exists()
-        && !std::fs::read_to_string(format!("/proc/{load_pid}/status")).unwrap_or_default().contains("State:\tZ")
+        && !std::fs::read_to_string(format!("/proc/{load_pid}/status"))
+            .unwrap_or_default()
+            .contains("State:\tZ")
     {
         loaded_kib = loaded_kib.max(rss());
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -322,7 +338,10 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
     let stats = load.wait_with_output()?;
     children.stop_all();
     if !stats.status.success() {
-        bail!("vitrine-mediaload failed: {}", String::from_utf8_lossy(&stats.stderr));
+        bail!(
+            "vitrine-mediaload failed: {}",
+            String::from_utf8_lossy(&stats.stderr)
+        );
     }
     let report = String::from_utf8_lossy(&stats.stdout);
     let participants: f64 = rooms.parse::<f64>()? * per_room.parse::<f64>()?;
