@@ -34,12 +34,54 @@ pub struct Site {
     /// Agent IDs assigned to this chat (admins need no assignment).
     #[serde(default)]
     pub consultants: Vec<String>,
-    /// V11: the account's plan includes calls (set by the operator).
-    #[serde(default = "yes")]
-    pub calls_in_plan: bool,
-    /// V11: calls offered to visitors (an agent's switch).
+    /// V11: calls offered to visitors (an agent's switch; the account's plan decides
+    /// whether calls exist at all).
     #[serde(default = "yes")]
     pub calls_enabled: bool,
+}
+
+/// What an account's plan includes (V11). Set by the operator (`vitrine plan`), never by
+/// the account's own admins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Plan {
+    /// Audio/video calls, screen share and navigation during calls.
+    #[serde(default)]
+    pub calls: bool,
+}
+
+/// A customer of the platform: owns chats (sites) and agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Account {
+    pub account_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub plan: Plan,
+}
+
+pub async fn put_account<S: Store>(store: &S, account: &Account) -> StoreResult<()> {
+    let attrs = serde_json::to_value(account).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    store
+        .put(
+            Item::new(format!("ACCOUNT#{}", account.account_id), "META", attrs),
+            Condition::Always,
+        )
+        .await
+}
+
+pub async fn get_account<S: Store>(store: &S, account_id: &str) -> StoreResult<Option<Account>> {
+    match store.get(&format!("ACCOUNT#{account_id}"), "META").await? {
+        Some(item) => item.decode().map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The plan an account is on; an account without a record has the empty plan (fails
+/// closed: nothing paid-for is switched on by accident).
+pub async fn account_plan<S: Store>(store: &S, account_id: &str) -> StoreResult<Plan> {
+    Ok(get_account(store, account_id)
+        .await?
+        .map(|a| a.plan)
+        .unwrap_or_default())
 }
 
 fn yes() -> bool {

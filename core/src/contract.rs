@@ -289,7 +289,6 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         active: true,
         allowed_origins: vec![],
         consultants: vec![],
-        calls_in_plan: true,
         calls_enabled: true,
     };
     let other = Site {
@@ -299,7 +298,6 @@ pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
         active: true,
         allowed_origins: vec![],
         consultants: vec![],
-        calls_in_plan: true,
         calls_enabled: true,
     };
     accounts::put_site(s, &site).await.unwrap();

@@ -380,17 +380,7 @@ fn call_events_leave_start_end_and_duration_in_the_visitors_chat() {
         ),
         T0 + 43_000,
     );
-    let notes: Vec<String> = joined
-        .iter()
-        .chain(left.iter())
-        .filter_map(|o| match o {
-            Output::Record(Record::Message(m)) => match &m.body {
-                MessageBody::Event { text } => Some(text.clone()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
+    let notes: Vec<String> = joined.iter().chain(left.iter()).filter_map(note).collect();
     assert_eq!(
         notes,
         vec![
@@ -410,4 +400,77 @@ fn call_events_leave_start_end_and_duration_in_the_visitors_chat() {
     assert!(to_agent(&out, ADA)
         .iter()
         .any(|f| matches!(f, AgentServerFrame::CallEnded { .. })));
+}
+
+fn note(o: &Output) -> Option<String> {
+    match o {
+        Output::Record(Record::Message(m)) => match &m.body {
+            MessageBody::Event { text } => Some(text.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive() {
+    let mut hub = hub(true);
+    agent(&mut hub, ADA, "ada");
+    visitor(&mut hub, V1, "visitor-1");
+    let call_id = call_accepted(&mut hub);
+    let event = |at: u64, kind: CallEventKind| {
+        Input::CallEvent(CallEvent {
+            site: "demo-shop".into(),
+            room: call_id.clone(),
+            at,
+            kind,
+        })
+    };
+    hub.handle(
+        event(
+            T0 + 1_000,
+            CallEventKind::ParticipantJoined {
+                participant: "visitor-1".into(),
+                role: CallRole::Guest,
+            },
+        ),
+        T0 + 1_000,
+    );
+    // The portal's "Leave call" reaches the hub first…
+    let ended = agent_does(
+        &mut hub,
+        ADA,
+        AgentFrame::CallEnd {
+            call_id: call_id.clone(),
+        },
+        T0 + 66_000,
+    );
+    assert_eq!(
+        ended.iter().filter_map(note).collect::<Vec<_>>(),
+        vec!["Call ended · 1:05".to_string()]
+    );
+    // …and the node's account of the same ending adds nothing.
+    let late = hub.handle(
+        event(
+            T0 + 66_100,
+            CallEventKind::ParticipantLeft {
+                participant: "visitor-1".into(),
+                role: CallRole::Guest,
+            },
+        ),
+        T0 + 66_100,
+    );
+    let late_end = hub.handle(
+        event(
+            T0 + 66_200,
+            CallEventKind::RoomEnded {
+                duration_ms: 65_200,
+            },
+        ),
+        T0 + 66_200,
+    );
+    assert_eq!(
+        late.iter().chain(late_end.iter()).filter_map(note).count(),
+        0
+    );
 }

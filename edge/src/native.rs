@@ -126,6 +126,8 @@ impl<S: Store + Clone> Hubs<S> {
             self.metrics.clone(),
         ));
         hubs.insert(site.to_string(), tx.clone());
+        // A new hub knows nothing of its site's settings: the next lookup re-reads them.
+        self.sites.lock().expect("site cache").remove(site);
         tx
     }
 
@@ -151,11 +153,17 @@ impl<S: Store + Clone> Hubs<S> {
         // Freshly read: the hub learns its origins and call gating before the
         // connection that caused the read (same channel, so in order).
         if let Some(site) = &site {
+            let plan = accounts::account_plan(&self.store, &site.account_id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "plan lookup failed; treating calls as not included");
+                    Default::default()
+                });
             let _ = self
                 .hub(site_key)
                 .send(HubMsg::Input(Input::SiteSettings(SiteSettings {
                     allowed_origins: site.allowed_origins.clone(),
-                    calls_in_plan: site.calls_in_plan,
+                    calls_in_plan: plan.calls,
                     calls_enabled: site.calls_enabled,
                 })));
         }
@@ -168,9 +176,19 @@ impl<S: Store + Clone> Hubs<S> {
         let _ = self.hub(&site).send(HubMsg::Input(Input::CallEvent(event)));
     }
 
-    /// Forgets the cached state of a site (after an admin changed it in this process).
-    pub fn forget_site(&self, site_key: &str) {
+    /// After an admin changed a site in this process: forget the cached copy and, if its
+    /// hub runs, hand it the new settings now (allowed origins, calls switch and plan).
+    pub async fn site_changed(&self, site_key: &str) {
         self.sites.lock().expect("site cache").remove(site_key);
+        let running = self
+            .hubs
+            .lock()
+            .expect("hub map lock")
+            .get(site_key)
+            .is_some_and(|tx| !tx.is_closed());
+        if running {
+            self.active_site(site_key).await;
+        }
     }
 
     fn location(&self, headers: &HeaderMap) -> Location {
@@ -514,6 +532,8 @@ async fn authorize_agent<S: Store + Clone>(
         .await
         .map_err(|_| unavailable)?
         .ok_or((close_code::FORBIDDEN, "not a chat you are assigned to"))?;
+    // The hub must know the chat's settings (call gating) before the agent's snapshot.
+    hubs.active_site(site).await;
     Ok(AgentIdentity {
         agent_id: agent.agent_id,
         name: agent.name,

@@ -109,7 +109,6 @@ pub async fn create_site<S: Store>(
         active: input.active,
         allowed_origins: input.allowed_origins,
         consultants: input.consultants,
-        calls_in_plan: true,
         calls_enabled: true,
     };
     accounts::put_site(&state.store, &site).await?;
@@ -128,9 +127,9 @@ async fn admin_site<S: Store>(
         .ok_or_else(|| ApiError::not_found("no such chat"))
 }
 
-fn site_changed<S>(state: &ApiState<S>, site_key: &str) {
+async fn site_changed<S>(state: &ApiState<S>, site_key: &str) {
     if let Some(hook) = &state.on_site_changed {
-        hook(site_key);
+        hook(site_key.to_string()).await;
     }
 }
 
@@ -151,7 +150,7 @@ pub async fn update_site<S: Store>(
         ..existing
     };
     accounts::put_site(&state.store, &site).await?;
-    site_changed(&state, &site_key);
+    site_changed(&state, &site_key).await;
     Ok(Json(site))
 }
 
@@ -162,7 +161,7 @@ pub async fn delete_site<S: Store>(
 ) -> Result<StatusCode, ApiError> {
     let site = admin_site(&state, &me, &site_key).await?;
     accounts::delete_site(&state.store, &site).await?;
-    site_changed(&state, &site_key);
+    site_changed(&state, &site_key).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -28,8 +28,10 @@ pub use auth::{hash_password, CurrentAgent, SESSION_COOKIE};
 pub use error::ApiError;
 
 /// Called with a site key after an admin changed or deleted that chat, so a process that
-/// caches sites (the local edge) can forget it at once.
-pub type SiteChanged = Arc<dyn Fn(&str) + Send + Sync>;
+/// caches sites (the local edge) applies it at once; the API answers once it has.
+pub type SiteChanged = Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
 
 #[derive(Clone)]
 pub struct ApiState<S> {

@@ -37,6 +37,8 @@ pub struct NodeConfig {
     /// The UDP address advertised to browsers (public IP on a VM).
     pub public_ip: Option<std::net::IpAddr>,
     pub connect_timeout: Duration,
+    /// How long a guest's dropped socket keeps their place (page navigation, V8).
+    pub rejoin_grace: Duration,
     /// On shutdown, how long running calls may continue before they are ended.
     pub drain_timeout: Duration,
 }
@@ -48,6 +50,7 @@ impl NodeConfig {
             events_url: None,
             public_ip: None,
             connect_timeout: Duration::from_secs(15),
+            rejoin_grace: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
         }
     }
@@ -129,6 +132,7 @@ pub async fn start(
         candidate,
         connect_timeout: config.connect_timeout,
         keyframe_interval: Duration::from_millis(500),
+        rejoin_grace: config.rejoin_grace,
     });
 
     let (commands, command_rx) = mpsc::unbounded_channel();
@@ -412,7 +416,7 @@ async fn run_sfu(
                     Some(Command::Frame { conn, frame }) => sfu.frame(conn, frame, now, unix_now()),
                     Some(Command::Gone { conn }) => {
                         outboxes.remove(&conn);
-                        sfu.left(conn, now, unix_now());
+                        sfu.socket_closed(conn, now, unix_now());
                     }
                     Some(Command::Stats(tx)) => { let _ = tx.send(sfu.stats()); }
                     Some(Command::Drain) => sfu.drain(),

@@ -44,6 +44,9 @@ pub struct SfuConfig {
     pub connect_timeout: Duration,
     /// Minimum time between two keyframe requests to one publisher track.
     pub keyframe_interval: Duration,
+    /// How long a guest whose socket closed without `leave` stays in the call, so a page
+    /// navigation (V8) can rejoin without anyone seeing them leave.
+    pub rejoin_grace: Duration,
 }
 
 /// Counters exposed on `/metrics`.
@@ -86,6 +89,8 @@ struct Participant {
     /// Tracks last announced to this participant, to only announce changes.
     announced: Vec<RemoteTrack>,
     next_timeout: Instant,
+    /// Socket closed without `leave` at this time; still in the call until the grace ends.
+    gone_since: Option<Instant>,
 }
 
 struct Room {
@@ -236,7 +241,11 @@ impl Sfu {
         let peers: Vec<CallPeer> = self.visible_peers(&claims.room, &claims);
         for member in &self.rooms[&claims.room].members {
             let member_role = self.participants[member].claims.role;
-            if claims.role != CallRole::Preview && member_role != CallRole::Preview {
+            // Everyone sees who joins, except that previews see only the host (who may
+            // join after them: the visitor's invitation can ring first).
+            let visible = claims.role == CallRole::Host
+                || (claims.role != CallRole::Preview && member_role != CallRole::Preview);
+            if visible {
                 self.out.push_back(SfuOutput::Signal {
                     conn: *member,
                     frame: CallServerFrame::PeerJoined {
@@ -280,6 +289,7 @@ impl Sfu {
                 subscriptions: Vec::new(),
                 announced: Vec::new(),
                 next_timeout: now,
+                gone_since: None,
             },
         );
         self.announce_tracks(&room);
@@ -549,7 +559,22 @@ impl Sfu {
         }
     }
 
-    /// The signaling socket closed.
+    /// The signaling socket closed without a `leave`: a guest may be navigating to
+    /// another page of the shop and rejoin (V8), so they stay in the call, silently, for
+    /// the rejoin grace; the host and previews leave at once.
+    pub fn socket_closed(&mut self, conn: ConnId, now: Instant, unix_now: UnixMillis) {
+        let Some(p) = self.participants.get_mut(&conn) else {
+            return;
+        };
+        if p.claims.role != CallRole::Guest {
+            self.left(conn, now, unix_now);
+            return;
+        }
+        p.gone_since = Some(now);
+        p.next_timeout = now + self.config.rejoin_grace;
+    }
+
+    /// The participant leaves now.
     pub fn left(&mut self, conn: ConnId, now: Instant, unix_now: UnixMillis) {
         let Some(p) = self.participants.get(&conn) else {
             return;
@@ -718,10 +743,20 @@ impl Sfu {
     /// Drives time: str0m timers, and the connect timeout for clients that never finish
     /// ICE + DTLS.
     pub fn timeout(&mut self, now: Instant, unix_now: UnixMillis) {
+        let grace = self.config.rejoin_grace;
+        let expired: Vec<ConnId> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.gone_since.is_some_and(|at| now >= at + grace))
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in expired {
+            self.left(conn, now, unix_now);
+        }
         let due: Vec<ConnId> = self
             .participants
             .iter()
-            .filter(|(_, p)| p.next_timeout <= now)
+            .filter(|(_, p)| p.gone_since.is_none() && p.next_timeout <= now)
             .map(|(c, _)| *c)
             .collect();
         for conn in due {
@@ -736,6 +771,7 @@ impl Sfu {
             .iter()
             .filter(|(_, p)| {
                 !p.connected
+                    && p.gone_since.is_none()
                     && now.saturating_duration_since(p.joined_at) >= self.config.connect_timeout
             })
             .map(|(c, _)| *c)
@@ -762,6 +798,9 @@ impl Sfu {
                 let Some(p) = self.participants.get_mut(&conn) else {
                     break;
                 };
+                if p.gone_since.is_some() {
+                    break;
+                }
                 if !p.rtc.is_alive() {
                     p.next_timeout = now;
                     self.left(conn, now, unix_now);
@@ -826,7 +865,7 @@ impl Sfu {
         let mut switched = Vec::new();
         for to in members.into_iter().filter(|c| *c != from) {
             let q = self.participants.get_mut(&to).unwrap();
-            if !q.connected {
+            if !q.connected || q.gone_since.is_some() {
                 continue;
             }
             let Some(sub) = q.subscriptions.iter_mut().find(|s| s.track == track) else {
@@ -883,6 +922,7 @@ mod tests {
             candidate: "127.0.0.1:40000".parse().unwrap(),
             connect_timeout: Duration::from_secs(15),
             keyframe_interval: Duration::from_millis(500),
+            rejoin_grace: Duration::from_secs(10),
         })
     }
 
@@ -953,6 +993,86 @@ mod tests {
         // The old socket closing afterwards changes nothing.
         sfu.left(2, t0, 2_000);
         assert_eq!(sfu.stats().participants, 2);
+    }
+
+    #[test]
+    fn a_preview_that_rings_before_the_host_joins_sees_the_host_arrive_and_nobody_else() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        // The visitor's invitation opens its preview before the agent's portal has joined.
+        sfu.join(1, claims("visitor", CallRole::Preview), t0, 0)
+            .unwrap();
+        sfu.join(2, claims("other", CallRole::Guest), t0, 0)
+            .unwrap();
+        sfu.join(3, claims("host", CallRole::Host), t0, 0).unwrap();
+        let joined_for_preview: Vec<String> = outputs(&mut sfu)
+            .into_iter()
+            .filter_map(|o| match o {
+                SfuOutput::Signal {
+                    conn: 1,
+                    frame: CallServerFrame::PeerJoined { peer },
+                } => Some(peer.participant),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(joined_for_preview, ["host"]);
+    }
+
+    fn left_events(out: &[SfuOutput]) -> usize {
+        out.iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    SfuOutput::Event(CallEvent {
+                        kind: CallEventKind::ParticipantLeft { .. },
+                        ..
+                    }) | SfuOutput::Signal {
+                        frame: CallServerFrame::PeerLeft { .. },
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_guest_whose_page_navigates_keeps_their_place_for_the_rejoin_grace() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
+        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
+        outputs(&mut sfu);
+
+        // (All within the 15 s connect timeout: these clients never do ICE.)
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The page unloads (socket closed, no `leave`): nobody sees them go…
+        sfu.socket_closed(2, at(1_000), 1_000);
+        sfu.timeout(at(2_000), 2_000);
+        assert_eq!(left_events(&outputs(&mut sfu)), 0);
+        // …and the next page rejoins quietly.
+        sfu.join(3, claims("guest", CallRole::Guest), at(2_000), 2_000)
+            .unwrap();
+        let out = outputs(&mut sfu);
+        assert!(
+            !out.iter().any(|o| matches!(o, SfuOutput::Event(_))),
+            "{out:?}"
+        );
+        sfu.timeout(at(11_500), 11_500);
+        assert_eq!(sfu.stats().participants, 2);
+
+        // A tab that is closed for good leaves when the grace is over.
+        sfu.socket_closed(3, at(3_000), 3_000);
+        sfu.timeout(at(12_999), 12_999);
+        assert_eq!(left_events(&outputs(&mut sfu)), 0);
+        sfu.timeout(at(13_000), 13_000);
+        let out = outputs(&mut sfu);
+        assert_eq!(
+            left_events(&out),
+            2,
+            "PeerLeft to the host + ParticipantLeft: {out:?}"
+        );
+        assert_eq!(sfu.stats().participants, 1);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use vitrine_core::accounts::{self, Agent, Role, Site};
+use vitrine_core::accounts::{self, Account, Agent, Plan, Role, Site};
 use vitrine_core::hub::{CallConfig, HubConfig};
 use vitrine_core::store::{Store, StoreError};
 use vitrine_edge::native::{EdgeConfig, Hubs};
@@ -163,6 +163,18 @@ const DEMO_ACCOUNT: &str = "demo-account";
 /// the demo shop's catalogue, offers and canned responses, if they do not exist yet.
 pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
     let account_id = DEMO_ACCOUNT;
+    if accounts::get_account(store, account_id).await?.is_none() {
+        // The demo account is on a plan with calls (V11); `vitrine plan` changes it.
+        accounts::put_account(
+            store,
+            &Account {
+                account_id: account_id.into(),
+                name: "Demo shop".into(),
+                plan: Plan { calls: true },
+            },
+        )
+        .await?;
+    }
     if accounts::get_site(store, &config.demo_site_key)
         .await?
         .is_none()
@@ -176,7 +188,6 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
                 active: true,
                 allowed_origins: vec![],
                 consultants: vec![],
-                calls_in_plan: true,
                 calls_enabled: true,
             },
         )
@@ -224,6 +235,26 @@ pub async fn seed<S: Store>(store: &S, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Puts an account on a plan (operators only: `vitrine plan`); creates the account's
+/// record if it has none. Running servers apply it when they next read the account's
+/// chats (within the site cache's 30 s, or at once after an admin edits a chat).
+pub async fn set_plan<S: Store>(
+    store: &S,
+    account_id: &str,
+    plan: Plan,
+) -> anyhow::Result<Account> {
+    let mut account = accounts::get_account(store, account_id)
+        .await?
+        .unwrap_or_else(|| Account {
+            account_id: account_id.into(),
+            name: account_id.into(),
+            plan: Plan::default(),
+        });
+    account.plan = plan;
+    accounts::put_account(store, &account).await?;
+    Ok(account)
 }
 
 /// The demo shop's catalogue (from `catalogue.json` beside its pages), a demo offer and
@@ -416,7 +447,10 @@ fn app_router(config: &Config, store: &AnyStore, hubs: &Arc<Hubs<AnyStore>>) -> 
         config.secure_cookies,
     );
     let edge = hubs.clone();
-    state.on_site_changed = Some(Arc::new(move |site: &str| edge.forget_site(site)));
+    state.on_site_changed = Some(Arc::new(move |site: String| {
+        let edge = edge.clone();
+        Box::pin(async move { edge.site_changed(&site).await })
+    }));
     let api = vitrine_lambdas::router(state);
     // The widget is loaded by other sites: cross-origin, and cached briefly.
     let widget = Router::new()

@@ -1,9 +1,38 @@
-use clap::Parser;
-use vitrine_server::{start, Config};
+use clap::{ArgAction, Parser, Subcommand};
+use vitrine_core::accounts::Plan;
+use vitrine_server::{open_store, set_plan, start, Config};
+
+/// Runs Vitrine (portal, API, WebSockets, widget, media node, demo shop) on one machine.
+#[derive(Parser)]
+#[command(name = "vitrine")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Operator: set what an account's plan includes, in the configured store, and exit.
+    Plan {
+        #[arg(long)]
+        account: String,
+        /// Audio/video calls (V11).
+        #[arg(long, action = ArgAction::Set)]
+        calls: bool,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let Cli { config, command } = Cli::parse();
+    if let Some(Command::Plan { account, calls }) = command {
+        let store = open_store(&config).await?;
+        let account = set_plan(&store, &account, Plan { calls }).await?;
+        println!("{}", serde_json::to_string(&account)?);
+        return Ok(());
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn".into());
     if config.log_json {

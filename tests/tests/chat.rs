@@ -278,7 +278,6 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
             active: true,
             allowed_origins: vec![],
             consultants: vec![],
-            calls_in_plan: true,
             calls_enabled: true,
         },
     )

@@ -473,7 +473,6 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
             active: true,
             allowed_origins: vec![],
             consultants: vec![],
-            calls_in_plan: true,
             calls_enabled: true,
         },
     )

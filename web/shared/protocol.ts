@@ -231,11 +231,8 @@ allowed_origins: Array<string>,
  */
 consultants: Array<string>, 
 /**
- * V11: the account's plan includes calls (set by the operator).
- */
-calls_in_plan: boolean, 
-/**
- * V11: calls offered to visitors (an agent's switch).
+ * V11: calls offered to visitors (an agent's switch; the account's plan decides
+ * whether calls exist at all).
  */
 calls_enabled: boolean, };
 

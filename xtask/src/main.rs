@@ -129,8 +129,12 @@ fn test() -> Result<()> {
     // 3. The core builds for wasm32 (what the Worker will run).
     wasm::check(&root, &cache_dir())?;
 
-    // 4. Browser end-to-end in Chromium against the real server binary (built by step 2
-    //    with the workspace's features; a separate `cargo build -p` would rebuild much).
+    // 4. Browser end-to-end in Chromium against the real binaries. `cargo test` only
+    //    builds a package's binaries when that package has integration tests, so build
+    //    them all explicitly (workspace-wide, to keep the feature set of step 2).
+    run(cargo()
+        .args(["build", "--workspace", "--bins"])
+        .current_dir(&root))?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))

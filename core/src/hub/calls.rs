@@ -732,6 +732,20 @@ impl Hub {
         let Some(call) = self.calls.calls.remove(call_id) else {
             return;
         };
+        // C14: whoever was still in it gets the duration now; the media node's later
+        // events for this room find no call and add nothing.
+        let agent = AgentIdentity {
+            agent_id: call.agent_id.clone(),
+            name: call.agent_name.clone(),
+            expert: false,
+        };
+        for (v, joined) in &call.joined_at {
+            let text = format!(
+                "Call ended · {}",
+                duration_text(now.saturating_sub(*joined))
+            );
+            self.call_note(v, &agent, text, now);
+        }
         for (v, state) in &call.participants {
             if matches!(
                 state,
@@ -879,28 +893,7 @@ impl Hub {
                     );
                 }
             }
-            CallEventKind::RoomEnded { .. } => {
-                if let Some(call) = self.calls.calls.get(&room) {
-                    let open: Vec<(String, UnixMillis)> = call
-                        .joined_at
-                        .iter()
-                        .map(|(v, t)| (v.clone(), *t))
-                        .collect();
-                    let agent = AgentIdentity {
-                        agent_id: call.agent_id.clone(),
-                        name: call.agent_name.clone(),
-                        expert: false,
-                    };
-                    for (v, joined) in open {
-                        let text = format!(
-                            "Call ended · {}",
-                            duration_text(event.at.saturating_sub(joined))
-                        );
-                        self.call_note(&v, &agent, text, now);
-                    }
-                    self.end_call(&room, "The call ended.", now);
-                }
-            }
+            CallEventKind::RoomEnded { .. } => self.end_call(&room, "The call ended.", now),
             _ => {}
         }
     }

@@ -19,6 +19,7 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
         Offer calls to visitors on this chat
       </label>
       {problem && <p class="error">{problem}</p>}
+      {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
       {!call && visitor.call_requested && (
         <button data-testid="answer-call" onClick={() => hub.send({ type: 'call_accept', visitor_id: visitor.visitor_id })}>Answer call</button>
       )}
@@ -28,7 +29,7 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
       {call && !inThisCall && (
         <button data-testid="add-to-call" onClick={() => hub.send({ type: 'call_add', call_id: call.call_id, visitor_ids: [visitor.visitor_id] })}>Add and invite guest</button>
       )}
-      <form class="navigate" onSubmit={(e) => { e.preventDefault(); if (url) hub.send({ type: 'navigate', visitor_id: visitor.visitor_id, url }); }}>
+      <form class="navigate" onSubmit={(e) => { e.preventDefault(); hub.clearError(); if (url) hub.send({ type: 'navigate', visitor_id: visitor.visitor_id, url }); }}>
         <input data-testid="navigate-url" type="url" placeholder="https://… (a page of your shop)" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
         <button type="submit" data-testid="navigate">Navigate</button>
       </form>

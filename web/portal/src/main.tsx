@@ -76,6 +76,8 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
   const [siteKey, setSiteKey] = useState<string | null>(me.sites[0]?.site_key ?? null);
   const [available, setAvailable] = useState(localStorage.getItem('vitrine:available') !== 'false');
   const [selected, setSelected] = useState<string | null>(null);
+  // V4 "select users": a set of visitors to call together (null = not selecting).
+  const [picked, setPicked] = useState<Set<string> | null>(null);
   const [fullscreen, setFullscreen] = useState(false);
   const [page, setPage] = useState<Page>('visitors');
   const [openConversation, setOpenConversation] = useState<string | null>(null);
@@ -178,6 +180,9 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
             <div class="list-head">
               <h2>Visitors now <span class="muted" data-testid="online-count">{online}</span></h2>
               <span class="spacer" style="flex:1" />
+              {live.calls.available && live.calls.enabled && (
+                <SelectUsers hub={hub} picked={picked} setPicked={setPicked} />
+              )}
               <button class="ghost" data-testid="fullscreen" aria-pressed={fullscreen} onClick={() => setFullscreen(!fullscreen)}>
                 {fullscreen ? 'Exit full screen' : 'Full screen'}
               </button>
@@ -187,11 +192,16 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
             ) : (
               <table>
                 <thead>
-                  <tr><th>Visitor</th><th>Location</th><th>Current page</th><th>On page</th><th>On site</th></tr>
+                  <tr>{picked && <th aria-label="Select" />}<th>Visitor</th><th>Location</th><th>Current page</th><th>On page</th><th>On site</th></tr>
                 </thead>
                 <tbody>
                   {visitors.map((v) => (
-                    <VisitorRow v={v} now={now} selected={v.visitor_id === selected} onSelect={() => setSelected(v.visitor_id)} />
+                    <VisitorRow v={v} now={now} selected={v.visitor_id === selected} onSelect={() => setSelected(v.visitor_id)}
+                      picked={picked} onPick={(on) => setPicked((p) => {
+                        const next = new Set(p);
+                        if (on) next.add(v.visitor_id); else next.delete(v.visitor_id);
+                        return next;
+                      })} />
                   ))}
                 </tbody>
               </table>
@@ -210,9 +220,46 @@ function place(v: LiveVisitor): string {
   return parts.length ? parts.join(', ') : 'unknown';
 }
 
-function VisitorRow({ v, now, selected, onSelect }: { v: LiveVisitor; now: number; selected: boolean; onSelect: () => void }) {
+/** Most visitors one group call may invite: 10 plus the agent (V4). */
+const MAX_CALL_GUESTS = 10;
+
+/** "Select users": pick up to ten visitors in the list, then call them all at once (V4),
+ *  or invite them to the running call (V5). */
+function SelectUsers({ hub, picked, setPicked }: { hub: Hub; picked: Set<string> | null; setPicked: (p: Set<string> | null) => void }) {
+  const call = hub.state.call;
+  if (!picked) {
+    return <button class="ghost" data-testid="select-users" onClick={() => setPicked(new Set())}>Select users</button>;
+  }
+  const ids = [...picked].filter((id) => hub.state.visitors.has(id));
+  const go = () => {
+    if (call) hub.send({ type: 'call_add', call_id: call.call_id, visitor_ids: ids });
+    else hub.send({ type: 'call_start', visitor_ids: ids });
+    setPicked(null);
+  };
+  return (
+    <span class="select-users">
+      <span class="muted" data-testid="picked-count">{ids.length} of {MAX_CALL_GUESTS} selected</span>
+      <button data-testid="call-selected" disabled={ids.length === 0} onClick={go}>{call ? 'Add and invite guests' : 'Start video call'}</button>
+      <button class="ghost" onClick={() => setPicked(null)}>Cancel</button>
+    </span>
+  );
+}
+
+function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
+  v: LiveVisitor; now: number; selected: boolean; onSelect: () => void;
+  picked: Set<string> | null; onPick: (on: boolean) => void;
+}) {
+  const isPicked = picked?.has(v.visitor_id) ?? false;
+  const full = (picked?.size ?? 0) >= MAX_CALL_GUESTS;
   return (
     <tr class={`visitor ${v.status} ${selected ? 'selected' : ''}`} data-visitor-id={v.visitor_id} onClick={onSelect}>
+      {picked && (
+        <td onClick={(e) => e.stopPropagation()}>
+          <input type="checkbox" data-testid="pick" aria-label={`Select visitor ${v.visitor_id.slice(0, 8)}`} checked={isPicked}
+            disabled={v.status === 'offline' || v.in_call || (full && !isPicked)}
+            onChange={(e) => onPick((e.target as HTMLInputElement).checked)} />
+        </td>
+      )}
       <td>
         <span class="dot" data-status={v.status} title={v.status} aria-label={v.status} />
         <span class="id">{v.visitor_id.slice(0, 8)}</span>

@@ -11,7 +11,7 @@ export interface CallContext {
 const CSS = `
 .call { position: fixed; z-index: 2147483001; background: #0f172a; color: #fff; font: 14px/1.4 system-ui, sans-serif;
   border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.35); padding: 12px; display: flex; flex-direction: column; gap: 8px; }
-.call.popup { right: 20px; bottom: 90px; width: 340px; }
+.call.popup { right: 20px; bottom: 130px; width: 340px; }
 .call.docked { right: 0; top: 0; bottom: 0; width: 360px; border-radius: 0; }
 .call.full { inset: 0; border-radius: 0; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 6px; flex: 1; overflow: auto; }
@@ -29,6 +29,10 @@ let session: CallSession | null = null;
 let preview: CallSession | null = null;
 let layout: 'popup' | 'docked' | 'full' = 'popup';
 let callId = '';
+/** A message shown above the running call (e.g. the interaction notice, V9). */
+let banner: string | null = null;
+/** Redraws the running call's panel (set while in a call). */
+let redraw: (() => void) | null = null;
 
 function mount(): HTMLDivElement {
   if (!root) {
@@ -82,7 +86,17 @@ function tile(stream: MediaStream | null, label: string, muted = false): HTMLEle
   return t;
 }
 
+/** A message on its own (call over, declined, unsupported): a small popup, never a
+ *  full-screen layer over the shop. During a call it shows above the call instead. */
 function notice(message: string): void {
+  if (session && redraw) {
+    banner = message;
+    redraw();
+    return;
+  }
+  redraw = null;
+  banner = null;
+  layout = 'popup';
   const b = mount();
   b.append(text('div', message, 'notice'), button('Close', '', close));
 }
@@ -123,6 +137,7 @@ function join(frame: Extract<VisitorServerFrame, { type: 'call_join' }>, ctx: Ca
     const s = session;
     if (!s) return;
     const b = mount();
+    if (banner) b.append(text('div', banner, 'notice'));
     const tiles = document.createElement('div');
     tiles.className = 'tiles';
     for (const r of remotes) {
@@ -148,6 +163,8 @@ function join(frame: Extract<VisitorServerFrame, { type: 'call_join' }>, ctx: Ca
     );
     b.append(tiles, bar);
   };
+  redraw = render;
+  banner = null;
   session = new CallSession(frame.join, {
     onChange: (r) => { remotes = r; render(); },
     onEnded: (reason) => { session = null; notice(reason); },

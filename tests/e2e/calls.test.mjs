@@ -1,0 +1,318 @@
+// Browser end-to-end for calls in the product (V1–V9, P4, P7, C14): agents in the portal
+// and visitors in the demo shop's widget, each in their own Chromium context with fake
+// camera and microphone, through the real server and its embedded media node.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchCallBrowser, openPortal, watchErrors } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchCallBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const W = '[data-vitrine-widget]';
+/** The widget's call UI (its own shadow root; Playwright's CSS pierces open shadow roots). */
+const CALL = '[data-vitrine-call] .call';
+
+async function openShop(path = '/') {
+  const context = await browser.newContext();
+  const shop = await context.newPage();
+  const errors = watchErrors(shop);
+  if (process.env.CALL_DEBUG) shop.on('console', (m) => console.log(`[shop] ${m.text()}`));
+  await shop.goto(`${server.demo}${path}`);
+  await shop.locator(`${W} button.launcher`).waitFor();
+  const id = await shop.evaluate(() => {
+    const site = document.querySelector('script[data-site]').getAttribute('data-site');
+    return JSON.parse(localStorage.getItem(`vitrine:${site}`)).visitorId;
+  });
+  return { shop, errors, id, short: `Visitor ${id.slice(0, 6)}` };
+}
+
+/** Opens a visitor's details in the portal's live list. */
+async function openDetails(portal, visitorId) {
+  if (process.env.CALL_DEBUG && !portal.debugging) {
+    portal.debugging = true;
+    portal.on('console', (m) => console.log(`[portal] ${m.text()}`));
+  }
+  await portal.click('[data-testid=page-visitors]');
+  // On the ID: the middle of the row is the visitor's page link.
+  await portal.locator(`tr.visitor[data-visitor-id="${visitorId}"] .id`).click();
+  await portal.locator('[data-testid=details]').waitFor();
+}
+
+/** Waits until the video of the tile labelled `label` has decoded more than a few frames. */
+async function seesVideo(page, root, label, timeout = 15_000) {
+  const video = page.locator(`${root} .tile`, { hasText: label }).first().locator('video');
+  await video.waitFor({ timeout });
+  await page.waitForFunction(
+    (v) => v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 5,
+    await video.elementHandle(),
+    { timeout },
+  );
+}
+
+/** The labels of the tiles a call panel shows (excluding "You"). */
+async function tiles(page, root) {
+  const labels = await page.locator(`${root} .tile span`).allTextContents();
+  return labels.filter((l) => l !== 'You').sort();
+}
+
+async function waitTiles(page, root, expected, what) {
+  const started = Date.now();
+  let last;
+  while (Date.now() - started < 15_000) {
+    last = await tiles(page, root);
+    if (JSON.stringify(last) === JSON.stringify([...expected].sort())) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: tiles are ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
+}
+
+async function confirm(portal) {
+  await portal.locator('.call [role=dialog] [data-testid=confirm]').click();
+}
+
+test('V1 proactive call: setting up, preview of the agent, accept, camera off at first, in-call mark, leave with confirmation, call notes', async (t) => {
+  const portal = await openPortal(browser, server);
+  const v = await openShop('/product-lamp.html');
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+
+  await openDetails(portal, v.id);
+  await portal.click('[data-testid=start-call]');
+  // The agent sees "setting up" with Cancel until someone accepts.
+  await portal.locator('[data-testid=call-setting-up]', { hasText: v.short }).waitFor();
+
+  // The visitor is asked, with the agent's camera as a preview.
+  await v.shop.locator(CALL, { hasText: 'Demo admin is calling you' }).waitFor();
+  await seesVideo(v.shop, CALL, 'Demo admin');
+  await v.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+
+  // Both in the call: the visitor sees the agent; the agent's popup is gone.
+  await seesVideo(v.shop, CALL, 'Demo admin');
+  await portal.locator('[data-testid=call-setting-up]').waitFor({ state: 'detached' });
+  await waitTiles(portal, '.call', [v.short], 'agent tiles');
+  // P4: marked in call in the live list.
+  await portal.locator(`tr.visitor[data-visitor-id="${v.id}"] .badge.incall`).waitFor();
+
+  // V3: the visitor's camera is off until they switch it on; then the agent sees it.
+  const camera = v.shop.locator(`${CALL} button`, { hasText: 'Camera' });
+  assert.equal(await camera.getAttribute('class'), '');
+  await camera.click();
+  await v.shop.locator(`${CALL} button.on`, { hasText: 'Camera' }).waitFor();
+  await seesVideo(portal, '.call', v.short);
+
+  // V6: layouts on both sides.
+  await portal.click('.call button[title="Full screen"]');
+  await portal.locator('.call.full').waitFor();
+  await portal.click('.call button[title="Docked right"]');
+  await portal.locator('.call.docked').waitFor();
+  await v.shop.locator(`${CALL} button`, { hasText: '⛶' }).click();
+  await v.shop.locator('[data-vitrine-call] .call.full').waitFor();
+
+  // V5: leaving asks first; Cancel keeps the call.
+  await portal.click('[data-testid=leave-call]');
+  await portal.locator('.call [role=dialog]', { hasText: 'Leave the call?' }).waitFor();
+  await portal.click('.call [role=dialog] button.ghost');
+  assert.equal(await portal.locator('.call [role=dialog]').count(), 0);
+  await portal.click('[data-testid=leave-call]');
+  await confirm(portal);
+  await portal.locator('[data-testid=call-ended]').waitFor();
+  await v.shop.locator(CALL, { hasText: /ended/i }).waitFor();
+  await portal.locator(`tr.visitor[data-visitor-id="${v.id}"] .badge.incall`).waitFor({ state: 'detached' });
+
+  // C14: the chat shows when the call started and how long it lasted.
+  await v.shop.click(`${W} button.launcher`);
+  await v.shop.locator(`${W} .msg.system`, { hasText: 'Call started with Demo admin' }).waitFor();
+  await v.shop.locator(`${W} .msg.system`, { hasText: /Call ended · \d+:\d\d/ }).waitFor();
+  assert.deepEqual(v.errors, []);
+});
+
+test('V1 cancel and decline: the agent cancels while ringing; a visitor who declines never appears', async (t) => {
+  const portal = await openPortal(browser, server);
+  const v = await openShop('/');
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+
+  await openDetails(portal, v.id);
+  await portal.click('[data-testid=start-call]');
+  await v.shop.locator(CALL, { hasText: 'is calling you' }).waitFor();
+  await portal.click('[data-testid=cancel-call]');
+  await v.shop.locator(CALL, { hasText: 'is calling you' }).waitFor({ state: 'detached' });
+  await portal.locator('[data-testid=call-panel]').waitFor({ state: 'detached' });
+
+  await portal.click('[data-testid=start-call]');
+  await v.shop.locator(`${CALL} button`, { hasText: 'Decline' }).click();
+  await portal.locator('[data-testid=call-setting-up]', { hasText: `Declined: ${v.short}` }).waitFor();
+  assert.deepEqual(await tiles(portal, '.call'), []);
+  await portal.click('[data-testid=cancel-call]');
+  await portal.locator('[data-testid=call-panel]').waitFor({ state: 'detached' });
+  assert.deepEqual(v.errors, []);
+});
+
+test('V2 + V7 reactive call: the visitor asks, the list shows it, the agent answers; a second caller gets "busy" and the agent a missed call', async (t) => {
+  const portal = await openPortal(browser, server);
+  const a = await openShop('/');
+  const b = await openShop('/product-lamp.html');
+  t.after(() => Promise.all([portal, a.shop, b.shop].map((p) => p.context().close())));
+
+  await a.shop.click('button.vitrine-call');
+  await a.shop.locator('button.vitrine-call', { hasText: 'Calling… (cancel)' }).waitFor();
+  // P7: the call icon in the live list, and "Answer call" in the details.
+  await portal.locator(`tr.visitor[data-visitor-id="${a.id}"] .badge.call`).waitFor();
+  await openDetails(portal, a.id);
+  await portal.click('[data-testid=answer-call]');
+  await seesVideo(a.shop, CALL, 'Demo admin');
+  await waitTiles(portal, '.call', [a.short], 'agent tiles');
+  await portal.locator(`tr.visitor[data-visitor-id="${a.id}"] .badge.call`).waitFor({ state: 'detached' });
+  await a.shop.locator('button.vitrine-call', { hasText: 'Request a call' }).waitFor();
+
+  // The agent is busy: the second visitor is not added, and is told so.
+  await b.shop.click('button.vitrine-call');
+  await b.shop.locator('button.vitrine-call', { hasText: /busy/ }).waitFor();
+  await portal.locator('[data-testid=notifications] .count').waitFor();
+  await portal.click('[data-testid=notifications]');
+  await portal.locator('[data-testid=notification-menu]', { hasText: `Missed call from visitor ${b.id.slice(0, 8)}` }).waitFor();
+  assert.deepEqual(await tiles(portal, '.call'), [a.short]);
+  assert.equal(await b.shop.locator(CALL).count(), 0);
+
+  // The visitor hangs up: the call ends for the agent too (a 1:1 with nobody left).
+  await a.shop.locator(`${CALL} button`, { hasText: 'Hang up' }).click();
+  await waitTiles(portal, '.call', [], 'after hang-up');
+  await portal.click('[data-testid=leave-call]');
+  await confirm(portal);
+  await portal.locator('[data-testid=call-panel]').waitFor({ state: 'detached' });
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
+
+test('V4 + V5 group call: select users, only those who accept appear, screen share, remove with confirmation, add a guest, end for all', async (t) => {
+  const portal = await openPortal(browser, server);
+  const vs = [];
+  for (const path of ['/', '/product-lamp.html', '/']) vs.push(await openShop(path));
+  t.after(() => Promise.all([portal, ...vs.map((v) => v.shop)].map((p) => p.context().close())));
+  const [v1, v2, v3] = vs;
+
+  // "Select users": pick the three, then start one call.
+  await portal.click('[data-testid=page-visitors]');
+  await portal.click('[data-testid=select-users]');
+  for (const v of vs) await portal.locator(`tr.visitor[data-visitor-id="${v.id}"] [data-testid=pick]`).check();
+  await portal.locator('[data-testid=picked-count]', { hasText: '3 of 10 selected' }).waitFor();
+  await portal.click('[data-testid=call-selected]');
+  for (const v of vs) await v.shop.locator(CALL, { hasText: 'Demo admin is calling you' }).waitFor();
+
+  await v1.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  await v2.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  await v3.shop.locator(`${CALL} button`, { hasText: 'Decline' }).click();
+  await waitTiles(portal, '.call', [v1.short, v2.short], 'the two who accepted');
+  // Visitors see each other too (audio-only tiles while cameras are off) and the agent's video.
+  await waitTiles(v1.shop, CALL, ['Demo admin', v2.short], 'v1 tiles');
+  await seesVideo(v2.shop, CALL, 'Demo admin');
+
+  // Screen share from a visitor reaches the agent and the other visitor as an extra tile.
+  await v1.shop.evaluate(() => {
+    // getDisplayMedia needs a picker; hand it a canvas stream instead.
+    const canvas = document.createElement('canvas');
+    canvas.width = 320; canvas.height = 180;
+    const ctx = canvas.getContext('2d');
+    setInterval(() => { ctx.fillStyle = `hsl(${Date.now() / 10 % 360},80%,50%)`; ctx.fillRect(0, 0, 320, 180); }, 50);
+    navigator.mediaDevices.getDisplayMedia = async () => canvas.captureStream(15);
+  });
+  await v1.shop.locator(`${CALL} button`, { hasText: 'Screen' }).click();
+  await seesVideo(portal, '.call', `${v1.short} (screen)`);
+  await seesVideo(v2.shop, CALL, `${v1.short} (screen)`);
+
+  // Remove v2, with confirmation: v2 is told, and disappears for everyone.
+  await portal.locator('.call .tile', { hasText: v2.short }).locator('[data-testid=remove-participant]').click();
+  await portal.locator('.call [role=dialog]', { hasText: `Remove ${v2.short} from the call?` }).waitFor();
+  await confirm(portal);
+  await v2.shop.locator(CALL, { hasText: /removed/i }).waitFor();
+  await waitTiles(portal, '.call', [v1.short, `${v1.short} (screen)`], 'after removal');
+  await waitTiles(v1.shop, CALL, ['Demo admin'], 'v1 after removal');
+
+  // Add the visitor who declined: "Add and invite guest" from their details.
+  await openDetails(portal, v3.id);
+  await portal.click('[data-testid=add-to-call]');
+  await v3.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  await waitTiles(portal, '.call', [v1.short, `${v1.short} (screen)`, v3.short], 'after adding');
+  await seesVideo(v3.shop, CALL, 'Demo admin');
+
+  // Leave call (confirmed) ends it for everyone.
+  await portal.click('[data-testid=leave-call]');
+  await confirm(portal);
+  for (const v of [v1, v3]) await v.shop.locator(CALL, { hasText: /ended/i }).waitFor();
+  assert.deepEqual(vs.flatMap((v) => v.errors), []);
+});
+
+test('V8 + V9 navigate during a call: the visitor follows and rejoins; only allowed origins; interaction hand-over and re-sync', async (t) => {
+  const portal = await openPortal(browser, server);
+  const v = await openShop('/');
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+
+  // Restrict the chat to the demo shop's origin (A2) so navigation elsewhere is refused.
+  const site = await v.shop.evaluate(() => document.querySelector('script[data-site]').getAttribute('data-site'));
+  const status = await portal.evaluate(async ({ site, origin }) => {
+    const res = await fetch(`/api/admin/sites/${site}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Demo shop', active: true, allowed_origins: [origin] }),
+    });
+    return res.status;
+  }, { site, origin: server.demo });
+  assert.equal(status, 200);
+
+  await openDetails(portal, v.id);
+  await portal.click('[data-testid=start-call]');
+  await v.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  await waitTiles(portal, '.call', [v.short], 'in call');
+
+  // Not on the chat's origins: refused with a clear error, the visitor stays put.
+  await portal.fill('[data-testid=navigate-url]', 'https://elsewhere.example/');
+  await portal.click('[data-testid=navigate]');
+  await portal.locator('[role=alert], .error', { hasText: 'allowed origins' }).first().waitFor();
+  assert.equal(new URL(v.shop.url()).pathname, '/');
+
+  // On the shop: the visitor's browser goes there and the call carries on.
+  await portal.fill('[data-testid=navigate-url]', `${server.demo}/product-lamp.html`);
+  await portal.click('[data-testid=navigate]');
+  await v.shop.waitForURL(`${server.demo}/product-lamp.html`);
+  await seesVideo(v.shop, CALL, 'Demo admin');
+  await waitTiles(portal, '.call', [v.short], 'still in call after navigation');
+
+  // V9: hand over control; the visitor is told, browses on their own…
+  await portal.locator('[data-testid=allow-interaction]').check();
+  await v.shop.locator(CALL, { hasText: 'browse on your own' }).waitFor();
+  await v.shop.goto(`${server.demo}/`);
+  await seesVideo(v.shop, CALL, 'Demo admin');
+  // …and taking control back brings them to the agent's page.
+  await portal.locator('[data-testid=allow-interaction]').uncheck();
+  await v.shop.waitForURL(`${server.demo}/product-lamp.html`);
+  await seesVideo(v.shop, CALL, 'Demo admin');
+
+  await portal.click('[data-testid=leave-call]');
+  await confirm(portal);
+  await portal.locator('[data-testid=call-ended]').waitFor();
+  assert.deepEqual(v.errors, []);
+});
+
+test('V11 calls switch: when an agent switches calls off, visitors no longer see a call option', async (t) => {
+  const portal = await openPortal(browser, server);
+  const v = await openShop('/');
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+
+  await v.shop.locator('button.vitrine-call').waitFor();
+  await openDetails(portal, v.id);
+  await portal.locator('[data-testid=calls-enabled]').uncheck();
+  await v.shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
+  assert.equal(await portal.locator('[data-testid=start-call]').count(), 0);
+  await v.shop.reload();
+  await v.shop.locator(`${W} button.launcher`).waitFor();
+  assert.equal(await v.shop.locator('button.vitrine-call').count(), 0);
+  await portal.locator('[data-testid=calls-enabled]').check();
+  await v.shop.locator('button.vitrine-call').waitFor();
+  await portal.locator('[data-testid=start-call]').waitFor();
+});
