@@ -124,7 +124,7 @@ pub async fn start(
 ) -> std::io::Result<RunningNode> {
     str0m::crypto::from_feature_flags().install_process_default();
     let listener = TcpListener::bind(http).await?;
-    let socket = UdpSocket::bind(udp).await?;
+    let socket = media_socket(udp)?;
     let udp_addr = socket.local_addr()?;
     let http_addr = listener.local_addr()?;
     let candidate = SocketAddr::new(config.public_ip.unwrap_or(udp_addr.ip()), udp_addr.port());
@@ -371,6 +371,21 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
         }
     }
     let _ = shared.commands.send(Command::Gone { conn });
+}
+
+/// Kernel buffers for the media socket: bursts (a keyframe to ten subscribers) must not
+/// overflow the 208 KiB default, since a full buffer drops packets silently.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+fn media_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// The one task that owns the SFU and the UDP socket.

@@ -22,8 +22,10 @@ const W = '[data-vitrine-widget]';
 /** The widget's call UI (its own shadow root; Playwright's CSS pierces open shadow roots). */
 const CALL = '[data-vitrine-call] .call';
 
-async function openShop(path = '/') {
+/** A visitor in their own context; `init` runs in the page before the shop's scripts. */
+async function openShop(path = '/', { init } = {}) {
   const context = await browser.newContext();
+  if (init) await context.addInitScript(init);
   const shop = await context.newPage();
   const errors = watchErrors(shop);
   if (process.env.CALL_DEBUG) shop.on('console', (m) => console.log(`[shop] ${m.text()}`));
@@ -315,4 +317,18 @@ test('V11 calls switch: when an agent switches calls off, visitors no longer see
   await portal.locator('[data-testid=calls-enabled]').check();
   await v.shop.locator('button.vitrine-call').waitFor();
   await portal.locator('[data-testid=start-call]').waitFor();
+});
+
+test('V10 capability check: a browser without WebRTC is told why, and the agent sees the call declined', async (t) => {
+  const portal = await openPortal(browser, server);
+  // An old or locked-down browser: no RTCPeerConnection at all.
+  const v = await openShop('/', { init: () => { delete window.RTCPeerConnection; } });
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+
+  await openDetails(portal, v.id);
+  await portal.click('[data-testid=start-call]');
+  await v.shop.locator(CALL, { hasText: 'This browser cannot make calls' }).waitFor();
+  await portal.locator('[data-testid=call-setting-up]', { hasText: `Declined: ${v.short}` }).waitFor();
+  await portal.click('[data-testid=cancel-call]');
+  assert.deepEqual(v.errors, []);
 });

@@ -311,8 +311,18 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
             })
             .unwrap_or(0)
     };
+    // The node's CPU time (utime + stime, clock ticks of 1/100 s) from /proc/<pid>/stat.
+    let cpu_ticks = move || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let after = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+                Some(after.get(11)?.parse::<u64>().ok()? + after.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0)
+    };
     let idle_kib = rss();
-    let load = Command::new(release.join("vitrine-mediaload"))
+    let mut load = Command::new(release.join("vitrine-mediaload"))
         .args([
             "--ws",
             &format!("ws://127.0.0.1:{port}/ws/call"),
@@ -328,32 +338,62 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()?;
+    // The node's CPU over the steady state only: between the load generator's
+    // "measuring" line (everyone connected) and its report.
+    let stdout = load.stdout.take().context("load generator stdout")?;
+    let watcher = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let (mut start, mut report) = (None, String::new());
+        let mut cpu = None;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line == "measuring" {
+                start = Some((cpu_ticks(), std::time::Instant::now()));
+            } else if line.starts_with('{') {
+                if let Some((ticks, at)) = start {
+                    cpu = Some((
+                        cpu_ticks().saturating_sub(ticks) as f64 / 100.0,
+                        at.elapsed().as_secs_f64(),
+                    ));
+                }
+                report = line;
+            }
+        }
+        (report, cpu)
+    });
     // Peak node memory while the participants are connected.
     let mut loaded_kib = idle_kib;
-    let load_pid = load.id();
-    while std::path::Path::new(&format!("/proc/{load_pid}/status")).exists()
-        && !std::fs::read_to_string(format!("/proc/{load_pid}/status"))
-            .unwrap_or_default()
-            .contains("State:\tZ")
-    {
+    while load.try_wait()?.is_none() {
         loaded_kib = loaded_kib.max(rss());
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let stats = load.wait_with_output()?;
+    let output = load.wait_with_output()?;
+    let (report, cpu) = watcher.join().expect("stdout watcher");
     children.stop_all();
-    if !stats.status.success() {
+    if !output.status.success() {
         bail!(
             "vitrine-mediaload failed: {}",
-            String::from_utf8_lossy(&stats.stderr)
+            String::from_utf8_lossy(&output.stderr)
         );
     }
-    let report = String::from_utf8_lossy(&stats.stdout);
     let participants: f64 = rooms.parse::<f64>()? * per_room.parse::<f64>()?;
-    println!("{}", report.trim());
+    println!("{report}");
     println!(
         "media node RSS: idle {idle_kib} KiB, loaded {loaded_kib} KiB, {:.0} KiB per participant",
         (loaded_kib.saturating_sub(idle_kib)) as f64 / participants
     );
+    if let Some((cpu_seconds, wall_seconds)) = cpu {
+        let cores = cpu_seconds / wall_seconds;
+        let streams: f64 = serde_json::from_str::<serde_json::Value>(&report)?["consumer_streams"]
+            .as_f64()
+            .unwrap_or(0.0);
+        println!(
+            "media node CPU in the steady state: {cpu_seconds:.1} s over {wall_seconds:.1} s = {cores:.2} cores busy; {:.0} consumer streams per busy core",
+            if cores > 0.0 { streams / cores } else { 0.0 }
+        );
+    }
     Ok(())
 }
 

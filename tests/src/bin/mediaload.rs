@@ -103,6 +103,8 @@ async fn main() -> Result<()> {
         c.state.lock().unwrap().delays_us.clear();
     }
     let (sent0, recv0) = snapshot(&clients);
+    // Marks the start of the steady state for whoever watches the node (xtask bench).
+    println!("measuring");
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let (sent1, recv1) = snapshot(&clients);
     let sent = sent1 - sent0;

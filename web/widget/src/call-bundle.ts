@@ -101,7 +101,18 @@ function notice(message: string): void {
   b.append(text('div', message, 'notice'), button('Close', '', close));
 }
 
+/** A call this browser declined by itself (V10), so its "declined" echo stays quiet. */
+let unsupported = '';
+
 function invite(frame: Extract<VisitorServerFrame, { type: 'call_invite' }>, ctx: CallContext): void {
+  const problem = callSupportProblem();
+  if (problem) {
+    // V10: no WebRTC or no devices here: say so, and let the agent know it was declined.
+    unsupported = frame.call_id;
+    ctx.send({ type: 'call_answer', call_id: frame.call_id, accept: false });
+    notice(`${frame.agent_name} wants to start a video call. ${problem}`);
+    return;
+  }
   const b = mount();
   const tiles = document.createElement('div');
   tiles.className = 'tiles';
@@ -179,6 +190,7 @@ export function handle(frame: VisitorServerFrame, ctx: CallContext): void {
     case 'call_invite': invite(frame, ctx); break;
     case 'call_join': join(frame, ctx); break;
     case 'call_closed':
+      if (frame.call_id === unsupported) break;
       preview?.leave(); preview = null;
       if (session && frame.call_id === callId) { const s = session; session = null; s.leave(); }
       if (frame.reason) notice(frame.reason); else close();
