@@ -465,9 +465,19 @@ async fn a_visitor_with_a_pending_message_is_answered_after_coming_back() -> Res
         f["type"] == "conversation_changed" && f["conversation"]["status"] == "closed"
     })
     .await?;
-    let (_, found) = admin
-        .call("GET", "/api/conversations?status=closed&q=ZOE@mail", None)
-        .await?;
+    // The hub announces the close before its writer has stored it: search is eventually
+    // consistent, so ask again (bounded) until the write has landed.
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        found = admin
+            .call("GET", "/api/conversations?status=closed&q=ZOE@mail", None)
+            .await?
+            .1;
+        if found.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     if found.as_array().map(Vec::len) != Some(1) {
         bail!("search by e-mail should find the conversation: {found}");
     }
