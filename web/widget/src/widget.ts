@@ -161,10 +161,11 @@ function start(script: HTMLScriptElement): void {
   function showCallButton(enabled: boolean, label?: string): void {
     if (!enabled) { callButton?.remove(); callButton = null; return; }
     if (!callButton) {
+      // Bottom left: never over the chat panel or the call popup, which sit on the right.
       const host = document.createElement('div');
       document.body.appendChild(host);
       const shadow = host.attachShadow({ mode: 'open' });
-      shadow.innerHTML = '<style>button{position:fixed;right:20px;bottom:76px;z-index:2147483000;border:0;border-radius:20px;padding:8px 14px;background:#16a34a;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}</style><button type="button" class="vitrine-call"></button>';
+      shadow.innerHTML = '<style>button{position:fixed;left:20px;bottom:20px;z-index:2147482999;border:0;border-radius:20px;padding:8px 14px;background:#16a34a;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}</style><button type="button" class="vitrine-call"></button>';
       callButton = shadow.querySelector('button');
       callButton!.onclick = () => guard(() => send({ type: 'call_request', cancel: callPending }));
     }
