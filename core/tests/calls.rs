@@ -352,14 +352,7 @@ fn call_events_leave_start_end_and_duration_in_the_visitors_chat() {
     agent(&mut hub, ADA, "ada");
     visitor(&mut hub, V1, "visitor-1");
     let call_id = call_accepted(&mut hub);
-    let event = |at: u64, kind: CallEventKind| {
-        Input::CallEvent(CallEvent {
-            site: "demo-shop".into(),
-            room: call_id.clone(),
-            at,
-            kind,
-        })
-    };
+    let event = |at: u64, kind: CallEventKind| node_event(&call_id, at, kind);
     let joined = hub.handle(
         event(
             T0 + 1_000,
@@ -418,14 +411,7 @@ fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive()
     agent(&mut hub, ADA, "ada");
     visitor(&mut hub, V1, "visitor-1");
     let call_id = call_accepted(&mut hub);
-    let event = |at: u64, kind: CallEventKind| {
-        Input::CallEvent(CallEvent {
-            site: "demo-shop".into(),
-            room: call_id.clone(),
-            at,
-            kind,
-        })
-    };
+    let event = |at: u64, kind: CallEventKind| node_event(&call_id, at, kind);
     hub.handle(
         event(
             T0 + 1_000,
@@ -473,4 +459,14 @@ fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive()
         late.iter().chain(late_end.iter()).filter_map(note).count(),
         0
     );
+}
+
+/// What the media node reports about the call's room.
+fn node_event(call_id: &str, at: u64, kind: CallEventKind) -> Input {
+    Input::CallEvent(CallEvent {
+        site: "demo-shop".into(),
+        room: call_id.to_string(),
+        at,
+        kind,
+    })
 }

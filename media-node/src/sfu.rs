@@ -937,18 +937,24 @@ mod tests {
         }
     }
 
-    fn outputs(sfu: &mut Sfu) -> Vec<SfuOutput> {
-        sfu.drain_outputs().collect()
-    }
-
-    #[test]
-    fn a_client_that_never_completes_ice_and_dtls_is_dropped_after_the_timeout() {
+    /// A node with a host (conn 1) and a guest (conn 2) in room "r", outputs drained.
+    fn host_and_guest() -> (Sfu, Instant) {
         let mut sfu = sfu();
         let t0 = Instant::now();
         sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
         sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
             .unwrap();
         outputs(&mut sfu);
+        (sfu, t0)
+    }
+
+    fn outputs(sfu: &mut Sfu) -> Vec<SfuOutput> {
+        sfu.drain_outputs().collect()
+    }
+
+    #[test]
+    fn a_client_that_never_completes_ice_and_dtls_is_dropped_after_the_timeout() {
+        let (mut sfu, t0) = host_and_guest();
         sfu.timeout(t0 + Duration::from_secs(14), 14_000);
         assert!(!outputs(&mut sfu)
             .iter()
@@ -972,12 +978,7 @@ mod tests {
 
     #[test]
     fn a_rejoin_replaces_the_old_connection_without_leaving_the_call() {
-        let mut sfu = sfu();
-        let t0 = Instant::now();
-        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
-            .unwrap();
-        outputs(&mut sfu);
+        let (mut sfu, t0) = host_and_guest();
         // The visitor navigated: same participant, new connection (V8).
         sfu.join(3, claims("guest", CallRole::Guest), t0, 1_000)
             .unwrap();
@@ -1037,12 +1038,7 @@ mod tests {
 
     #[test]
     fn a_guest_whose_page_navigates_keeps_their_place_for_the_rejoin_grace() {
-        let mut sfu = sfu();
-        let t0 = Instant::now();
-        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
-            .unwrap();
-        outputs(&mut sfu);
+        let (mut sfu, t0) = host_and_guest();
 
         // (All within the 15 s connect timeout: these clients never do ICE.)
         let at = |ms: u64| t0 + Duration::from_millis(ms);
@@ -1077,12 +1073,7 @@ mod tests {
 
     #[test]
     fn the_host_leaving_ends_the_room_for_everyone() {
-        let mut sfu = sfu();
-        let t0 = Instant::now();
-        sfu.join(1, claims("host", CallRole::Host), t0, 0).unwrap();
-        sfu.join(2, claims("guest", CallRole::Guest), t0, 0)
-            .unwrap();
-        outputs(&mut sfu);
+        let (mut sfu, t0) = host_and_guest();
         sfu.left(1, t0, 5_000);
         let out = outputs(&mut sfu);
         assert!(out.iter().any(|o| matches!(
