@@ -631,7 +631,14 @@ impl Sfu {
         let only_previews = members
             .iter()
             .all(|c| self.participants[c].claims.role == CallRole::Preview);
-        if report && only_previews {
+        if p.claims.role == CallRole::Preview {
+            // A preview leaving (the visitor declined, or answered) never ends the
+            // call: the agent's portal may simply not have joined yet. An emptied room
+            // is dropped quietly; the hub still owns the call.
+            if members.is_empty() {
+                self.rooms.remove(&room_id);
+            }
+        } else if report && only_previews {
             self.end_room(&room_id, "everyone left", now, unix_now);
         } else {
             self.announce_tracks(&room_id);
@@ -1017,6 +1024,31 @@ mod tests {
             })
             .collect();
         assert_eq!(joined_for_preview, ["host"]);
+    }
+
+    #[test]
+    fn a_visitor_who_declines_before_the_host_joins_does_not_end_the_call() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("visitor", CallRole::Preview), t0, 0)
+            .unwrap();
+        sfu.left(1, t0, 1_000);
+        let out = outputs(&mut sfu);
+        assert!(
+            !out.iter().any(|o| matches!(
+                o,
+                SfuOutput::Event(CallEvent {
+                    kind: CallEventKind::RoomEnded { .. },
+                    ..
+                })
+            )),
+            "a preview's leave ended the room"
+        );
+        assert!(sfu.is_empty());
+        // The agent's portal then joins the same room as usual.
+        sfu.join(2, claims("host", CallRole::Host), t0, 2_000)
+            .unwrap();
+        assert_eq!(sfu.stats().participants, 1);
     }
 
     fn left_events(out: &[SfuOutput]) -> usize {

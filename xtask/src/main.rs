@@ -338,30 +338,31 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()?;
-    // The node's CPU over the steady state only: between the load generator's
-    // "measuring" line (everyone connected) and its report.
-    let stdout = load.stdout.take().context("load generator stdout")?;
+    // The node's CPU over the steady state only: from the load generator's
+    // "measuring" line on stderr (everyone connected) until it exits. Its stdout
+    // is the JSON report alone, so other callers can parse it as is.
+    let stderr = load.stderr.take().context("load generator stderr")?;
     let watcher = std::thread::spawn(move || {
         use std::io::BufRead;
-        let (mut start, mut report) = (None, String::new());
-        let mut cpu = None;
-        for line in std::io::BufReader::new(stdout)
+        let (mut start, mut log) = (None, String::new());
+        for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
         {
             if line == "measuring" {
                 start = Some((cpu_ticks(), std::time::Instant::now()));
-            } else if line.starts_with('{') {
-                if let Some((ticks, at)) = start {
-                    cpu = Some((
-                        cpu_ticks().saturating_sub(ticks) as f64 / 100.0,
-                        at.elapsed().as_secs_f64(),
-                    ));
-                }
-                report = line;
+            } else {
+                log.push_str(&line);
+                log.push('\n');
             }
         }
-        (report, cpu)
+        let cpu = start.map(|(ticks, at)| {
+            (
+                cpu_ticks().saturating_sub(ticks) as f64 / 100.0,
+                at.elapsed().as_secs_f64(),
+            )
+        });
+        (log, cpu)
     });
     // Peak node memory while the participants are connected.
     let mut loaded_kib = idle_kib;
@@ -370,14 +371,12 @@ fn bench_media(release: &Path, args: &[String]) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let output = load.wait_with_output()?;
-    let (report, cpu) = watcher.join().expect("stdout watcher");
+    let (log, cpu) = watcher.join().expect("stderr watcher");
     children.stop_all();
     if !output.status.success() {
-        bail!(
-            "vitrine-mediaload failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("vitrine-mediaload failed: {log}");
     }
+    let report = String::from_utf8(output.stdout)?.trim().to_owned();
     let participants: f64 = rooms.parse::<f64>()? * per_room.parse::<f64>()?;
     println!("{report}");
     println!(

@@ -104,7 +104,8 @@ async fn main() -> Result<()> {
     }
     let (sent0, recv0) = snapshot(&clients);
     // Marks the start of the steady state for whoever watches the node (xtask bench).
-    println!("measuring");
+    // On stderr: stdout carries only the JSON report.
+    eprintln!("measuring");
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let (sent1, recv1) = snapshot(&clients);
     let sent = sent1 - sent0;
