@@ -518,13 +518,26 @@ impl Sfu {
         });
         self.dirty.insert(conn);
         // A new subscriber should see video at once: ask the publishers for a keyframe.
-        for track in new_subscriptions {
-            self.request_keyframe_for(&room, &track, None, now);
+        // Before ICE + DTLS complete it could not receive one: then it is asked for on
+        // `Connected` instead.
+        if me.connected {
+            for track in new_subscriptions {
+                self.request_keyframe_for(&room, &track, None, false, now);
+            }
         }
         self.announce_tracks(&room);
     }
 
-    fn request_keyframe_for(&mut self, room: &str, track: &str, rid: Option<Rid>, now: Instant) {
+    /// Asks the publisher of `track` for a keyframe, at most once per keyframe interval
+    /// unless `force` (a subscriber that just connected, once).
+    fn request_keyframe_for(
+        &mut self,
+        room: &str,
+        track: &str,
+        rid: Option<Rid>,
+        force: bool,
+        now: Instant,
+    ) {
         let Some(members) = self.rooms.get(room).map(|r| r.members.clone()) else {
             return;
         };
@@ -542,9 +555,10 @@ impl Sfu {
             if published.kind != MediaKind::Video {
                 return;
             }
-            if published
-                .last_keyframe_request
-                .is_some_and(|at| now.saturating_duration_since(at) < interval)
+            if !force
+                && published
+                    .last_keyframe_request
+                    .is_some_and(|at| now.saturating_duration_since(at) < interval)
             {
                 return;
             }
@@ -701,12 +715,17 @@ impl Sfu {
 
     /// A datagram on the UDP socket. Unknown senders (no participant accepts the
     /// STUN request) are ignored.
+    /// Feeds one datagram to the participant it belongs to and polls that participant
+    /// at once (str0m wants every input followed by polling its output). Participants
+    /// it forwarded media to are only marked dirty: `poll` drains them, once per batch
+    /// of datagrams rather than once per datagram.
     pub fn datagram(
         &mut self,
         source: SocketAddr,
         destination: SocketAddr,
         contents: &[u8],
         now: Instant,
+        unix_now: UnixMillis,
     ) {
         let Ok(contents) = contents.try_into() else {
             return;
@@ -739,7 +758,8 @@ impl Sfu {
         if p.rtc.handle_input(input).is_err() {
             p.rtc.disconnect();
         }
-        self.dirty.insert(conn);
+        self.dirty.remove(&conn);
+        self.poll_participant(conn, now, unix_now);
     }
 
     /// Earliest time any participant needs `timeout`.
@@ -798,34 +818,39 @@ impl Sfu {
 
     /// Polls every participant with new work until each is waiting on a timeout;
     /// forwards media between them as it comes out. Call after every input.
+    /// Polls every participant with pending output until str0m has nothing more.
     pub fn poll(&mut self, now: Instant, unix_now: UnixMillis) {
         while let Some(conn) = self.dirty.iter().next().copied() {
             self.dirty.remove(&conn);
-            loop {
-                let Some(p) = self.participants.get_mut(&conn) else {
-                    break;
-                };
-                if p.gone_since.is_some() {
-                    break;
+            self.poll_participant(conn, now, unix_now);
+        }
+    }
+
+    fn poll_participant(&mut self, conn: ConnId, now: Instant, unix_now: UnixMillis) {
+        loop {
+            let Some(p) = self.participants.get_mut(&conn) else {
+                return;
+            };
+            if p.gone_since.is_some() {
+                return;
+            }
+            if !p.rtc.is_alive() {
+                p.next_timeout = now;
+                self.left(conn, now, unix_now);
+                self.out.push_back(SfuOutput::Close { conn });
+                return;
+            }
+            match p.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    p.next_timeout = at;
+                    return;
                 }
-                if !p.rtc.is_alive() {
-                    p.next_timeout = now;
-                    self.left(conn, now, unix_now);
-                    self.out.push_back(SfuOutput::Close { conn });
-                    break;
-                }
-                match p.rtc.poll_output() {
-                    Ok(Output::Timeout(at)) => {
-                        p.next_timeout = at;
-                        break;
-                    }
-                    Ok(Output::Transmit(t)) => self.out.push_back(SfuOutput::Transmit {
-                        destination: t.destination,
-                        contents: t.contents.to_vec(),
-                    }),
-                    Ok(Output::Event(event)) => self.rtc_event(conn, event, now),
-                    Err(_) => p.rtc.disconnect(),
-                }
+                Ok(Output::Transmit(t)) => self.out.push_back(SfuOutput::Transmit {
+                    destination: t.destination,
+                    contents: t.contents.into(),
+                }),
+                Ok(Output::Event(event)) => self.rtc_event(conn, event, now),
+                Err(_) => p.rtc.disconnect(),
             }
         }
     }
@@ -833,7 +858,20 @@ impl Sfu {
     fn rtc_event(&mut self, conn: ConnId, event: Event, now: Instant) {
         match event {
             Event::Connected => {
-                self.participants.get_mut(&conn).unwrap().connected = true;
+                let p = self.participants.get_mut(&conn).unwrap();
+                p.connected = true;
+                // Media is only forwarded to connected participants, so the keyframes
+                // of everything it subscribed to are asked for now (else the first
+                // picture waits for the browser's own PLI and the throttle).
+                let room = p.room.clone();
+                let tracks: Vec<(String, Option<Rid>)> = p
+                    .subscriptions
+                    .iter()
+                    .map(|s| (s.track.clone(), s.forwarding_rid))
+                    .collect();
+                for (track, rid) in tracks {
+                    self.request_keyframe_for(&room, &track, rid, true, now);
+                }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.participants.get_mut(&conn).unwrap().rtc.disconnect();
@@ -845,7 +883,7 @@ impl Sfu {
                     return;
                 };
                 let (room, track, rid) = (p.room.clone(), sub.track.clone(), sub.forwarding_rid);
-                self.request_keyframe_for(&room, &track, rid, now);
+                self.request_keyframe_for(&room, &track, rid, false, now);
             }
             _ => {}
         }
@@ -910,7 +948,7 @@ impl Sfu {
             }
         }
         for rid in switched {
-            self.request_keyframe_for(&room, &track, rid, now);
+            self.request_keyframe_for(&room, &track, rid, false, now);
         }
     }
 

@@ -50,15 +50,19 @@ async function openDetails(portal, visitorId) {
   await portal.locator('[data-testid=details]').waitFor();
 }
 
-/** Waits until the video of the tile labelled `label` has decoded more than a few frames. */
+/** Waits until the video of the tile labelled `label` has decoded more than a few frames.
+ *  The element is looked up again on every try: a redraw may replace the tile. */
 async function seesVideo(page, root, label, timeout = 15_000) {
   const video = page.locator(`${root} .tile`, { hasText: label }).first().locator('video');
-  await video.waitFor({ timeout });
-  await page.waitForFunction(
-    (v) => v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 5,
-    await video.elementHandle(),
-    { timeout },
-  );
+  const deadline = Date.now() + timeout;
+  let last = 'no such tile';
+  while (Date.now() < deadline) {
+    last = await video.evaluate((v) => ({ width: v.videoWidth, frames: v.getVideoPlaybackQuality().totalVideoFrames, paused: v.paused }), null, { timeout: 1_000 })
+      .catch((e) => `not found: ${e.message.split('\n')[0]}`);
+    if (last.width > 0 && last.frames > 5) return;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`no video from "${label}" after ${timeout} ms: ${JSON.stringify(last)}`);
 }
 
 /** The labels of the tiles a call panel shows (excluding "You"). */

@@ -20,7 +20,12 @@ use anyhow::{bail, Context, Result};
 use children::Children;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` sets CARGO_MANIFEST_DIR at run time too. Prefer it: a binary cached in
+    // a target dir shared between clones keeps the path of the clone that built it.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
@@ -95,11 +100,23 @@ fn dev(extra: &[String]) -> Result<()> {
         .args(["build", "-p", "vitrine-server"])
         .current_dir(root()))?;
     let bin = target_dir().join("debug/vitrine");
-    let status = Command::new(bin).args(extra).current_dir(root()).status()?;
+    let status = with_web_dirs(&mut Command::new(bin))
+        .args(extra)
+        .current_dir(root())
+        .status()?;
     if !status.success() {
         bail!("vitrine exited with {status}");
     }
     Ok(())
+}
+
+/// The server's built-in default for its static files is the path of the clone that
+/// compiled it, which a shared target dir can make another clone's; name this clone's.
+fn with_web_dirs(command: &mut Command) -> &mut Command {
+    let root = root();
+    command
+        .env("VITRINE_WEB_DIR", root.join("web/dist"))
+        .env("VITRINE_DEMO_DIR", root.join("web/demo"))
 }
 
 fn target_dir() -> PathBuf {
@@ -135,7 +152,7 @@ fn test() -> Result<()> {
     run(cargo()
         .args(["build", "--workspace", "--bins"])
         .current_dir(&root))?;
-    run(Command::new("node")
+    run(with_web_dirs(&mut Command::new("node"))
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
         .env(

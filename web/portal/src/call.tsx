@@ -8,14 +8,22 @@ import type { Hub } from './live';
 export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }) {
   const { call, calls } = hub.state;
   const [url, setUrl] = useState('');
+  // The switch shows the agent's choice at once; the hub's `calls` frame (or an error)
+  // then settles it. Without this, any redraw before the reply flicks it back.
+  const [switching, setSwitching] = useState<boolean | null>(null);
+  useEffect(() => setSwitching(null), [calls.enabled, hub.state.lastError]);
   if (!calls.available) return null;
   const inThisCall = call?.participants.some((p) => p.visitor_id === visitor.visitor_id && (p.state === 'invited' || p.state === 'joined'));
   const problem = callSupportProblem();
   return (
     <div class="call-actions">
       <label class="muted">
-        <input type="checkbox" data-testid="calls-enabled" checked={calls.enabled}
-          onChange={(e) => hub.send({ type: 'set_calls', enabled: (e.target as HTMLInputElement).checked })} />
+        <input type="checkbox" data-testid="calls-enabled" checked={switching ?? calls.enabled}
+          onChange={(e) => {
+            const enabled = (e.target as HTMLInputElement).checked;
+            setSwitching(enabled);
+            hub.send({ type: 'set_calls', enabled });
+          }} />
         Offer calls to visitors on this chat
       </label>
       {problem && <p class="error">{problem}</p>}

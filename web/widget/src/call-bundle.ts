@@ -74,16 +74,31 @@ function text(tag: string, content: string, cls = ''): HTMLElement {
   return e;
 }
 
+/** One <video> per stream, kept across redraws: a new element would flash black and
+ *  restart playback each time the panel is drawn again. */
+let videos = new Map<MediaStream, HTMLVideoElement>();
+
 function tile(stream: MediaStream | null, label: string, muted = false): HTMLElement {
   const t = document.createElement('div');
   t.className = 'tile';
-  const v = document.createElement('video');
-  v.autoplay = true;
-  v.playsInline = true;
+  let v = stream ? videos.get(stream) : undefined;
+  if (!v) {
+    v = document.createElement('video');
+    v.autoplay = true;
+    v.playsInline = true;
+    if (stream) {
+      v.srcObject = stream;
+      videos.set(stream, v);
+    }
+  }
   v.muted = muted;
-  if (stream) v.srcObject = stream;
   t.append(v, text('span', label));
   return t;
+}
+
+/** Forgets the videos of streams no longer shown (call after a redraw). */
+function pruneVideos(): void {
+  videos = new Map([...videos].filter(([, v]) => v.isConnected));
 }
 
 /** A message on its own (call over, declined, unsupported): a small popup, never a
@@ -119,7 +134,10 @@ function invite(frame: Extract<VisitorServerFrame, { type: 'call_invite' }>, ctx
   b.append(text('strong', `${frame.agent_name} is calling you`), tiles);
   preview?.leave();
   preview = new CallSession(frame.preview, {
-    onChange: (remotes) => tiles.replaceChildren(...remotes.filter((r) => r.main).map((r) => tile(r.main, r.name, true))),
+    onChange: (remotes) => {
+      tiles.replaceChildren(...remotes.filter((r) => r.main).map((r) => tile(r.main, r.name, true)));
+      pruneVideos();
+    },
     onEnded: () => {},
   });
   const answer = (accept: boolean) => {
@@ -173,6 +191,7 @@ function join(frame: Extract<VisitorServerFrame, { type: 'call_join' }>, ctx: Ca
       }),
     );
     b.append(tiles, bar);
+    pruneVideos();
   };
   redraw = render;
   banner = null;
