@@ -120,8 +120,12 @@ test('V1 proactive call: setting up, preview of the agent, accept, camera off at
   await portal.locator('.call.full').waitFor();
   await portal.click('.call button[title="Docked right"]');
   await portal.locator('.call.docked').waitFor();
+  // A redraw (here the layout) keeps the playing <video>: no black flash, no restart.
+  const agentVideo = v.shop.locator(`${CALL} .tile`, { hasText: 'Demo admin' }).locator('video');
+  await agentVideo.evaluate((video) => { video.dataset.before = 'layout'; });
   await v.shop.locator(`${CALL} button`, { hasText: '⛶' }).click();
   await v.shop.locator('[data-vitrine-call] .call.full').waitFor();
+  assert.deepEqual(await agentVideo.evaluate((video) => [video.dataset.before, video.paused]), ['layout', false]);
 
   // V5: leaving asks first; Cancel keeps the call.
   await portal.click('[data-testid=leave-call]');
