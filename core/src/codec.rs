@@ -1,8 +1,11 @@
 //! Decoding and validating frames from browsers. Every error becomes an [`ErrorFrame`] the
 //! adapter sends back; the connection stays usable unless the error says otherwise.
 
-use crate::protocol::*;
 use serde::de::DeserializeOwned;
+
+use crate::hub::Input;
+use crate::protocol::media::MAX_ROOM_PARTICIPANTS;
+use crate::protocol::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {
@@ -25,48 +28,65 @@ impl FrameError {
     }
 }
 
-const VISITOR_TYPES: &[&str] = &[
-    "hello",
-    "page_view",
-    "activity",
-    "ping",
-    "leave",
-    "send_message",
-    "typing",
-    "end_conversation",
-];
-const AGENT_TYPES: &[&str] = &[
-    "set_availability",
-    "ping",
-    "start_conversation",
-    "take",
-    "send_message",
-    "typing",
-    "mark_read",
-    "transfer",
-    "end",
-    "reopen",
-    "block",
-];
-
 /// Decodes and validates a frame from a visitor's widget.
 pub fn decode_visitor_frame(text: &str) -> Result<VisitorFrame, FrameError> {
-    let frame: VisitorFrame = decode(text, VISITOR_TYPES, AGENT_TYPES)?;
+    let frame = decode::<VisitorFrame, VisitorFrameType, AgentFrameType>(text)?;
     validate_visitor_frame(&frame)?;
     Ok(frame)
 }
 
 /// Decodes and validates a frame from an agent's portal.
 pub fn decode_agent_frame(text: &str) -> Result<AgentFrame, FrameError> {
-    let frame: AgentFrame = decode(text, AGENT_TYPES, VISITOR_TYPES)?;
+    let frame = decode::<AgentFrame, AgentFrameType, VisitorFrameType>(text)?;
     validate_agent_frame(&frame)?;
     Ok(frame)
 }
 
-fn decode<T: DeserializeOwned>(
+/// Which endpoint a socket is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Visitor,
+    Agent,
+}
+
+/// A WebSocket data message as the transport delivered it.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    Text(&'a str),
+    Binary,
+}
+
+/// Turns one WebSocket message into the hub's input: the decoded frame, or what was
+/// wrong with it (the hub answers errors, and closes on oversize). Adapters call this on
+/// every data message; it may run off the hub's thread.
+pub fn inbound(conn: ConnId, side: Side, payload: Payload<'_>) -> Input {
+    let text = match payload {
+        Payload::Text(text) => text,
+        Payload::Binary => {
+            let error = FrameError::new(
+                ErrorCode::BadFrame,
+                "binary frames are not supported; send JSON text",
+            );
+            return Input::Rejected { conn, error };
+        }
+    };
+    match side {
+        Side::Visitor => match decode_visitor_frame(text) {
+            Ok(frame) => Input::FromVisitor { conn, frame },
+            Err(error) => Input::Rejected { conn, error },
+        },
+        Side::Agent => match decode_agent_frame(text) {
+            Ok(frame) => Input::FromAgent { conn, frame },
+            Err(error) => Input::Rejected { conn, error },
+        },
+    }
+}
+
+/// Decodes a frame of one side; on failure works out why, to give the client an error it
+/// can act on. `Own` and `Other` are the two sides' frame-type enums, derived from the
+/// frame enums themselves (so a new frame can never be "unknown" to the decoder).
+fn decode<T: DeserializeOwned, Own: DeserializeOwned, Other: DeserializeOwned>(
     text: &str,
-    own_types: &[&str],
-    other_role_types: &[&str],
 ) -> Result<T, FrameError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(FrameError::new(
@@ -74,35 +94,34 @@ fn decode<T: DeserializeOwned>(
             format!("frame of {} bytes exceeds {MAX_FRAME_BYTES}", text.len()),
         ));
     }
-    match serde_json::from_str::<T>(text) {
-        Ok(frame) => Ok(frame),
-        Err(err) => {
-            // Work out why, to give the client an error it can act on.
-            let value: serde_json::Value = serde_json::from_str(text)
-                .map_err(|e| FrameError::new(ErrorCode::BadFrame, format!("not JSON: {e}")))?;
-            let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
-                return Err(FrameError::new(
-                    ErrorCode::BadFrame,
-                    "a frame is a JSON object with a string \"type\"",
-                ));
-            };
-            if own_types.contains(&kind) {
-                Err(FrameError::new(
-                    ErrorCode::BadFrame,
-                    format!("bad \"{kind}\" frame: {err}"),
-                ))
-            } else if other_role_types.contains(&kind) {
-                Err(FrameError::new(
-                    ErrorCode::Forbidden,
-                    format!("\"{kind}\" is not allowed on this connection"),
-                ))
-            } else {
-                Err(FrameError::new(
-                    ErrorCode::UnknownType,
-                    format!("unknown frame type \"{}\"", truncate(kind, 40)),
-                ))
-            }
-        }
+    let err = match serde_json::from_str::<T>(text) {
+        Ok(frame) => return Ok(frame),
+        Err(err) => err,
+    };
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(ErrorCode::BadFrame, format!("not JSON: {e}")))?;
+    let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            "a frame is a JSON object with a string \"type\"",
+        ));
+    };
+    let named = |kind: &str| serde_json::Value::String(kind.to_string());
+    if serde_json::from_value::<Own>(named(kind)).is_ok() {
+        Err(FrameError::new(
+            ErrorCode::BadFrame,
+            format!("bad \"{kind}\" frame: {err}"),
+        ))
+    } else if serde_json::from_value::<Other>(named(kind)).is_ok() {
+        Err(FrameError::new(
+            ErrorCode::Forbidden,
+            format!("\"{kind}\" is not allowed on this connection"),
+        ))
+    } else {
+        Err(FrameError::new(
+            ErrorCode::UnknownType,
+            format!("unknown frame type \"{}\"", truncate(kind, 40)),
+        ))
     }
 }
 
@@ -222,7 +241,7 @@ fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
 
 /// A call's visitor list: 1 to 10 distinct IDs.
 fn validate_ids(ids: &[String]) -> Result<(), FrameError> {
-    if ids.is_empty() || ids.len() > crate::call::MAX_ROOM_PARTICIPANTS - 1 {
+    if ids.is_empty() || ids.len() > MAX_ROOM_PARTICIPANTS - 1 {
         return Err(FrameError::new(
             ErrorCode::BadFrame,
             "visitor_ids: 1 to 10 visitors",
@@ -488,6 +507,70 @@ mod tests {
                 .code,
             ErrorCode::Forbidden
         );
+    }
+
+    #[test]
+    fn call_frames_are_known_types() {
+        // A visitor trying an agent's call frame is forbidden, not "unknown".
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"call_start","visitor_ids":["abcdefgh"]}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::Forbidden
+        );
+        // A malformed call frame is a bad frame of a known type.
+        assert_eq!(
+            decode_visitor_frame(r#"{"type":"call_answer","call_id":7}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            decode_agent_frame(r#"{"type":"call_answer","call_id":"c","accept":true}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::Forbidden
+        );
+    }
+
+    #[test]
+    fn every_frame_type_name_is_a_real_tag() {
+        use strum::IntoEnumIterator;
+        // The type enums are derived from the frame enums; this checks that their serde
+        // names agree, so the decoder can never call a real frame "unknown".
+        for kind in VisitorFrameType::iter() {
+            let name = serde_json::to_value(kind).unwrap();
+            let err = serde_json::from_value::<VisitorFrame>(serde_json::json!({ "type": name }));
+            if let Err(e) = err {
+                assert!(!e.to_string().contains("unknown variant"), "{name}: {e}");
+            }
+        }
+        for kind in AgentFrameType::iter() {
+            let name = serde_json::to_value(kind).unwrap();
+            let err = serde_json::from_value::<AgentFrame>(serde_json::json!({ "type": name }));
+            if let Err(e) = err {
+                assert!(!e.to_string().contains("unknown variant"), "{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn binary_and_text_messages_become_hub_inputs() {
+        assert!(matches!(
+            inbound(3, Side::Visitor, Payload::Binary),
+            Input::Rejected { conn: 3, error } if error.code == ErrorCode::BadFrame
+        ));
+        assert!(matches!(
+            inbound(3, Side::Agent, Payload::Text(r#"{"type":"ping"}"#)),
+            Input::FromAgent {
+                conn: 3,
+                frame: AgentFrame::Ping {}
+            }
+        ));
+        assert!(matches!(
+            inbound(4, Side::Visitor, Payload::Text(&"x".repeat(MAX_FRAME_BYTES + 1))),
+            Input::Rejected { conn: 4, error } if error.code == ErrorCode::Oversize
+        ));
     }
 
     #[test]

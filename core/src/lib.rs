@@ -1,20 +1,20 @@
-//! Vitrine's sans-IO core: no I/O, no clock, no async runtime. Builds for wasm32.
+//! Vitrine's sans-IO core: no I/O, no clock, no randomness, no async runtime. Builds for
+//! wasm32, so the Cloudflare Worker runs the same code as the local server.
 //!
-//! - [`call`]: call tokens and the media node's signaling frames
-//! - [`protocol`]: the wire frames (TypeScript types are generated from them)
+//! - [`protocol`]: every wire type (hub frames, media node signaling, HTTP API), once
 //! - [`codec`]: decoding and validating what browsers send
-//! - [`hub`]: the presence hub state machine, one per site
-//! - [`store`]: the storage contract; [`records`] and [`accounts`]: domain code on top of it
-//! - [`contract`]: the test suite every store implementation must pass
+//! - [`hub`]: one site's live state as a state machine, and the run loop adapters keep
+//! - [`access`]: who may connect and who may see what
+//! - [`media_key`]: call tokens and call events, signed with the media node's key
+//! - [`store`]: the storage contract, what is stored under which keys, its contract suite
+//! - [`clock`]: time for adapters (the rest takes `now` as input)
+//! - [`typescript`]: generating `web/shared/protocol.ts`
 
-pub mod accounts;
-pub mod call;
-pub mod catalog;
+pub mod access;
+pub mod clock;
 pub mod codec;
-pub mod contract;
-pub mod conversations;
 pub mod hub;
+pub mod media_key;
 pub mod protocol;
-pub mod records;
 pub mod store;
 pub mod typescript;

@@ -1,10 +1,11 @@
-//! Generates `web/shared/protocol.ts` from the Rust wire and API types, so the widget and
-//! the portal never restate them. `cargo xtask gen-types` writes the file; the test below
+//! Generates `web/shared/protocol.ts` from the Rust wire types (hub frames, media node
+//! signaling, HTTP API), so the widget and the portal never restate them. `cargo xtask gen-types` writes the file; the test below
 //! fails when the committed file is out of date.
 
 use ts_rs::{Config, TS};
 
-use crate::{accounts, call, catalog, protocol as p, records};
+use crate::protocol::{self as p, http, media};
+use crate::store::{accounts, browsing, catalog};
 
 /// Path of the generated file, relative to the workspace root.
 pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
@@ -36,25 +37,42 @@ pub fn generate() -> String {
         p::Author::decl(&cfg),
         p::MessageBody::decl(&cfg),
         p::OnlineAgent::decl(&cfg),
-        call::CallRole::decl(&cfg),
+        media::CallRole::decl(&cfg),
         p::CallJoinInfo::decl(&cfg),
         p::CallParticipantState::decl(&cfg),
         p::CallParticipant::decl(&cfg),
         p::CallSummary::decl(&cfg),
-        call::TrackSource::decl(&cfg),
-        call::CallPeer::decl(&cfg),
-        call::CallClientFrame::decl(&cfg),
-        call::RemoteTrack::decl(&cfg),
-        call::CallServerFrame::decl(&cfg),
+        media::TrackSource::decl(&cfg),
+        media::CallPeer::decl(&cfg),
+        media::CallClientFrame::decl(&cfg),
+        media::RemoteTrack::decl(&cfg),
+        media::CallServerFrame::decl(&cfg),
+        media::MediaErrorCode::decl(&cfg),
         catalog::Offer::decl(&cfg),
         catalog::CannedResponse::decl(&cfg),
         catalog::Product::decl(&cfg),
-        records::VisitorDetails::decl(&cfg),
-        records::VisitSummary::decl(&cfg),
-        records::PageViewEntry::decl(&cfg),
+        browsing::VisitorDetails::decl(&cfg),
+        browsing::Visit::decl(&cfg),
+        browsing::VisitedPage::decl(&cfg),
         accounts::Site::decl(&cfg),
         accounts::Role::decl(&cfg),
         accounts::AgentProfile::decl(&cfg),
+        http::ErrorBody::decl(&cfg),
+        http::ErrorDetail::decl(&cfg),
+        http::LoginRequest::decl(&cfg),
+        http::Me::decl(&cfg),
+        http::ChangePassword::decl(&cfg),
+        http::ConversationQuery::decl(&cfg),
+        http::FoundConversation::decl(&cfg),
+        http::MessagesPage::decl(&cfg),
+        http::Uploaded::decl(&cfg),
+        http::ProductQuery::decl(&cfg),
+        http::Gallery::decl(&cfg),
+        http::Imported::decl(&cfg),
+        http::SiteInput::decl(&cfg),
+        http::InviteInput::decl(&cfg),
+        http::Invited::decl(&cfg),
+        http::AgentUpdate::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in core/ by `cargo xtask gen-types`. Do not edit.\n\n",

@@ -3,111 +3,35 @@
 
 mod common;
 
-use common::{to_agent, to_visitor};
-use vitrine_core::call::*;
-use vitrine_core::hub::{AgentIdentity, CallConfig, Hub, HubConfig, Input, Output, SiteSettings};
+use common::*;
+use vitrine_core::hub::{Input, StoreOp};
+use vitrine_core::media_key::verify_call_token;
+use vitrine_core::protocol::media::{CallEvent, CallEventKind, CallRole};
 use vitrine_core::protocol::*;
-use vitrine_core::records::Record;
 
-const T0: u64 = 1_700_000_000_000;
-const KEY: &[u8] = b"hub-call-key";
-const ADA: u64 = 1;
-const BO: u64 = 2;
-const V1: u64 = 10;
-const V2: u64 = 11;
-
-fn hub(calls_enabled: bool) -> Hub {
-    let mut hub = Hub::new(HubConfig {
-        calls: Some(CallConfig {
-            media_url: "ws://127.0.0.1:7070/ws/call".into(),
-            key: KEY.to_vec(),
-            site: "demo-shop".into(),
-        }),
-        ..HubConfig::default()
-    });
-    hub.handle(
-        Input::SiteSettings(SiteSettings {
-            allowed_origins: vec!["https://shop.example".into()],
-            calls_in_plan: true,
-            calls_enabled,
-        }),
-        T0,
-    );
-    hub
+fn ada() -> Agent {
+    Agent::new(1, "ada", "Agent ada")
+}
+fn bo() -> Agent {
+    Agent::new(2, "bo", "Agent bo")
+}
+fn v1() -> Visitor {
+    Visitor::new(10, "visitor-1")
+}
+fn v2() -> Visitor {
+    Visitor::new(11, "visitor-2")
 }
 
-fn agent(hub: &mut Hub, conn: u64, id: &str) -> Vec<Output> {
-    hub.handle(
-        Input::AgentConnected {
-            conn,
-            agent: AgentIdentity {
-                agent_id: id.into(),
-                name: format!("Agent {id}"),
-                expert: false,
-            },
-            available: true,
-        },
-        T0,
-    )
-}
-
-fn visitor(hub: &mut Hub, conn: u64, id: &str) -> Vec<Output> {
-    hub.handle(
-        Input::VisitorConnected {
-            conn,
-            location: Location::default(),
-        },
-        T0,
-    );
-    hub.handle(
-        Input::FromVisitor {
-            conn,
-            frame: VisitorFrame::Hello {
-                v: PROTOCOL_VERSION,
-                visitor_id: id.into(),
-                visit_id: "0000visit-1".into(),
-                visit_age_ms: 0,
-                page: PageView {
-                    seq: 1,
-                    url: "https://shop.example/".into(),
-                    title: "Shop".into(),
-                    referrer: None,
-                    opened_ms_ago: 0,
-                },
-                activity: Activity::Active,
-                chat_after_seq: 0,
-            },
-        },
-        T0,
-    )
-}
-
-fn agent_does(hub: &mut Hub, conn: u64, frame: AgentFrame, now: u64) -> Vec<Output> {
-    hub.handle(Input::FromAgent { conn, frame }, now)
-}
-
-fn visitor_does(hub: &mut Hub, conn: u64, frame: VisitorFrame, now: u64) -> Vec<Output> {
-    hub.handle(Input::FromVisitor { conn, frame }, now)
-}
-
-fn error_of(out: &[Output], conn: u64) -> Option<ErrorCode> {
-    to_agent(out, conn).into_iter().find_map(|f| match f {
-        AgentServerFrame::Error(e) => Some(e.code),
-        _ => None,
-    })
-}
-
-/// Starts a 1:1 call from ADA to v-1 and has the visitor accept; returns the call id.
-fn call_accepted(hub: &mut Hub) -> String {
-    let out = agent_does(
-        hub,
-        ADA,
+/// Ada calls visitor-1, who accepts; returns the call id.
+fn call_accepted(b: &mut Bench) -> String {
+    let out = b.at(T0 + 1).agent_does(
+        &ada(),
         AgentFrame::CallStart {
             visitor_ids: vec!["visitor-1".into()],
         },
-        T0 + 1,
     );
-    let invite = to_visitor(&out, V1)
+    let (call_id, preview) = out
+        .to_visitor(10)
         .into_iter()
         .find_map(|f| match f {
             VisitorServerFrame::CallInvite {
@@ -116,23 +40,22 @@ fn call_accepted(hub: &mut Hub) -> String {
             _ => None,
         })
         .expect("the visitor is invited");
-    let (call_id, preview) = invite;
     // The preview token lets the visitor see the agent before answering, nothing more.
-    let claims = verify_call_token(KEY, &preview.token, &call_id, T0 + 2).unwrap();
+    let claims = verify_call_token(CALL_KEY, &preview.token, &call_id, T0 + 2).unwrap();
     assert_eq!(claims.role, CallRole::Preview);
-    assert!(to_agent(&out, ADA).iter().any(
+    assert_eq!(claims.site, SITE);
+    assert!(out.to_agent(1).iter().any(
         |f| matches!(f, AgentServerFrame::CallJoin { join, .. } if join.role == CallRole::Host)
     ));
-    let out = visitor_does(
-        hub,
-        V1,
+    let out = b.at(T0 + 3).visitor_does(
+        &v1(),
         VisitorFrame::CallAnswer {
             call_id: call_id.clone(),
             accept: true,
         },
-        T0 + 3,
     );
-    let join = to_visitor(&out, V1)
+    let join = out
+        .to_visitor(10)
         .into_iter()
         .find_map(|f| match f {
             VisitorServerFrame::CallJoin { join, .. } => Some(join),
@@ -140,7 +63,7 @@ fn call_accepted(hub: &mut Hub) -> String {
         })
         .expect("the visitor joins");
     assert_eq!(
-        verify_call_token(KEY, &join.token, &call_id, T0 + 4)
+        verify_call_token(CALL_KEY, &join.token, &call_id, T0 + 4)
             .unwrap()
             .role,
         CallRole::Guest
@@ -148,197 +71,199 @@ fn call_accepted(hub: &mut Hub) -> String {
     call_id
 }
 
+/// What the media node reports about the call's room.
+fn node_event(call_id: &str, at: u64, kind: CallEventKind) -> Input {
+    Input::CallEvent(CallEvent {
+        site: SITE.into(),
+        room: call_id.to_string(),
+        at,
+        kind,
+    })
+}
+
+fn guest(visitor: &str, joined: bool) -> CallEventKind {
+    let participant = visitor.to_string();
+    let role = CallRole::Guest;
+    if joined {
+        CallEventKind::ParticipantJoined { participant, role }
+    } else {
+        CallEventKind::ParticipantLeft { participant, role }
+    }
+}
+
 #[test]
 fn a_proactive_call_invites_then_admits_the_visitor_who_accepts() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    visitor(&mut hub, V1, "visitor-1");
-    let call_id = call_accepted(&mut hub);
-    let list = hub.live_list();
-    assert!(list
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let call_id = call_accepted(&mut b);
+    assert!(b
+        .hub
+        .live_list()
         .iter()
         .any(|v| v.visitor_id == "visitor-1" && v.in_call));
     // A reload of the visitor's page (V8) rejoins with a fresh token.
-    hub.handle(Input::Disconnected { conn: V1 }, T0 + 5);
-    let out = visitor(&mut hub, V2, "visitor-1");
-    assert!(to_visitor(&out, V2)
+    b.at(T0 + 5).disconnect(10);
+    let out = b.visitor(&v1().tab(12));
+    assert!(out
+        .to_visitor(12)
         .iter()
         .any(|f| matches!(f, VisitorServerFrame::CallJoin { call_id: c, .. } if *c == call_id)));
 }
 
 #[test]
 fn a_declining_visitor_does_not_join_and_the_agent_can_cancel() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    visitor(&mut hub, V1, "visitor-1");
-    let out = agent_does(
-        &mut hub,
-        ADA,
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let out = b.at(T0 + 1).agent_does(
+        &ada(),
         AgentFrame::CallStart {
             visitor_ids: vec!["visitor-1".into()],
         },
-        T0 + 1,
     );
-    let call_id = match &to_agent(&out, ADA)[..] {
+    let call_id = match &out.to_agent(1)[..] {
         [.., AgentServerFrame::CallJoin { call_id, .. }] => call_id.clone(),
         other => panic!("{other:?}"),
     };
-    let out = visitor_does(
-        &mut hub,
-        V1,
+    let out = b.at(T0 + 2).visitor_does(
+        &v1(),
         VisitorFrame::CallAnswer {
             call_id: call_id.clone(),
             accept: false,
         },
-        T0 + 2,
     );
-    assert!(to_agent(&out, ADA).iter().any(|f| matches!(f, AgentServerFrame::CallChanged { call }
+    assert!(out.to_agent(1).iter().any(|f| matches!(f, AgentServerFrame::CallChanged { call }
         if call.participants == vec![CallParticipant { visitor_id: "visitor-1".into(), state: CallParticipantState::Declined }])));
-    assert!(!hub.live_list()[0].in_call);
-    let out = agent_does(&mut hub, ADA, AgentFrame::CallEnd { call_id }, T0 + 3);
-    assert!(to_agent(&out, ADA)
+    assert!(!b.hub.live_list()[0].in_call);
+    let out = b
+        .at(T0 + 3)
+        .agent_does(&ada(), AgentFrame::CallEnd { call_id });
+    assert!(out
+        .to_agent(1)
         .iter()
         .any(|f| matches!(f, AgentServerFrame::CallEnded { .. })));
 }
 
 #[test]
 fn a_visitor_calling_a_busy_agent_is_not_added_and_the_agent_is_told() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    visitor(&mut hub, V1, "visitor-1");
-    visitor(&mut hub, V2, "visitor-2");
-    let call_id = call_accepted(&mut hub);
-    let out = visitor_does(
-        &mut hub,
-        V2,
-        VisitorFrame::CallRequest { cancel: false },
-        T0 + 10,
-    );
-    assert_eq!(to_visitor(&out, V2), vec![VisitorServerFrame::CallBusy {}]);
-    assert!(to_agent(&out, ADA)
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    b.visitor(&v2());
+    let call_id = call_accepted(&mut b);
+    let request = VisitorFrame::CallRequest { cancel: false };
+    let out = b.at(T0 + 10).visitor_does(&v2(), request.clone());
+    assert_eq!(out.to_visitor(11), vec![VisitorServerFrame::CallBusy {}]);
+    assert!(out
+        .to_agent(1)
         .iter()
         .any(|f| matches!(f, AgentServerFrame::MissedCall { visitor_id, .. } if visitor_id == "visitor-2")));
-    assert!(!hub.live_list().iter().any(|v| v.call_requested));
+    assert!(!b.hub.live_list().iter().any(|v| v.call_requested));
     // Once free, a request is listed (P7) and answering it joins the visitor at once.
-    agent_does(&mut hub, ADA, AgentFrame::CallEnd { call_id }, T0 + 11);
-    visitor_does(
-        &mut hub,
-        V2,
-        VisitorFrame::CallRequest { cancel: false },
-        T0 + 12,
-    );
-    assert!(hub
+    b.at(T0 + 11)
+        .agent_does(&ada(), AgentFrame::CallEnd { call_id });
+    b.at(T0 + 12).visitor_does(&v2(), request);
+    assert!(b
+        .hub
         .live_list()
         .iter()
         .any(|v| v.visitor_id == "visitor-2" && v.call_requested));
-    let out = agent_does(
-        &mut hub,
-        ADA,
+    let out = b.at(T0 + 13).agent_does(
+        &ada(),
         AgentFrame::CallAccept {
             visitor_id: "visitor-2".into(),
         },
-        T0 + 13,
     );
-    assert!(to_visitor(&out, V2)
+    assert!(out
+        .to_visitor(11)
         .iter()
         .any(|f| matches!(f, VisitorServerFrame::CallJoin { .. })));
 }
 
 #[test]
 fn calls_switched_off_are_not_offered_and_cannot_start() {
-    let mut hub = hub(false);
-    agent(&mut hub, ADA, "ada");
-    let out = visitor(&mut hub, V1, "visitor-1");
-    assert!(to_visitor(&out, V1)
+    let mut b = Bench::with_calls(false);
+    b.agent(&ada());
+    let out = b.visitor(&v1());
+    assert!(out
+        .to_visitor(10)
         .iter()
         .any(|f| matches!(f, VisitorServerFrame::Welcome { calls: false, .. })));
-    let out = agent_does(
-        &mut hub,
-        ADA,
+    let out = b.at(T0 + 1).agent_does(
+        &ada(),
         AgentFrame::CallStart {
             visitor_ids: vec!["visitor-1".into()],
         },
-        T0 + 1,
     );
-    assert_eq!(error_of(&out, ADA), Some(ErrorCode::Forbidden));
+    assert_eq!(out.agent_error(1), Some(ErrorCode::Forbidden));
     // The agent's switch turns them on for every open widget, and is stored.
-    let out = agent_does(
-        &mut hub,
-        ADA,
-        AgentFrame::SetCalls { enabled: true },
-        T0 + 2,
+    let out = b
+        .at(T0 + 2)
+        .agent_does(&ada(), AgentFrame::SetCalls { enabled: true });
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::Calls { enabled: true }));
+    assert!(out
+        .stores()
+        .contains(&&StoreOp::CallsSetting { enabled: true }));
+}
+
+#[test]
+fn a_failed_start_leaves_no_call_behind() {
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let out = b.agent_does(
+        &ada(),
+        AgentFrame::CallStart {
+            visitor_ids: vec!["visitor-gone".into()],
+        },
     );
-    assert!(to_visitor(&out, V1).contains(&VisitorServerFrame::Calls { enabled: true }));
-    assert!(out.contains(&Output::Record(Record::CallsSetting { enabled: true })));
+    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+    // Ada is not "already in a call": the next start works.
+    call_accepted(&mut b);
 }
 
 #[test]
 fn navigation_is_limited_to_the_sites_origins_and_taking_control_back_resyncs() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    agent(&mut hub, BO, "bo");
-    visitor(&mut hub, V1, "visitor-1");
-    let call_id = call_accepted(&mut hub);
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.agent(&bo());
+    b.visitor(&v1());
+    let call_id = call_accepted(&mut b);
+    let navigate = |url: &str| AgentFrame::Navigate {
+        visitor_id: "visitor-1".into(),
+        url: url.into(),
+    };
     for bad in [
         "https://evil.example/",
         "https://shop.example.evil.com/x",
         "javascript:alert(1)",
     ] {
-        let out = agent_does(
-            &mut hub,
-            ADA,
-            AgentFrame::Navigate {
-                visitor_id: "visitor-1".into(),
-                url: bad.into(),
-            },
-            T0 + 5,
-        );
-        assert!(error_of(&out, ADA).is_some(), "{bad}");
-        assert!(to_visitor(&out, V1).is_empty(), "{bad}");
+        let out = b.at(T0 + 5).agent_does(&ada(), navigate(bad));
+        assert!(out.agent_error(1).is_some(), "{bad}");
+        assert!(out.to_visitor(10).is_empty(), "{bad}");
     }
     let url = "https://shop.example/lamp";
-    let out = agent_does(
-        &mut hub,
-        ADA,
-        AgentFrame::Navigate {
-            visitor_id: "visitor-1".into(),
-            url: url.into(),
-        },
-        T0 + 6,
-    );
-    assert!(to_visitor(&out, V1).contains(&VisitorServerFrame::Navigate { url: url.into() }));
+    let out = b.at(T0 + 6).agent_does(&ada(), navigate(url));
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::Navigate { url: url.into() }));
+    let interaction = |allowed| AgentFrame::SetInteraction {
+        call_id: call_id.clone(),
+        allowed,
+    };
     // Another agent cannot steer this call.
-    let out = agent_does(
-        &mut hub,
-        BO,
-        AgentFrame::SetInteraction {
-            call_id: call_id.clone(),
-            allowed: true,
-        },
-        T0 + 7,
-    );
-    assert_eq!(error_of(&out, BO), Some(ErrorCode::NotFound));
-    let out = agent_does(
-        &mut hub,
-        ADA,
-        AgentFrame::SetInteraction {
-            call_id: call_id.clone(),
-            allowed: true,
-        },
-        T0 + 8,
-    );
-    assert!(to_visitor(&out, V1).contains(&VisitorServerFrame::Interaction { allowed: true }));
-    let out = agent_does(
-        &mut hub,
-        ADA,
-        AgentFrame::SetInteraction {
-            call_id,
-            allowed: false,
-        },
-        T0 + 9,
-    );
+    let out = b.at(T0 + 7).agent_does(&bo(), interaction(true));
+    assert_eq!(out.agent_error(2), Some(ErrorCode::NotFound));
+    let out = b.at(T0 + 8).agent_does(&ada(), interaction(true));
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::Interaction { allowed: true }));
+    let out = b.at(T0 + 9).agent_does(&ada(), interaction(false));
     assert_eq!(
-        to_visitor(&out, V1),
+        out.to_visitor(10),
         vec![
             VisitorServerFrame::Interaction { allowed: false },
             VisitorServerFrame::Navigate { url: url.into() }
@@ -348,125 +273,62 @@ fn navigation_is_limited_to_the_sites_origins_and_taking_control_back_resyncs() 
 
 #[test]
 fn call_events_leave_start_end_and_duration_in_the_visitors_chat() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    visitor(&mut hub, V1, "visitor-1");
-    let call_id = call_accepted(&mut hub);
-    let event = |at: u64, kind: CallEventKind| node_event(&call_id, at, kind);
-    let joined = hub.handle(
-        event(
-            T0 + 1_000,
-            CallEventKind::ParticipantJoined {
-                participant: "visitor-1".into(),
-                role: CallRole::Guest,
-            },
-        ),
-        T0 + 1_000,
-    );
-    let left = hub.handle(
-        event(
-            T0 + 43_000,
-            CallEventKind::ParticipantLeft {
-                participant: "visitor-1".into(),
-                role: CallRole::Guest,
-            },
-        ),
-        T0 + 43_000,
-    );
-    let notes: Vec<String> = joined.iter().chain(left.iter()).filter_map(note).collect();
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let call_id = call_accepted(&mut b);
+    let joined = b
+        .at(T0 + 1_000)
+        .input(node_event(&call_id, T0 + 1_000, guest("visitor-1", true)));
+    let left =
+        b.at(T0 + 43_000)
+            .input(node_event(&call_id, T0 + 43_000, guest("visitor-1", false)));
     assert_eq!(
-        notes,
+        [joined.notes(), left.notes()].concat(),
         vec![
             "Call started with Agent ada".to_string(),
             "Call ended · 0:42".to_string()
         ]
     );
-    let out = hub.handle(
-        event(
-            T0 + 44_000,
-            CallEventKind::RoomEnded {
-                duration_ms: 43_000,
-            },
-        ),
+    let out = b.at(T0 + 44_000).input(node_event(
+        &call_id,
         T0 + 44_000,
-    );
-    assert!(to_agent(&out, ADA)
+        CallEventKind::RoomEnded {
+            duration_ms: 43_000,
+        },
+    ));
+    assert!(out
+        .to_agent(1)
         .iter()
         .any(|f| matches!(f, AgentServerFrame::CallEnded { .. })));
 }
 
-fn note(o: &Output) -> Option<String> {
-    match o {
-        Output::Record(Record::Message(m)) => match &m.body {
-            MessageBody::Event { text } => Some(text.clone()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 #[test]
 fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive() {
-    let mut hub = hub(true);
-    agent(&mut hub, ADA, "ada");
-    visitor(&mut hub, V1, "visitor-1");
-    let call_id = call_accepted(&mut hub);
-    let event = |at: u64, kind: CallEventKind| node_event(&call_id, at, kind);
-    hub.handle(
-        event(
-            T0 + 1_000,
-            CallEventKind::ParticipantJoined {
-                participant: "visitor-1".into(),
-                role: CallRole::Guest,
-            },
-        ),
-        T0 + 1_000,
-    );
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let call_id = call_accepted(&mut b);
+    b.at(T0 + 1_000)
+        .input(node_event(&call_id, T0 + 1_000, guest("visitor-1", true)));
     // The portal's "Leave call" reaches the hub first…
-    let ended = agent_does(
-        &mut hub,
-        ADA,
+    let ended = b.at(T0 + 66_000).agent_does(
+        &ada(),
         AgentFrame::CallEnd {
             call_id: call_id.clone(),
         },
-        T0 + 66_000,
     );
-    assert_eq!(
-        ended.iter().filter_map(note).collect::<Vec<_>>(),
-        vec!["Call ended · 1:05".to_string()]
-    );
+    assert_eq!(ended.notes(), vec!["Call ended · 1:05".to_string()]);
     // …and the node's account of the same ending adds nothing.
-    let late = hub.handle(
-        event(
-            T0 + 66_100,
-            CallEventKind::ParticipantLeft {
-                participant: "visitor-1".into(),
-                role: CallRole::Guest,
-            },
-        ),
-        T0 + 66_100,
-    );
-    let late_end = hub.handle(
-        event(
-            T0 + 66_200,
-            CallEventKind::RoomEnded {
-                duration_ms: 65_200,
-            },
-        ),
+    let late =
+        b.at(T0 + 66_100)
+            .input(node_event(&call_id, T0 + 66_100, guest("visitor-1", false)));
+    let late_end = b.at(T0 + 66_200).input(node_event(
+        &call_id,
         T0 + 66_200,
-    );
-    assert_eq!(
-        late.iter().chain(late_end.iter()).filter_map(note).count(),
-        0
-    );
-}
-
-/// What the media node reports about the call's room.
-fn node_event(call_id: &str, at: u64, kind: CallEventKind) -> Input {
-    Input::CallEvent(CallEvent {
-        site: "demo-shop".into(),
-        room: call_id.to_string(),
-        at,
-        kind,
-    })
+        CallEventKind::RoomEnded {
+            duration_ms: 65_200,
+        },
+    ));
+    assert!(late.notes().is_empty() && late_end.notes().is_empty());
 }

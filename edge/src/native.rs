@@ -1,39 +1,48 @@
-//! The native hub adapter: one tokio task per site owns that site's [`Hub`]; every
-//! WebSocket is a reader loop feeding the task and a writer task draining a bounded queue.
-//! Store writes run in their own tasks so a slow store never stalls live updates.
+//! The native hub adapter (the local server): one tokio task per site owns that site's
+//! [`Hub`]; every WebSocket is a reader loop feeding the task and a writer task draining
+//! a bounded queue. It keeps the hub's run loop (see `vitrine_core::hub`) and decides
+//! nothing itself: admission is `vitrine_core::access`, decoding `codec::inbound`, store
+//! work `storage::perform`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
-use vitrine_core::accounts::{self, Site};
-use vitrine_core::codec::{self, FrameError};
-use vitrine_core::conversations;
-use vitrine_core::hub::{AgentIdentity, ConnId, Hub, HubConfig, Input, Output, SiteSettings};
-use vitrine_core::protocol::{close_code, ErrorCode, Location, UnixMillis, VisitorServerFrame};
-use vitrine_core::records;
+use vitrine_core::access::{self, AgentHandshake, Refusal, SiteCache, SiteRecord};
+use vitrine_core::clock::now_ms;
+use vitrine_core::codec::{self, Payload, Side};
+use vitrine_core::hub::{storage, Hub, HubConfig, Input, Output};
+use vitrine_core::media_key::{self, CallEventError};
+use vitrine_core::protocol::{close_code, ConnId, Location, MAX_FRAME_BYTES};
 use vitrine_core::store::Store;
+
+use crate::metrics::EdgeMetrics;
 
 /// Frames queued for one visitor connection before it counts as too slow and is dropped.
 const OUTBOX_CAPACITY: usize = 512;
 /// Agents are few and receive every pending conversation's traffic: a deeper queue, so a
 /// burst of new chats does not cut off an agent who is merely busy.
 const AGENT_OUTBOX_CAPACITY: usize = 8192;
-/// Hard cap on a WebSocket message; the protocol's own (smaller) cap gives a clean error.
-const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
+/// The transport refuses messages past twice the protocol's cap; between the two, the hub
+/// answers `oversize` and closes with 1009 (a clear error instead of a dropped socket).
+const TRANSPORT_MAX_MESSAGE: usize = 2 * MAX_FRAME_BYTES;
 /// Per-socket read buffer; frames are small (≤ 16 KiB, usually < 300 bytes).
 const SOCKET_BUFFER: usize = 4 * 1024;
-const SITE_CACHE_TTL: Duration = Duration::from_secs(30);
+/// After the server closes a socket, how long the client has to answer the close.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
+const SITE_CACHE_TTL_MS: u64 = 30_000;
+const SITE_CACHE_CAPACITY: usize = 10_000;
 
 #[derive(Clone, Debug, Default)]
 pub struct EdgeConfig {
@@ -41,17 +50,8 @@ pub struct EdgeConfig {
     /// Read `CF-IPCountry` / `CF-IPCity` (set by Cloudflare). Off unless a trusted proxy
     /// sets them, since any client could send them.
     pub trust_geo_headers: bool,
-}
-
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct EdgeMetrics {
-    pub store_writes: AtomicU64,
-    pub store_write_errors: AtomicU64,
-    pub visitor_connections: AtomicI64,
-    pub agent_connections: AtomicI64,
-    pub frames_in: AtomicU64,
-    pub frames_out: AtomicU64,
+    /// The key shared with the media node: `/internal/call-events` needs it.
+    pub call_key: Option<Vec<u8>>,
 }
 
 /// All hubs of this process, one per site, started on first use.
@@ -59,7 +59,7 @@ pub struct Hubs<S> {
     store: S,
     config: EdgeConfig,
     hubs: Mutex<HashMap<String, mpsc::UnboundedSender<HubMsg>>>,
-    sites: Mutex<HashMap<String, (Option<Site>, Instant)>>,
+    sites: Mutex<SiteCache>,
     next_conn: AtomicU64,
     pub metrics: Arc<EdgeMetrics>,
 }
@@ -78,30 +78,24 @@ enum Outgoing {
     Close(u16, String),
 }
 
-fn now_ms() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-impl<S: Store + Clone> Hubs<S> {
+impl<S: Store + Clone + Sync + 'static> Hubs<S> {
     pub fn new(store: S, config: EdgeConfig) -> Arc<Self> {
         Arc::new(Self {
             store,
             config,
             hubs: Mutex::new(HashMap::new()),
-            sites: Mutex::new(HashMap::new()),
+            sites: Mutex::new(SiteCache::new(SITE_CACHE_TTL_MS, SITE_CACHE_CAPACITY)),
             next_conn: AtomicU64::new(1),
             metrics: Arc::new(EdgeMetrics::default()),
         })
     }
 
-    /// `/ws/visitor` and `/ws/agent`.
+    /// `/ws/visitor`, `/ws/agent`, and (with a call key) `/internal/call-events`.
     pub fn routes(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/ws/visitor", get(visitor_ws::<S>))
             .route("/ws/agent", get(agent_ws::<S>))
+            .route("/internal/call-events", post(call_event::<S>))
             .with_state(self.clone())
     }
 
@@ -113,81 +107,62 @@ impl<S: Store + Clone> Hubs<S> {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut config = self.config.hub.clone();
-        if let Some(calls) = &mut config.calls {
-            calls.site = site.to_string();
-        }
+        let hub = Hub::new(site, self.config.hub.clone());
         tokio::spawn(run_hub(
-            site.to_string(),
+            hub,
             self.store.clone(),
-            config,
             rx,
             tx.clone(),
             self.metrics.clone(),
         ));
+        self.metrics.hubs.inc();
         hubs.insert(site.to_string(), tx.clone());
-        // A new hub knows nothing of its site's settings: the next lookup re-reads them.
-        self.sites.lock().expect("site cache").remove(site);
         tx
     }
 
-    /// The active site `site_key` names, if any (cached briefly: one store read per site
-    /// per 30 s, not one per connection).
-    async fn active_site(&self, site_key: &str) -> Option<Site> {
-        if let Some((site, at)) = self.sites.lock().expect("site cache").get(site_key) {
-            if at.elapsed() < SITE_CACHE_TTL {
-                return site.clone();
-            }
+    fn running(&self, site: &str) -> bool {
+        self.hubs
+            .lock()
+            .expect("hub map lock")
+            .get(site)
+            .is_some_and(|tx| !tx.is_closed())
+    }
+
+    fn input(&self, site: &str, input: Input) {
+        let _ = self.hub(site).send(HubMsg::Input(input));
+    }
+
+    /// The active site `key` names (cached briefly: one store read per site per 30 s,
+    /// not one per connection). A fresh read goes to the site's hub as its settings.
+    async fn site(&self, key: &str) -> Result<Option<SiteRecord>, ()> {
+        if let Some(site) = self.sites.lock().expect("site cache").get(key, now_ms()) {
+            return Ok(Some(site.clone()));
         }
-        let site = match accounts::get_site(&self.store, site_key).await {
-            Ok(site) => site.filter(|s| s.active),
-            Err(e) => {
-                tracing::warn!(error = %e, "site lookup failed");
-                return None;
-            }
-        };
+        let site = access::load_site(&self.store, key).await.map_err(|e| {
+            tracing::warn!(error = %e, "site lookup failed");
+        })?;
+        if let Some(site) = &site {
+            self.fresh_site(site);
+        }
+        Ok(site)
+    }
+
+    fn fresh_site(&self, site: &SiteRecord) {
         self.sites
             .lock()
             .expect("site cache")
-            .insert(site_key.to_string(), (site.clone(), Instant::now()));
-        // Freshly read: the hub learns its origins and call gating before the
-        // connection that caused the read (same channel, so in order).
-        if let Some(site) = &site {
-            let plan = accounts::account_plan(&self.store, &site.account_id)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "plan lookup failed; treating calls as not included");
-                    Default::default()
-                });
-            let _ = self
-                .hub(site_key)
-                .send(HubMsg::Input(Input::SiteSettings(SiteSettings {
-                    allowed_origins: site.allowed_origins.clone(),
-                    calls_in_plan: plan.calls,
-                    calls_enabled: site.calls_enabled,
-                })));
-        }
-        site
-    }
-
-    /// A call event from the media node, for the hub of its site.
-    pub fn call_event(&self, event: vitrine_core::call::CallEvent) {
-        let site = event.site.clone();
-        let _ = self.hub(&site).send(HubMsg::Input(Input::CallEvent(event)));
+            .insert(site.clone(), now_ms());
+        // Same channel as the connection that caused the read: the hub learns its origins
+        // and call gating before that connection's frames.
+        self.input(&site.site.site_key, Input::SiteSettings(site.settings()));
     }
 
     /// After an admin changed a site in this process: forget the cached copy and, if its
     /// hub runs, hand it the new settings now (allowed origins, calls switch and plan).
-    pub async fn site_changed(&self, site_key: &str) {
-        self.sites.lock().expect("site cache").remove(site_key);
-        let running = self
-            .hubs
-            .lock()
-            .expect("hub map lock")
-            .get(site_key)
-            .is_some_and(|tx| !tx.is_closed());
-        if running {
-            self.active_site(site_key).await;
+    pub async fn site_changed(&self, key: &str) {
+        self.sites.lock().expect("site cache").forget(key);
+        if self.running(key) {
+            let _ = self.site(key).await;
         }
     }
 
@@ -211,39 +186,15 @@ impl<S: Store + Clone> Hubs<S> {
 
 // -- the hub task --------------------------------------------------------------------------
 
-async fn run_hub<S: Store + Clone>(
-    site: String,
+/// The hub's run loop: inputs in, `handle` with the time, outputs carried out.
+async fn run_hub<S: Store + Clone + Sync + 'static>(
+    mut hub: Hub,
     store: S,
-    config: HubConfig,
     mut inbox: mpsc::UnboundedReceiver<HubMsg>,
     self_tx: mpsc::UnboundedSender<HubMsg>,
     metrics: Arc<EdgeMetrics>,
 ) {
-    let mut hub = Hub::new(config);
-    // Open conversations and blocks come back from the store before any input is handled
-    // (inputs wait in the channel meanwhile), so numbering resumes where it stopped.
-    let mut attempt = 0;
-    loop {
-        match conversations::load_open(&store, &site).await {
-            Ok(restored) => {
-                tracing::info!(site = %site, open = restored.conversations.len(), "hub restored");
-                hub.restore(restored);
-                break;
-            }
-            Err(e) if attempt < 5 => {
-                attempt += 1;
-                tracing::warn!(site = %site, error = %e, "restoring the hub failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-            }
-            Err(e) => {
-                // Without its state the hub would hand out sequence numbers twice.
-                tracing::error!(site = %site, error = %e, "cannot restore the hub; stopping it");
-                return;
-            }
-        }
-    }
     let mut outboxes: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
-    tracing::info!(site = %site, "hub started");
     loop {
         let msg = match hub.next_wakeup() {
             Some(at) => {
@@ -288,68 +239,27 @@ async fn run_hub<S: Store + Clone>(
                     deliver(&mut outboxes, conn, Outgoing::Close(code, reason), &metrics);
                     outboxes.remove(&conn);
                 }
-                Output::Record(record) => {
+                Output::Store(request) => {
                     let (store, site, tx, metrics) = (
                         store.clone(),
-                        site.clone(),
+                        hub.site().to_string(),
                         self_tx.clone(),
                         metrics.clone(),
                     );
+                    metrics.store_requests.inc();
                     tokio::spawn(async move {
-                        metrics.store_writes.fetch_add(1, Ordering::Relaxed);
-                        let answer = match records::write_record(&store, &site, &record).await {
-                            Ok(records::Written::Visit {
-                                visitor_id,
-                                visit_id,
-                                visit_count,
-                            }) => Some(Input::VisitRecorded {
-                                visitor_id,
-                                visit_id,
-                                visit_count,
-                            }),
-                            Ok(records::Written::Message {
-                                conversation_id,
-                                seq,
-                            }) => Some(Input::MessageStored {
-                                conversation_id,
-                                seq,
-                            }),
-                            Ok(records::Written::Nothing) => None,
-                            Err(e) => {
-                                metrics.store_write_errors.fetch_add(1, Ordering::Relaxed);
-                                tracing::error!(site = %site, error = %e, "store write failed");
-                                match record {
-                                    records::Record::Message(m) => Some(Input::MessageFailed {
-                                        conversation_id: m.conversation_id,
-                                        seq: m.seq,
-                                    }),
-                                    _ => None,
-                                }
-                            }
-                        };
-                        if let Some(input) = answer {
-                            let _ = tx.send(HubMsg::Input(input));
+                        let reply = storage::perform(&store, &site, request).await;
+                        if let Err(e) = &reply.result {
+                            metrics.store_errors.inc();
+                            tracing::warn!(site = %site, error = %e, "store request failed");
                         }
-                    });
-                }
-                Output::LoadConversation { conversation_id } => {
-                    let (store, site, tx) = (store.clone(), site.clone(), self_tx.clone());
-                    tokio::spawn(async move {
-                        let loaded = conversations::load_conversation(&store, &site, &conversation_id)
-                            .await
-                            .unwrap_or_else(|e| {
-                                tracing::error!(site = %site, error = %e, "loading a conversation failed");
-                                None
-                            });
-                        let _ = tx.send(HubMsg::Input(Input::ConversationLoaded {
-                            conversation_id,
-                            loaded,
-                        }));
+                        let _ = tx.send(HubMsg::Input(Input::Stored(reply)));
                     });
                 }
             }
         }
     }
+    metrics.hubs.dec();
 }
 
 /// Queues a frame; a connection whose queue is full is too slow to keep and is dropped
@@ -365,10 +275,11 @@ fn deliver(
     };
     match outbox.try_send(out) {
         Ok(()) => {
-            metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+            metrics.frames_out.inc();
         }
         Err(mpsc::error::TrySendError::Full(_)) => {
             tracing::warn!(conn, "connection too slow; dropping it");
+            metrics.slow_consumers.inc();
             outboxes.remove(&conn);
         }
         Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -377,65 +288,51 @@ fn deliver(
     }
 }
 
-// -- WebSocket endpoints -------------------------------------------------------------------
+// -- endpoints -------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
 struct VisitorParams {
     site: String,
 }
 
-async fn visitor_ws<S: Store + Clone>(
+fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
+        .max_frame_size(TRANSPORT_MAX_MESSAGE)
+        // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|h| h.to_str().ok())
+}
+
+const STORE_DOWN: Refusal = Refusal {
+    code: close_code::TRY_AGAIN_LATER,
+    reason: "could not check this connection; try again",
+};
+
+async fn visitor_ws<S: Store + Clone + Sync + 'static>(
     State(hubs): State<Arc<Hubs<S>>>,
     Query(params): Query<VisitorParams>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let site = hubs.active_site(&params.site).await;
-    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
-    let origin_allowed = site.as_ref().is_some_and(|s| s.allows_origin(origin));
+    let verdict = match hubs.site(&params.site).await {
+        Ok(site) => access::admit_visitor(site.as_ref(), header(&headers, header::ORIGIN)),
+        Err(()) => Err(STORE_DOWN),
+    };
     let location = hubs.location(&headers);
-    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
-        // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            if site.is_none() {
-                // Accept, then close with a code: a browser cannot read an HTTP error status.
-                close_now(
-                    socket,
-                    close_code::UNKNOWN_SITE,
-                    "unknown or inactive site key",
-                )
-                .await;
-                return;
-            }
-            if !origin_allowed {
-                close_now(
-                    socket,
-                    close_code::FORBIDDEN,
-                    "this page's origin is not allowed for this site key",
-                )
-                .await;
-                return;
-            }
-            let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
-            let input = Input::VisitorConnected { conn, location };
-            hubs.metrics
-                .visitor_connections
-                .fetch_add(1, Ordering::Relaxed);
-            serve(
-                hubs.hub(&params.site),
-                conn,
-                socket,
-                input,
-                Role::Visitor,
-                &hubs.metrics,
-            )
-            .await;
-            hubs.metrics
-                .visitor_connections
-                .fetch_sub(1, Ordering::Relaxed);
-        })
+    upgrade(ws).on_upgrade(move |socket| async move {
+        if let Err(refusal) = verdict {
+            return close_now(socket, refusal).await;
+        }
+        let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
+        let input = Input::VisitorConnected { conn, location };
+        hubs.metrics.visitor_connections.inc();
+        serve(&hubs, &params.site, conn, socket, input, Side::Visitor).await;
+        hubs.metrics.visitor_connections.dec();
+    })
 }
 
 #[derive(Deserialize)]
@@ -445,213 +342,145 @@ struct AgentParams {
     available: Option<u8>,
 }
 
-async fn agent_ws<S: Store + Clone>(
+async fn agent_ws<S: Store + Clone + Sync + 'static>(
     State(hubs): State<Arc<Hubs<S>>>,
     Query(params): Query<AgentParams>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let verdict = authorize_agent(&hubs, &params.site, &headers).await;
-    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
-        // tungstenite's 128 KiB default buffers per socket would dwarf a visitor's state.
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            let agent = match verdict {
-                Ok(agent) => agent,
-                Err((code, reason)) => return close_now(socket, code, reason).await,
-            };
-            let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
-            let input = Input::AgentConnected {
-                conn,
-                agent,
-                available: params.available.unwrap_or(1) != 0,
-            };
-            hubs.metrics
-                .agent_connections
-                .fetch_add(1, Ordering::Relaxed);
-            serve(
-                hubs.hub(&params.site),
-                conn,
-                socket,
-                input,
-                Role::Agent,
-                &hubs.metrics,
-            )
-            .await;
-            hubs.metrics
-                .agent_connections
-                .fetch_sub(1, Ordering::Relaxed);
-        })
-}
-
-/// An agent socket needs a live session cookie, a chat the agent works on (their account's,
-/// and assigned to them unless admin), and must come from the portal's own origin (no
-/// cross-site WebSocket hijacking).
-async fn authorize_agent<S: Store + Clone>(
-    hubs: &Hubs<S>,
-    site: &str,
-    headers: &HeaderMap,
-) -> Result<AgentIdentity, (u16, &'static str)> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
-    let same_origin = match (origin, host) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
-        // Non-browser clients send no Origin; the session cookie still has to be valid.
-        (None, _) => true,
-        _ => false,
+    let handshake = AgentHandshake {
+        cookie: header(&headers, header::COOKIE),
+        origin: header(&headers, header::ORIGIN),
+        host: header(&headers, header::HOST),
     };
-    if !same_origin {
-        return Err((
-            close_code::FORBIDDEN,
-            "agent sockets must come from the portal's origin",
-        ));
+    let verdict = access::authorize_agent(&hubs.store, &params.site, handshake, now_ms()).await;
+    if let Ok((_, site)) = &verdict {
+        // The hub must know the site's settings (call gating) before the agent's snapshot.
+        hubs.fresh_site(site);
     }
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(accounts::token_from_cookie_header)
-        .ok_or((close_code::UNAUTHORIZED, "sign in first"))?;
-    let now_secs = now_ms() / 1000;
-    let unavailable = (
-        close_code::UNAUTHORIZED,
-        "could not check the session; try again",
-    );
-    let session = accounts::session(&hubs.store, token, now_secs)
-        .await
-        .map_err(|_| unavailable)?
-        .ok_or((close_code::UNAUTHORIZED, "session expired; sign in again"))?;
-    let agent = accounts::agent_by_email(&hubs.store, &session.email)
-        .await
-        .map_err(|_| unavailable)?
-        .ok_or((close_code::UNAUTHORIZED, "account no longer exists"))?;
-    accounts::site_for_agent(&hubs.store, &agent, site)
-        .await
-        .map_err(|_| unavailable)?
-        .ok_or((close_code::FORBIDDEN, "not a chat you are assigned to"))?;
-    // The hub must know the chat's settings (call gating) before the agent's snapshot.
-    hubs.active_site(site).await;
-    Ok(AgentIdentity {
-        agent_id: agent.agent_id,
-        name: agent.name,
-        expert: agent.role == accounts::Role::Expert,
+    upgrade(ws).on_upgrade(move |socket| async move {
+        let agent = match verdict {
+            Ok((agent, _)) => agent,
+            Err(refusal) => return close_now(socket, refusal).await,
+        };
+        let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
+        let input = Input::AgentConnected {
+            conn,
+            agent,
+            available: params.available.unwrap_or(1) != 0,
+        };
+        hubs.metrics.agent_connections.inc();
+        serve(&hubs, &params.site, conn, socket, input, Side::Agent).await;
+        hubs.metrics.agent_connections.dec();
     })
 }
 
-async fn close_now(mut socket: WebSocket, code: u16, reason: &str) {
+/// `POST /internal/call-events`: the media node's signed reports, into the site's hub (C14).
+async fn call_event<S: Store + Clone + Sync + 'static>(
+    State(hubs): State<Arc<Hubs<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(key) = &hubs.config.call_key else {
+        return StatusCode::NOT_FOUND;
+    };
+    let signature = headers
+        .get(media_key::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match media_key::read_call_event(key, &body, signature) {
+        Ok(event) if access::is_site_key(&event.site) => {
+            hubs.input(&event.site.clone(), Input::CallEvent(event));
+            StatusCode::NO_CONTENT
+        }
+        Ok(_) | Err(CallEventError::Malformed(_)) => StatusCode::BAD_REQUEST,
+        Err(CallEventError::BadSignature) => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// Accepts, then closes with a code: a browser cannot read an HTTP error status from a
+/// WebSocket handshake.
+async fn close_now(mut socket: WebSocket, refusal: Refusal) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
+            code: refusal.code,
+            reason: refusal.reason.into(),
         })))
         .await;
 }
 
-#[derive(Clone, Copy)]
-enum Role {
-    Visitor,
-    Agent,
-}
-
-/// Runs one connection until either side closes it.
-async fn serve(
-    hub: mpsc::UnboundedSender<HubMsg>,
+/// Runs one connection until either side closes it: bytes in go to the hub as inputs,
+/// frames the hub queued go out.
+async fn serve<S: Store + Clone + Sync + 'static>(
+    hubs: &Hubs<S>,
+    site: &str,
     conn: ConnId,
     socket: WebSocket,
     connected: Input,
-    role: Role,
-    metrics: &EdgeMetrics,
+    side: Side,
 ) {
+    let hub = hubs.hub(site);
+    let metrics = &hubs.metrics;
     let (mut sink, mut stream) = socket.split();
-    let capacity = match role {
-        Role::Visitor => OUTBOX_CAPACITY,
-        Role::Agent => AGENT_OUTBOX_CAPACITY,
+    let capacity = match side {
+        Side::Visitor => OUTBOX_CAPACITY,
+        Side::Agent => AGENT_OUTBOX_CAPACITY,
     };
     let (outbox, mut queue) = mpsc::channel::<Outgoing>(capacity);
-    if hub
-        .send(HubMsg::Connect {
-            conn,
-            outbox: outbox.clone(),
-            input: connected,
-        })
-        .is_err()
-    {
+    let connect = HubMsg::Connect {
+        conn,
+        outbox,
+        input: connected,
+    };
+    if hub.send(connect).is_err() {
         return;
     }
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(out) = queue.recv().await {
-            let result = match out {
-                Outgoing::Text(text) => sink.send(Message::Text(text.into())).await,
-                Outgoing::Close(code, reason) => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        })))
-                        .await;
-                    return;
+            let (code, reason) = match out {
+                Outgoing::Text(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                    continue;
                 }
+                Outgoing::Close(code, reason) => (code, reason),
             };
-            if result.is_err() {
-                return;
-            }
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            return;
         }
         // The hub dropped this connection (too slow, or gone).
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: close_code::TOO_SLOW,
-                reason: "connection dropped by the server".into(),
-            })))
-            .await;
+        let frame = CloseFrame {
+            code: close_code::TOO_SLOW,
+            reason: "connection dropped by the server".into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
     });
-    while let Some(Ok(message)) = stream.next().await {
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                let error = FrameError::new(
-                    ErrorCode::BadFrame,
-                    "binary frames are not supported; send JSON text",
-                );
-                let _ = hub.send(HubMsg::Input(Input::Rejected { conn, error }));
-                continue;
-            }
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        metrics.frames_in.fetch_add(1, Ordering::Relaxed);
-        let input = match role {
-            Role::Visitor => match codec::decode_visitor_frame(&text) {
-                Ok(frame) => Input::FromVisitor { conn, frame },
-                Err(error) => Input::Rejected { conn, error },
-            },
-            Role::Agent => match codec::decode_agent_frame(&text) {
-                Ok(frame) => Input::FromAgent { conn, frame },
-                Err(error) => Input::Rejected { conn, error },
-            },
-        };
-        if let Input::Rejected { error, .. } = &input {
-            if error.code == ErrorCode::Oversize {
-                // Answer and close from here, in this order; the hub never sees the frame.
-                // (Visitor and agent error frames have the same JSON shape.)
-                let frame = codec::encode(&VisitorServerFrame::Error(error.to_frame()));
-                let _ = outbox.send(Outgoing::Text(frame)).await;
-                let _ = outbox
-                    .send(Outgoing::Close(
-                        close_code::MESSAGE_TOO_BIG,
-                        "frame too large".into(),
-                    ))
-                    .await;
+    let reader = async {
+        while let Some(Ok(message)) = stream.next().await {
+            let payload = match &message {
+                Message::Text(text) => Payload::Text(text.as_str()),
+                Message::Binary(_) => Payload::Binary,
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            metrics.frames_in.inc();
+            let input = codec::inbound(conn, side, payload);
+            if hub.send(HubMsg::Input(input)).is_err() {
                 break;
             }
         }
-        if hub.send(HubMsg::Input(input)).is_err() {
-            break;
-        }
+    };
+    tokio::pin!(reader);
+    tokio::select! {
+        _ = &mut reader => {}
+        // The server closed (or dropped) the socket: the client has a few seconds to
+        // answer the close, then the TCP connection goes whatever it does.
+        _ = &mut writer => { let _ = tokio::time::timeout(CLOSE_HANDSHAKE, &mut reader).await; }
     }
     let _ = hub.send(HubMsg::Input(Input::Disconnected { conn }));
-    drop(outbox);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, writer).await;
 }

@@ -1,4 +1,4 @@
-//! Admin endpoints (A1–A3): chats (sites) with their consultants and allowed origins,
+//! Admin endpoints (A1–A3): sites (each one widget: a site key, its consultants, allowed origins),
 //! agents and experts, and what agents use in chats — offers, canned responses, the
 //! product catalogue. Everything is scoped to the admin's account; reading offers, canned
 //! responses and products is open to every agent of the account (they use them).
@@ -8,14 +8,17 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use vitrine_core::accounts::{self, Agent, AgentProfile, Role, Site};
-use vitrine_core::catalog::{self, CatalogItem, Product};
+use serde::Serialize;
 use vitrine_core::codec::{self, is_http_url};
-use vitrine_core::store::{Store, StoreError};
+use vitrine_core::protocol::http::{
+    AgentUpdate, Gallery, Imported, InviteInput, Invited, ProductQuery, SiteInput,
+};
+use vitrine_core::store::accounts::{self, Agent, AgentProfile, Role, Site, SiteEdit};
+use vitrine_core::store::catalog::{self, CatalogItem, Product};
+use vitrine_core::store::StoreError;
 
-use crate::auth::new_password;
-use crate::{hash_password, ApiError, ApiState, CurrentAgent};
+use crate::auth::{argon2_blocking, new_password};
+use crate::{hash_password, ApiError, ApiState, Backend, CurrentAgent};
 
 fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
@@ -27,30 +30,14 @@ fn invalid(e: codec::FrameError) -> ApiError {
     ApiError::bad_request(e.message)
 }
 
-// -- chats (sites) ---------------------------------------------------------------------------
+// -- sites ------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteInput {
-    name: String,
-    #[serde(default = "yes")]
-    active: bool,
-    #[serde(default)]
-    allowed_origins: Vec<String>,
-    #[serde(default)]
-    consultants: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Checks a chat's fields against the admin's account; returns the normalised input.
-async fn checked_site<S: Store>(
-    state: &ApiState<S>,
+/// Checks a site's fields against the admin's account; returns the normalised edit.
+async fn checked_site<S: Backend, B>(
+    state: &ApiState<S, B>,
     me: &CurrentAgent,
     input: SiteInput,
-) -> Result<SiteInput, ApiError> {
+) -> Result<SiteEdit, ApiError> {
     codec::validate_text("name", &input.name, 120).map_err(invalid)?;
     let mut origins = Vec::new();
     for origin in &input.allowed_origins {
@@ -77,7 +64,7 @@ async fn checked_site<S: Store>(
         )));
     }
     let consultants: BTreeSet<String> = input.consultants.into_iter().collect();
-    Ok(SiteInput {
+    Ok(SiteEdit {
         name: input.name.trim().to_string(),
         active: input.active,
         allowed_origins: origins,
@@ -85,8 +72,8 @@ async fn checked_site<S: Store>(
     })
 }
 
-pub async fn list_sites<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn list_sites<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
 ) -> Result<Json<Vec<Site>>, ApiError> {
     me.require_admin()?;
@@ -95,8 +82,8 @@ pub async fn list_sites<S: Store>(
     ))
 }
 
-pub async fn create_site<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn create_site<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Json(input): Json<SiteInput>,
 ) -> Result<(StatusCode, Json<Site>), ApiError> {
@@ -115,8 +102,8 @@ pub async fn create_site<S: Store>(
     Ok((StatusCode::CREATED, Json(site)))
 }
 
-async fn admin_site<S: Store>(
-    state: &ApiState<S>,
+async fn admin_site<S: Backend, B>(
+    state: &ApiState<S, B>,
     me: &CurrentAgent,
     site_key: &str,
 ) -> Result<Site, ApiError> {
@@ -124,38 +111,35 @@ async fn admin_site<S: Store>(
     accounts::get_site(&state.store, site_key)
         .await?
         .filter(|s| s.account_id == me.agent.account_id)
-        .ok_or_else(|| ApiError::not_found("no such chat"))
+        .ok_or_else(|| ApiError::not_found("no such site"))
 }
 
-async fn site_changed<S>(state: &ApiState<S>, site_key: &str) {
+async fn site_changed<S, B>(state: &ApiState<S, B>, site_key: &str) {
     if let Some(hook) = &state.on_site_changed {
         hook(site_key.to_string()).await;
     }
 }
 
-/// Edit, activate or deactivate a chat, or change its consultants (A2).
-pub async fn update_site<S: Store>(
-    State(state): State<ApiState<S>>,
+/// Edit, activate or deactivate a site, or change its consultants (A2). Only these
+/// attributes are written: an agent's calls switch made meanwhile stays as it is.
+pub async fn update_site<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(site_key): Path<String>,
     Json(input): Json<SiteInput>,
 ) -> Result<Json<Site>, ApiError> {
     let existing = admin_site(&state, &me, &site_key).await?;
-    let input = checked_site(&state, &me, input).await?;
-    let site = Site {
-        name: input.name,
-        active: input.active,
-        allowed_origins: input.allowed_origins,
-        consultants: input.consultants,
-        ..existing
+    let edit = checked_site(&state, &me, input).await?;
+    let site = match accounts::edit_site(&state.store, &existing, &edit).await {
+        Err(StoreError::ConditionFailed) => return Err(ApiError::not_found("no such site")),
+        other => other?,
     };
-    accounts::put_site(&state.store, &site).await?;
     site_changed(&state, &site_key).await;
     Ok(Json(site))
 }
 
-pub async fn delete_site<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn delete_site<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(site_key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -167,8 +151,8 @@ pub async fn delete_site<S: Store>(
 
 // -- agents ----------------------------------------------------------------------------------
 
-pub async fn list_agents<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn list_agents<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
 ) -> Result<Json<Vec<AgentProfile>>, ApiError> {
     me.require_admin()?;
@@ -176,24 +160,9 @@ pub async fn list_agents<S: Store>(
     Ok(Json(agents.iter().map(AgentProfile::from).collect()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InviteInput {
-    email: String,
-    name: String,
-    role: Role,
-}
-
-#[derive(Serialize)]
-pub struct Invited {
-    agent: AgentProfile,
-    /// Shown once; the new agent signs in with it and changes it.
-    password: String,
-}
-
 /// Creates an agent, expert or admin with a one-time password the admin passes on (A1).
-pub async fn invite_agent<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn invite_agent<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Json(input): Json<InviteInput>,
 ) -> Result<(StatusCode, Json<Invited>), ApiError> {
@@ -207,9 +176,7 @@ pub async fn invite_agent<S: Store>(
         .map_err(|_| ApiError::bad_request("email is not an e-mail address"))?;
     let password = new_password();
     let hash_input = password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&hash_input))
-        .await
-        .map_err(|_| ApiError::bad_request("could not hash the password"))?;
+    let password_hash = argon2_blocking(move || hash_password(&hash_input)).await?;
     let agent = Agent {
         agent_id: format!("agent-{}", random_hex(8)),
         email,
@@ -235,8 +202,8 @@ pub async fn invite_agent<S: Store>(
     }
 }
 
-async fn account_agent<S: Store>(
-    state: &ApiState<S>,
+async fn account_agent<S: Backend, B>(
+    state: &ApiState<S, B>,
     me: &CurrentAgent,
     agent_id: &str,
 ) -> Result<Agent, ApiError> {
@@ -248,15 +215,8 @@ async fn account_agent<S: Store>(
         .ok_or_else(|| ApiError::not_found("no such agent"))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentUpdate {
-    name: String,
-    role: Role,
-}
-
-pub async fn update_agent<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn update_agent<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(agent_id): Path<String>,
     Json(input): Json<AgentUpdate>,
@@ -277,8 +237,8 @@ pub async fn update_agent<S: Store>(
     Ok(Json(AgentProfile::from(&agent)))
 }
 
-pub async fn delete_agent<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn delete_agent<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(agent_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -292,8 +252,8 @@ pub async fn delete_agent<S: Store>(
 
 // -- offers, canned responses, products --------------------------------------------------------
 
-pub async fn list<S: Store, T: CatalogItem + Serialize>(
-    State(state): State<ApiState<S>>,
+pub async fn list<S: Backend, B, T: CatalogItem + Serialize>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
 ) -> Result<Json<Vec<T>>, ApiError> {
     Ok(Json(
@@ -301,8 +261,8 @@ pub async fn list<S: Store, T: CatalogItem + Serialize>(
     ))
 }
 
-pub async fn create<S: Store, T: CatalogItem + Serialize>(
-    State(state): State<ApiState<S>>,
+pub async fn create<S: Backend, B, T: CatalogItem + Serialize>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Json(mut item): Json<T>,
 ) -> Result<(StatusCode, Json<T>), ApiError> {
@@ -316,8 +276,8 @@ pub async fn create<S: Store, T: CatalogItem + Serialize>(
     Ok((StatusCode::CREATED, Json(item)))
 }
 
-pub async fn update<S: Store, T: CatalogItem + Serialize>(
-    State(state): State<ApiState<S>>,
+pub async fn update<S: Backend, B, T: CatalogItem + Serialize>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(id): Path<String>,
     Json(mut item): Json<T>,
@@ -330,8 +290,8 @@ pub async fn update<S: Store, T: CatalogItem + Serialize>(
     Ok(Json(item))
 }
 
-pub async fn delete<S: Store, T: CatalogItem>(
-    State(state): State<ApiState<S>>,
+pub async fn delete<S: Backend, B, T: CatalogItem>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -343,29 +303,14 @@ pub async fn delete<S: Store, T: CatalogItem>(
     }
 }
 
-#[derive(Deserialize)]
-pub struct ProductQuery {
-    #[serde(default)]
-    q: String,
-    brand: Option<String>,
-    category: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Gallery {
-    products: Vec<Product>,
-    /// Every brand and category of the catalogue, for the gallery's filters.
-    brands: Vec<String>,
-    categories: Vec<String>,
-}
-
 /// The product gallery (C6): search by name, filter by brand and category.
-pub async fn products<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn products<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Query(query): Query<ProductQuery>,
 ) -> Result<Json<Gallery>, ApiError> {
-    let all: Vec<Product> = catalog::list_items(&state.store, &me.agent.account_id).await?;
+    let all: Vec<Product> =
+        catalog::list_items::<S, Product>(&state.store, &me.agent.account_id).await?;
     let nonempty =
         |values: BTreeSet<String>| values.into_iter().filter(|v| !v.is_empty()).collect();
     Ok(Json(Gallery {
@@ -383,15 +328,10 @@ pub async fn products<S: Store>(
     }))
 }
 
-#[derive(Serialize)]
-pub struct Imported {
-    imported: usize,
-}
-
 /// Imports a catalogue file (CSV or JSON, see [`catalog::parse_catalogue`]); products with
 /// an ID replace the product of that ID. A bad row imports nothing and names the row.
-pub async fn import_products<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn import_products<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     body: String,
 ) -> Result<Json<Imported>, ApiError> {

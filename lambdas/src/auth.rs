@@ -8,13 +8,33 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use vitrine_core::accounts::{self, Agent, AgentProfile, Role, Session};
-use vitrine_core::store::Store;
+use tokio::sync::Semaphore;
+use vitrine_core::clock::{now_ms, secs};
+use vitrine_core::protocol::http::{ChangePassword, LoginRequest};
+use vitrine_core::store::accounts::{self, Agent, AgentProfile, Role, Session};
 
-use crate::{ApiError, ApiState};
+use crate::{ApiError, ApiState, Backend};
 
-pub use vitrine_core::accounts::SESSION_COOKIE;
+pub use vitrine_core::store::accounts::SESSION_COOKIE;
+
+/// argon2 hashes at most this many passwords at once (each holds ~19 MiB for ~50 ms):
+/// a burst of logins waits its turn instead of taking the machine's memory.
+const CONCURRENT_HASHES: usize = 4;
+
+/// Runs an argon2 computation off the async workers, bounded by [`CONCURRENT_HASHES`].
+pub(crate) async fn argon2_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    static PERMITS: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
+    let _permit = PERMITS
+        .get_or_init(|| Semaphore::new(CONCURRENT_HASHES))
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("busy", "try again"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::unavailable("busy", "could not check the password; try again"))
+}
 
 pub fn hash_password(password: &str) -> String {
     let mut salt_bytes = [0u8; 16];
@@ -37,10 +57,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    secs(now_ms())
 }
 
 fn new_token() -> String {
@@ -49,14 +66,8 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    email: String,
-    password: String,
-}
-
-pub async fn login<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn login<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     if req.email.len() > 320 || req.password.len() > 1024 {
@@ -69,9 +80,7 @@ pub async fn login<S: Store>(
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
     let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = argon2_blocking(move || verify_password(&password, &hash)).await?;
     let agent = match agent {
         Some(agent) if ok => agent,
         _ => return Err(ApiError::unauthorized("wrong email or password")),
@@ -98,8 +107,8 @@ pub async fn login<S: Store>(
 }
 
 /// Requires a JSON body (`{}`): a cross-site form cannot send one without CORS approval.
-pub async fn logout<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn logout<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     headers: HeaderMap,
     Json(_): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
@@ -132,11 +141,7 @@ impl CurrentAgent {
         if self.agent.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "only admins can do this",
-            ))
+            Err(ApiError::forbidden("only admins can do this"))
         }
     }
 }
@@ -152,15 +157,9 @@ pub fn new_password() -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-pub struct ChangePassword {
-    current: String,
-    new: String,
-}
-
 /// An agent changes their own password (invited agents start with a generated one).
-pub async fn change_password<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn change_password<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Json(req): Json<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
@@ -171,16 +170,11 @@ pub async fn change_password<S: Store>(
     }
     let hash = me.agent.password_hash.clone();
     let current = req.current.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
-        .await
-        .unwrap_or(false);
-    if !ok {
+    if !argon2_blocking(move || verify_password(&current, &hash)).await? {
         return Err(ApiError::unauthorized("the current password is wrong"));
     }
     let new = req.new.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&new))
-        .await
-        .map_err(|_| ApiError::bad_request("could not hash the password"))?;
+    let password_hash = argon2_blocking(move || hash_password(&new)).await?;
     accounts::update_agent(
         &state.store,
         &Agent {
@@ -192,21 +186,18 @@ pub async fn change_password<S: Store>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-impl<S: Store> FromRequestParts<ApiState<S>> for CurrentAgent {
+impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &ApiState<S>,
+        state: &ApiState<S, B>,
     ) -> Result<Self, Self::Rejection> {
         let token =
             session_token(&parts.headers).ok_or_else(|| ApiError::unauthorized("sign in first"))?;
-        let session = accounts::session(&state.store, &token, now_secs())
+        let (session, agent) = accounts::agent_for_session(&state.store, &token, now_secs())
             .await?
             .ok_or_else(|| ApiError::unauthorized("your session has expired; sign in again"))?;
-        let agent = accounts::agent_by_email(&state.store, &session.email)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
         Ok(CurrentAgent {
             session,
             profile: AgentProfile::from(&agent),

@@ -6,7 +6,7 @@ pub mod sfu;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -17,7 +17,11 @@ use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
-use vitrine_core::call::*;
+use vitrine_core::clock::now_ms as unix_now;
+use vitrine_core::media_key::{
+    sign_body, verify_call_token, CallClaims, TokenError, SIGNATURE_HEADER,
+};
+use vitrine_core::protocol::media::*;
 
 use sfu::{ConnId, JoinError, Sfu, SfuConfig, SfuOutput, SfuStats};
 
@@ -88,13 +92,6 @@ struct Shared {
     commands: mpsc::UnboundedSender<Command>,
     draining: watch::Receiver<bool>,
     next_conn: Arc<std::sync::atomic::AtomicU64>,
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A running node: its addresses, and a handle to shut it down gracefully.
@@ -299,17 +296,21 @@ fn frame_text(frame: &CallServerFrame) -> Message {
     )
 }
 
-async fn close_with(socket: &mut WebSocket, code: &str, message: &str, close: u16) {
+async fn close_with(socket: &mut WebSocket, code: MediaErrorCode, message: &str, close: u16) {
     let _ = socket
         .send(frame_text(&CallServerFrame::Error {
-            code: code.into(),
+            code,
             message: message.into(),
         }))
         .await;
+    let reason = serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
             code: close,
-            reason: code.to_string().into(),
+            reason: reason.into(),
         })))
         .await;
 }
@@ -317,20 +318,34 @@ async fn close_with(socket: &mut WebSocket, code: &str, message: &str, close: u1
 async fn participant(mut socket: WebSocket, shared: Shared) {
     let first = tokio::time::timeout(JOIN_TIMEOUT, socket.recv()).await;
     let Ok(Some(Ok(Message::Text(text)))) = first else {
-        return close_with(&mut socket, "join_expected", "send join first", 4400).await;
+        return close_with(
+            &mut socket,
+            MediaErrorCode::JoinExpected,
+            "send join first",
+            4400,
+        )
+        .await;
     };
     let (room, token) = match serde_json::from_str::<CallClientFrame>(&text) {
         Ok(CallClientFrame::Join { room, token }) => (room, token),
-        _ => return close_with(&mut socket, "join_expected", "send join first", 4400).await,
+        _ => {
+            return close_with(
+                &mut socket,
+                MediaErrorCode::JoinExpected,
+                "send join first",
+                4400,
+            )
+            .await
+        }
     };
     let claims = match verify_call_token(&shared.key, &token, &room, unix_now()) {
         Ok(claims) => claims,
         Err(e) => {
             let code = match e {
-                TokenError::Malformed => "token_malformed",
-                TokenError::Forged => "token_forged",
-                TokenError::Expired => "token_expired",
-                TokenError::WrongRoom => "token_wrong_room",
+                TokenError::Malformed => MediaErrorCode::TokenMalformed,
+                TokenError::Forged => MediaErrorCode::TokenForged,
+                TokenError::Expired => MediaErrorCode::TokenExpired,
+                TokenError::WrongRoom => MediaErrorCode::TokenWrongRoom,
             };
             return close_with(&mut socket, code, &e.to_string(), 4401).await;
         }
@@ -348,7 +363,13 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
         })
         .is_err()
     {
-        return close_with(&mut socket, "draining", "the media node is stopping", 4503).await;
+        return close_with(
+            &mut socket,
+            MediaErrorCode::Draining,
+            "the media node is stopping",
+            4503,
+        )
+        .await;
     }
     let (mut sink, mut stream) = socket.split();
     let mut bad_frames = 0;
@@ -361,7 +382,7 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
                     }
                     Err(e) => {
                         bad_frames += 1;
-                        let error = CallServerFrame::Error { code: "bad_frame".into(), message: e.to_string() };
+                        let error = CallServerFrame::Error { code: MediaErrorCode::BadFrame, message: e.to_string() };
                         if sink.send(frame_text(&error)).await.is_err() || bad_frames >= MAX_BAD_FRAMES {
                             let _ = sink.send(Message::Close(Some(CloseFrame { code: 4400, reason: "too many bad frames".into() }))).await;
                             break;
@@ -453,10 +474,10 @@ async fn run_sfu(
                             Ok(()) => { outboxes.insert(conn, outbox); }
                             Err(e) => {
                                 let (code, message) = match e {
-                                    JoinError::RoomFull => ("room_full", "the call is full"),
-                                    JoinError::Draining => ("draining", "the media node is stopping"),
+                                    JoinError::RoomFull => (MediaErrorCode::RoomFull, "the call is full"),
+                                    JoinError::Draining => (MediaErrorCode::Draining, "the media node is stopping"),
                                 };
-                                let _ = outbox.try_send(Outgoing::Frame(CallServerFrame::Error { code: code.into(), message: message.into() }));
+                                let _ = outbox.try_send(Outgoing::Frame(CallServerFrame::Error { code, message: message.into() }));
                                 let _ = outbox.try_send(Outgoing::Close);
                             }
                         }
@@ -536,7 +557,7 @@ async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<C
             let sent = client
                 .post(url)
                 .header("content-type", "application/json")
-                .header("x-vitrine-signature", &signature)
+                .header(SIGNATURE_HEADER, &signature)
                 .body(body.clone())
                 .timeout(Duration::from_secs(5))
                 .send()

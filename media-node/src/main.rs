@@ -4,7 +4,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
-use vitrine_core::call::{sign_call_token, CallClaims, CallRole};
+use vitrine_core::clock::now_ms;
+use vitrine_core::media_key::{sign_call_token, CallClaims};
+use vitrine_core::protocol::media::CallRole;
 use vitrine_media_node::{start, NodeConfig};
 
 #[derive(Parser)]
@@ -80,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             "guest" => CallRole::Guest,
             _ => CallRole::Preview,
         };
-        let expires_at = (vitrine_media_node::unix_now() as i64 + ttl_seconds * 1000).max(0) as u64;
+        let expires_at = (now_ms() as i64 + ttl_seconds * 1000).max(0) as u64;
         let claims = CallClaims {
             site,
             room,

@@ -14,9 +14,10 @@ use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
-use vitrine_core::call::*;
-
-pub type ConnId = u64;
+use vitrine_core::clock::UnixMillis;
+use vitrine_core::media_key::CallClaims;
+use vitrine_core::protocol::media::*;
+pub use vitrine_core::protocol::ConnId;
 
 /// What the runtime must do.
 #[derive(Debug)]
@@ -98,8 +99,6 @@ struct Room {
     started_at: UnixMillis,
     members: Vec<ConnId>,
 }
-
-type UnixMillis = u64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinError {
@@ -371,7 +370,9 @@ impl Sfu {
             return;
         }
         match frame {
-            CallClientFrame::Join { .. } => self.error(conn, "already_joined", "already joined"),
+            CallClientFrame::Join { .. } => {
+                self.error(conn, MediaErrorCode::AlreadyJoined, "already joined")
+            }
             CallClientFrame::Offer {
                 sdp,
                 sources,
@@ -398,7 +399,7 @@ impl Sfu {
                             self.out.push_back(SfuOutput::Close { conn: target });
                             self.remove_participant(target, true, now, unix_now);
                         }
-                        None => self.error(conn, "not_found", "no such participant"),
+                        None => self.error(conn, MediaErrorCode::NotFound, "no such participant"),
                     }
                 }
             }
@@ -422,16 +423,16 @@ impl Sfu {
     fn require_host(&mut self, conn: ConnId) -> bool {
         let host = self.participants[&conn].claims.role == CallRole::Host;
         if !host {
-            self.error(conn, "forbidden", "only the host may do this");
+            self.error(conn, MediaErrorCode::Forbidden, "only the host may do this");
         }
         host
     }
 
-    fn error(&mut self, conn: ConnId, code: &str, message: &str) {
+    fn error(&mut self, conn: ConnId, code: MediaErrorCode, message: &str) {
         self.out.push_back(SfuOutput::Signal {
             conn,
             frame: CallServerFrame::Error {
-                code: code.into(),
+                code,
                 message: message.into(),
             },
         });
@@ -447,12 +448,20 @@ impl Sfu {
     ) {
         let offer = match SdpOffer::from_sdp_string(sdp) {
             Ok(offer) => offer,
-            Err(e) => return self.error(conn, "bad_sdp", &format!("offer not parsed: {e}")),
+            Err(e) => {
+                return self.error(
+                    conn,
+                    MediaErrorCode::BadSdp,
+                    &format!("offer not parsed: {e}"),
+                )
+            }
         };
         let me = self.participants.get_mut(&conn).unwrap();
         let answer = match me.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => answer,
-            Err(e) => return self.error(conn, "bad_sdp", &format!("offer refused: {e}")),
+            Err(e) => {
+                return self.error(conn, MediaErrorCode::BadSdp, &format!("offer refused: {e}"))
+            }
         };
         // What the client sends: mids it declared, if the negotiated direction lets us
         // receive on them. Previews publish nothing.
@@ -807,7 +816,7 @@ impl Sfu {
             self.stats.connect_timeouts += 1;
             self.error(
                 conn,
-                "connect_timeout",
+                MediaErrorCode::ConnectTimeout,
                 "media connection (ICE/DTLS) did not come up",
             );
             self.out.push_back(SfuOutput::Close { conn });
@@ -1007,7 +1016,7 @@ mod tests {
         sfu.timeout(t0 + Duration::from_secs(15), 15_000);
         let out = outputs(&mut sfu);
         assert!(out.iter().any(|o| matches!(o,
-            SfuOutput::Signal { frame: CallServerFrame::Error { code, .. }, .. } if code == "connect_timeout")));
+            SfuOutput::Signal { frame: CallServerFrame::Error { code, .. }, .. } if *code == MediaErrorCode::ConnectTimeout)));
         assert!(out.iter().any(|o| matches!(
             o,
             SfuOutput::Event(CallEvent {

@@ -1,6 +1,6 @@
 use clap::{ArgAction, Parser, Subcommand};
-use vitrine_core::accounts::Plan;
-use vitrine_server::{open_store, set_plan, start, Config};
+use vitrine_core::store::accounts::{set_plan, Plan};
+use vitrine_server::{start, Config};
 
 /// Runs Vitrine (portal, API, WebSockets, widget, media node, demo shop) on one machine.
 #[derive(Parser)]
@@ -28,7 +28,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let Cli { config, command } = Cli::parse();
     if let Some(Command::Plan { account, calls }) = command {
-        let store = open_store(&config).await?;
+        let store = config.store_config().open().await?;
         let account = set_plan(&store, &account, Plan { calls }).await?;
         println!("{}", serde_json::to_string(&account)?);
         return Ok(());
@@ -51,18 +51,20 @@ async fn main() -> anyhow::Result<()> {
     // Tests read the first line to learn the ports.
     println!(
         "{}",
-        serde_json::json!({"event": "listening", "app": running.addr, "demo": running.demo_addr, "media": running.media_addr})
+        serde_json::json!({"event": "listening", "app": running.addr, "demo": running.demo_addr, "metrics": running.metrics_addr, "media": running.media_addr})
     );
     println!(
         "\n  Vitrine is running on {store}\n\n  \
          Agent portal:  {}/portal/\n  \
          Demo shop:     {}/\n  \
-         Sign in with:  {} / {}\n\n  \
+         Sign in with:  {} / {}\n  \
+         Metrics:       http://{}/metrics\n\n  \
          Open the demo shop in one window (the visitor) and the portal in another (the agent).\n",
         running.public_url,
         running.demo_url(),
         config.admin_email,
-        config.admin_password
+        config.admin_password,
+        running.metrics_addr
     );
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");

@@ -1,76 +1,196 @@
-//! Where chat images live: a local directory by default (the cloud deployment would put an
-//! S3 bucket behind the same two calls). A blob is immutable and named by a random ID;
-//! its content type is checked from its first bytes, never taken from the uploader.
+//! [`BlobStore`] implementations: a local directory (the embedded default) and S3 (the
+//! cloud, or any S3-compatible server). The rules (size, sniffed type, IDs) are core's
+//! (`vitrine_core::store::blobs`); these only keep bytes and a content type.
 
 use std::path::PathBuf;
 
-/// Largest image an agent may upload.
-pub const MAX_BLOB_BYTES: usize = 5 * 1024 * 1024;
+use aws_sdk_s3::primitives::ByteStream;
+use vitrine_core::store::blobs::{Blob, BlobError, BlobStore};
 
+/// Blobs as files: `{dir}/{id}` and `{dir}/{id}.type`.
 #[derive(Clone, Debug)]
 pub struct LocalBlobs {
     dir: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    #[error("the file is larger than {} MB", MAX_BLOB_BYTES / 1024 / 1024)]
-    TooLarge,
-    #[error("only PNG, JPEG, GIF and WebP images are accepted")]
-    UnsupportedType,
-    #[error("blob storage failed: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// The image type of `bytes`, by magic number.
-pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
 }
 
 impl LocalBlobs {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
+}
 
-    /// Stores an image and returns its new ID (32 hex characters).
-    pub async fn put_image(&self, bytes: &[u8]) -> Result<String, BlobError> {
-        if bytes.len() > MAX_BLOB_BYTES {
-            return Err(BlobError::TooLarge);
-        }
-        let content_type = sniff_image(bytes).ok_or(BlobError::UnsupportedType)?;
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw).expect("the OS has a random source");
-        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        tokio::fs::create_dir_all(&self.dir).await?;
-        tokio::fs::write(self.dir.join(format!("{id}.type")), content_type).await?;
-        tokio::fs::write(self.dir.join(&id), bytes).await?;
-        Ok(id)
+fn io(e: std::io::Error) -> BlobError {
+    BlobError::Backend(e.to_string())
+}
+
+impl BlobStore for LocalBlobs {
+    async fn put(&self, id: &str, blob: Blob) -> Result<(), BlobError> {
+        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+        tokio::fs::write(self.dir.join(format!("{id}.type")), blob.content_type)
+            .await
+            .map_err(io)?;
+        tokio::fs::write(self.dir.join(id), blob.bytes)
+            .await
+            .map_err(io)
     }
 
-    /// The blob and its content type; `None` if there is none (or the ID is malformed).
-    pub async fn get(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, BlobError> {
-        if vitrine_core::codec::validate_blob_id(id).is_err() {
-            return Ok(None);
-        }
+    async fn get(&self, id: &str) -> Result<Option<Blob>, BlobError> {
         match tokio::fs::read(self.dir.join(id)).await {
             Ok(bytes) => {
                 let content_type = tokio::fs::read_to_string(self.dir.join(format!("{id}.type")))
                     .await
                     .unwrap_or_else(|_| "application/octet-stream".into());
-                Ok(Some((bytes, content_type)))
+                Ok(Some(Blob {
+                    bytes,
+                    content_type,
+                }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+/// Blobs in an S3 bucket, one object per blob under `prefix`, its type as the object's
+/// `Content-Type`.
+#[derive(Clone, Debug)]
+pub struct S3Blobs {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Blobs {
+    /// Uses the standard AWS configuration chain (env, profile, instance or Lambda role).
+    pub async fn connect(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Self::with_client(aws_sdk_s3::Client::new(&config), bucket, prefix)
+    }
+
+    /// For an S3-compatible server (tests): static credentials, path-style addressing.
+    pub async fn connect_local(endpoint: &str, bucket: impl Into<String>) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "local", "local", None, None, "static",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        Self::with_client(aws_sdk_s3::Client::from_conf(s3), bucket, "")
+    }
+
+    pub fn with_client(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Creates the bucket if it does not exist (local servers and tests; in the cloud the
+    /// bucket comes from the infrastructure template).
+    pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn key(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+}
+
+fn backend<E: std::error::Error + 'static>(e: E) -> BlobError {
+    BlobError::Backend(format!(
+        "s3: {}",
+        aws_sdk_s3::error::DisplayErrorContext(&e)
+    ))
+}
+
+impl BlobStore for S3Blobs {
+    async fn put(&self, id: &str, blob: Blob) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(id))
+            .content_type(blob.content_type)
+            .body(ByteStream::from(blob.bytes))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Blob>, BlobError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(id))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(backend(e)),
+        };
+        let content_type = out
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let bytes = out.body.collect().await.map_err(backend)?.into_bytes();
+        Ok(Some(Blob {
+            bytes: bytes.to_vec(),
+            content_type,
+        }))
+    }
+}
+
+/// One of the blob stores, chosen by configuration.
+#[derive(Clone, Debug)]
+pub enum AnyBlobs {
+    Local(LocalBlobs),
+    S3(S3Blobs),
+}
+
+impl BlobStore for AnyBlobs {
+    async fn put(&self, id: &str, blob: Blob) -> Result<(), BlobError> {
+        match self {
+            AnyBlobs::Local(b) => b.put(id, blob).await,
+            AnyBlobs::S3(b) => b.put(id, blob).await,
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Blob>, BlobError> {
+        match self {
+            AnyBlobs::Local(b) => b.get(id).await,
+            AnyBlobs::S3(b) => b.get(id).await,
         }
     }
 }

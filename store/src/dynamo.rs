@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 use vitrine_core::store::{
-    validate_item, Condition, Item, Page, Query, Store, StoreError, StoreResult,
+    validate_attributes, validate_item, validate_key, Condition, Item, Page, Query, Store,
+    StoreError, StoreResult,
 };
 
 use crate::now_secs;
@@ -197,6 +198,49 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()));
         }
         match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()> {
+        validate_key(pk, sk)?;
+        validate_attributes(&attrs)?;
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let values: HashMap<String, AttributeValue> = serde_dynamo::to_item(&attrs)
+            .map_err(|e| StoreError::Invalid(format!("attributes do not convert: {e}")))?;
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            // An update never creates an item, nor revives an expired one.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()));
+        let mut sets = Vec::new();
+        for (i, (name, value)) in values.into_iter().enumerate() {
+            sets.push(format!("#a{i} = :v{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        match req
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()

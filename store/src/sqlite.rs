@@ -5,8 +5,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
 use vitrine_core::store::{
-    prefix_upper_bound, validate_item, Condition, Item, Page, Query, Store, StoreError, StoreResult,
+    prefix_upper_bound, validate_attributes, validate_item, validate_key, Condition, Item, Page,
+    Query, Store, StoreError, StoreResult,
 };
 
 use crate::now_secs;
@@ -125,6 +127,41 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT OR REPLACE INTO items (pk, sk, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![item.pk, item.sk, data, item.expires_at.map(|t| t as i64)],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()> {
+        validate_key(pk, sk)?;
+        validate_attributes(&attrs)?;
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.run(move |c| {
+            // One transaction: the read and the write of the merged attributes cannot
+            // interleave with another writer's.
+            let tx = c.transaction().map_err(backend)?;
+            let data: Option<String> = tx
+                .query_row(
+                    "SELECT data FROM items WHERE pk = ?1 AND sk = ?2 \
+                     AND (expires_at IS NULL OR expires_at > ?3)",
+                    params![pk, sk, now_secs() as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(data) = data else {
+                return Err(StoreError::ConditionFailed);
+            };
+            let mut merged: Map<String, Value> = serde_json::from_str(&data)
+                .map_err(|e| StoreError::Corrupt(format!("item {pk}/{sk}: {e}")))?;
+            merged.extend(attrs);
+            let data =
+                serde_json::to_string(&merged).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            tx.execute(
+                "UPDATE items SET data = ?3 WHERE pk = ?1 AND sk = ?2",
+                params![pk, sk, data],
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)

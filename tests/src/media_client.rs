@@ -20,7 +20,9 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use vitrine_core::call::{CallClientFrame, CallServerFrame, RemoteTrack, TrackSource};
+use vitrine_core::protocol::media::{
+    CallClientFrame, CallServerFrame, MediaErrorCode, RemoteTrack, TrackSource,
+};
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -40,7 +42,7 @@ pub struct ClientOptions {
 pub struct ClientState {
     pub joined: bool,
     pub connected: bool,
-    pub errors: Vec<(String, String)>,
+    pub errors: Vec<(MediaErrorCode, String)>,
     pub ended: Option<String>,
     pub removed: bool,
     pub socket_closed: Option<u16>,

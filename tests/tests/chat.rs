@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use vitrine_core::accounts::{self, Site};
+use vitrine_core::store::accounts::{self, Site};
 use vitrine_server::{start, Config, Running};
 use vitrine_tests::{agent_message, hello_resuming, login, visitor_message, Api, Client};
 
@@ -21,10 +21,18 @@ fn temp_data_dir() -> PathBuf {
 }
 
 async fn start_on(data_dir: PathBuf) -> Result<(Running, String)> {
+    start_with(data_dir, |_| {}).await
+}
+
+async fn start_with(
+    data_dir: PathBuf,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<(Running, String)> {
     let mut config = Config::defaults();
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.demo_bind = "127.0.0.1:0".parse().unwrap();
     config.data_dir = data_dir;
+    adjust(&mut config);
     let running = start(config).await?;
     let base = format!("http://{}", running.addr);
     Ok((running, base))
@@ -306,7 +314,15 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
 
 #[tokio::test]
 async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
-    let (_server, base) = start_on(temp_data_dir()).await?;
+    // Chat images in a real S3-compatible bucket (moto, started by `cargo xtask test`).
+    let endpoint = std::env::var("VITRINE_S3_ENDPOINT")
+        .context("VITRINE_S3_ENDPOINT is not set: run the tests with `cargo xtask test`")?;
+    let bucket = format!("chat-{}", uuid::Uuid::new_v4());
+    let (_server, base) = start_with(temp_data_dir(), |c| {
+        c.s3_bucket = Some(bucket.clone());
+        c.s3_endpoint = Some(endpoint);
+    })
+    .await?;
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
     let mut ada = agent(&base, &admin.cookie).await?;
     let mut v = visitor(&base, "visitor-bad-0001", 0).await?;
@@ -386,12 +402,17 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     let (status, body) = admin.raw("/api/uploads", "image/png", png).await?;
     assert_eq!(status, 200, "{body}");
-    let res = reqwest::get(format!(
-        "{base}/blobs/{}",
-        body["blob_id"].as_str().unwrap()
-    ))
-    .await?;
+    let blob_id = body["blob_id"].as_str().unwrap().to_string();
+    let res = reqwest::get(format!("{base}/blobs/{blob_id}")).await?;
     assert_eq!(res.headers()["content-type"], "image/png");
+    // It lives in the bucket, not in the data directory.
+    let s3 = vitrine_store::S3Blobs::connect_local(&std::env::var("VITRINE_S3_ENDPOINT")?, &bucket)
+        .await;
+    use vitrine_core::store::blobs::BlobStore;
+    assert_eq!(
+        s3.get(&blob_id).await?.map(|b| b.content_type).as_deref(),
+        Some("image/png")
+    );
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
         reqwest::get(format!("{base}/blobs/../../etc/passwd"))

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use vitrine_core::accounts::{self, Agent, Role, Site};
+use vitrine_core::store::accounts::{self, Agent, Role, Site};
 use vitrine_server::{start, Config, Running};
 use vitrine_tests::{hello, login, page_view, row, Client, Closed};
 
@@ -533,11 +533,11 @@ async fn the_api_checks_who_is_asking() -> Result<()> {
     assert_eq!(anonymous.status(), 401);
 
     // A visitor of another tenant's site is invisible to this agent.
-    vitrine_core::records::record_visit(
+    vitrine_core::store::browsing::record_visit(
         &server.store,
         "other-shop",
-        &vitrine_core::records::VisitRecord {
-            visitor_id: "visitor-other".into(),
+        "visitor-other",
+        &vitrine_core::store::browsing::Visit {
             visit_id: "visit-other001".into(),
             started_at: 1,
             country: None,

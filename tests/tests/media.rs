@@ -8,8 +8,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-use vitrine_core::call::*;
-use vitrine_media_node::{start, unix_now, NodeConfig, RunningNode};
+use vitrine_core::clock::now_ms as unix_now;
+use vitrine_core::media_key::{sign_call_token, verify_body, CallClaims};
+use vitrine_core::protocol::media::*;
+use vitrine_media_node::{start, NodeConfig, RunningNode};
 use vitrine_tests::media_client::{ClientOptions, MediaClient};
 
 const KEY: &[u8] = b"integration-test-call-key";
@@ -89,9 +91,9 @@ fn json(frame: &CallClientFrame) -> Message {
     Message::Text(serde_json::to_string(frame).unwrap().into())
 }
 
-fn error_code(frames: &[CallServerFrame]) -> Option<&str> {
+fn error_code(frames: &[CallServerFrame]) -> Option<MediaErrorCode> {
     frames.iter().find_map(|f| match f {
-        CallServerFrame::Error { code, .. } => Some(code.as_str()),
+        CallServerFrame::Error { code, .. } => Some(*code),
         _ => None,
     })
 }
@@ -146,14 +148,14 @@ async fn expired_forged_wrong_room_and_garbage_tokens_are_refused() {
         },
     );
     let cases = [
-        (expired, "r", "token_expired"),
-        (forged, "r", "token_forged"),
+        (expired, "r", MediaErrorCode::TokenExpired),
+        (forged, "r", MediaErrorCode::TokenForged),
         (
             token("other-room", "p", CallRole::Host),
             "r",
-            "token_wrong_room",
+            MediaErrorCode::TokenWrongRoom,
         ),
-        ("garbage".to_string(), "r", "token_malformed"),
+        ("garbage".to_string(), "r", MediaErrorCode::TokenMalformed),
     ];
     for (token, room, code) in cases {
         let (frames, close) = raw_session(
@@ -165,7 +167,7 @@ async fn expired_forged_wrong_room_and_garbage_tokens_are_refused() {
         )
         .await;
         assert_eq!(error_code(&frames), Some(code));
-        assert_eq!(close, Some(4401), "{code}");
+        assert_eq!(close, Some(4401), "{code:?}");
         assert!(!frames
             .iter()
             .any(|f| matches!(f, CallServerFrame::Joined { .. })));
@@ -178,7 +180,7 @@ async fn malformed_signaling_is_answered_and_bounded() {
     let node = node(|_| {}).await;
     // Anything but join first.
     let (frames, close) = raw_session(&node, vec![json(&CallClientFrame::Leave {})]).await;
-    assert_eq!(error_code(&frames), Some("join_expected"));
+    assert_eq!(error_code(&frames), Some(MediaErrorCode::JoinExpected));
     assert_eq!(close, Some(4400));
     let (_, close) = raw_session(&node, vec![Message::Text("{not json".into())]).await;
     assert_eq!(close, Some(4400));
@@ -201,11 +203,11 @@ async fn malformed_signaling_is_answered_and_bounded() {
     assert!(got
         .iter()
         .any(|f| matches!(f, CallServerFrame::Joined { .. })));
-    assert_eq!(error_code(&got), Some("bad_sdp"));
+    assert_eq!(error_code(&got), Some(MediaErrorCode::BadSdp));
     let mut frames = vec![join.clone()];
     frames.extend((0..5).map(|_| Message::Text(r#"{"type":"shout"}"#.into())));
     let (got, close) = raw_session(&node, frames).await;
-    assert_eq!(error_code(&got), Some("bad_frame"));
+    assert_eq!(error_code(&got), Some(MediaErrorCode::BadFrame));
     assert_eq!(close, Some(4400));
 
     // A guest may not remove people or end the room.
@@ -219,7 +221,7 @@ async fn malformed_signaling_is_answered_and_bounded() {
         ],
     )
     .await;
-    assert_eq!(error_code(&got), Some("forbidden"));
+    assert_eq!(error_code(&got), Some(MediaErrorCode::Forbidden));
     // Binary frames are refused.
     let (_, close) = raw_session(&node, vec![join, Message::Binary(vec![1, 2, 3].into())]).await;
     assert_eq!(close, Some(1003));
@@ -294,7 +296,7 @@ async fn a_room_holds_eleven_and_previews_see_only_the_host() {
         sockets.push(ws);
     }
     let (frames, close) = raw_session(&node, vec![join("p11", CallRole::Guest)]).await;
-    assert_eq!(error_code(&frames), Some("room_full"));
+    assert_eq!(error_code(&frames), Some(MediaErrorCode::RoomFull));
     assert!(close.is_some());
     // A preview still fits, and its peer list holds only the host.
     let (frames, _) = raw_session(&node, vec![join("watcher", CallRole::Preview)]).await;

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use vitrine_core::accounts::Plan;
-use vitrine_server::{set_plan, start, Config};
+use vitrine_core::store::accounts::{set_plan, Plan};
+use vitrine_server::{start, Config};
 use vitrine_tests::{hello, login, Api, Client};
 
 const SITE: &str = "demo-shop";

@@ -187,7 +187,9 @@ id: string, participant: string, source: TrackSource,
  */
 kind: string, };
 
-export type CallServerFrame = { "type": "joined", participant: string, peers: Array<CallPeer>, } | { "type": "answer", sdp: string, } | { "type": "tracks", tracks: Array<RemoteTrack>, } | { "type": "peer_joined", peer: CallPeer, } | { "type": "peer_left", participant: string, } | { "type": "removed", } | { "type": "ended", reason: string, } | { "type": "error", code: string, message: string, } | { "type": "pong", };
+export type CallServerFrame = { "type": "joined", participant: string, peers: Array<CallPeer>, } | { "type": "answer", sdp: string, } | { "type": "tracks", tracks: Array<RemoteTrack>, } | { "type": "peer_joined", peer: CallPeer, } | { "type": "peer_left", participant: string, } | { "type": "removed", } | { "type": "ended", reason: string, } | { "type": "error", code: MediaErrorCode, message: string, } | { "type": "pong", };
+
+export type MediaErrorCode = "join_expected" | "bad_frame" | "token_malformed" | "token_forged" | "token_expired" | "token_wrong_room" | "already_joined" | "room_full" | "draining" | "bad_sdp" | "connect_timeout" | "forbidden" | "not_found";
 
 export type Offer = { offer_id: string, title: string, text: string, image_url: string | null, link_url: string, };
 
@@ -205,17 +207,17 @@ price: string, image_url: string | null, url: string, };
 
 export type VisitorDetails = { visitor_id: string, first_seen_at: number, visit_count: number, page_view_count: number, 
 /**
- * Most recent first.
+ * Most recent first, at most [`VISITS_LIMIT`].
  */
-visits: Array<VisitSummary>, 
+visits: Array<Visit>, 
 /**
  * Most recent first, at most [`HISTORY_LIMIT`].
  */
-page_views: Array<PageViewEntry>, };
+page_views: Array<VisitedPage>, };
 
-export type VisitSummary = { visit_id: string, started_at: number, country: string | null, city: string | null, referrer: string | null, landing_url: string, };
+export type Visit = { visit_id: string, started_at: number, country: string | null, city: string | null, referrer: string | null, landing_url: string, };
 
-export type PageViewEntry = { visit_id: string, seq: number, url: string, title: string, at: number, };
+export type VisitedPage = { visit_id: string, seq: number, url: string, title: string, referrer: string | null, at: number, };
 
 export type Site = { site_key: string, account_id: string, name: string, 
 /**
@@ -239,3 +241,67 @@ calls_enabled: boolean, };
 export type Role = "admin" | "agent" | "expert";
 
 export type AgentProfile = { agent_id: string, email: string, account_id: string, name: string, role: Role, };
+
+export type ErrorBody = { error: ErrorDetail, };
+
+export type ErrorDetail = { 
+/**
+ * Machine-readable (`unauthorized`, `not_found`, `bad_request`, …).
+ */
+code: string, 
+/**
+ * For people.
+ */
+message: string, };
+
+export type LoginRequest = { email: string, password: string, };
+
+export type Me = { agent: AgentProfile, sites: Array<Site>, };
+
+export type ChangePassword = { current: string, new: string, };
+
+export type ConversationQuery = { 
+/**
+ * One site (site key); all of the agent's sites when absent.
+ */
+site: string | null, status: ConversationStatus | null, 
+/**
+ * Contact name or e-mail, case-insensitive substring.
+ */
+q: string | null, visitor: string | null, limit: number | null, };
+
+export type FoundConversation = { site_key: string, site_name: string, conversation_id: string, visitor_id: string, status: ConversationStatus, owner: AgentRef | null, contact: Contact, created_at: number, updated_at: number, 
+/**
+ * Start of the last message, for the folder list.
+ */
+preview: string, 
+/**
+ * Highest message sequence number so far.
+ */
+last_seq: number, 
+/**
+ * Visitor messages the agents have not read yet (P7's red dot).
+ */
+unread: number, 
+/**
+ * An agent started it (C2).
+ */
+proactive: boolean, };
+
+export type MessagesPage = { conversation: ConversationSummary, messages: Array<ChatMessage>, };
+
+export type Uploaded = { blob_id: string, url: string, };
+
+export type ProductQuery = { q: string, brand: string | null, category: string | null, };
+
+export type Gallery = { products: Array<Product>, brands: Array<string>, categories: Array<string>, };
+
+export type Imported = { imported: number, };
+
+export type SiteInput = { name: string, active: boolean, allowed_origins: Array<string>, consultants: Array<string>, };
+
+export type InviteInput = { email: string, name: string, role: Role, };
+
+export type Invited = { agent: AgentProfile, password: string, };
+
+export type AgentUpdate = { name: string, role: Role, };

@@ -10,6 +10,7 @@
 
 mod children;
 mod ddb;
+mod moto;
 mod wasm;
 
 use std::path::{Path, PathBuf};
@@ -134,12 +135,15 @@ fn test() -> Result<()> {
         .current_dir(root.join("web")))?;
     check_widget_size(&root)?;
 
-    // 2. Rust tests, with a real DynamoDB-compatible server for the store contract.
+    // 2. Rust tests, with a real DynamoDB-compatible server for the store contract and a
+    //    real S3-compatible server for the blob store's.
     let mut children = Children::default();
     let endpoint = ddb::start(&cache_dir(), &mut children)?;
+    let s3 = moto::start(&cache_dir(), &mut children)?;
     run(cargo()
         .args(["test", "--workspace", "--all-targets"])
         .env("VITRINE_DYNAMODB_ENDPOINT", &endpoint)
+        .env("VITRINE_S3_ENDPOINT", &s3)
         .current_dir(&root))?;
     children.stop_all();
 

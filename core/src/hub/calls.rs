@@ -8,20 +8,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::*;
-use crate::call::{sign_call_token, CallClaims, CallEvent, CallEventKind, CallRole};
-use crate::call::{CALL_TOKEN_TTL_MS, MAX_ROOM_PARTICIPANTS};
+use super::{AgentIdentity, Ctx, Event, StoreOp};
+use crate::codec::FrameError;
+use crate::media_key::{sign_call_token, CallClaims, CALL_TOKEN_TTL_MS};
+use crate::protocol::media::{CallEvent, CallEventKind, CallRole, MAX_ROOM_PARTICIPANTS};
+use crate::protocol::*;
 
 /// Where browsers reach the media node, and the key shared with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallConfig {
     pub media_url: String,
     pub key: Vec<u8>,
-    /// The site's identifier inside tokens and call events.
-    pub site: String,
 }
 
-/// What the site's record says about calls and navigation (sent by the adapter).
+/// What the site's record says about calls and navigation (see
+/// [`crate::access::SiteRecord::settings`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SiteSettings {
     pub allowed_origins: Vec<String>,
@@ -31,9 +32,8 @@ pub struct SiteSettings {
     pub calls_enabled: bool,
 }
 
-pub(super) struct Call {
-    agent_id: String,
-    agent_name: String,
+struct Call {
+    agent: AgentRef,
     participants: BTreeMap<String, CallParticipantState>,
     created_at: UnixMillis,
     interaction_allowed: bool,
@@ -42,11 +42,12 @@ pub(super) struct Call {
     joined_at: BTreeMap<String, UnixMillis>,
 }
 
-#[derive(Default)]
-pub struct CallState {
-    pub(super) calls: BTreeMap<String, Call>,
-    pub(super) requests: BTreeSet<String>,
-    pub(super) settings: SiteSettings,
+pub(super) struct Calls {
+    site: String,
+    config: Option<CallConfig>,
+    calls: BTreeMap<String, Call>,
+    requests: BTreeSet<String>,
+    settings: SiteSettings,
     counter: u64,
 }
 
@@ -59,44 +60,62 @@ fn duration_text(ms: u64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-impl Hub {
-    pub(super) fn calls_available(&self) -> bool {
-        self.config.calls.is_some() && self.calls.settings.calls_in_plan
+/// What other participants see as a visitor's name.
+fn visitor_name(visitor_id: &str) -> String {
+    format!("Visitor {}", &visitor_id[..visitor_id.len().min(6)])
+}
+
+fn live(state: &CallParticipantState) -> bool {
+    matches!(
+        state,
+        CallParticipantState::Invited | CallParticipantState::Joined
+    )
+}
+
+impl Calls {
+    pub fn new(site: &str, config: Option<CallConfig>) -> Self {
+        Self {
+            site: site.to_string(),
+            config,
+            calls: BTreeMap::new(),
+            requests: BTreeSet::new(),
+            settings: SiteSettings::default(),
+            counter: 0,
+        }
     }
 
-    pub(super) fn calls_on(&self) -> bool {
-        self.calls_available() && self.calls.settings.calls_enabled
+    fn available(&self) -> bool {
+        self.config.is_some() && self.settings.calls_in_plan
     }
 
-    pub(super) fn visitor_in_call(&self, visitor_id: &str) -> bool {
+    /// Whether visitors may be offered calls now (V11).
+    pub fn on(&self) -> bool {
+        self.available() && self.settings.calls_enabled
+    }
+
+    pub fn in_call(&self, visitor_id: &str) -> bool {
         self.call_of_visitor(visitor_id)
             .is_some_and(|(_, state)| state == CallParticipantState::Joined)
     }
 
-    pub(super) fn visitor_requested_call(&self, visitor_id: &str) -> bool {
-        self.calls.requests.contains(visitor_id)
+    pub fn requested(&self, visitor_id: &str) -> bool {
+        self.requests.contains(visitor_id)
     }
 
     /// The live call a visitor is invited to or in.
     fn call_of_visitor(&self, visitor_id: &str) -> Option<(&str, CallParticipantState)> {
-        self.calls.calls.iter().find_map(|(id, call)| {
+        self.calls.iter().find_map(|(id, call)| {
             call.participants
                 .get(visitor_id)
-                .filter(|s| {
-                    matches!(
-                        s,
-                        CallParticipantState::Invited | CallParticipantState::Joined
-                    )
-                })
+                .filter(|s| live(s))
                 .map(|s| (id.as_str(), *s))
         })
     }
 
     fn call_of_agent(&self, agent_id: &str) -> Option<&str> {
         self.calls
-            .calls
             .iter()
-            .find(|(_, c)| c.agent_id == agent_id)
+            .find(|(_, c)| c.agent.agent_id == agent_id)
             .map(|(id, _)| id.as_str())
     }
 
@@ -108,9 +127,9 @@ impl Hub {
         role: CallRole,
         now: UnixMillis,
     ) -> Option<CallJoinInfo> {
-        let config = self.config.calls.as_ref()?;
+        let config = self.config.as_ref()?;
         let claims = CallClaims {
-            site: config.site.clone(),
+            site: self.site.clone(),
             room: room.to_string(),
             participant: participant.to_string(),
             name: name.to_string(),
@@ -125,133 +144,89 @@ impl Hub {
         })
     }
 
-    pub(super) fn site_settings(&mut self, settings: SiteSettings, now: UnixMillis) {
-        if self.calls.settings == settings {
+    pub fn settings(&mut self, ctx: &mut Ctx<'_>, settings: SiteSettings) {
+        if self.settings == settings {
             return;
         }
-        let was_on = self.calls_on();
-        self.calls.settings = settings;
-        if was_on != self.calls_on() {
-            self.broadcast_calls_setting(now);
+        let was_on = self.on();
+        self.settings = settings;
+        if was_on == self.on() {
+            return;
         }
-    }
-
-    fn broadcast_calls_setting(&mut self, now: UnixMillis) {
-        let enabled = self.calls_on();
-        let visitors: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| matches!(&c.role, ConnRole::Visitor(v) if v.visitor_id.is_some()))
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in visitors {
-            self.out.push(Output::ToVisitor {
-                conn,
-                frame: VisitorServerFrame::Calls { enabled },
-            });
-        }
-        let agents: Vec<ConnId> = self.agents().map(|(c, _)| c).collect();
-        for conn in agents {
-            self.send_calls_setting(conn);
-        }
+        let enabled = self.on();
+        ctx.to_widgets(VisitorServerFrame::Calls { enabled });
+        let frame = self.calls_frame();
+        ctx.to_agents(|_| true, frame);
         if !enabled {
-            let requests: Vec<String> = std::mem::take(&mut self.calls.requests)
-                .into_iter()
-                .collect();
-            for v in requests {
-                self.mark_changed(&v, now);
+            for v in std::mem::take(&mut self.requests) {
+                ctx.emit(Event::RowChanged(v));
             }
         }
     }
 
-    pub(super) fn send_calls_setting(&mut self, conn: ConnId) {
-        self.out.push(Output::ToAgent {
-            conn,
-            frame: AgentServerFrame::Calls {
-                available: self.calls_available(),
-                enabled: self.calls.settings.calls_enabled,
-            },
-        });
+    fn calls_frame(&self) -> AgentServerFrame {
+        AgentServerFrame::Calls {
+            available: self.available(),
+            enabled: self.settings.calls_enabled,
+        }
     }
 
     /// After `hello`: re-offer an invitation or rejoin a running call (navigation).
-    pub(super) fn resume_visitor_call(&mut self, conn: ConnId, visitor_id: &str, now: UnixMillis) {
+    pub fn resume_visitor(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, visitor_id: &str) {
         let Some((call_id, state)) = self
             .call_of_visitor(visitor_id)
             .map(|(id, s)| (id.to_string(), s))
         else {
             return;
         };
-        let call = &self.calls.calls[&call_id];
-        let frame = match state {
-            CallParticipantState::Invited => VisitorServerFrame::CallInvite {
+        let call = &self.calls[&call_id];
+        let frame = if state == CallParticipantState::Invited {
+            self.join_info(&call_id, visitor_id, "Visitor", CallRole::Preview, ctx.now)
+                .map(|preview| VisitorServerFrame::CallInvite {
+                    call_id: call_id.clone(),
+                    agent_name: call.agent.name.clone(),
+                    preview,
+                })
+        } else {
+            self.join_info(
+                &call_id,
+                visitor_id,
+                &visitor_name(visitor_id),
+                CallRole::Guest,
+                ctx.now,
+            )
+            .map(|join| VisitorServerFrame::CallJoin {
                 call_id: call_id.clone(),
-                agent_name: call.agent_name.clone(),
-                preview: match self.join_info(
-                    &call_id,
-                    visitor_id,
-                    "Visitor",
-                    CallRole::Preview,
-                    now,
-                ) {
-                    Some(j) => j,
-                    None => return,
-                },
-            },
-            _ => VisitorServerFrame::CallJoin {
-                call_id: call_id.clone(),
-                join: match self.join_info(
-                    &call_id,
-                    visitor_id,
-                    &visitor_name(visitor_id),
-                    CallRole::Guest,
-                    now,
-                ) {
-                    Some(j) => j,
-                    None => return,
-                },
-            },
+                join,
+            })
         };
-        self.out.push(Output::ToVisitor { conn, frame });
-        if self.calls.calls[&call_id].interaction_allowed {
-            self.out.push(Output::ToVisitor {
-                conn,
-                frame: VisitorServerFrame::Interaction { allowed: true },
-            });
+        let Some(frame) = frame else { return };
+        ctx.to_visitor_conn(conn, frame);
+        if call.interaction_allowed {
+            ctx.to_visitor_conn(conn, VisitorServerFrame::Interaction { allowed: true });
         }
     }
 
-    /// After an agent connects: their running call, if any (page reload).
-    pub(super) fn resume_agent_call(
-        &mut self,
-        conn: ConnId,
-        agent: &AgentIdentity,
-        now: UnixMillis,
-    ) {
-        self.send_calls_setting(conn);
+    /// After an agent connects: the calls setting, and their running call (page reload).
+    pub fn resume_agent(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, agent: &AgentIdentity) {
+        ctx.to_agent(conn, self.calls_frame());
         let Some(call_id) = self.call_of_agent(&agent.agent_id).map(str::to_string) else {
             return;
         };
-        let summary = self.call_summary(&call_id);
-        self.out.push(Output::ToAgent {
+        ctx.to_agent(
             conn,
-            frame: AgentServerFrame::CallChanged { call: summary },
-        });
-        if let Some(join) =
-            self.join_info(&call_id, &agent.agent_id, &agent.name, CallRole::Host, now)
-        {
-            self.out.push(Output::ToAgent {
-                conn,
-                frame: AgentServerFrame::CallJoin { call_id, join },
-            });
-        }
+            AgentServerFrame::CallChanged {
+                call: self.summary(&call_id),
+            },
+        );
+        self.host_join(ctx, conn, &call_id, agent);
     }
 
-    fn call_summary(&self, call_id: &str) -> CallSummary {
-        let call = &self.calls.calls[call_id];
+    fn summary(&self, call_id: &str) -> CallSummary {
+        let call = &self.calls[call_id];
         CallSummary {
             call_id: call_id.to_string(),
-            agent_id: call.agent_id.clone(),
+            agent_id: call.agent.agent_id.clone(),
             participants: call
                 .participants
                 .iter()
@@ -266,101 +241,67 @@ impl Hub {
         }
     }
 
-    fn agent_conns_of(&self, agent_id: &str) -> Vec<ConnId> {
-        self.agents()
-            .filter(|(_, a)| a.identity.agent_id == agent_id)
-            .map(|(c, _)| c)
-            .collect()
-    }
-
-    fn to_call_agent(&mut self, agent_id: &str, frame: AgentServerFrame) {
-        for conn in self.agent_conns_of(agent_id) {
-            self.out.push(Output::ToAgent {
-                conn,
-                frame: frame.clone(),
-            });
-        }
-    }
-
-    fn call_changed(&mut self, call_id: &str, now: UnixMillis) {
-        let summary = self.call_summary(call_id);
-        let agent_id = summary.agent_id.clone();
+    fn changed(&mut self, ctx: &mut Ctx<'_>, call_id: &str) {
+        let summary = self.summary(call_id);
         for p in &summary.participants {
-            self.mark_changed(&p.visitor_id, now);
+            ctx.emit(Event::RowChanged(p.visitor_id.clone()));
         }
-        self.to_call_agent(&agent_id, AgentServerFrame::CallChanged { call: summary });
+        let agent_id = summary.agent_id.clone();
+        ctx.to_agents(
+            |a| a.identity.agent_id == agent_id,
+            AgentServerFrame::CallChanged { call: summary },
+        );
     }
 
     // -- visitor side -------------------------------------------------------------------
 
-    pub(super) fn visitor_call_frame(
+    /// V2: the visitor asks for a call (or withdraws the request). `owner` is the agent of
+    /// the visitor's conversation, if taken: only they may answer then.
+    pub fn request(
         &mut self,
-        conn: ConnId,
-        visitor_id: &str,
-        frame: VisitorFrame,
-        now: UnixMillis,
-    ) {
-        let result = match frame {
-            VisitorFrame::CallRequest { cancel } => {
-                self.call_request(conn, visitor_id, cancel, now)
-            }
-            VisitorFrame::CallAnswer { call_id, accept } => {
-                self.call_answer(conn, visitor_id, &call_id, accept, now)
-            }
-            VisitorFrame::CallHangup { call_id } => {
-                self.participant_leaves(
-                    &call_id,
-                    visitor_id,
-                    CallParticipantState::Left,
-                    "You left the call.",
-                    now,
-                );
-                Ok(())
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            self.send_error(conn, e);
-        }
-    }
-
-    fn call_request(
-        &mut self,
+        ctx: &mut Ctx<'_>,
         conn: ConnId,
         visitor_id: &str,
         cancel: bool,
-        now: UnixMillis,
+        owner: Option<&str>,
+    ) {
+        if let Err(e) = self.try_request(ctx, conn, visitor_id, cancel, owner) {
+            ctx.error(conn, e);
+        }
+    }
+
+    fn try_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        visitor_id: &str,
+        cancel: bool,
+        owner: Option<&str>,
     ) -> Result<(), FrameError> {
         if cancel {
-            if self.calls.requests.remove(visitor_id) {
-                self.mark_changed(visitor_id, now);
+            if self.requests.remove(visitor_id) {
+                ctx.emit(Event::RowChanged(visitor_id.to_string()));
             }
-            self.to_visitor(
+            ctx.to_visitor(
                 visitor_id,
                 VisitorServerFrame::CallRequested { pending: false },
             );
             return Ok(());
         }
-        if !self.calls_on() {
+        if !self.on() {
             return Err(error(ErrorCode::Forbidden, "calls are not offered here"));
         }
-        if self.visitor_in_call(visitor_id) {
+        if self.in_call(visitor_id) {
             return Err(error(ErrorCode::Conflict, "you are already in a call"));
         }
-        // The agents who could answer: available, and the visitor's own agent if the
+        // The agents who could answer: available, or the visitor's own agent if the
         // conversation is taken. If all of them are in a call, the request is not queued.
-        let owner = self
-            .chat
-            .open_conversation_of(visitor_id)
-            .and_then(|id| self.chat.conversation(id))
-            .and_then(|c| c.owner.as_ref().map(|o| o.agent_id.clone()));
-        let candidates: Vec<String> = self
+        let candidates: BTreeSet<String> = ctx
+            .roster
             .agents()
-            .filter(|(_, a)| a.available || owner.as_deref() == Some(a.identity.agent_id.as_str()))
-            .filter(|(_, a)| owner.as_deref().is_none_or(|o| o == a.identity.agent_id))
+            .filter(|(_, a)| a.available || owner == Some(a.identity.agent_id.as_str()))
+            .filter(|(_, a)| owner.is_none_or(|o| o == a.identity.agent_id))
             .map(|(_, a)| a.identity.agent_id.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
             .collect();
         if candidates.is_empty() {
             return Err(error(
@@ -368,68 +309,66 @@ impl Hub {
                 "no agent is available for a call",
             ));
         }
-        let free = candidates.iter().any(|a| self.call_of_agent(a).is_none());
-        if !free {
-            for agent in candidates {
-                self.to_call_agent(
-                    &agent,
-                    AgentServerFrame::MissedCall {
-                        visitor_id: visitor_id.to_string(),
-                        at: now,
-                    },
-                );
-            }
-            self.out.push(Output::ToVisitor {
-                conn,
-                frame: VisitorServerFrame::CallBusy {},
-            });
+        if candidates.iter().all(|a| self.call_of_agent(a).is_some()) {
+            ctx.to_agents(
+                |a| candidates.contains(&a.identity.agent_id),
+                AgentServerFrame::MissedCall {
+                    visitor_id: visitor_id.to_string(),
+                    at: ctx.now,
+                },
+            );
+            ctx.to_visitor_conn(conn, VisitorServerFrame::CallBusy {});
             return Ok(());
         }
-        self.calls.requests.insert(visitor_id.to_string());
-        self.to_visitor(
+        self.requests.insert(visitor_id.to_string());
+        ctx.to_visitor(
             visitor_id,
             VisitorServerFrame::CallRequested { pending: true },
         );
-        self.mark_changed(visitor_id, now);
+        ctx.emit(Event::RowChanged(visitor_id.to_string()));
         Ok(())
     }
 
-    fn call_answer(
+    /// V1/V4: the visitor accepts or declines an invitation.
+    pub fn answer(
         &mut self,
+        ctx: &mut Ctx<'_>,
         conn: ConnId,
         visitor_id: &str,
         call_id: &str,
         accept: bool,
-        now: UnixMillis,
-    ) -> Result<(), FrameError> {
+    ) {
         let state = self
-            .calls
             .calls
             .get(call_id)
             .and_then(|c| c.participants.get(visitor_id))
             .copied();
         if state != Some(CallParticipantState::Invited) {
-            return Err(error(
-                ErrorCode::NotFound,
-                "this call invitation is no longer open",
-            ));
+            return ctx.error(
+                conn,
+                error(
+                    ErrorCode::NotFound,
+                    "this call invitation is no longer open",
+                ),
+            );
         }
-        let call = self.calls.calls.get_mut(call_id).expect("checked");
         if accept {
-            call.participants
-                .insert(visitor_id.to_string(), CallParticipantState::Joined);
-            self.calls.requests.remove(visitor_id);
-            let join = self
-                .join_info(
-                    call_id,
-                    visitor_id,
-                    &visitor_name(visitor_id),
-                    CallRole::Guest,
-                    now,
-                )
-                .ok_or_else(|| error(ErrorCode::Forbidden, "calls are not offered here"))?;
+            let Some(join) = self.join_info(
+                call_id,
+                visitor_id,
+                &visitor_name(visitor_id),
+                CallRole::Guest,
+                ctx.now,
+            ) else {
+                return ctx.error(
+                    conn,
+                    error(ErrorCode::Forbidden, "calls are not offered here"),
+                );
+            };
+            self.set_state(call_id, visitor_id, CallParticipantState::Joined);
+            self.requests.remove(visitor_id);
             // Only the tab that answered joins; the others stop ringing.
-            for other in self.visitor_conns(visitor_id) {
+            for &other in ctx.roster.visitor_conns(visitor_id).to_vec().iter() {
                 let frame = if other == conn {
                     VisitorServerFrame::CallJoin {
                         call_id: call_id.to_string(),
@@ -441,12 +380,11 @@ impl Hub {
                         reason: "answered in another tab".into(),
                     }
                 };
-                self.out.push(Output::ToVisitor { conn: other, frame });
+                ctx.to_visitor_conn(other, frame);
             }
         } else {
-            call.participants
-                .insert(visitor_id.to_string(), CallParticipantState::Declined);
-            self.to_visitor(
+            self.set_state(call_id, visitor_id, CallParticipantState::Declined);
+            ctx.to_visitor(
                 visitor_id,
                 VisitorServerFrame::CallClosed {
                     call_id: call_id.to_string(),
@@ -454,159 +392,249 @@ impl Hub {
                 },
             );
         }
-        self.call_changed(call_id, now);
-        Ok(())
+        self.changed(ctx, call_id);
+    }
+
+    pub fn hangup(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, call_id: &str) {
+        self.participant_leaves(
+            ctx,
+            call_id,
+            visitor_id,
+            CallParticipantState::Left,
+            "You left the call.",
+        );
+    }
+
+    fn set_state(&mut self, call_id: &str, visitor_id: &str, state: CallParticipantState) {
+        if let Some(call) = self.calls.get_mut(call_id) {
+            call.participants.insert(visitor_id.to_string(), state);
+        }
     }
 
     fn participant_leaves(
         &mut self,
+        ctx: &mut Ctx<'_>,
         call_id: &str,
         visitor_id: &str,
         state: CallParticipantState,
         reason: &str,
-        now: UnixMillis,
     ) {
-        let Some(call) = self.calls.calls.get_mut(call_id) else {
+        let Some(current) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|c| c.participants.get_mut(visitor_id))
+        else {
             return;
         };
-        let Some(current) = call.participants.get_mut(visitor_id) else {
-            return;
-        };
-        if !matches!(
-            current,
-            CallParticipantState::Invited | CallParticipantState::Joined
-        ) {
+        if !live(current) {
             return;
         }
         *current = state;
-        self.to_visitor(
+        ctx.to_visitor(
             visitor_id,
             VisitorServerFrame::CallClosed {
                 call_id: call_id.to_string(),
                 reason: reason.to_string(),
             },
         );
-        self.call_changed(call_id, now);
+        self.changed(ctx, call_id);
     }
 
     // -- agent side ---------------------------------------------------------------------
 
-    pub(super) fn agent_call_frame(
+    /// V1/V4: call up to ten visitors. `eligible`: those on the site and not blocked.
+    pub fn start(
         &mut self,
+        ctx: &mut Ctx<'_>,
         conn: ConnId,
         me: &AgentIdentity,
-        frame: AgentFrame,
-        now: UnixMillis,
+        visitor_ids: &[String],
+        eligible: &BTreeSet<String>,
     ) -> Result<(), FrameError> {
-        match frame {
-            AgentFrame::CallStart { visitor_ids } => {
-                let call_id = self.create_call(me, &visitor_ids, now)?;
-                self.invite(&call_id, &visitor_ids, now)?;
-                self.host_join(conn, &call_id, me, now);
-                Ok(())
-            }
-            AgentFrame::CallAccept { visitor_id } => {
-                if !self.calls.requests.contains(&visitor_id) {
-                    return Err(error(
-                        ErrorCode::NotFound,
-                        "this visitor is not asking for a call",
-                    ));
-                }
-                let call_id = self.create_call(me, std::slice::from_ref(&visitor_id), now)?;
-                self.calls.requests.remove(&visitor_id);
-                // They asked: they join at once, no second question.
-                let call = self.calls.calls.get_mut(&call_id).expect("created");
-                call.participants
-                    .insert(visitor_id.clone(), CallParticipantState::Joined);
-                if let Some(join) = self.join_info(
-                    &call_id,
-                    &visitor_id,
-                    &visitor_name(&visitor_id),
-                    CallRole::Guest,
-                    now,
-                ) {
-                    self.to_visitor(
-                        &visitor_id,
-                        VisitorServerFrame::CallJoin {
-                            call_id: call_id.clone(),
-                            join,
-                        },
-                    );
-                }
-                self.to_visitor(
-                    &visitor_id,
-                    VisitorServerFrame::CallRequested { pending: false },
-                );
-                self.call_changed(&call_id, now);
-                self.host_join(conn, &call_id, me, now);
-                Ok(())
-            }
-            AgentFrame::CallAdd {
-                call_id,
-                visitor_ids,
-            } => {
-                self.own_call(&call_id, me)?;
-                self.invite(&call_id, &visitor_ids, now)
-            }
-            AgentFrame::CallRemove {
-                call_id,
-                visitor_id,
-            } => {
-                self.own_call(&call_id, me)?;
-                self.participant_leaves(
-                    &call_id,
-                    &visitor_id,
-                    CallParticipantState::Removed,
-                    "The agent removed you from the call.",
-                    now,
-                );
-                Ok(())
-            }
-            AgentFrame::CallEnd { call_id } => {
-                self.own_call(&call_id, me)?;
-                self.end_call(&call_id, "The call ended.", now);
-                Ok(())
-            }
-            AgentFrame::Navigate { visitor_id, url } => self.navigate(me, &visitor_id, url, now),
-            AgentFrame::SetInteraction { call_id, allowed } => {
-                self.own_call(&call_id, me)?;
-                let call = self.calls.calls.get_mut(&call_id).expect("own_call");
-                call.interaction_allowed = allowed;
-                let url = call.agent_url.clone();
-                let joined = self.joined_visitors(&call_id);
-                for v in &joined {
-                    self.to_visitor(v, VisitorServerFrame::Interaction { allowed });
-                    // Taking control back re-syncs everyone to the agent's page (V9).
-                    if let (false, Some(url)) = (allowed, &url) {
-                        self.to_visitor(v, VisitorServerFrame::Navigate { url: url.clone() });
-                    }
-                }
-                self.call_changed(&call_id, now);
-                Ok(())
-            }
-            AgentFrame::SetCalls { enabled } => {
-                if !self.calls_available() {
-                    return Err(error(
-                        ErrorCode::Forbidden,
-                        "the plan does not include calls",
-                    ));
-                }
-                // Applied here at once; the adapter stores it on the site (Output::Record).
-                self.out
-                    .push(Output::Record(crate::records::Record::CallsSetting {
-                        enabled,
-                    }));
-                let mut settings = self.calls.settings.clone();
-                settings.calls_enabled = enabled;
-                self.site_settings(settings, now);
-                Ok(())
-            }
-            _ => Ok(()),
+        let call_id = self.create(me, visitor_ids, ctx.now)?;
+        if let Err(e) = self.invite(ctx, &call_id, visitor_ids, eligible) {
+            self.calls.remove(&call_id);
+            return Err(e);
         }
+        self.host_join(ctx, conn, &call_id, me);
+        Ok(())
     }
 
-    fn joined_visitors(&self, call_id: &str) -> Vec<String> {
-        self.calls.calls[call_id]
+    /// V2: answer a visitor's request; they join at once, no second question.
+    pub fn accept(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        me: &AgentIdentity,
+        visitor_id: &str,
+    ) -> Result<(), FrameError> {
+        if !self.requests.contains(visitor_id) {
+            return Err(error(
+                ErrorCode::NotFound,
+                "this visitor is not asking for a call",
+            ));
+        }
+        let call_id = self.create(me, &[visitor_id.to_string()], ctx.now)?;
+        self.requests.remove(visitor_id);
+        self.set_state(&call_id, visitor_id, CallParticipantState::Joined);
+        if let Some(join) = self.join_info(
+            &call_id,
+            visitor_id,
+            &visitor_name(visitor_id),
+            CallRole::Guest,
+            ctx.now,
+        ) {
+            ctx.to_visitor(
+                visitor_id,
+                VisitorServerFrame::CallJoin {
+                    call_id: call_id.clone(),
+                    join,
+                },
+            );
+        }
+        ctx.to_visitor(
+            visitor_id,
+            VisitorServerFrame::CallRequested { pending: false },
+        );
+        self.changed(ctx, &call_id);
+        self.host_join(ctx, conn, &call_id, me);
+        Ok(())
+    }
+
+    /// V5: invite more visitors into a running call.
+    pub fn add(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        call_id: &str,
+        visitor_ids: &[String],
+        eligible: &BTreeSet<String>,
+    ) -> Result<(), FrameError> {
+        self.own(call_id, me)?;
+        self.invite(ctx, call_id, visitor_ids, eligible)
+    }
+
+    /// V5: remove a participant.
+    pub fn remove(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        call_id: &str,
+        visitor_id: &str,
+    ) -> Result<(), FrameError> {
+        self.own(call_id, me)?;
+        self.participant_leaves(
+            ctx,
+            call_id,
+            visitor_id,
+            CallParticipantState::Removed,
+            "The agent removed you from the call.",
+        );
+        Ok(())
+    }
+
+    /// Cancel while setting up, or end: the call is over for everyone.
+    pub fn end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        call_id: &str,
+    ) -> Result<(), FrameError> {
+        self.own(call_id, me)?;
+        self.end_call(ctx, call_id, "The call ended.");
+        Ok(())
+    }
+
+    /// V9: hand control to the visitors or take it back (re-syncs them to the agent's page).
+    pub fn set_interaction(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        call_id: &str,
+        allowed: bool,
+    ) -> Result<(), FrameError> {
+        self.own(call_id, me)?;
+        let call = self.calls.get_mut(call_id).expect("own");
+        call.interaction_allowed = allowed;
+        let url = call.agent_url.clone();
+        for v in &self.joined(call_id) {
+            ctx.to_visitor(v, VisitorServerFrame::Interaction { allowed });
+            if let (false, Some(url)) = (allowed, &url) {
+                ctx.to_visitor(v, VisitorServerFrame::Navigate { url: url.clone() });
+            }
+        }
+        self.changed(ctx, call_id);
+        Ok(())
+    }
+
+    /// V11: an agent switches calls on or off; applied at once and stored on the site.
+    pub fn set_enabled(&mut self, ctx: &mut Ctx<'_>, enabled: bool) -> Result<(), FrameError> {
+        if !self.available() {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "the plan does not include calls",
+            ));
+        }
+        ctx.store(StoreOp::CallsSetting { enabled });
+        let settings = SiteSettings {
+            calls_enabled: enabled,
+            ..self.settings.clone()
+        };
+        self.settings(ctx, settings);
+        Ok(())
+    }
+
+    /// V8: send the visitor's browser (in the agent's call without visitor interaction,
+    /// every participant's) to `url`: only http(s) URLs on the site's allowed origins.
+    pub fn navigate(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        visitor_id: &str,
+        url: String,
+        visitor_present: bool,
+    ) -> Result<(), FrameError> {
+        crate::codec::validate_http_url("url", &url)?;
+        let origins = &self.settings.allowed_origins;
+        let origin_ok = origins.is_empty()
+            || origins.iter().any(|o| {
+                let o = o.trim_end_matches('/');
+                url.len() >= o.len()
+                    && url[..o.len()].eq_ignore_ascii_case(o)
+                    && matches!(url.as_bytes().get(o.len()), None | Some(b'/' | b'?' | b'#'))
+            });
+        if !origin_ok {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "the URL is not on one of the site's allowed origins",
+            ));
+        }
+        if !visitor_present {
+            return Err(error(
+                ErrorCode::NotFound,
+                "this visitor is not on the site",
+            ));
+        }
+        let mut targets = vec![visitor_id.to_string()];
+        if let Some(call_id) = self.call_of_agent(&me.agent_id).map(str::to_string) {
+            let call = self.calls.get_mut(&call_id).expect("found");
+            call.agent_url = Some(url.clone());
+            if !call.interaction_allowed {
+                targets = self.joined(&call_id);
+                if !targets.iter().any(|t| t == visitor_id) {
+                    targets.push(visitor_id.to_string());
+                }
+            }
+            self.changed(ctx, &call_id);
+        }
+        for v in targets {
+            ctx.to_visitor(&v, VisitorServerFrame::Navigate { url: url.clone() });
+        }
+        Ok(())
+    }
+
+    fn joined(&self, call_id: &str) -> Vec<String> {
+        self.calls[call_id]
             .participants
             .iter()
             .filter(|(_, s)| **s == CallParticipantState::Joined)
@@ -614,23 +642,23 @@ impl Hub {
             .collect()
     }
 
-    fn own_call(&self, call_id: &str, me: &AgentIdentity) -> Result<(), FrameError> {
-        match self.calls.calls.get(call_id) {
-            Some(c) if c.agent_id == me.agent_id => Ok(()),
+    fn own(&self, call_id: &str, me: &AgentIdentity) -> Result<(), FrameError> {
+        match self.calls.get(call_id) {
+            Some(c) if c.agent.agent_id == me.agent_id => Ok(()),
             _ => Err(error(ErrorCode::NotFound, "no such call of yours")),
         }
     }
 
-    fn create_call(
+    fn create(
         &mut self,
         me: &AgentIdentity,
         visitor_ids: &[String],
         now: UnixMillis,
     ) -> Result<String, FrameError> {
-        if !self.calls_on() {
+        if !self.on() {
             return Err(error(
                 ErrorCode::Forbidden,
-                "calls are switched off for this chat",
+                "calls are switched off for this site",
             ));
         }
         if self.call_of_agent(&me.agent_id).is_some() {
@@ -639,13 +667,12 @@ impl Hub {
         if visitor_ids.is_empty() || visitor_ids.len() > MAX_ROOM_PARTICIPANTS - 1 {
             return Err(error(ErrorCode::BadFrame, "call 1 to 10 visitors"));
         }
-        self.calls.counter += 1;
-        let call_id = format!("call-{now:x}-{}", self.calls.counter);
-        self.calls.calls.insert(
+        self.counter += 1;
+        let call_id = format!("call-{now:x}-{}", self.counter);
+        self.calls.insert(
             call_id.clone(),
             Call {
-                agent_id: me.agent_id.clone(),
-                agent_name: me.name.clone(),
+                agent: me.as_ref(),
                 participants: BTreeMap::new(),
                 created_at: now,
                 interaction_allowed: false,
@@ -658,21 +685,13 @@ impl Hub {
 
     fn invite(
         &mut self,
+        ctx: &mut Ctx<'_>,
         call_id: &str,
         visitor_ids: &[String],
-        now: UnixMillis,
+        eligible: &BTreeSet<String>,
     ) -> Result<(), FrameError> {
-        let call = &self.calls.calls[call_id];
-        let active = call
-            .participants
-            .values()
-            .filter(|s| {
-                matches!(
-                    s,
-                    CallParticipantState::Invited | CallParticipantState::Joined
-                )
-            })
-            .count();
+        let call = &self.calls[call_id];
+        let active = call.participants.values().filter(|s| live(s)).count();
         if active + visitor_ids.len() > MAX_ROOM_PARTICIPANTS - 1 {
             return Err(error(
                 ErrorCode::BadFrame,
@@ -680,7 +699,7 @@ impl Hub {
             ));
         }
         for v in visitor_ids {
-            if !self.visitors.contains_key(v) || self.chat.blocked.contains(v) {
+            if !eligible.contains(v) {
                 return Err(error(
                     ErrorCode::NotFound,
                     format!("visitor {v} is not on the site"),
@@ -693,16 +712,15 @@ impl Hub {
                 ));
             }
         }
-        let agent_name = call.agent_name.clone();
+        let agent_name = call.agent.name.clone();
         for v in visitor_ids {
-            let call = self.calls.calls.get_mut(call_id).expect("exists");
-            if call.participants.get(v) == Some(&CallParticipantState::Joined) {
+            if self.calls[call_id].participants.get(v) == Some(&CallParticipantState::Joined) {
                 continue;
             }
-            call.participants
-                .insert(v.clone(), CallParticipantState::Invited);
-            if let Some(preview) = self.join_info(call_id, v, "Visitor", CallRole::Preview, now) {
-                self.to_visitor(
+            self.set_state(call_id, v, CallParticipantState::Invited);
+            if let Some(preview) = self.join_info(call_id, v, "Visitor", CallRole::Preview, ctx.now)
+            {
+                ctx.to_visitor(
                     v,
                     VisitorServerFrame::CallInvite {
                         call_id: call_id.to_string(),
@@ -712,46 +730,42 @@ impl Hub {
                 );
             }
         }
-        self.call_changed(call_id, now);
+        self.changed(ctx, call_id);
         Ok(())
     }
 
-    fn host_join(&mut self, conn: ConnId, call_id: &str, me: &AgentIdentity, now: UnixMillis) {
-        if let Some(join) = self.join_info(call_id, &me.agent_id, &me.name, CallRole::Host, now) {
-            self.out.push(Output::ToAgent {
+    fn host_join(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, call_id: &str, me: &AgentIdentity) {
+        if let Some(join) = self.join_info(call_id, &me.agent_id, &me.name, CallRole::Host, ctx.now)
+        {
+            ctx.to_agent(
                 conn,
-                frame: AgentServerFrame::CallJoin {
+                AgentServerFrame::CallJoin {
                     call_id: call_id.to_string(),
                     join,
                 },
-            });
+            );
         }
     }
 
-    fn end_call(&mut self, call_id: &str, reason: &str, now: UnixMillis) {
-        let Some(call) = self.calls.calls.remove(call_id) else {
+    fn end_call(&mut self, ctx: &mut Ctx<'_>, call_id: &str, reason: &str) {
+        let Some(call) = self.calls.remove(call_id) else {
             return;
         };
         // C14: whoever was still in it gets the duration now; the media node's later
         // events for this room find no call and add nothing.
-        let agent = AgentIdentity {
-            agent_id: call.agent_id.clone(),
-            name: call.agent_name.clone(),
-            expert: false,
-        };
         for (v, joined) in &call.joined_at {
-            let text = format!(
-                "Call ended · {}",
-                duration_text(now.saturating_sub(*joined))
-            );
-            self.call_note(v, &agent, text, now);
+            ctx.emit(Event::CallNote {
+                visitor_id: v.clone(),
+                agent: call.agent.clone(),
+                text: format!(
+                    "Call ended · {}",
+                    duration_text(ctx.now.saturating_sub(*joined))
+                ),
+            });
         }
         for (v, state) in &call.participants {
-            if matches!(
-                state,
-                CallParticipantState::Invited | CallParticipantState::Joined
-            ) {
-                self.to_visitor(
+            if live(state) {
+                ctx.to_visitor(
                     v,
                     VisitorServerFrame::CallClosed {
                         call_id: call_id.to_string(),
@@ -759,10 +773,11 @@ impl Hub {
                     },
                 );
             }
-            self.mark_changed(v, now);
+            ctx.emit(Event::RowChanged(v.clone()));
         }
-        self.to_call_agent(
-            &call.agent_id,
+        let agent_id = call.agent.agent_id.clone();
+        ctx.to_agents(
+            |a| a.identity.agent_id == agent_id,
             AgentServerFrame::CallEnded {
                 call_id: call_id.to_string(),
                 reason: reason.to_string(),
@@ -770,136 +785,77 @@ impl Hub {
         );
     }
 
-    /// V8: only http(s) URLs on the site's allowed origins.
-    fn navigate(
-        &mut self,
-        me: &AgentIdentity,
-        visitor_id: &str,
-        url: String,
-        now: UnixMillis,
-    ) -> Result<(), FrameError> {
-        crate::codec::validate_http_url("url", &url)?;
-        let origins = &self.calls.settings.allowed_origins;
-        let origin_ok = origins.is_empty()
-            || origins.iter().any(|o| {
-                let o = o.trim_end_matches('/');
-                url.len() >= o.len()
-                    && url[..o.len()].eq_ignore_ascii_case(o)
-                    && matches!(url.as_bytes().get(o.len()), None | Some(b'/' | b'?' | b'#'))
-            });
-        if !origin_ok {
-            return Err(error(
-                ErrorCode::Forbidden,
-                "the URL is not on one of the chat's allowed origins",
-            ));
-        }
-        if !self.visitors.contains_key(visitor_id) {
-            return Err(error(
-                ErrorCode::NotFound,
-                "this visitor is not on the site",
-            ));
-        }
-        // In the agent's call without visitor interaction, everyone follows (V9).
-        let mut targets = vec![visitor_id.to_string()];
-        if let Some(call_id) = self.call_of_agent(&me.agent_id).map(str::to_string) {
-            let call = self.calls.calls.get_mut(&call_id).expect("found");
-            call.agent_url = Some(url.clone());
-            if !call.interaction_allowed {
-                targets = self.joined_visitors(&call_id);
-                if !targets.iter().any(|t| t == visitor_id) {
-                    targets.push(visitor_id.to_string());
-                }
-            }
-            self.call_changed(&call_id, now);
-        }
-        for v in targets {
-            self.to_visitor(&v, VisitorServerFrame::Navigate { url: url.clone() });
-        }
-        Ok(())
-    }
-
-    /// The agent's socket closed: a call whose host is gone ends (after a reload the
-    /// portal rejoins within the media node's grace, so only count truly gone agents).
-    pub(super) fn agent_gone(&mut self, agent_id: &str, now: UnixMillis) {
-        if !self.agent_conns_of(agent_id).is_empty() {
+    /// An agent's tab closed. A call whose host is gone for good (no tab left) and that
+    /// nobody joined yet is cancelled; after a reload the portal rejoins within the media
+    /// node's grace, so a call with people in it waits for the node's word.
+    pub fn agent_conn_closed(&mut self, ctx: &mut Ctx<'_>, agent_id: &str) {
+        if !ctx.roster.agent_conns_of(agent_id).is_empty() {
             return;
         }
         if let Some(call_id) = self.call_of_agent(agent_id).map(str::to_string) {
-            let anyone_joined = !self.joined_visitors(&call_id).is_empty();
-            if !anyone_joined {
-                self.end_call(&call_id, "The agent cancelled the call.", now);
+            if self.joined(&call_id).is_empty() {
+                self.end_call(ctx, &call_id, "The agent cancelled the call.");
             }
         }
     }
 
     /// C14: the media node's account of the call, written into each visitor's chat.
-    pub(super) fn call_event(&mut self, event: CallEvent, now: UnixMillis) {
-        let room = event.room.clone();
+    pub fn event(&mut self, ctx: &mut Ctx<'_>, event: CallEvent) {
+        let room = event.room;
         match event.kind {
             CallEventKind::ParticipantJoined {
                 participant,
                 role: CallRole::Guest,
             } => {
-                let Some(call) = self.calls.calls.get_mut(&room) else {
+                let Some(call) = self.calls.get_mut(&room) else {
                     return;
                 };
                 if call.joined_at.contains_key(&participant) {
                     return;
                 }
                 call.joined_at.insert(participant.clone(), event.at);
-                let agent = AgentIdentity {
-                    agent_id: call.agent_id.clone(),
-                    name: call.agent_name.clone(),
-                    expert: false,
-                };
-                self.call_note(
-                    &participant,
-                    &agent,
-                    format!("Call started with {}", agent.name),
-                    now,
-                );
+                let agent = call.agent.clone();
+                ctx.emit(Event::CallNote {
+                    visitor_id: participant,
+                    text: format!("Call started with {}", agent.name),
+                    agent,
+                });
             }
             CallEventKind::ParticipantLeft {
                 participant,
                 role: CallRole::Guest,
             } => {
-                let Some(call) = self.calls.calls.get_mut(&room) else {
+                let Some(call) = self.calls.get_mut(&room) else {
                     return;
                 };
                 let Some(joined) = call.joined_at.remove(&participant) else {
                     return;
                 };
-                let agent = AgentIdentity {
-                    agent_id: call.agent_id.clone(),
-                    name: call.agent_name.clone(),
-                    expert: false,
-                };
-                let text = format!(
-                    "Call ended · {}",
-                    duration_text(event.at.saturating_sub(joined))
-                );
-                self.call_note(&participant, &agent, text, now);
+                ctx.emit(Event::CallNote {
+                    visitor_id: participant.clone(),
+                    agent: call.agent.clone(),
+                    text: format!(
+                        "Call ended · {}",
+                        duration_text(event.at.saturating_sub(joined))
+                    ),
+                });
                 // Their media left (closed tab, lost network): not in the call any more.
-                if self.calls.calls[&room].participants.get(&participant)
-                    == Some(&CallParticipantState::Joined)
-                    && self.visitor_conns(&participant).is_empty()
+                if call.participants.get(&participant) == Some(&CallParticipantState::Joined)
+                    && ctx.roster.visitor_conns(&participant).is_empty()
                 {
                     self.participant_leaves(
+                        ctx,
                         &room,
                         &participant,
                         CallParticipantState::Left,
                         "",
-                        now,
                     );
                 }
             }
-            CallEventKind::RoomEnded { .. } => self.end_call(&room, "The call ended.", now),
-            _ => {}
+            CallEventKind::RoomEnded { .. } => self.end_call(ctx, &room, "The call ended."),
+            CallEventKind::RoomStarted
+            | CallEventKind::ParticipantJoined { .. }
+            | CallEventKind::ParticipantLeft { .. } => {}
         }
     }
-}
-
-/// What other participants see as a visitor's name.
-fn visitor_name(visitor_id: &str) -> String {
-    format!("Visitor {}", &visitor_id[..visitor_id.len().min(6)])
 }

@@ -1,23 +1,65 @@
-//! The presence hub: all live state of one site, as a sans-IO state machine.
+//! The hub: all live state of one site, as one sans-IO state machine.
 //!
-//! `hub.handle(input, now)` applies one input and returns what to do (frames to send,
-//! connections to close, records to store). The adapter calls `handle(Input::Tick, now)`
-//! when `next_wakeup()` is reached. The hub never reads a clock and never does I/O, so
-//! the same code runs in the Worker (wasm32), in the local tokio server and in tests.
+//! It owns typed parts, each with its own state, timers and actions, as `str0m::Rtc`
+//! owns its ICE agent, DTLS and session:
+//!
+//! - [`roster`]: the connections (who is on each socket), rate limits, heartbeat sweep;
+//! - [`presence`]: visitors, visits and pages, status, the agents' live list, availability;
+//! - [`conversations`]: chat (lifecycle, delivery after storage, typing, blocks);
+//! - [`calls`]: who is invited to, in or asking for a call, and their call tokens;
+//! - [`storage`]: the store requests in flight (ordering, retries, restore).
+//!
+//! The hub routes every input to the part it is for, with one exhaustive `match` per
+//! frame enum, and carries what one part tells another (a visitor's row changed, a call
+//! note for the chat, a write for the store) as internal events.
+//!
+//! # Run loop
+//!
+//! An adapter (the local tokio server, the Cloudflare Durable Object, a test) keeps one
+//! rule: **everything goes through [`Hub::handle`] with the time, and everything the hub
+//! returns is carried out.**
+//!
+//! 1. Create the hub with [`Hub::new`]. A new hub first restores its conversations from
+//!    the store: [`Hub::next_wakeup`] is due at once, and the first `handle` asks for it.
+//!    Inputs that arrive meanwhile wait inside the hub (bounded).
+//! 2. For every event, call `handle(input, now)` with the wall clock in milliseconds:
+//!    a socket accepted ([`Input::VisitorConnected`] / [`Input::AgentConnected`], after
+//!    [`crate::access`] admitted it); each data message, turned into an input by
+//!    [`crate::codec::inbound`]; a socket gone ([`Input::Disconnected`]); the site's
+//!    settings whenever they are (re)read ([`Input::SiteSettings`]); a signed call event
+//!    ([`Input::CallEvent`]); and [`Input::Tick`] when `next_wakeup()` is reached.
+//! 3. Carry out every [`Output`], in order: send frames ([`crate::codec::encode`]) to the
+//!    connection's bounded queue (drop a connection whose queue is full: never let one
+//!    slow browser hold up the hub); close connections with the code and reason given,
+//!    after the frames queued before the close; run each [`Output::Store`] request with
+//!    [`storage::perform`] — concurrently, the hub orders what must be ordered — and
+//!    hand its reply back as [`Input::Stored`], whatever the outcome.
+//! 4. After every `handle`, re-arm one timer for `next_wakeup()`.
+//!
+//! The hub never reads a clock, does I/O or draws random numbers, so tests drive it with
+//! explicit times and no sleeps, and the same code runs in wasm32 and natively.
 
 mod calls;
-mod chat;
+mod conversations;
+mod presence;
+mod roster;
+pub mod storage;
+mod timers;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::VecDeque;
 
 use crate::codec::FrameError;
+use crate::protocol::media::CallEvent;
 use crate::protocol::*;
-use crate::records::{PageViewRecord, Record, VisitRecord};
 
-pub use calls::{CallConfig, CallState, SiteSettings};
-pub use chat::ChatState;
+pub use calls::{CallConfig, SiteSettings};
+pub use storage::{StoreOp, StoreReply, StoreRequest};
 
-pub type ConnId = u64;
+use calls::Calls;
+use conversations::Conversations;
+use presence::{Presence, RowMarks};
+use roster::{Admission, AgentConn, Role, Roster, VisitorConn};
+use storage::{Delivery, Storage};
 
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -67,12 +109,23 @@ pub struct AgentIdentity {
     pub expert: bool,
 }
 
+impl AgentIdentity {
+    pub fn as_ref(&self) -> AgentRef {
+        AgentRef {
+            agent_id: self.agent_id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
+    /// A widget's socket was accepted (its site and origin admitted).
     VisitorConnected {
         conn: ConnId,
         location: Location,
     },
+    /// An agent's socket was accepted (session and site checked).
     AgentConnected {
         conn: ConnId,
         agent: AgentIdentity,
@@ -86,7 +139,8 @@ pub enum Input {
         conn: ConnId,
         frame: AgentFrame,
     },
-    /// A frame that failed to decode: counts against the rate limit, answered with an error.
+    /// A message that did not decode: answered with an error (and the socket closed if it
+    /// was too large); counts against the rate limit.
     Rejected {
         conn: ConnId,
         error: FrameError,
@@ -94,32 +148,12 @@ pub enum Input {
     Disconnected {
         conn: ConnId,
     },
-    /// The store's answer to a [`Record::Visit`]: how many visits this visitor has made.
-    VisitRecorded {
-        visitor_id: String,
-        visit_id: String,
-        visit_count: u32,
-    },
-    /// A chat message is in the store: the hub may now deliver it.
-    MessageStored {
-        conversation_id: String,
-        seq: u64,
-    },
-    /// A chat message could not be stored: the hub drops it and tells the sender.
-    MessageFailed {
-        conversation_id: String,
-        seq: u64,
-    },
-    /// The store's answer to [`Output::LoadConversation`].
-    ConversationLoaded {
-        conversation_id: String,
-        loaded: Option<(ConversationSummary, Vec<ChatMessage>)>,
-    },
-    /// The site's record (allowed origins, call gating), from the adapter whenever it
-    /// (re)reads it. Unchanged settings are a no-op.
+    /// The answer to an [`Output::Store`] request, success or not.
+    Stored(StoreReply),
+    /// The site's settings, whenever the adapter (re)reads them. Unchanged is a no-op.
     SiteSettings(SiteSettings),
-    /// The media node reported on a call (C14).
-    CallEvent(crate::call::CallEvent),
+    /// The media node reported on a call (signature already checked, C14).
+    CallEvent(CallEvent),
     /// Time passed; fires due timers.
     Tick,
 }
@@ -139,818 +173,666 @@ pub enum Output {
         code: u16,
         reason: String,
     },
-    /// A durable fact to write to the store. A `Visit` record is answered with
-    /// [`Input::VisitRecorded`], a `Message` with [`Input::MessageStored`] or
-    /// [`Input::MessageFailed`].
-    Record(Record),
-    /// Read a (closed) conversation from the store; answered with
-    /// [`Input::ConversationLoaded`].
-    LoadConversation { conversation_id: String },
+    /// Run with [`storage::perform`]; answer with [`Input::Stored`].
+    Store(StoreRequest),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    Sweep,
-    Flush(ConnId),
-    Grace(String),
-    Expire(String),
+/// What one part tells the others, routed by the hub after the part acted.
+#[derive(Debug)]
+enum Event {
+    /// A visitor's row in the live list changed (unread, in call, call request).
+    RowChanged(String),
+    /// A line for the visitor's conversation, opening one owned by `agent` if needed (C14).
+    CallNote {
+        visitor_id: String,
+        agent: AgentRef,
+        text: String,
+    },
+    /// A durable write or a read.
+    Store(StoreOp),
+    /// A visitor left the site for good; parts drop what they keep about them.
+    VisitorGone(String),
 }
 
-struct Visitor {
-    visit_id: String,
-    visit_started_at: UnixMillis,
-    page: CurrentPage,
-    page_seq: u32,
-    location: Location,
-    conns: Vec<ConnId>,
-    left_at: Option<UnixMillis>,
-    offline_since: Option<UnixMillis>,
-    status: VisitorStatus,
-    visit_count: u32,
-    /// Chat message token bucket, shared by all of the visitor's tabs.
-    message_tokens: f64,
-    message_tokens_at: UnixMillis,
+/// What a part may touch while it acts: the time, the connections (read-only), and the
+/// outputs and events it produces.
+struct Ctx<'a> {
+    now: UnixMillis,
+    roster: &'a Roster,
+    out: &'a mut Vec<Output>,
+    events: &'a mut VecDeque<Event>,
 }
 
-struct VisitorConn {
-    visitor_id: Option<String>,
-    location: Location,
-    activity: Activity,
+impl Ctx<'_> {
+    fn to_visitor_conn(&mut self, conn: ConnId, frame: VisitorServerFrame) {
+        self.out.push(Output::ToVisitor { conn, frame });
+    }
+
+    /// To every tab of a visitor.
+    fn to_visitor(&mut self, visitor_id: &str, frame: VisitorServerFrame) {
+        for &conn in self.roster.visitor_conns(visitor_id) {
+            self.out.push(Output::ToVisitor {
+                conn,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    fn to_agent(&mut self, conn: ConnId, frame: AgentServerFrame) {
+        self.out.push(Output::ToAgent { conn, frame });
+    }
+
+    /// To every connection of the agents `which` selects.
+    fn to_agents(&mut self, which: impl Fn(&AgentConn) -> bool, frame: AgentServerFrame) {
+        for (conn, _) in self.roster.agents().filter(|(_, a)| which(a)) {
+            self.out.push(Output::ToAgent {
+                conn,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    /// To every widget that said hello.
+    fn to_widgets(&mut self, frame: VisitorServerFrame) {
+        for conn in self.roster.widgets() {
+            self.out.push(Output::ToVisitor {
+                conn,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    /// An error frame, in the connection's own protocol.
+    fn error(&mut self, conn: ConnId, error: FrameError) {
+        let frame = error.to_frame();
+        match self.roster.role(conn) {
+            Some(Role::Visitor(_)) => self.to_visitor_conn(conn, VisitorServerFrame::Error(frame)),
+            Some(Role::Agent(_)) => self.to_agent(conn, AgentServerFrame::Error(frame)),
+            None => {}
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, code: u16, reason: &str) {
+        self.out.push(Output::Close {
+            conn,
+            code,
+            reason: reason.into(),
+        });
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    fn store(&mut self, op: StoreOp) {
+        self.emit(Event::Store(op));
+    }
 }
 
-struct AgentConn {
-    identity: AgentIdentity,
-    available: bool,
-    last_flush_at: Option<UnixMillis>,
-    flush_scheduled: bool,
-    changed: BTreeSet<String>,
-    removed: BTreeSet<String>,
+/// A [`Ctx`] over a hub's fields (not the whole hub, so a part can act while it exists).
+macro_rules! ctx {
+    ($hub:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            roster: &$hub.roster,
+            out: &mut $hub.out,
+            events: &mut $hub.events,
+        }
+    };
 }
 
-enum ConnRole {
-    Visitor(VisitorConn),
-    Agent(AgentConn),
-}
-
-struct Conn {
-    role: ConnRole,
-    last_frame_at: UnixMillis,
-    tokens: f64,
-    /// Told it is rate-limited; reset when a frame gets through again.
-    limited: bool,
-}
+/// Inputs a hub holds while it restores, at most; beyond, new sockets are turned away
+/// (their widgets retry) so a store outage cannot grow memory without bound.
+const MAX_WAITING_INPUTS: usize = 10_000;
 
 /// All live state of one site.
 pub struct Hub {
-    config: HubConfig,
-    conns: HashMap<ConnId, Conn>,
-    visitors: HashMap<String, Visitor>,
-    timers: BTreeSet<(UnixMillis, Timer)>,
-    site_available: bool,
-    sweep_scheduled: bool,
-    chat: ChatState,
-    calls: CallState,
+    site: String,
+    roster: Roster,
+    presence: Presence,
+    conversations: Conversations,
+    calls: Calls,
+    storage: Storage,
+    /// Until the store has answered the restore request: the inputs that came meanwhile.
+    restoring: Option<VecDeque<Input>>,
     out: Vec<Output>,
+    events: VecDeque<Event>,
 }
 
 impl Hub {
-    pub fn new(config: HubConfig) -> Self {
+    /// A hub for `site` (the site key). It restores itself before handling anything.
+    pub fn new(site: impl Into<String>, config: HubConfig) -> Self {
+        let site = site.into();
         Self {
-            config,
-            conns: HashMap::new(),
-            visitors: HashMap::new(),
-            timers: BTreeSet::new(),
-            site_available: false,
-            sweep_scheduled: false,
-            chat: ChatState::default(),
-            calls: CallState::default(),
+            roster: Roster::new(&config),
+            presence: Presence::new(&config),
+            conversations: Conversations::new(&config),
+            calls: Calls::new(&site, config.calls.clone()),
+            storage: Storage::default(),
+            restoring: Some(VecDeque::new()),
             out: Vec::new(),
+            events: VecDeque::new(),
+            site,
         }
+    }
+
+    pub fn site(&self) -> &str {
+        &self.site
     }
 
     /// Applies one input at time `now` and returns what the adapter must do.
     pub fn handle(&mut self, input: Input, now: UnixMillis) -> Vec<Output> {
-        match input {
-            Input::VisitorConnected { conn, location } => {
-                self.add_conn(
-                    conn,
-                    ConnRole::Visitor(VisitorConn {
-                        visitor_id: None,
-                        location,
-                        activity: Activity::Active,
-                    }),
-                    now,
-                );
+        if let Some(waiting) = &mut self.restoring {
+            if !self.storage.restore_requested() {
+                self.storage.request(StoreOp::Restore, &mut self.out);
             }
+            match input {
+                Input::Stored(reply) => self.stored(reply, now),
+                Input::Tick => {}
+                input if waiting.len() < MAX_WAITING_INPUTS => waiting.push_back(input),
+                // Full: turn new sockets away and close those whose frames would be lost.
+                Input::VisitorConnected { conn, .. }
+                | Input::AgentConnected { conn, .. }
+                | Input::FromVisitor { conn, .. }
+                | Input::FromAgent { conn, .. }
+                | Input::Rejected { conn, .. } => self.out.push(Output::Close {
+                    conn,
+                    code: close_code::TRY_AGAIN_LATER,
+                    reason: "the site is starting; try again".into(),
+                }),
+                input @ Input::Disconnected { .. } => waiting.push_back(input),
+                Input::SiteSettings(_) | Input::CallEvent(_) => {}
+            }
+        } else {
+            self.apply(input, now);
+        }
+        self.fire_timers(now);
+        self.route_events(now);
+        std::mem::take(&mut self.out)
+    }
+
+    /// When the adapter must call `handle(Input::Tick, _)` next, if ever.
+    pub fn next_wakeup(&self) -> Option<UnixMillis> {
+        if self.restoring.is_some() && !self.storage.restore_requested() {
+            return Some(0);
+        }
+        [
+            self.roster.next_wakeup(),
+            self.presence.next_wakeup(),
+            self.storage.next_wakeup(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn visitor_count(&self) -> usize {
+        self.presence.len()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.roster.len()
+    }
+
+    /// Whether the hub has its conversations back from the store.
+    pub fn is_restored(&self) -> bool {
+        self.restoring.is_none()
+    }
+
+    /// The live list as an agent would receive it in a snapshot.
+    pub fn live_list(&self) -> Vec<LiveVisitor> {
+        let (calls, conversations) = (&self.calls, &self.conversations);
+        self.presence.rows(&|v| marks(calls, conversations, v))
+    }
+
+    fn ctx(&mut self, now: UnixMillis) -> Ctx<'_> {
+        ctx!(self, now)
+    }
+
+    fn apply(&mut self, input: Input, now: UnixMillis) {
+        match input {
+            Input::VisitorConnected { conn, location } => self.roster.add(
+                conn,
+                Role::Visitor(VisitorConn {
+                    visitor_id: None,
+                    location,
+                    activity: Activity::Active,
+                }),
+                now,
+            ),
             Input::AgentConnected {
                 conn,
                 agent,
                 available,
             } => self.agent_connected(conn, agent, available, now),
             Input::FromVisitor { conn, frame } => {
-                if self.admit_frame(conn, now) {
+                if self.admit(conn, now) {
                     self.visitor_frame(conn, frame, now);
                 }
             }
             Input::FromAgent { conn, frame } => {
-                if self.admit_frame(conn, now) {
+                if self.admit(conn, now) {
                     self.agent_frame(conn, frame, now);
                 }
             }
             Input::Rejected { conn, error } => {
-                if self.admit_frame(conn, now) {
-                    self.send_error(conn, error);
+                if error.code == ErrorCode::Oversize {
+                    // Answered and closed whatever the rate: the frame never reaches a part.
+                    let mut ctx = ctx!(self, now);
+                    ctx.error(conn, error);
+                    ctx.close(conn, close_code::MESSAGE_TOO_BIG, "frame too large");
+                    self.disconnected(conn, now);
+                } else if self.admit(conn, now) {
+                    ctx!(self, now).error(conn, error);
                 }
             }
             Input::Disconnected { conn } => self.disconnected(conn, now),
-            Input::VisitRecorded {
-                visitor_id,
-                visit_id,
-                visit_count,
-            } => {
-                if let Some(v) = self.visitors.get_mut(&visitor_id) {
-                    if v.visit_id == visit_id && v.visit_count != visit_count {
-                        v.visit_count = visit_count;
-                        self.mark_changed(&visitor_id, now);
-                    }
-                }
+            Input::Stored(reply) => self.stored(reply, now),
+            Input::SiteSettings(settings) => {
+                let mut ctx = ctx!(self, now);
+                self.calls.settings(&mut ctx, settings);
             }
-            Input::MessageStored {
-                conversation_id,
-                seq,
-            } => self.message_stored(&conversation_id, seq, true, now),
-            Input::MessageFailed {
-                conversation_id,
-                seq,
-            } => self.message_stored(&conversation_id, seq, false, now),
-            Input::ConversationLoaded {
-                conversation_id,
-                loaded,
-            } => self.conversation_loaded(&conversation_id, loaded, now),
-            Input::SiteSettings(settings) => self.site_settings(settings, now),
-            Input::CallEvent(event) => self.call_event(event, now),
+            Input::CallEvent(event) => {
+                let mut ctx = ctx!(self, now);
+                self.calls.event(&mut ctx, event);
+            }
             Input::Tick => {}
         }
-        self.fire_due_timers(now);
-        std::mem::take(&mut self.out)
     }
 
-    /// When the adapter must call `handle(Input::Tick, _)` next, if ever.
-    pub fn next_wakeup(&self) -> Option<UnixMillis> {
-        self.timers.first().map(|(at, _)| *at)
-    }
-
-    pub fn visitor_count(&self) -> usize {
-        self.visitors.len()
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// The live list as an agent would receive it in a snapshot.
-    pub fn live_list(&self) -> Vec<LiveVisitor> {
-        self.visitors
-            .iter()
-            .map(|(id, v)| self.live_visitor(id, v))
-            .collect()
-    }
-
-    // -- connections ----------------------------------------------------------------------
-
-    fn add_conn(&mut self, conn: ConnId, role: ConnRole, now: UnixMillis) {
-        self.conns.insert(
-            conn,
-            Conn {
-                role,
-                last_frame_at: now,
-                tokens: self.config.frame_burst,
-                limited: false,
-            },
-        );
-        if !self.sweep_scheduled {
-            self.sweep_scheduled = true;
-            self.timers
-                .insert((now + self.config.sweep_interval_ms, Timer::Sweep));
-        }
-    }
-
-    /// Token bucket per connection: a flooding client gets an error and its frames are
-    /// dropped; nobody else notices.
-    fn admit_frame(&mut self, conn_id: ConnId, now: UnixMillis) -> bool {
-        let Some(conn) = self.conns.get_mut(&conn_id) else {
-            return false;
-        };
-        let elapsed = now.saturating_sub(conn.last_frame_at) as f64 / 1000.0;
-        conn.tokens =
-            (conn.tokens + elapsed * self.config.frames_per_second).min(self.config.frame_burst);
-        conn.last_frame_at = now;
-        if conn.tokens < 1.0 {
-            // Tell the client once per flood, not once per dropped frame.
-            if !conn.limited {
-                conn.limited = true;
-                self.send_error(
-                    conn_id,
-                    FrameError::new(ErrorCode::RateLimited, "too many frames; slow down"),
-                );
+    /// The per-connection rate limit; a flood gets one error, then silence.
+    fn admit(&mut self, conn: ConnId, now: UnixMillis) -> bool {
+        match self.roster.admit(conn, now) {
+            Admission::Admitted => true,
+            Admission::Dropped { tell } => {
+                if tell {
+                    ctx!(self, now).error(
+                        conn,
+                        FrameError::new(ErrorCode::RateLimited, "too many frames; slow down"),
+                    );
+                }
+                false
             }
-            return false;
+            Admission::Unknown => false,
         }
-        conn.limited = false;
-        conn.tokens -= 1.0;
-        true
     }
 
-    fn disconnected(&mut self, conn_id: ConnId, now: UnixMillis) {
-        match self.conns.remove(&conn_id).map(|c| c.role) {
-            Some(ConnRole::Visitor(vc)) => {
-                if let Some(visitor_id) = vc.visitor_id {
-                    self.detach_visitor_conn(&visitor_id, conn_id, now);
+    fn disconnected(&mut self, conn: ConnId, now: UnixMillis) {
+        let visitor = self.roster.unbind_visitor(conn);
+        let role = self.roster.remove(conn);
+        let mut ctx = ctx!(self, now);
+        match role {
+            Some(Role::Visitor(_)) => {
+                if let Some(visitor_id) = visitor {
+                    self.presence.tab_closed(&mut ctx, &visitor_id);
                 }
             }
-            Some(ConnRole::Agent(agent)) => {
-                self.update_site_availability(now);
-                self.agent_conn_closed(conn_id, &agent.identity.agent_id);
-                self.agent_gone(&agent.identity.agent_id, now);
+            Some(Role::Agent(agent)) => {
+                self.presence.agent_disconnected(&mut ctx, conn);
+                self.conversations.agent_conn_closed(&mut ctx, conn);
+                self.calls
+                    .agent_conn_closed(&mut ctx, &agent.identity.agent_id);
             }
             None => {}
         }
     }
 
-    fn detach_visitor_conn(&mut self, visitor_id: &str, conn_id: ConnId, now: UnixMillis) {
-        let Some(v) = self.visitors.get_mut(visitor_id) else {
-            return;
+    fn agent_connected(
+        &mut self,
+        conn: ConnId,
+        agent: AgentIdentity,
+        available: bool,
+        now: UnixMillis,
+    ) {
+        self.roster.add(
+            conn,
+            Role::Agent(AgentConn {
+                identity: agent.clone(),
+                available,
+            }),
+            now,
+        );
+        let snapshot = AgentServerFrame::Snapshot {
+            visitors: self.live_list(),
+            availability: self.presence.availability_for(&self.roster, conn),
+            conversations: self.conversations.visible_to(&agent.agent_id),
+            agents: self.roster.online_agents(),
+            blocked: self.conversations.blocked_list(),
+            server_now: now,
         };
-        v.conns.retain(|c| *c != conn_id);
-        if v.conns.is_empty() {
-            v.left_at = Some(now);
-            self.timers.insert((
-                now + self.config.offline_grace_ms,
-                Timer::Grace(visitor_id.to_string()),
-            ));
-        } else {
-            self.refresh_status(visitor_id, now);
-        }
+        let mut ctx = ctx!(self, now);
+        ctx.to_agent(conn, snapshot);
+        self.presence.agent_connected(&mut ctx, conn);
+        self.calls.resume_agent(&mut ctx, conn, &agent);
+        self.presence.update_availability(&mut ctx);
     }
 
-    fn send_error(&mut self, conn: ConnId, error: FrameError) {
-        let frame = error.to_frame();
-        match self.conns.get(&conn).map(|c| &c.role) {
-            Some(ConnRole::Visitor(_)) => self.out.push(Output::ToVisitor {
-                conn,
-                frame: VisitorServerFrame::Error(frame),
-            }),
-            Some(ConnRole::Agent(_)) => self.out.push(Output::ToAgent {
-                conn,
-                frame: AgentServerFrame::Error(frame),
-            }),
-            None => {}
-        }
-    }
+    // -- frames -----------------------------------------------------------------------------
 
-    // -- visitors -------------------------------------------------------------------------
-
-    fn visitor_frame(&mut self, conn_id: ConnId, frame: VisitorFrame, now: UnixMillis) {
-        let Some(Conn {
-            role: ConnRole::Visitor(vc),
-            ..
-        }) = self.conns.get_mut(&conn_id)
-        else {
-            return;
-        };
-        let visitor_id = vc.visitor_id.clone();
-        match (frame, visitor_id) {
-            (
+    fn visitor_frame(&mut self, conn: ConnId, frame: VisitorFrame, now: UnixMillis) {
+        let visitor_id = self.roster.visitor_of(conn).map(str::to_string);
+        let Some(visitor_id) = visitor_id else {
+            return match frame {
                 VisitorFrame::Hello {
+                    v: _,
                     visitor_id,
                     visit_id,
                     visit_age_ms,
                     page,
                     activity,
                     chat_after_seq,
-                    ..
-                },
-                None,
-            ) => {
-                vc.visitor_id = Some(visitor_id.clone());
-                vc.activity = activity;
-                let location = vc.location.clone();
-                self.hello(
-                    conn_id,
-                    visitor_id.clone(),
+                } => self.hello(
+                    conn,
+                    &visitor_id,
                     visit_id,
                     visit_age_ms,
                     page,
-                    location,
+                    activity,
+                    chat_after_seq,
                     now,
-                );
-                self.resume_visitor_chat(conn_id, &visitor_id, chat_after_seq);
-                self.resume_visitor_call(conn_id, &visitor_id, now);
-            }
-            (VisitorFrame::Hello { .. }, Some(_)) => self.send_error(
-                conn_id,
+                ),
+                VisitorFrame::Ping {} => self
+                    .ctx(now)
+                    .to_visitor_conn(conn, VisitorServerFrame::Pong),
+                VisitorFrame::PageView(_)
+                | VisitorFrame::Activity { .. }
+                | VisitorFrame::Leave {}
+                | VisitorFrame::SendMessage { .. }
+                | VisitorFrame::Typing { .. }
+                | VisitorFrame::EndConversation {}
+                | VisitorFrame::CallRequest { .. }
+                | VisitorFrame::CallAnswer { .. }
+                | VisitorFrame::CallHangup { .. } => ctx!(self, now).error(
+                    conn,
+                    FrameError::new(ErrorCode::HelloRequired, "send hello first"),
+                ),
+            };
+        };
+        let mut ctx = ctx!(self, now);
+        match frame {
+            VisitorFrame::Hello { .. } => ctx.error(
+                conn,
                 FrameError::new(ErrorCode::HelloRequired, "hello was already received"),
             ),
-            (VisitorFrame::Ping {}, _) => self.out.push(Output::ToVisitor {
-                conn: conn_id,
-                frame: VisitorServerFrame::Pong,
-            }),
-            (_, None) => self.send_error(
-                conn_id,
-                FrameError::new(ErrorCode::HelloRequired, "send hello first"),
-            ),
-            (VisitorFrame::PageView(page), Some(visitor_id)) => {
-                self.page_view(&visitor_id, page, now)
+            VisitorFrame::Ping {} => ctx.to_visitor_conn(conn, VisitorServerFrame::Pong),
+            VisitorFrame::PageView(page) => self.presence.page_view(&mut ctx, &visitor_id, page),
+            VisitorFrame::Activity { state } => {
+                self.roster.set_activity(conn, state);
+                self.presence
+                    .refresh_status(&mut ctx!(self, now), &visitor_id);
             }
-            (VisitorFrame::Activity { state }, Some(visitor_id)) => {
-                vc.activity = state;
-                self.refresh_status(&visitor_id, now);
-            }
-            (VisitorFrame::Leave {}, Some(visitor_id)) => {
+            VisitorFrame::Leave {} => {
                 // The socket stays open until the page is gone; it no longer counts.
-                vc.visitor_id = None;
-                self.detach_visitor_conn(&visitor_id, conn_id, now);
+                self.roster.unbind_visitor(conn);
+                let mut ctx = ctx!(self, now);
+                self.presence.tab_closed(&mut ctx, &visitor_id);
             }
-            (
-                VisitorFrame::SendMessage {
-                    client_id,
-                    text,
-                    page_url,
-                    contact,
-                },
-                Some(visitor_id),
-            ) => self.visitor_message(
-                conn_id,
+            VisitorFrame::SendMessage {
+                client_id,
+                text,
+                page_url,
+                contact,
+            } => self.conversations.visitor_message(
+                &mut ctx,
+                conn,
                 &visitor_id,
                 client_id,
                 text,
                 page_url,
                 contact,
-                now,
             ),
-            (VisitorFrame::Typing { draft }, Some(visitor_id)) => {
-                self.visitor_typing(&visitor_id, draft)
+            VisitorFrame::Typing { draft } => {
+                self.conversations
+                    .visitor_typing(&mut ctx, &visitor_id, draft)
             }
-            (VisitorFrame::EndConversation {}, Some(visitor_id)) => {
-                self.visitor_ends(conn_id, &visitor_id, now)
+            VisitorFrame::EndConversation {} => {
+                self.conversations.visitor_ends(&mut ctx, conn, &visitor_id)
             }
-            (
-                frame @ (VisitorFrame::CallRequest { .. }
-                | VisitorFrame::CallAnswer { .. }
-                | VisitorFrame::CallHangup { .. }),
-                Some(visitor_id),
-            ) => self.visitor_call_frame(conn_id, &visitor_id, frame, now),
+            VisitorFrame::CallRequest { cancel } => {
+                let owner = self.conversations.owner_of_open(&visitor_id);
+                self.calls
+                    .request(&mut ctx, conn, &visitor_id, cancel, owner.as_deref())
+            }
+            VisitorFrame::CallAnswer { call_id, accept } => {
+                self.calls
+                    .answer(&mut ctx, conn, &visitor_id, &call_id, accept)
+            }
+            VisitorFrame::CallHangup { call_id } => {
+                self.calls.hangup(&mut ctx, &visitor_id, &call_id)
+            }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn hello(
         &mut self,
-        conn_id: ConnId,
-        visitor_id: String,
+        conn: ConnId,
+        visitor_id: &str,
         visit_id: String,
         visit_age_ms: u64,
         page: PageView,
-        location: Location,
+        activity: Activity,
+        chat_after_seq: u64,
         now: UnixMillis,
     ) {
-        let visit_started_at = now.saturating_sub(visit_age_ms);
-        let is_new_visit = self
-            .visitors
-            .get(&visitor_id)
-            .is_none_or(|v| v.visit_id != visit_id);
-        if is_new_visit {
-            self.visitors.insert(
-                visitor_id.clone(),
-                Visitor {
-                    visit_id: visit_id.clone(),
-                    visit_started_at,
-                    page: current_page(&page, now),
-                    page_seq: page.seq,
-                    location: location.clone(),
-                    conns: vec![conn_id],
-                    left_at: None,
-                    offline_since: None,
-                    status: VisitorStatus::Active,
-                    visit_count: 0,
-                    message_tokens: self.config.visitor_message_burst,
-                    message_tokens_at: now,
-                },
-            );
-            self.out.push(Output::Record(Record::Visit(VisitRecord {
-                visitor_id: visitor_id.clone(),
-                visit_id: visit_id.clone(),
-                started_at: visit_started_at,
-                country: location.country.clone(),
-                city: location.city.clone(),
-                referrer: page.referrer.clone(),
-                landing_url: page.url.clone(),
-            })));
-            self.record_page_view(&visitor_id, &visit_id, &page, now);
-        } else {
-            let v = self.visitors.get_mut(&visitor_id).expect("checked above");
-            v.conns.push(conn_id);
-            v.left_at = None;
-            v.offline_since = None;
-            if location.country.is_some() {
-                v.location = location;
-            }
-            if page.seq > v.page_seq {
-                v.page = current_page(&page, now);
-                v.page_seq = page.seq;
-                self.record_page_view(&visitor_id, &visit_id, &page, now);
-            }
-        }
-        self.out.push(Output::ToVisitor {
-            conn: conn_id,
-            frame: VisitorServerFrame::Welcome {
-                v: PROTOCOL_VERSION,
-                agents_available: self.site_available,
-                has_conversation: self.chat.open_conversation_of(&visitor_id).is_some(),
-                calls: self.calls_on(),
-            },
-        });
-        self.refresh_status(&visitor_id, now);
-        self.mark_changed(&visitor_id, now);
-    }
-
-    fn page_view(&mut self, visitor_id: &str, page: PageView, now: UnixMillis) {
-        let Some(v) = self.visitors.get_mut(visitor_id) else {
+        let Some(location) = self.roster.visitor_conn(conn).map(|v| v.location.clone()) else {
             return;
         };
-        if page.seq <= v.page_seq {
-            return; // a resend, or an older tab: already recorded
-        }
-        v.page = current_page(&page, now);
-        v.page_seq = page.seq;
-        let visit_id = v.visit_id.clone();
-        self.record_page_view(visitor_id, &visit_id, &page, now);
-        self.mark_changed(visitor_id, now);
-    }
-
-    fn record_page_view(
-        &mut self,
-        visitor_id: &str,
-        visit_id: &str,
-        page: &PageView,
-        now: UnixMillis,
-    ) {
-        self.out
-            .push(Output::Record(Record::PageView(PageViewRecord {
-                visitor_id: visitor_id.to_string(),
-                visit_id: visit_id.to_string(),
-                seq: page.seq,
-                url: page.url.clone(),
-                title: page.title.clone(),
-                referrer: page.referrer.clone(),
-                at: now.saturating_sub(page.opened_ms_ago),
-            })));
-    }
-
-    /// Recomputes a visitor's status from its connections and marks it changed if it moved.
-    fn refresh_status(&mut self, visitor_id: &str, now: UnixMillis) {
-        let Some(v) = self.visitors.get(visitor_id) else {
-            return;
+        self.roster.bind_visitor(conn, visitor_id, activity);
+        let welcome = VisitorServerFrame::Welcome {
+            v: PROTOCOL_VERSION,
+            agents_available: self.presence.site_available(),
+            has_conversation: self.conversations.open_of(visitor_id).is_some(),
+            calls: self.calls.on(),
         };
-        let status = if v.offline_since.is_some() {
-            VisitorStatus::Offline
-        } else if v.conns.is_empty() {
-            v.status // inside the grace period: keep what the agent saw
-        } else if v.conns.iter().any(|c| {
-            matches!(self.conns.get(c), Some(Conn { role: ConnRole::Visitor(vc), .. }) if vc.activity == Activity::Active)
-        }) {
-            VisitorStatus::Active
-        } else {
-            VisitorStatus::Idle
-        };
-        if status != v.status {
-            self.visitors.get_mut(visitor_id).expect("present").status = status;
-            self.mark_changed(visitor_id, now);
-        }
-    }
-
-    // -- agents ---------------------------------------------------------------------------
-
-    fn agent_connected(
-        &mut self,
-        conn: ConnId,
-        identity: AgentIdentity,
-        available: bool,
-        now: UnixMillis,
-    ) {
-        let me = identity.clone();
-        self.add_conn(
-            conn,
-            ConnRole::Agent(AgentConn {
-                identity,
-                available,
-                last_flush_at: Some(now),
-                flush_scheduled: false,
-                changed: BTreeSet::new(),
-                removed: BTreeSet::new(),
-            }),
-            now,
-        );
-        let visitors = self.live_list();
-        self.out.push(Output::ToAgent {
-            conn,
-            frame: AgentServerFrame::Snapshot {
-                visitors,
-                availability: self.availability_for(conn),
-                conversations: self.conversations_for(conn),
-                agents: self.online_agents(),
-                blocked: self.chat.blocked_list(),
-                server_now: now,
-            },
-        });
-        self.resume_agent_call(conn, &me, now);
-        self.update_site_availability(now);
+        let mut ctx = ctx!(self, now);
+        self.presence
+            .hello(&mut ctx, visitor_id, visit_id, visit_age_ms, page, location);
+        ctx.to_visitor_conn(conn, welcome);
+        self.conversations
+            .resume_visitor(&mut ctx, conn, visitor_id, chat_after_seq);
+        self.calls.resume_visitor(&mut ctx, conn, visitor_id);
     }
 
     fn agent_frame(&mut self, conn: ConnId, frame: AgentFrame, now: UnixMillis) {
-        match frame {
-            AgentFrame::Ping {} => self.out.push(Output::ToAgent {
-                conn,
-                frame: AgentServerFrame::Pong,
-            }),
+        let Some(me) = self.roster.agent(conn).map(|a| a.identity.clone()) else {
+            return;
+        };
+        // Facts other parts need, read before a part takes the context.
+        let eligible: std::collections::BTreeSet<String> = match &frame {
+            AgentFrame::CallStart { visitor_ids } | AgentFrame::CallAdd { visitor_ids, .. } => {
+                visitor_ids
+                    .iter()
+                    .filter(|v| self.presence.contains(v) && !self.conversations.is_blocked(v))
+                    .cloned()
+                    .collect()
+            }
+            _ => Default::default(),
+        };
+        let mut ctx = ctx!(self, now);
+        let result = match frame {
+            AgentFrame::Ping {} => {
+                ctx.to_agent(conn, AgentServerFrame::Pong);
+                Ok(())
+            }
             AgentFrame::SetAvailability { available } => {
-                if let Some(Conn {
-                    role: ConnRole::Agent(agent),
-                    ..
-                }) = self.conns.get_mut(&conn)
-                {
-                    agent.available = available;
-                }
-                let before = self.site_available;
-                self.update_site_availability(now);
-                if before == self.site_available {
-                    // Nobody else's view changed, but this agent's own toggle did.
-                    self.out.push(Output::ToAgent {
-                        conn,
-                        frame: AgentServerFrame::Availability(self.availability_for(conn)),
-                    });
-                }
+                self.roster.set_available(conn, available);
+                let mut ctx = ctx!(self, now);
+                self.presence.availability_toggled(&mut ctx, conn);
+                Ok(())
             }
-            frame @ (AgentFrame::CallStart { .. }
-            | AgentFrame::CallAccept { .. }
-            | AgentFrame::CallAdd { .. }
-            | AgentFrame::CallRemove { .. }
-            | AgentFrame::CallEnd { .. }
-            | AgentFrame::Navigate { .. }
-            | AgentFrame::SetInteraction { .. }
-            | AgentFrame::SetCalls { .. }) => {
-                let Some(Conn {
-                    role: ConnRole::Agent(agent),
-                    ..
-                }) = self.conns.get(&conn)
-                else {
-                    return;
-                };
-                let me = agent.identity.clone();
-                if let Err(e) = self.agent_call_frame(conn, &me, frame, now) {
-                    self.send_error(conn, e);
-                }
+            AgentFrame::StartConversation {
+                visitor_id,
+                client_id,
+                body,
+            } => {
+                let present = self.presence.contains(&visitor_id);
+                self.conversations
+                    .start(&mut ctx, conn, &me, &visitor_id, present, client_id, body)
             }
-            chat_frame => self.agent_chat_frame(conn, chat_frame, now),
-        }
-    }
-
-    fn agents(&self) -> impl Iterator<Item = (ConnId, &AgentConn)> {
-        self.conns.iter().filter_map(|(id, c)| match &c.role {
-            ConnRole::Agent(a) => Some((*id, a)),
-            _ => None,
-        })
-    }
-
-    fn availability_for(&self, conn: ConnId) -> AgentAvailability {
-        let me = self
-            .agents()
-            .find(|(id, _)| *id == conn)
-            .is_some_and(|(_, a)| a.available);
-        AgentAvailability {
-            me,
-            site: self.agents().any(|(_, a)| a.available),
-            agents_online: self.agents().count() as u32,
-        }
-    }
-
-    /// Recomputes whether any agent is available; tells the widgets if that changed and
-    /// every agent in any case (the count of agents online may have moved).
-    fn update_site_availability(&mut self, _now: UnixMillis) {
-        let available = self.agents().any(|(_, a)| a.available);
-        if available != self.site_available {
-            self.site_available = available;
-            let widget_conns: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter(
-                    |(_, c)| matches!(&c.role, ConnRole::Visitor(vc) if vc.visitor_id.is_some()),
-                )
-                .map(|(id, _)| *id)
-                .collect();
-            for conn in widget_conns {
-                self.out.push(Output::ToVisitor {
-                    conn,
-                    frame: VisitorServerFrame::Availability {
-                        agents_available: available,
-                    },
-                });
+            AgentFrame::Take { conversation_id } => {
+                self.conversations.take(&mut ctx, &me, &conversation_id)
             }
-        }
-        let agent_conns: Vec<ConnId> = self.agents().map(|(id, _)| id).collect();
-        let agents = self.online_agents();
-        for conn in agent_conns {
-            let frame = AgentServerFrame::Availability(self.availability_for(conn));
-            self.out.push(Output::ToAgent { conn, frame });
-            self.out.push(Output::ToAgent {
+            AgentFrame::SendMessage {
+                conversation_id,
+                client_id,
+                body,
+            } => self.conversations.agent_message(
+                &mut ctx,
                 conn,
-                frame: AgentServerFrame::Agents {
-                    agents: agents.clone(),
-                },
-            });
-        }
-    }
-
-    /// Agents connected now, one entry per agent (an agent may have several tabs).
-    fn online_agents(&self) -> Vec<OnlineAgent> {
-        let mut by_id: std::collections::BTreeMap<&str, OnlineAgent> = Default::default();
-        for (_, a) in self.agents() {
-            let entry = by_id
-                .entry(a.identity.agent_id.as_str())
-                .or_insert_with(|| OnlineAgent {
-                    agent_id: a.identity.agent_id.clone(),
-                    name: a.identity.name.clone(),
-                    expert: a.identity.expert,
-                    available: false,
-                });
-            entry.available |= a.available;
-        }
-        by_id.into_values().collect()
-    }
-
-    // -- batching list updates to agents --------------------------------------------------
-
-    fn mark_changed(&mut self, visitor_id: &str, now: UnixMillis) {
-        let interval = self.config.agent_flush_interval_ms;
-        for (conn, c) in self.conns.iter_mut() {
-            if let ConnRole::Agent(agent) = &mut c.role {
-                agent.removed.remove(visitor_id);
-                agent.changed.insert(visitor_id.to_string());
-                schedule_flush(&mut self.timers, *conn, agent, interval, now);
+                &me,
+                &conversation_id,
+                client_id,
+                body,
+            ),
+            AgentFrame::Typing {
+                conversation_id,
+                typing,
+            } => self
+                .conversations
+                .agent_typing(&mut ctx, conn, &me, &conversation_id, typing),
+            AgentFrame::MarkRead {
+                conversation_id,
+                seq,
+            } => self
+                .conversations
+                .mark_read(&mut ctx, &me, &conversation_id, seq),
+            AgentFrame::Transfer {
+                conversation_id,
+                to_agent_id,
+            } => self
+                .conversations
+                .transfer(&mut ctx, &me, &conversation_id, &to_agent_id),
+            AgentFrame::End { conversation_id } => {
+                self.conversations.end(&mut ctx, &me, &conversation_id)
             }
-        }
-    }
-
-    fn mark_removed(&mut self, visitor_id: &str, now: UnixMillis) {
-        let interval = self.config.agent_flush_interval_ms;
-        for (conn, c) in self.conns.iter_mut() {
-            if let ConnRole::Agent(agent) = &mut c.role {
-                agent.changed.remove(visitor_id);
-                agent.removed.insert(visitor_id.to_string());
-                schedule_flush(&mut self.timers, *conn, agent, interval, now);
+            AgentFrame::Reopen { conversation_id } => {
+                self.conversations.reopen(&mut ctx, conn, &conversation_id)
             }
+            AgentFrame::Block {
+                visitor_id,
+                blocked,
+            } => {
+                self.conversations
+                    .block(&mut ctx, &me, &visitor_id, blocked);
+                Ok(())
+            }
+            AgentFrame::CallStart { visitor_ids } => {
+                self.calls
+                    .start(&mut ctx, conn, &me, &visitor_ids, &eligible)
+            }
+            AgentFrame::CallAccept { visitor_id } => {
+                self.calls.accept(&mut ctx, conn, &me, &visitor_id)
+            }
+            AgentFrame::CallAdd {
+                call_id,
+                visitor_ids,
+            } => self
+                .calls
+                .add(&mut ctx, &me, &call_id, &visitor_ids, &eligible),
+            AgentFrame::CallRemove {
+                call_id,
+                visitor_id,
+            } => self.calls.remove(&mut ctx, &me, &call_id, &visitor_id),
+            AgentFrame::CallEnd { call_id } => self.calls.end(&mut ctx, &me, &call_id),
+            AgentFrame::Navigate { visitor_id, url } => {
+                let present = self.presence.contains(&visitor_id);
+                self.calls
+                    .navigate(&mut ctx, &me, &visitor_id, url, present)
+            }
+            AgentFrame::SetInteraction { call_id, allowed } => {
+                self.calls.set_interaction(&mut ctx, &me, &call_id, allowed)
+            }
+            AgentFrame::SetCalls { enabled } => self.calls.set_enabled(&mut ctx, enabled),
+        };
+        if let Err(error) = result {
+            ctx!(self, now).error(conn, error);
         }
     }
 
-    fn flush_agent(&mut self, conn: ConnId, now: UnixMillis) {
-        let Some(Conn {
-            role: ConnRole::Agent(agent),
-            ..
-        }) = self.conns.get_mut(&conn)
-        else {
+    // -- storage ----------------------------------------------------------------------------
+
+    fn stored(&mut self, reply: StoreReply, now: UnixMillis) {
+        let Some(delivery) = self.storage.reply(reply, now) else {
             return;
         };
-        agent.flush_scheduled = false;
-        if agent.changed.is_empty() && agent.removed.is_empty() {
-            return;
-        }
-        agent.last_flush_at = Some(now);
-        let changed = std::mem::take(&mut agent.changed);
-        let removed: Vec<String> = std::mem::take(&mut agent.removed).into_iter().collect();
-        let upserts = changed
-            .iter()
-            .filter_map(|id| self.visitors.get(id).map(|v| self.live_visitor(id, v)))
-            .collect();
-        self.out.push(Output::ToAgent {
-            conn,
-            frame: AgentServerFrame::VisitorsChanged {
-                upserts,
-                removed,
-                server_now: now,
-            },
-        });
-    }
-
-    // -- timers ---------------------------------------------------------------------------
-
-    fn fire_due_timers(&mut self, now: UnixMillis) {
-        while let Some((at, _)) = self.timers.first() {
-            if *at > now {
-                break;
+        let mut ctx = ctx!(self, now);
+        match delivery {
+            Delivery::Restored(restored) => {
+                self.conversations.restore(restored);
+                // Everything that waited is handled now, in the order it came.
+                let waiting = self.restoring.take().unwrap_or_default();
+                for input in waiting {
+                    self.apply(input, now);
+                }
             }
-            let (_, timer) = self.timers.pop_first().expect("non-empty");
-            match timer {
-                Timer::Flush(conn) => self.flush_agent(conn, now),
-                Timer::Grace(visitor_id) => self.grace_expired(&visitor_id, now),
-                Timer::Expire(visitor_id) => self.retention_expired(&visitor_id, now),
-                Timer::Sweep => self.sweep(now),
-            }
+            Delivery::VisitCounted {
+                visitor_id,
+                visit_id,
+                visit_count,
+            } => self
+                .presence
+                .visit_counted(&mut ctx, &visitor_id, &visit_id, visit_count),
+            Delivery::MessageStored {
+                conversation_id,
+                seq,
+                ok,
+            } => self
+                .conversations
+                .message_stored(&mut ctx, &conversation_id, seq, ok),
+            Delivery::ConversationLoaded {
+                conversation_id,
+                loaded,
+            } => self
+                .conversations
+                .loaded(&mut ctx, &conversation_id, loaded),
         }
     }
 
-    fn grace_expired(&mut self, visitor_id: &str, now: UnixMillis) {
-        let grace = self.config.offline_grace_ms;
-        let retention = self.config.offline_retention_ms;
-        let Some(v) = self.visitors.get_mut(visitor_id) else {
-            return;
-        };
-        let due = v.conns.is_empty()
-            && v.offline_since.is_none()
-            && v.left_at.is_some_and(|left| left + grace <= now);
-        if due {
-            v.offline_since = Some(now);
-            self.timers
-                .insert((now + retention, Timer::Expire(visitor_id.to_string())));
-            self.refresh_status(visitor_id, now);
-        }
-    }
+    // -- timers and events --------------------------------------------------------------------
 
-    fn retention_expired(&mut self, visitor_id: &str, now: UnixMillis) {
-        let retention = self.config.offline_retention_ms;
-        let due = self
-            .visitors
-            .get(visitor_id)
-            .and_then(|v| v.offline_since)
-            .is_some_and(|since| since + retention <= now);
-        if due {
-            self.visitors.remove(visitor_id);
-            self.mark_removed(visitor_id, now);
-        }
-    }
-
-    /// Closes connections that went silent (a crashed browser never sends a close).
-    fn sweep(&mut self, now: UnixMillis) {
-        let timeout = self.config.heartbeat_timeout_ms;
-        let dead: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.last_frame_at + timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in dead {
-            self.out.push(Output::Close {
-                conn,
-                code: close_code::TIMEOUT,
-                reason: "no heartbeat".into(),
-            });
+    fn fire_timers(&mut self, now: UnixMillis) {
+        for conn in self.roster.sweep(now) {
+            ctx!(self, now).close(conn, close_code::TIMEOUT, "no heartbeat");
             self.disconnected(conn, now);
         }
-        if self.conns.is_empty() {
-            self.sweep_scheduled = false;
-        } else {
-            self.timers
-                .insert((now + self.config.sweep_interval_ms, Timer::Sweep));
-        }
+        self.storage.tick(now, &mut self.out);
+        let (calls, conversations) = (&self.calls, &self.conversations);
+        let mut ctx = ctx!(self, now);
+        self.presence
+            .tick(&mut ctx, &|v| marks(calls, conversations, v));
     }
 
-    fn live_visitor(&self, id: &str, v: &Visitor) -> LiveVisitor {
-        LiveVisitor {
-            visitor_id: id.to_string(),
-            status: v.status,
-            visit_started_at: v.visit_started_at,
-            page: v.page.clone(),
-            location: v.location.clone(),
-            returning: v.visit_count > 1,
-            visit_count: v.visit_count,
-            page_views_this_visit: v.page_seq,
-            in_call: self.visitor_in_call(id),
-            call_requested: self.visitor_requested_call(id),
-            unread: self.chat.unread_of_visitor(id),
+    /// Carries what parts told each other until nothing is left to carry.
+    fn route_events(&mut self, now: UnixMillis) {
+        while let Some(event) = self.events.pop_front() {
+            let mut ctx = ctx!(self, now);
+            match event {
+                Event::RowChanged(visitor_id) => self.presence.mark_changed(&mut ctx, &visitor_id),
+                Event::CallNote {
+                    visitor_id,
+                    agent,
+                    text,
+                } => self
+                    .conversations
+                    .call_note(&mut ctx, &visitor_id, &agent, text),
+                Event::Store(op) => self.storage.request(op, &mut self.out),
+                Event::VisitorGone(visitor_id) => self.conversations.visitor_gone(&visitor_id),
+            }
         }
+        // Rows marked changed by events may be due for a flush at once.
+        let (calls, conversations) = (&self.calls, &self.conversations);
+        let mut ctx = ctx!(self, now);
+        self.presence
+            .tick(&mut ctx, &|v| marks(calls, conversations, v));
     }
 }
 
-fn schedule_flush(
-    timers: &mut BTreeSet<(UnixMillis, Timer)>,
-    conn: ConnId,
-    agent: &mut AgentConn,
-    interval: u64,
-    now: UnixMillis,
-) {
-    if agent.flush_scheduled {
-        return;
-    }
-    agent.flush_scheduled = true;
-    let at = agent
-        .last_flush_at
-        .map_or(now, |last| (last + interval).max(now));
-    timers.insert((at, Timer::Flush(conn)));
-}
-
-fn current_page(page: &PageView, now: UnixMillis) -> CurrentPage {
-    CurrentPage {
-        url: page.url.clone(),
-        title: page.title.clone(),
-        opened_at: now.saturating_sub(page.opened_ms_ago),
+/// The live list's signals that other parts own (P4, P7).
+fn marks(calls: &Calls, conversations: &Conversations, visitor_id: &str) -> RowMarks {
+    RowMarks {
+        in_call: calls.in_call(visitor_id),
+        call_requested: calls.requested(visitor_id),
+        unread: conversations.unread_of(visitor_id),
     }
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Parser;
 use serde_json::json;
-use vitrine_core::call::{sign_call_token, CallClaims, CallRole};
+use vitrine_core::media_key::{sign_call_token, CallClaims};
+use vitrine_core::protocol::media::CallRole;
 use vitrine_tests::bench::percentile;
 use vitrine_tests::media_client::{ClientOptions, MediaClient};
 
@@ -45,7 +46,7 @@ struct Args {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let now = vitrine_media_node::unix_now();
+    let now = vitrine_core::clock::now_ms();
     let mut clients = Vec::new();
     for r in 0..args.rooms {
         let room = args.room.clone().unwrap_or_else(|| format!("load-{r}"));

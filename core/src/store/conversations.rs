@@ -15,8 +15,8 @@
 
 use serde_json::json;
 
+use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult};
 use crate::protocol::{Author, ChatMessage, ConversationStatus, ConversationSummary, UnixMillis};
-use crate::store::{Condition, Item, Query, Store, StoreError, StoreResult};
 
 /// Messages a hub keeps per open conversation (for resume and resend detection).
 pub const RECENT_MESSAGES: u32 = 200;
@@ -64,7 +64,7 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<serde_json::Value> {
 }
 
 /// Writes a conversation's summary and keeps the open index in step with its status.
-pub async fn save_conversation<S: Store>(
+pub async fn save_conversation<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     summary: &ConversationSummary,
@@ -90,7 +90,7 @@ pub async fn save_conversation<S: Store>(
 
 /// Stores one message. A resend of the same message (same seq and client ID) is success;
 /// a different message under a taken seq is `ConditionFailed`.
-pub async fn save_message<S: Store>(
+pub async fn save_message<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     message: &ChatMessage,
@@ -112,7 +112,7 @@ pub async fn save_message<S: Store>(
     }
 }
 
-pub async fn set_blocked<S: Store>(
+pub async fn set_blocked<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     visitor_id: &str,
@@ -131,7 +131,10 @@ pub async fn set_blocked<S: Store>(
     }
 }
 
-pub async fn blocked_visitors<S: Store>(store: &S, site: &str) -> StoreResult<Vec<String>> {
+pub async fn blocked_visitors<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+) -> StoreResult<Vec<String>> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -150,7 +153,7 @@ pub async fn blocked_visitors<S: Store>(store: &S, site: &str) -> StoreResult<Ve
     }
 }
 
-pub async fn get_conversation<S: Store>(
+pub async fn get_conversation<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     conversation_id: &str,
@@ -162,7 +165,7 @@ pub async fn get_conversation<S: Store>(
 }
 
 /// The last `limit` messages of a conversation, oldest first.
-pub async fn recent_messages<S: Store>(
+pub async fn recent_messages<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     conversation_id: &str,
@@ -185,7 +188,7 @@ pub async fn recent_messages<S: Store>(
 }
 
 /// Messages with a sequence number above `after_seq`, oldest first, at most `limit`.
-pub async fn messages_after<S: Store>(
+pub async fn messages_after<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     conversation_id: &str,
@@ -204,7 +207,7 @@ pub async fn messages_after<S: Store>(
 
 /// A conversation with its recent messages, with the per-message summary fields (preview,
 /// last seq, unread) rebuilt from those messages.
-pub async fn load_conversation<S: Store>(
+pub async fn load_conversation<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     conversation_id: &str,
@@ -228,12 +231,13 @@ pub async fn load_conversation<S: Store>(
 }
 
 /// Everything a hub needs when it starts: the open conversations and the blocked visitors.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Restored {
     pub conversations: Vec<(ConversationSummary, Vec<ChatMessage>)>,
     pub blocked: Vec<String>,
 }
 
-pub async fn load_open<S: Store>(store: &S, site: &str) -> StoreResult<Restored> {
+pub async fn load_open<S: LocalStore + ?Sized>(store: &S, site: &str) -> StoreResult<Restored> {
     let mut conversations = Vec::new();
     let mut cursor = None;
     loop {
@@ -270,7 +274,7 @@ pub struct ConversationFilter {
 
 /// Conversations of a site, newest first. The search filters a bounded scan of the site's
 /// conversation partition (newest 5,000), which DynamoDB serves as one paginated query.
-pub async fn list_conversations<S: Store>(
+pub async fn list_conversations<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     filter: &ConversationFilter,

@@ -1,36 +1,20 @@
-//! Calls: the short-lived call token the platform signs and the media node trusts, and the
-//! media node's signaling frames (TypeScript types are generated from them too).
+//! Everything signed with the key the platform shares with the media node (never with
+//! browsers): call tokens (platform → browser → node: who may join which room, as what,
+//! until when) and call event reports (node → platform).
 //!
-//! A token is `base64url(json claims) "." base64url(hmac-sha256(key, json claims))`. The
-//! key is shared by the platform (hub/API) and the media node, never by browsers.
-
-use std::collections::BTreeMap;
+//! A token is `base64url(json claims) "." base64url(hmac-sha256(key, json claims))`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use ts_rs::TS;
 
-use crate::protocol::UnixMillis;
+use crate::clock::UnixMillis;
+use crate::protocol::media::{CallEvent, CallRole};
 
-/// Most participants in one room: an agent and ten visitors (V4).
-pub const MAX_ROOM_PARTICIPANTS: usize = 11;
 /// How long a freshly signed token may be used to join.
 pub const CALL_TOKEN_TTL_MS: u64 = 120_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum CallRole {
-    /// The agent: may remove participants and end the room.
-    Host,
-    /// A visitor who accepted.
-    Guest,
-    /// A visitor who has not answered yet: receives the host's camera only (V1), sends
-    /// nothing, is invisible to the others.
-    Preview,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,134 +85,6 @@ pub fn verify_call_token(
     Ok(claims)
 }
 
-/// What a published track carries; the subscriber's UI places it accordingly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackSource {
-    Microphone,
-    Camera,
-    Screen,
-}
-
-impl TrackSource {
-    /// The media stream id a subscriber sees: camera and microphone of one participant
-    /// share a stream (lip sync), the screen has its own.
-    pub fn stream_id(self, participant: &str) -> String {
-        match self {
-            TrackSource::Screen => format!("{participant}~screen"),
-            _ => participant.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct CallPeer {
-    pub participant: String,
-    pub name: String,
-    pub role: CallRole,
-}
-
-/// Browser (or any WebRTC client) → media node, on `/ws/call`.
-///
-/// The client always makes the offers (it is the only side adding transceivers the node
-/// forwards into), so there is no offer glare: the node asks for a new offer with
-/// `renegotiate` when other participants' tracks appear or go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CallClientFrame {
-    /// First frame. `room` must match the token's room.
-    Join {
-        room: String,
-        token: String,
-    },
-    /// An SDP offer. `sources` says what each sending mid carries; `receive` maps
-    /// recvonly mids to the remote track ids (from `tracks`) they should receive.
-    Offer {
-        sdp: String,
-        #[ts(type = "Record<string, TrackSource>")]
-        sources: BTreeMap<String, TrackSource>,
-        #[ts(type = "Record<string, string>")]
-        receive: BTreeMap<String, String>,
-    },
-    /// Simulcast: which layer (rid) of a remote track this client wants.
-    Layer {
-        track: String,
-        rid: String,
-    },
-    /// Host only: remove a participant from the room.
-    Remove {
-        participant: String,
-    },
-    /// Host only: end the room for everyone.
-    End {},
-    Leave {},
-    Ping {},
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct RemoteTrack {
-    /// Stable id of the forwarded track (`participant/source`).
-    pub id: String,
-    pub participant: String,
-    pub source: TrackSource,
-    /// `audio` or `video`.
-    pub kind: String,
-}
-
-/// Media node → client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum CallServerFrame {
-    Joined {
-        participant: String,
-        peers: Vec<CallPeer>,
-    },
-    Answer {
-        sdp: String,
-    },
-    /// The set of remote tracks changed: make a new offer with one recvonly transceiver
-    /// per track (reusing inactive ones).
-    Tracks {
-        tracks: Vec<RemoteTrack>,
-    },
-    PeerJoined {
-        peer: CallPeer,
-    },
-    PeerLeft {
-        participant: String,
-    },
-    /// This participant was removed by the host (V5).
-    Removed {},
-    /// The room ended (host ended it, or the node is shutting down).
-    Ended {
-        reason: String,
-    },
-    Error {
-        code: String,
-        message: String,
-    },
-    Pong {},
-}
-
-/// Media node → platform: what happened in a room (C14).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CallEventKind {
-    RoomStarted,
-    ParticipantJoined { participant: String, role: CallRole },
-    ParticipantLeft { participant: String, role: CallRole },
-    RoomEnded { duration_ms: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallEvent {
-    pub site: String,
-    pub room: String,
-    pub at: UnixMillis,
-    #[serde(flatten)]
-    pub kind: CallEventKind,
-}
-
 /// Signature header value for a call-event POST body (same key as the tokens).
 pub fn sign_body(key: &[u8], body: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(mac(key, body).finalize().into_bytes())
@@ -239,6 +95,30 @@ pub fn verify_body(key: &[u8], body: &[u8], signature: &str) -> bool {
         return false;
     };
     mac(key, body).verify_slice(&signature).is_ok()
+}
+
+/// Header carrying a call event's signature.
+pub const SIGNATURE_HEADER: &str = "x-vitrine-signature";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallEventError {
+    #[error("the call event is not signed with the media key")]
+    BadSignature,
+    #[error("the call event does not decode: {0}")]
+    Malformed(String),
+}
+
+/// A call event POSTed by the media node: its signature checked first, then its body.
+/// Adapters answer 401 for [`CallEventError::BadSignature`], 400 for `Malformed`.
+pub fn read_call_event(
+    key: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<CallEvent, CallEventError> {
+    if !verify_body(key, body, signature.unwrap_or("")) {
+        return Err(CallEventError::BadSignature);
+    }
+    serde_json::from_slice(body).map_err(|e| CallEventError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]
@@ -308,5 +188,28 @@ mod tests {
         assert!(!verify_body(b"key", b"{ }", &signature));
         assert!(!verify_body(b"other", b"{}", &signature));
         assert!(!verify_body(b"key", b"{}", "not base64!"));
+    }
+
+    #[test]
+    fn call_events_are_read_only_when_signed() {
+        let body = br#"{"site":"s","room":"r","at":5,"kind":"room_started"}"#;
+        let signature = sign_body(b"key", body);
+        assert_eq!(
+            read_call_event(b"key", body, Some(&signature)).map(|e| e.room),
+            Ok("r".to_string())
+        );
+        assert_eq!(
+            read_call_event(b"other", body, Some(&signature)),
+            Err(CallEventError::BadSignature)
+        );
+        assert_eq!(
+            read_call_event(b"key", body, None),
+            Err(CallEventError::BadSignature)
+        );
+        let junk = b"{}";
+        assert!(matches!(
+            read_call_event(b"key", junk, Some(&sign_body(b"key", junk))),
+            Err(CallEventError::Malformed(_))
+        ));
     }
 }

@@ -1,9 +1,17 @@
-//! The wire protocol between browsers and the hub: versioned JSON frames, one tagged enum
-//! per direction and role. These types are the single source of truth; the TypeScript
-//! types in `web/shared/protocol.ts` are generated from them (`cargo xtask gen-types`).
+//! Every wire type, defined once: the frames between browsers and the hub (this module),
+//! the media node's signaling and call events ([`media`]), and the HTTP API's requests and
+//! answers ([`http`]). The TypeScript types in `web/shared/protocol.ts` are generated
+//! from them (`cargo xtask gen-types`); a test fails when that file is stale.
+
+pub mod http;
+pub mod media;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumDiscriminants, EnumIter};
 use ts_rs::TS;
+
+pub use crate::clock::UnixMillis;
+use media::CallRole;
 
 /// Bumped on any incompatible change; clients send it in their `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -18,15 +26,21 @@ pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_DRAFT_CHARS: usize = 2000;
 pub const MAX_NAME_CHARS: usize = 120;
 
-/// Milliseconds since the Unix epoch (server clock unless a field says otherwise).
-pub type UnixMillis = u64;
+/// An adapter's number for one open connection (socket), unique within its process.
+pub type ConnId = u64;
 
 // ---------------------------------------------------------------------------------------
 // Visitor ↔ hub
 // ---------------------------------------------------------------------------------------
 
-/// A frame the widget sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+/// A frame the widget sends. [`VisitorFrameType`] names its `type`s (the decoder tells
+/// a known type with bad fields from an unknown one by it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, EnumDiscriminants)]
+#[strum_discriminants(
+    name(VisitorFrameType),
+    derive(Serialize, Deserialize, EnumIter),
+    serde(rename_all = "snake_case")
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub enum VisitorFrame {
@@ -184,7 +198,7 @@ pub struct CallJoinInfo {
     pub url: String,
     pub room: String,
     pub token: String,
-    pub role: crate::call::CallRole,
+    pub role: CallRole,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -361,7 +375,12 @@ pub struct OnlineAgent {
 // ---------------------------------------------------------------------------------------
 
 /// A frame the portal sends. Agents are authenticated when the socket opens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, EnumDiscriminants)]
+#[strum_discriminants(
+    name(AgentFrameType),
+    derive(Serialize, Deserialize, EnumIter),
+    serde(rename_all = "snake_case")
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub enum AgentFrame {
@@ -628,4 +647,6 @@ pub mod close_code {
     pub const TIMEOUT: u16 = 4408;
     pub const TOO_SLOW: u16 = 4429;
     pub const GOING_AWAY: u16 = 1001;
+    /// The server cannot take the connection now (starting, or overloaded); retry later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }

@@ -1,53 +1,34 @@
-//! Chat over HTTP: the Closed folder and search (C3, C11), message history (for reopening,
-//! and for a portal catching up after a reconnect), image uploads and serving blobs.
-//! Live traffic (new messages, typing) goes through the hub's WebSocket instead.
+//! Conversations over HTTP: the Closed folder and search (C3, C11), message history (for
+//! reopening, and for a portal catching up after a reconnect), image uploads and serving
+//! blobs. Live traffic (new messages, typing) goes through the hub's WebSocket instead.
+//! Who may read what is `access::may_read_conversation`, the hub's rule too.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use vitrine_core::accounts;
+use serde::Deserialize;
+use vitrine_core::access::may_read_conversation;
 use vitrine_core::codec::validate_id;
-use vitrine_core::conversations::{self, ConversationFilter, MESSAGES_PAGE};
-use vitrine_core::protocol::{ChatMessage, ConversationStatus, ConversationSummary};
-use vitrine_core::store::Store;
-use vitrine_store::BlobError;
+use vitrine_core::protocol::http::{ConversationQuery, FoundConversation, MessagesPage, Uploaded};
+use vitrine_core::store::accounts;
+use vitrine_core::store::blobs::{self, BlobError, BlobStore};
+use vitrine_core::store::conversations::{self, ConversationFilter, MESSAGES_PAGE};
 
-use crate::{my_site, ApiError, ApiState, CurrentAgent};
+use crate::{my_site, ApiError, ApiState, Backend, CurrentAgent};
 
-#[derive(Deserialize)]
-pub struct SearchParams {
-    /// One chat (site key); all of the agent's chats when absent.
-    site: Option<String>,
-    status: Option<ConversationStatus>,
-    /// Contact name or e-mail, case-insensitive substring.
-    q: Option<String>,
-    visitor: Option<String>,
-    limit: Option<u32>,
-}
-
-#[derive(Serialize)]
-pub struct FoundConversation {
-    site_key: String,
-    site_name: String,
-    #[serde(flatten)]
-    conversation: ConversationSummary,
-}
-
-/// Conversations of the agent's chats, newest first, filtered by chat, status and contact.
-/// Agents see the closed history of their chats, and open ones that are theirs or pending.
-pub async fn search<S: Store>(
-    State(state): State<ApiState<S>>,
+/// Conversations of the agent's sites, newest first, filtered by site, status and contact.
+pub async fn search<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
-    Query(params): Query<SearchParams>,
+    Query(params): Query<ConversationQuery>,
 ) -> Result<Json<Vec<FoundConversation>>, ApiError> {
     let mut sites = accounts::agent_sites(&state.store, &me.agent).await?;
     if let Some(site) = &params.site {
         sites.retain(|s| &s.site_key == site);
         if sites.is_empty() {
-            return Err(ApiError::not_found("no such chat"));
+            return Err(ApiError::not_found("no such site"));
         }
     }
     let filter = ConversationFilter {
@@ -61,14 +42,7 @@ pub async fn search<S: Store>(
         for conversation in
             conversations::list_conversations(&state.store, &site.site_key, &filter).await?
         {
-            let visible = match conversation.status {
-                ConversationStatus::Closed | ConversationStatus::Pending => true,
-                ConversationStatus::Active => conversation
-                    .owner
-                    .as_ref()
-                    .is_some_and(|o| o.agent_id == me.agent.agent_id),
-            };
-            if visible {
+            if may_read_conversation(&me.agent.agent_id, &conversation) {
                 found.push(FoundConversation {
                     site_key: site.site_key.clone(),
                     site_name: site.name.clone(),
@@ -88,15 +62,9 @@ pub struct MessagesParams {
     after: u64,
 }
 
-#[derive(Serialize)]
-pub struct MessagesPage {
-    conversation: ConversationSummary,
-    messages: Vec<ChatMessage>,
-}
-
 /// A conversation's messages after `after` (its full history from 0), oldest first.
-pub async fn messages<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn messages<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
     Path((site, conversation_id)): Path<(String, String)>,
     Query(params): Query<MessagesParams>,
@@ -106,15 +74,8 @@ pub async fn messages<S: Store>(
     validate_id("conversation_id", &conversation_id).map_err(|_| not_found())?;
     let conversation = conversations::get_conversation(&state.store, &site, &conversation_id)
         .await?
+        .filter(|c| may_read_conversation(&me.agent.agent_id, c))
         .ok_or_else(not_found)?;
-    if conversation.status == ConversationStatus::Active
-        && conversation
-            .owner
-            .as_ref()
-            .is_none_or(|o| o.agent_id != me.agent.agent_id)
-    {
-        return Err(not_found());
-    }
     let messages = conversations::messages_after(
         &state.store,
         &site,
@@ -129,20 +90,8 @@ pub async fn messages<S: Store>(
     }))
 }
 
-#[derive(Serialize)]
-pub struct Uploaded {
-    blob_id: String,
-    url: String,
-}
-
-/// An agent uploads an image for a chat message (C6). The body is the raw file; its type
-/// is checked from its bytes (PNG, JPEG, GIF, WebP), its size against the limit.
-pub async fn upload<S: Store>(
-    State(state): State<ApiState<S>>,
-    _me: CurrentAgent,
-    body: Bytes,
-) -> Result<Json<Uploaded>, ApiError> {
-    let blob_id = state.blobs.put_image(&body).await.map_err(|e| match e {
+fn blob_error(e: BlobError) -> ApiError {
+    match e {
         BlobError::TooLarge => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
         }
@@ -151,15 +100,25 @@ pub async fn upload<S: Store>(
             "unsupported_type",
             e.to_string(),
         ),
-        BlobError::Io(io) => {
-            tracing::error!(error = %io, "blob write failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "blob_store_unavailable",
-                "could not store the image",
-            )
+        BlobError::Backend(cause) => {
+            tracing::error!(error = %cause, "blob store failed");
+            ApiError::unavailable("blob_store_unavailable", "could not store the image")
         }
-    })?;
+    }
+}
+
+/// An agent uploads an image for a chat message (C6). The body is the raw file; its type
+/// is checked from its bytes (PNG, JPEG, GIF, WebP), its size against the limit.
+pub async fn upload<S: Backend, B: BlobStore + Sync>(
+    State(state): State<ApiState<S, B>>,
+    _me: CurrentAgent,
+    body: Bytes,
+) -> Result<Json<Uploaded>, ApiError> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).expect("the OS has a random source");
+    let blob_id = blobs::store_image(&state.blobs, body.to_vec(), random)
+        .await
+        .map_err(blob_error)?;
     Ok(Json(Uploaded {
         url: format!("/blobs/{blob_id}"),
         blob_id,
@@ -168,21 +127,19 @@ pub async fn upload<S: Store>(
 
 /// Serves an uploaded image to the widget (another origin) and the portal. Blobs are
 /// immutable; `nosniff` and a locked-down CSP keep a blob from ever running as a page.
-pub async fn blob<S: Store>(
-    State(state): State<ApiState<S>>,
+pub async fn blob<S: Backend, B: BlobStore + Sync>(
+    State(state): State<ApiState<S, B>>,
     Path(blob_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (bytes, content_type) = state
-        .blobs
-        .get(&blob_id)
+    let blob = blobs::image(&state.blobs, &blob_id)
         .await
-        .map_err(|_| ApiError::not_found("no such image"))?
+        .map_err(blob_error)?
         .ok_or_else(|| ApiError::not_found("no such image"))?;
-    let mut response = bytes.into_response();
+    let mut response = blob.bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type)
+        HeaderValue::from_str(&blob.content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     headers.insert(

@@ -1,10 +1,25 @@
 //! The storage contract, shaped after DynamoDB's access patterns: items addressed by a
-//! partition key and a sort key, conditional puts, prefix queries in sort-key order with
-//! a cursor, and a per-item expiry (TTL). Domain code (`records`, `accounts`) is written
-//! once on top of it; `vitrine-store` implements it for SQLite and DynamoDB, and
-//! [`crate::contract`] holds the tests both must pass.
+//! partition key and a sort key, conditional puts, attribute updates, prefix queries in
+//! sort-key order with a cursor, and a per-item expiry (TTL).
+//!
+//! What is stored, and under which keys, is written once on top of it:
+//! [`accounts`] (accounts, sites, agents, sessions), [`browsing`] (visits and page views),
+//! [`conversations`] (conversations, messages, blocks), [`catalog`] (offers, canned
+//! responses, products). `vitrine-store` implements the trait for SQLite and DynamoDB;
+//! [`contract`] holds the tests every implementation must pass. Chat images live in a
+//! [`blobs::BlobStore`], beside the table.
+//!
+//! The trait comes in two flavours from one definition: [`LocalStore`], whose futures
+//! need not be `Send` (the Worker's fetch-based DynamoDB client implements it), and
+//! [`Store`], the same with `Send` futures (what tokio code implements and spawns). Every
+//! `Store` is a `LocalStore`, so the domain modules are written once, over `LocalStore`.
 
-use std::future::Future;
+pub mod accounts;
+pub mod blobs;
+pub mod browsing;
+pub mod catalog;
+pub mod contract;
+pub mod conversations;
 
 use serde_json::{Map, Value};
 
@@ -116,7 +131,7 @@ pub struct Page {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    #[error("the item already exists")]
+    #[error("the write's condition failed (the item exists, or is missing for an update)")]
     ConditionFailed,
     #[error("invalid request to the store: {0}")]
     Invalid(String),
@@ -128,36 +143,58 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The system of record. Implementations must pass [`crate::contract`].
-pub trait Store: Send + Sync + 'static {
-    fn get(&self, pk: &str, sk: &str) -> impl Future<Output = StoreResult<Option<Item>>> + Send;
-    fn put(&self, item: Item, condition: Condition)
-        -> impl Future<Output = StoreResult<()>> + Send;
-    fn delete(&self, pk: &str, sk: &str) -> impl Future<Output = StoreResult<()>> + Send;
-    fn query(&self, query: Query) -> impl Future<Output = StoreResult<Page>> + Send;
+/// The system of record. Implementations must pass [`contract`].
+#[trait_variant::make(Store: Send)]
+pub trait LocalStore {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>>;
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()>;
+    /// Sets these top-level attributes of an existing item and leaves its others as they
+    /// are, so two writers changing different attributes never undo each other (a
+    /// read-modify-write of the whole item would). `ConditionFailed` if there is no item.
+    async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()>;
+    async fn delete(&self, pk: &str, sk: &str) -> StoreResult<()>;
+    async fn query(&self, query: Query) -> StoreResult<Page>;
     /// How many unexpired items of `pk` have a sort key starting with `sk_prefix`.
-    fn count(&self, pk: &str, sk_prefix: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    async fn count(&self, pk: &str, sk_prefix: &str) -> StoreResult<u64>;
 }
 
 /// Checks what every implementation must refuse before touching its backend.
 pub fn validate_item(item: &Item) -> StoreResult<()> {
-    if item.pk.is_empty() || item.sk.is_empty() {
+    validate_key(&item.pk, &item.sk)?;
+    validate_attributes(&item.attrs)
+}
+
+/// Attributes may not use the store's own names.
+pub fn validate_attributes(attrs: &Map<String, Value>) -> StoreResult<()> {
+    match RESERVED_ATTRIBUTES.iter().find(|n| attrs.contains_key(**n)) {
+        Some(name) => Err(StoreError::Invalid(format!(
+            "attribute name \"{name}\" is reserved"
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn validate_key(pk: &str, sk: &str) -> StoreResult<()> {
+    if pk.is_empty() || sk.is_empty() {
         return Err(StoreError::Invalid("pk and sk must not be empty".into()));
     }
-    if item.pk.len() > 1024 || item.sk.len() > 1024 {
+    if pk.len() > 1024 || sk.len() > 1024 {
         return Err(StoreError::Invalid(
             "pk and sk are at most 1024 bytes".into(),
         ));
     }
-    if let Some(name) = RESERVED_ATTRIBUTES
-        .iter()
-        .find(|n| item.attrs.contains_key(**n))
-    {
-        return Err(StoreError::Invalid(format!(
-            "attribute name \"{name}\" is reserved"
-        )));
-    }
     Ok(())
+}
+
+/// A value's JSON attributes (for `put` and `update`).
+pub fn attributes<T: serde::Serialize>(value: &T) -> StoreResult<Map<String, Value>> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(StoreError::Invalid(format!(
+            "attributes must be a JSON object, got {other}"
+        ))),
+        Err(e) => Err(StoreError::Invalid(e.to_string())),
+    }
 }
 
 /// The exclusive upper bound of all strings starting with `prefix` (for range scans).

@@ -10,9 +10,9 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult};
 use crate::codec::{self, FrameError};
 use crate::protocol::MessageBody;
-use crate::store::{Condition, Item, Query, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +136,7 @@ pub fn validate_item_id(id: &str) -> Result<(), FrameError> {
     codec::validate_id_length("id", id, 1)
 }
 
-pub async fn put_item<S: Store, T: CatalogItem>(
+pub async fn put_item<S: LocalStore + ?Sized, T: CatalogItem>(
     store: &S,
     account_id: &str,
     item: &T,
@@ -154,7 +154,7 @@ pub async fn put_item<S: Store, T: CatalogItem>(
         .await
 }
 
-pub async fn delete_item<S: Store, T: CatalogItem>(
+pub async fn delete_item<S: LocalStore + ?Sized, T: CatalogItem>(
     store: &S,
     account_id: &str,
     id: &str,
@@ -167,7 +167,7 @@ pub async fn delete_item<S: Store, T: CatalogItem>(
 }
 
 /// Every item of a kind (catalogues are small: at most 10,000 products are read).
-pub async fn list_items<S: Store, T: CatalogItem>(
+pub async fn list_items<S: LocalStore + ?Sized, T: CatalogItem>(
     store: &S,
     account_id: &str,
 ) -> StoreResult<Vec<T>> {

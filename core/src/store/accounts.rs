@@ -13,13 +13,14 @@
 //! experts only the chats they are assigned to.
 //!
 //! Password hashing is the API's job (`vitrine-lambdas`); this module stores the hash.
+//! Who may do what with these records is [`crate::access`]'s job.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
-use crate::store::{Condition, Item, Query, Store, StoreError, StoreResult};
+use super::{attributes, Condition, Item, LocalStore, Query, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Site {
@@ -58,17 +59,19 @@ pub struct Account {
     pub plan: Plan,
 }
 
-pub async fn put_account<S: Store>(store: &S, account: &Account) -> StoreResult<()> {
-    let attrs = serde_json::to_value(account).map_err(|e| StoreError::Invalid(e.to_string()))?;
+pub async fn put_account<S: LocalStore + ?Sized>(store: &S, account: &Account) -> StoreResult<()> {
     store
         .put(
-            Item::new(format!("ACCOUNT#{}", account.account_id), "META", attrs),
+            item(format!("ACCOUNT#{}", account.account_id), "META", account)?,
             Condition::Always,
         )
         .await
 }
 
-pub async fn get_account<S: Store>(store: &S, account_id: &str) -> StoreResult<Option<Account>> {
+pub async fn get_account<S: LocalStore + ?Sized>(
+    store: &S,
+    account_id: &str,
+) -> StoreResult<Option<Account>> {
     match store.get(&format!("ACCOUNT#{account_id}"), "META").await? {
         Some(item) => item.decode().map(Some),
         None => Ok(None),
@@ -77,11 +80,33 @@ pub async fn get_account<S: Store>(store: &S, account_id: &str) -> StoreResult<O
 
 /// The plan an account is on; an account without a record has the empty plan (fails
 /// closed: nothing paid-for is switched on by accident).
-pub async fn account_plan<S: Store>(store: &S, account_id: &str) -> StoreResult<Plan> {
+pub async fn account_plan<S: LocalStore + ?Sized>(
+    store: &S,
+    account_id: &str,
+) -> StoreResult<Plan> {
     Ok(get_account(store, account_id)
         .await?
         .map(|a| a.plan)
         .unwrap_or_default())
+}
+
+/// Puts an account on a plan (operators only: `vitrine plan`), creating the account's
+/// record if it has none. Hubs apply it when they next read the account's sites.
+pub async fn set_plan<S: LocalStore + ?Sized>(
+    store: &S,
+    account_id: &str,
+    plan: Plan,
+) -> StoreResult<Account> {
+    let mut account = get_account(store, account_id)
+        .await?
+        .unwrap_or_else(|| Account {
+            account_id: account_id.into(),
+            name: account_id.into(),
+            plan: Plan::default(),
+        });
+    account.plan = plan;
+    put_account(store, &account).await?;
+    Ok(account)
 }
 
 fn yes() -> bool {
@@ -170,14 +195,27 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub async fn put_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
-    let attrs = serde_json::to_value(site).map_err(|e| StoreError::Invalid(e.to_string()))?;
+fn item<T: Serialize>(pk: String, sk: impl Into<String>, value: &T) -> StoreResult<Item> {
+    Ok(Item {
+        pk,
+        sk: sk.into(),
+        attrs: attributes(value)?,
+        expires_at: None,
+    })
+}
+
+/// Creates a site (or replaces it whole: seeding and tests).
+pub async fn put_site<S: LocalStore + ?Sized>(store: &S, site: &Site) -> StoreResult<()> {
     store
         .put(
-            Item::new(format!("SITE#{}", site.site_key), "META", attrs),
+            item(format!("SITE#{}", site.site_key), "META", site)?,
             Condition::Always,
         )
         .await?;
+    put_site_listing(store, site).await
+}
+
+async fn put_site_listing<S: LocalStore + ?Sized>(store: &S, site: &Site) -> StoreResult<()> {
     store
         .put(
             Item::new(
@@ -190,7 +228,57 @@ pub async fn put_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
         .await
 }
 
-pub async fn get_site<S: Store>(store: &S, site_key: &str) -> StoreResult<Option<Site>> {
+/// What an admin edits on a site (A2). The calls switch is an agent's, written apart by
+/// [`set_calls_enabled`]: each writes only its own attributes, so neither undoes the other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteEdit {
+    pub name: String,
+    pub active: bool,
+    pub allowed_origins: Vec<String>,
+    pub consultants: Vec<String>,
+}
+
+/// Applies an admin's edit to an existing site; `ConditionFailed` if it is gone.
+pub async fn edit_site<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &Site,
+    edit: &SiteEdit,
+) -> StoreResult<Site> {
+    store
+        .update(
+            &format!("SITE#{}", site.site_key),
+            "META",
+            attributes(edit)?,
+        )
+        .await?;
+    let edited = Site {
+        name: edit.name.clone(),
+        active: edit.active,
+        allowed_origins: edit.allowed_origins.clone(),
+        consultants: edit.consultants.clone(),
+        ..site.clone()
+    };
+    put_site_listing(store, &edited).await?;
+    Ok(edited)
+}
+
+/// V11: an agent switches calls on or off for a site.
+pub async fn set_calls_enabled<S: LocalStore + ?Sized>(
+    store: &S,
+    site_key: &str,
+    enabled: bool,
+) -> StoreResult<()> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("calls_enabled".into(), enabled.into());
+    store
+        .update(&format!("SITE#{site_key}"), "META", attrs)
+        .await
+}
+
+pub async fn get_site<S: LocalStore + ?Sized>(
+    store: &S,
+    site_key: &str,
+) -> StoreResult<Option<Site>> {
     match store.get(&format!("SITE#{site_key}"), "META").await? {
         Some(item) => item.decode().map(Some),
         None => Ok(None),
@@ -198,7 +286,7 @@ pub async fn get_site<S: Store>(store: &S, site_key: &str) -> StoreResult<Option
 }
 
 /// Removes a chat. Its conversations stay in the store (history), unreachable by key.
-pub async fn delete_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
+pub async fn delete_site<S: LocalStore + ?Sized>(store: &S, site: &Site) -> StoreResult<()> {
     store
         .delete(&format!("SITE#{}", site.site_key), "META")
         .await?;
@@ -211,7 +299,10 @@ pub async fn delete_site<S: Store>(store: &S, site: &Site) -> StoreResult<()> {
 }
 
 /// The chats this agent works on: all of the account's for an admin, else the assigned ones.
-pub async fn agent_sites<S: Store>(store: &S, agent: &Agent) -> StoreResult<Vec<Site>> {
+pub async fn agent_sites<S: LocalStore + ?Sized>(
+    store: &S,
+    agent: &Agent,
+) -> StoreResult<Vec<Site>> {
     Ok(account_sites(store, &agent.account_id)
         .await?
         .into_iter()
@@ -219,7 +310,10 @@ pub async fn agent_sites<S: Store>(store: &S, agent: &Agent) -> StoreResult<Vec<
         .collect())
 }
 
-pub async fn account_agents<S: Store>(store: &S, account_id: &str) -> StoreResult<Vec<Agent>> {
+pub async fn account_agents<S: LocalStore + ?Sized>(
+    store: &S,
+    account_id: &str,
+) -> StoreResult<Vec<Agent>> {
     let page = store
         .query(Query::prefix(format!("ACCOUNT#{account_id}"), "AGENT#").limit(1000))
         .await?;
@@ -235,19 +329,19 @@ pub async fn account_agents<S: Store>(store: &S, account_id: &str) -> StoreResul
 }
 
 /// Overwrites an existing agent's profile (name, role, password hash).
-pub async fn update_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+pub async fn update_agent<S: LocalStore + ?Sized>(store: &S, agent: &Agent) -> StoreResult<()> {
     write_agent(store, agent, Condition::Always).await
 }
 
 /// The profile (under the condition) and the account's listing entry of an agent.
-async fn write_agent<S: Store>(store: &S, agent: &Agent, condition: Condition) -> StoreResult<()> {
-    let attrs = serde_json::to_value(agent).map_err(|e| StoreError::Invalid(e.to_string()))?;
+async fn write_agent<S: LocalStore + ?Sized>(
+    store: &S,
+    agent: &Agent,
+    condition: Condition,
+) -> StoreResult<()> {
     let email = normalize_email(&agent.email);
     store
-        .put(
-            Item::new(format!("AGENT#{email}"), "PROFILE", attrs),
-            condition,
-        )
+        .put(item(format!("AGENT#{email}"), "PROFILE", agent)?, condition)
         .await?;
     store
         .put(
@@ -262,7 +356,7 @@ async fn write_agent<S: Store>(store: &S, agent: &Agent, condition: Condition) -
 }
 
 /// Removes an agent; their open sessions stop working at the next check.
-pub async fn delete_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+pub async fn delete_agent<S: LocalStore + ?Sized>(store: &S, agent: &Agent) -> StoreResult<()> {
     let email = normalize_email(&agent.email);
     store.delete(&format!("AGENT#{email}"), "PROFILE").await?;
     store
@@ -273,7 +367,10 @@ pub async fn delete_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()>
         .await
 }
 
-pub async fn account_sites<S: Store>(store: &S, account_id: &str) -> StoreResult<Vec<Site>> {
+pub async fn account_sites<S: LocalStore + ?Sized>(
+    store: &S,
+    account_id: &str,
+) -> StoreResult<Vec<Site>> {
     let page = store
         .query(Query::prefix(format!("ACCOUNT#{account_id}"), "SITE#").limit(1000))
         .await?;
@@ -289,11 +386,14 @@ pub async fn account_sites<S: Store>(store: &S, account_id: &str) -> StoreResult
 }
 
 /// Creates an agent; fails with `ConditionFailed` if the email is taken.
-pub async fn create_agent<S: Store>(store: &S, agent: &Agent) -> StoreResult<()> {
+pub async fn create_agent<S: LocalStore + ?Sized>(store: &S, agent: &Agent) -> StoreResult<()> {
     write_agent(store, agent, Condition::NotExists).await
 }
 
-pub async fn agent_by_email<S: Store>(store: &S, email: &str) -> StoreResult<Option<Agent>> {
+pub async fn agent_by_email<S: LocalStore + ?Sized>(
+    store: &S,
+    email: &str,
+) -> StoreResult<Option<Agent>> {
     match store
         .get(&format!("AGENT#{}", normalize_email(email)), "PROFILE")
         .await?
@@ -310,22 +410,21 @@ pub fn session_pk(token: &str) -> String {
     format!("SESSION#{hex}")
 }
 
-pub async fn create_session<S: Store>(
+pub async fn create_session<S: LocalStore + ?Sized>(
     store: &S,
     token: &str,
     session: &Session,
 ) -> StoreResult<()> {
-    let attrs = serde_json::to_value(session).map_err(|e| StoreError::Invalid(e.to_string()))?;
     store
         .put(
-            Item::new(session_pk(token), "META", attrs).with_expiry(session.expires_at),
+            item(session_pk(token), "META", session)?.with_expiry(session.expires_at),
             Condition::NotExists,
         )
         .await
 }
 
 /// The live session for a token; `None` if unknown or expired.
-pub async fn session<S: Store>(
+pub async fn session<S: LocalStore + ?Sized>(
     store: &S,
     token: &str,
     now_secs: u64,
@@ -336,13 +435,28 @@ pub async fn session<S: Store>(
     }
 }
 
-pub async fn delete_session<S: Store>(store: &S, token: &str) -> StoreResult<()> {
+/// The agent a session token belongs to, with the session; `None` if the token is
+/// unknown or expired, or the agent is gone. Every request and socket asks this.
+pub async fn agent_for_session<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+    now_secs: u64,
+) -> StoreResult<Option<(Session, Agent)>> {
+    let Some(session) = session(store, token, now_secs).await? else {
+        return Ok(None);
+    };
+    Ok(agent_by_email(store, &session.email)
+        .await?
+        .map(|agent| (session, agent)))
+}
+
+pub async fn delete_session<S: LocalStore + ?Sized>(store: &S, token: &str) -> StoreResult<()> {
     store.delete(&session_pk(token), "META").await
 }
 
 /// The chat `site_key` if this agent works on it (their account's, and assigned to them
 /// unless they are an admin); `None` otherwise, whatever the reason.
-pub async fn site_for_agent<S: Store>(
+pub async fn site_for_agent<S: LocalStore + ?Sized>(
     store: &S,
     agent: &Agent,
     site_key: &str,

@@ -1,16 +1,17 @@
-//! The store contract suite: what every [`Store`] implementation must do, written once.
-//! An implementation crate runs it with [`store_contract_tests!`](crate::store_contract_tests),
-//! which expands to one `#[tokio::test]` per case.
+//! The store contract suite: what every [`LocalStore`] implementation must do, written
+//! once. An implementation crate runs it with
+//! [`store_contract_tests!`](crate::store_contract_tests), which expands to one
+//! `#[tokio::test]` per case.
 //!
 //! Every case takes a fresh, empty store.
 
 use serde_json::json;
 
-use crate::accounts::{self, Agent, Role, Session, Site};
-use crate::records::{self, PageViewRecord, Record, VisitRecord};
-use crate::store::{Condition, Item, Query, Store, StoreError};
+use super::accounts::{self, Agent, Role, Session, Site, SiteEdit};
+use super::browsing::{self, Visit, VisitedPage};
+use super::{Condition, Item, LocalStore, Query, StoreError};
 
-pub async fn put_get_roundtrip<S: Store>(s: &S) {
+pub async fn put_get_roundtrip<S: LocalStore>(s: &S) {
     let item = Item::new(
         "P#1",
         "S#1",
@@ -22,7 +23,7 @@ pub async fn put_get_roundtrip<S: Store>(s: &S) {
     assert_eq!(s.get("P#2", "S#1").await.unwrap(), None);
 }
 
-pub async fn put_overwrites<S: Store>(s: &S) {
+pub async fn put_overwrites<S: LocalStore>(s: &S) {
     s.put(
         Item::new("P", "S", json!({"v": 1, "gone": "x"})),
         Condition::Always,
@@ -38,7 +39,7 @@ pub async fn put_overwrites<S: Store>(s: &S) {
     );
 }
 
-pub async fn conditional_put_refuses_existing<S: Store>(s: &S) {
+pub async fn conditional_put_refuses_existing<S: LocalStore>(s: &S) {
     s.put(Item::new("P", "S", json!({"v": 1})), Condition::NotExists)
         .await
         .unwrap();
@@ -53,7 +54,7 @@ pub async fn conditional_put_refuses_existing<S: Store>(s: &S) {
     );
 }
 
-pub async fn expired_items_are_invisible<S: Store>(s: &S) {
+pub async fn expired_items_are_invisible<S: LocalStore>(s: &S) {
     s.put(
         Item::new("P", "old", json!({})).with_expiry(1),
         Condition::Always,
@@ -78,7 +79,7 @@ pub async fn expired_items_are_invisible<S: Store>(s: &S) {
         .unwrap();
 }
 
-pub async fn delete_removes<S: Store>(s: &S) {
+pub async fn delete_removes<S: LocalStore>(s: &S) {
     s.put(Item::new("P", "S", json!({})), Condition::Always)
         .await
         .unwrap();
@@ -87,7 +88,7 @@ pub async fn delete_removes<S: Store>(s: &S) {
     s.delete("P", "never-there").await.unwrap();
 }
 
-pub async fn query_by_prefix_in_order<S: Store>(s: &S) {
+pub async fn query_by_prefix_in_order<S: LocalStore>(s: &S) {
     for sk in ["B#2", "A#1", "B#10", "B#1", "C#1", "B"] {
         s.put(Item::new("P", sk, json!({"name": sk})), Condition::Always)
             .await
@@ -97,7 +98,7 @@ pub async fn query_by_prefix_in_order<S: Store>(s: &S) {
     s.put(Item::new("PX", "B#0", json!({})), Condition::Always)
         .await
         .unwrap();
-    let sks = |p: crate::store::Page| p.items.into_iter().map(|i| i.sk).collect::<Vec<_>>();
+    let sks = |p: super::Page| p.items.into_iter().map(|i| i.sk).collect::<Vec<_>>();
     assert_eq!(
         sks(s.query(Query::prefix("P", "B#")).await.unwrap()),
         ["B#1", "B#10", "B#2"]
@@ -115,7 +116,7 @@ pub async fn query_by_prefix_in_order<S: Store>(s: &S) {
     assert_eq!(s.count("nobody", "").await.unwrap(), 0);
 }
 
-pub async fn query_pages_with_cursor<S: Store>(s: &S) {
+pub async fn query_pages_with_cursor<S: LocalStore>(s: &S) {
     for i in 0..25 {
         s.put(
             Item::new("P", format!("I#{i:03}"), json!({"i": i})),
@@ -146,7 +147,7 @@ pub async fn query_pages_with_cursor<S: Store>(s: &S) {
     }
 }
 
-pub async fn invalid_items_are_refused<S: Store>(s: &S) {
+pub async fn invalid_items_are_refused<S: LocalStore>(s: &S) {
     let reserved = s
         .put(Item::new("P", "S", json!({"pk": "x"})), Condition::Always)
         .await;
@@ -160,9 +161,8 @@ pub async fn invalid_items_are_refused<S: Store>(s: &S) {
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
 }
 
-fn visit(visitor: &str, visit_id: &str) -> VisitRecord {
-    VisitRecord {
-        visitor_id: visitor.into(),
+fn visit(visit_id: &str) -> Visit {
+    Visit {
         visit_id: visit_id.into(),
         started_at: 1_700_000_000_000,
         country: Some("PL".into()),
@@ -172,9 +172,8 @@ fn visit(visitor: &str, visit_id: &str) -> VisitRecord {
     }
 }
 
-fn view(visitor: &str, visit_id: &str, seq: u32, at: u64) -> PageViewRecord {
-    PageViewRecord {
-        visitor_id: visitor.into(),
+fn view(visit_id: &str, seq: u32, at: u64) -> VisitedPage {
+    VisitedPage {
         visit_id: visit_id.into(),
         seq,
         url: format!("https://shop.example/p/{seq}"),
@@ -184,48 +183,31 @@ fn view(visitor: &str, visit_id: &str, seq: u32, at: u64) -> PageViewRecord {
     }
 }
 
-fn visit_count(written: records::Written) -> u32 {
-    match written {
-        records::Written::Visit { visit_count, .. } => visit_count,
-        other => panic!("expected a visit count, got {other:?}"),
-    }
-}
-
 /// Resends after reconnects and hub restarts must not double-count anything.
-pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
-    let v1 = Record::Visit(visit("visitor-a", "0001-visit"));
+pub async fn browsing_records_are_idempotent<S: LocalStore>(s: &S) {
+    let (site, who) = ("site1", "visitor-a");
     assert_eq!(
-        visit_count(records::write_record(s, "site1", &v1).await.unwrap()),
-        1
+        browsing::record_visit(s, site, who, &visit("0001-visit")).await,
+        Ok(1)
     );
     assert_eq!(
-        visit_count(records::write_record(s, "site1", &v1).await.unwrap()),
-        1
+        browsing::record_visit(s, site, who, &visit("0001-visit")).await,
+        Ok(1)
     );
     for seq in 1..=3 {
-        let pv = Record::PageView(view(
-            "visitor-a",
-            "0001-visit",
-            seq,
-            1_700_000_000_000 + seq as u64,
-        ));
-        records::write_record(s, "site1", &pv).await.unwrap();
-        records::write_record(s, "site1", &pv).await.unwrap();
+        let pv = view("0001-visit", seq, 1_700_000_000_000 + seq as u64);
+        browsing::record_page_view(s, site, who, &pv).await.unwrap();
+        browsing::record_page_view(s, site, who, &pv).await.unwrap();
     }
-    let v2 = Record::Visit(visit("visitor-a", "0002-visit"));
     assert_eq!(
-        visit_count(records::write_record(s, "site1", &v2).await.unwrap()),
-        2
+        browsing::record_visit(s, site, who, &visit("0002-visit")).await,
+        Ok(2)
     );
-    records::write_record(
-        s,
-        "site1",
-        &Record::PageView(view("visitor-a", "0002-visit", 1, 1_700_000_100_000)),
-    )
-    .await
-    .unwrap();
+    browsing::record_page_view(s, site, who, &view("0002-visit", 1, 1_700_000_100_000))
+        .await
+        .unwrap();
 
-    let details = records::visitor_details(s, "site1", "visitor-a")
+    let details = browsing::visitor_details(s, site, who)
         .await
         .unwrap()
         .unwrap();
@@ -233,8 +215,9 @@ pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
     assert_eq!(details.page_view_count, 4);
     assert_eq!(details.first_seen_at, 1_700_000_000_000);
     assert_eq!(
-        details.visits[0].visit_id, "0002-visit",
-        "most recent visit first"
+        details.visits[0],
+        visit("0002-visit"),
+        "most recent visit first, as written"
     );
     let history: Vec<(String, u32)> = details
         .page_views
@@ -254,34 +237,109 @@ pub async fn browsing_records_are_idempotent<S: Store>(s: &S) {
 }
 
 /// The same visitor ID on two sites is two unrelated visitors.
-pub async fn sites_never_see_each_other<S: Store>(s: &S) {
-    records::write_record(
-        s,
-        "site-a",
-        &Record::Visit(visit("same-visitor", "0001-visit")),
-    )
-    .await
-    .unwrap();
-    records::write_record(
-        s,
-        "site-a",
-        &Record::PageView(view("same-visitor", "0001-visit", 1, 5)),
-    )
-    .await
-    .unwrap();
+pub async fn sites_never_see_each_other<S: LocalStore>(s: &S) {
+    browsing::record_visit(s, "site-a", "same-visitor", &visit("0001-visit"))
+        .await
+        .unwrap();
+    browsing::record_page_view(s, "site-a", "same-visitor", &view("0001-visit", 1, 5))
+        .await
+        .unwrap();
     assert_eq!(
-        records::visitor_details(s, "site-b", "same-visitor")
+        browsing::visitor_details(s, "site-b", "same-visitor")
             .await
             .unwrap(),
         None
     );
-    assert!(records::visitor_details(s, "site-a", "same-visitor")
+    assert!(browsing::visitor_details(s, "site-a", "same-visitor")
         .await
         .unwrap()
         .is_some());
 }
 
-pub async fn accounts_sites_and_sessions<S: Store>(s: &S) {
+/// Two writers changing different attributes of one item both win (no lost update);
+/// an update never creates an item.
+pub async fn updates_change_only_their_attributes<S: LocalStore>(s: &S) {
+    s.put(
+        Item::new("P", "S", json!({"a": 1, "b": "x", "keep": true})),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    let set = |v: serde_json::Value| v.as_object().unwrap().clone();
+    s.update("P", "S", set(json!({"a": 2}))).await.unwrap();
+    s.update("P", "S", set(json!({"b": "y", "c": [1, 2]})))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get("P", "S").await.unwrap().unwrap().attrs,
+        set(json!({"a": 2, "b": "y", "c": [1, 2], "keep": true}))
+    );
+    assert_eq!(
+        s.update("P", "missing", set(json!({"a": 1}))).await,
+        Err(StoreError::ConditionFailed)
+    );
+    assert_eq!(s.get("P", "missing").await.unwrap(), None);
+    assert!(matches!(
+        s.update("P", "S", set(json!({"sk": "other"}))).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // An expiring item keeps its expiry through an update.
+    s.put(
+        Item::new("P", "T", json!({"a": 1})).with_expiry(u32::MAX as u64 * 2),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    s.update("P", "T", set(json!({"a": 3}))).await.unwrap();
+    let t = s.get("P", "T").await.unwrap().unwrap();
+    assert_eq!(
+        (t.u64("a"), t.expires_at),
+        (Some(3), Some(u32::MAX as u64 * 2))
+    );
+}
+
+/// An admin's edit of a site and an agent's calls switch, made from the same old copy,
+/// both survive: the lost update the site record used to suffer.
+pub async fn site_edits_and_the_calls_switch_do_not_undo_each_other<S: LocalStore>(s: &S) {
+    let site = Site {
+        site_key: "key-1".into(),
+        account_id: "acc-1".into(),
+        name: "Shop".into(),
+        active: true,
+        allowed_origins: vec![],
+        consultants: vec![],
+        calls_enabled: true,
+    };
+    accounts::put_site(s, &site).await.unwrap();
+    let stale = site.clone();
+    accounts::set_calls_enabled(s, "key-1", false)
+        .await
+        .unwrap();
+    let edit = SiteEdit {
+        name: "Renamed".into(),
+        active: true,
+        allowed_origins: vec!["https://shop.example".into()],
+        consultants: vec!["agent-2".into()],
+    };
+    accounts::edit_site(s, &stale, &edit).await.unwrap();
+    let now = accounts::get_site(s, "key-1").await.unwrap().unwrap();
+    assert_eq!(now.name, "Renamed");
+    assert_eq!(now.allowed_origins, ["https://shop.example"]);
+    assert!(!now.calls_enabled, "the switch made meanwhile is kept");
+    assert_eq!(
+        accounts::account_sites(s, "acc-1").await.unwrap()[0].name,
+        "Renamed"
+    );
+    accounts::delete_site(s, &now).await.unwrap();
+    assert_eq!(
+        accounts::edit_site(s, &now, &edit).await,
+        Err(StoreError::ConditionFailed),
+        "a deleted site is not brought back by an edit"
+    );
+    assert_eq!(accounts::get_site(s, "key-1").await.unwrap(), None);
+}
+
+pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
     let site = Site {
         site_key: "key-1".into(),
         account_id: "acc-1".into(),
@@ -409,14 +467,16 @@ macro_rules! store_contract_tests {
             put_get_roundtrip, put_overwrites, conditional_put_refuses_existing,
             expired_items_are_invisible, delete_removes, query_by_prefix_in_order,
             query_pages_with_cursor, invalid_items_are_refused, browsing_records_are_idempotent,
-            sites_never_see_each_other, accounts_sites_and_sessions, conversations_and_messages);
+            sites_never_see_each_other, updates_change_only_their_attributes,
+            site_edits_and_the_calls_switch_do_not_undo_each_other, accounts_sites_and_sessions,
+            conversations_and_messages);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
             #[tokio::test]
             async fn $case() {
                 let store = $make.await;
-                $crate::contract::$case(&store).await;
+                $crate::store::contract::$case(&store).await;
             }
         )*
     };
@@ -467,8 +527,8 @@ fn chat_message(
 
 /// Conversations, messages and blocks: resends are free, a taken seq is refused, open
 /// conversations come back for a restarted hub, search finds contacts, sites stay apart.
-pub async fn conversations_and_messages<S: Store>(s: &S) {
-    use crate::conversations as c;
+pub async fn conversations_and_messages<S: LocalStore>(s: &S) {
+    use super::conversations as c;
     use crate::protocol::{Author, ConversationStatus::*};
     let open = chat_summary("0001-conv-a", "visitor-a", Pending, "Zoé");
     let closed = chat_summary("0002-conv-b", "visitor-b", Closed, "Marek");

@@ -1,0 +1,330 @@
+//! Who may connect, and who may see what: the rules every adapter applies before a socket
+//! reaches a hub, and the one conversation-visibility rule the hub and the HTTP API share.
+//! Decisions are pure functions; the lookups they need are `async` over [`LocalStore`].
+
+use std::collections::HashMap;
+
+use crate::clock::{secs, UnixMillis};
+use crate::codec;
+use crate::hub::{AgentIdentity, SiteSettings};
+use crate::protocol::{close_code, ConversationStatus, ConversationSummary};
+use crate::store::accounts::{self, Plan, Role, Site};
+use crate::store::{LocalStore, StoreResult};
+
+/// Why a socket is refused: the close code and reason the adapter sends (a browser cannot
+/// read an HTTP status from a failed WebSocket handshake, so sockets are accepted and
+/// then closed with these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const UNKNOWN_SITE: Refusal = Refusal {
+    code: close_code::UNKNOWN_SITE,
+    reason: "unknown or inactive site key",
+};
+const STORE_DOWN: Refusal = Refusal {
+    code: close_code::TRY_AGAIN_LATER,
+    reason: "could not check this connection; try again",
+};
+
+/// A site as hubs need it: its record and its account's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRecord {
+    pub site: Site,
+    pub plan: Plan,
+}
+
+impl SiteRecord {
+    /// What the site's hub must know of it (origins for navigation, call gating).
+    pub fn settings(&self) -> SiteSettings {
+        SiteSettings {
+            allowed_origins: self.site.allowed_origins.clone(),
+            calls_in_plan: self.plan.calls,
+            calls_enabled: self.site.calls_enabled,
+        }
+    }
+}
+
+/// Whether `key` could be a site key at all. Anything else is refused before the store
+/// (or a cache, or a hub) ever sees it.
+pub fn is_site_key(key: &str) -> bool {
+    codec::validate_id_length("site", key, 3).is_ok()
+}
+
+/// The active site `key` names, with its account's plan; `None` for an unknown,
+/// malformed or inactive key.
+pub async fn load_site<S: LocalStore + ?Sized>(
+    store: &S,
+    key: &str,
+) -> StoreResult<Option<SiteRecord>> {
+    if !is_site_key(key) {
+        return Ok(None);
+    }
+    let Some(site) = accounts::get_site(store, key).await?.filter(|s| s.active) else {
+        return Ok(None);
+    };
+    let plan = accounts::account_plan(store, &site.account_id).await?;
+    Ok(Some(SiteRecord { site, plan }))
+}
+
+/// A visitor's socket: the site must exist and be active, and the page's `Origin` must be
+/// one the site allows.
+pub fn admit_visitor(site: Option<&SiteRecord>, origin: Option<&str>) -> Result<(), Refusal> {
+    let site = site.ok_or(UNKNOWN_SITE)?;
+    if site.site.allows_origin(origin) {
+        Ok(())
+    } else {
+        Err(Refusal {
+            code: close_code::FORBIDDEN,
+            reason: "this page's origin is not allowed for this site key",
+        })
+    }
+}
+
+/// What an agent's socket handshake carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentHandshake<'a> {
+    /// The `Cookie` header.
+    pub cookie: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+/// An agent's socket: it must come from the portal's own origin (no cross-site WebSocket
+/// hijacking), carry a live session, and be for a site the agent works on (their
+/// account's, and assigned to them unless they are an admin).
+pub async fn authorize_agent<S: LocalStore + ?Sized>(
+    store: &S,
+    site_key: &str,
+    handshake: AgentHandshake<'_>,
+    now: UnixMillis,
+) -> Result<(AgentIdentity, SiteRecord), Refusal> {
+    if !same_origin(handshake.origin, handshake.host) {
+        return Err(Refusal {
+            code: close_code::FORBIDDEN,
+            reason: "agent sockets must come from the portal's origin",
+        });
+    }
+    let token = handshake
+        .cookie
+        .and_then(accounts::token_from_cookie_header)
+        .ok_or(Refusal {
+            code: close_code::UNAUTHORIZED,
+            reason: "sign in first",
+        })?;
+    let (_, agent) = accounts::agent_for_session(store, token, secs(now))
+        .await
+        .map_err(|_| STORE_DOWN)?
+        .ok_or(Refusal {
+            code: close_code::UNAUTHORIZED,
+            reason: "session expired; sign in again",
+        })?;
+    let site = load_site(store, site_key)
+        .await
+        .map_err(|_| STORE_DOWN)?
+        .filter(|s| s.site.admits(&agent))
+        .ok_or(Refusal {
+            code: close_code::FORBIDDEN,
+            reason: "not a site you are assigned to",
+        })?;
+    Ok((
+        AgentIdentity {
+            agent_id: agent.agent_id,
+            name: agent.name,
+            expert: agent.role == Role::Expert,
+        },
+        site,
+    ))
+}
+
+/// Whether a browser's `Origin` is the host it connects to. Clients that send no
+/// `Origin` are not browsers (and cannot carry a victim's cookie cross-site).
+pub fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    match (origin, host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    }
+}
+
+/// The one visibility rule for conversations (C3), for the hub and the HTTP API alike:
+/// pending ones are for every agent of the site (any of them may take it); an active one
+/// only for its owner; closed ones for every agent of the site — the seed's "Closed:
+/// history of conversations, which can be taken up again" is a shared folder, so any
+/// colleague can read the history and reopen it.
+pub fn may_read_conversation(agent_id: &str, summary: &ConversationSummary) -> bool {
+    match summary.status {
+        ConversationStatus::Pending | ConversationStatus::Closed => true,
+        ConversationStatus::Active => summary
+            .owner
+            .as_ref()
+            .is_some_and(|o| o.agent_id == agent_id),
+    }
+}
+
+/// Sites read recently, so a burst of connections costs one store read per site. Only
+/// sites that exist are kept (misses are never cached: anyone can invent keys), and at
+/// most `capacity` of them: the oldest is dropped first.
+pub struct SiteCache {
+    entries: HashMap<String, (SiteRecord, UnixMillis)>,
+    ttl_ms: u64,
+    capacity: usize,
+}
+
+impl SiteCache {
+    pub fn new(ttl_ms: u64, capacity: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            ttl_ms,
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The cached site, if read less than the TTL ago.
+    pub fn get(&self, key: &str, now: UnixMillis) -> Option<&SiteRecord> {
+        self.entries
+            .get(key)
+            .filter(|(_, at)| now.saturating_sub(*at) < self.ttl_ms)
+            .map(|(site, _)| site)
+    }
+
+    pub fn insert(&mut self, record: SiteRecord, now: UnixMillis) {
+        let key = record.site.site_key.clone();
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(key, (record, now));
+    }
+
+    pub fn forget(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::AgentRef;
+
+    fn record(key: &str, origins: &[&str]) -> SiteRecord {
+        SiteRecord {
+            site: Site {
+                site_key: key.into(),
+                account_id: "acc".into(),
+                name: "Shop".into(),
+                active: true,
+                allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
+                consultants: vec![],
+                calls_enabled: true,
+            },
+            plan: Plan { calls: true },
+        }
+    }
+
+    #[test]
+    fn visitors_need_an_existing_site_and_an_allowed_origin() {
+        assert_eq!(
+            admit_visitor(None, Some("https://a.example")),
+            Err(UNKNOWN_SITE)
+        );
+        let open = record("shop", &[]);
+        assert_eq!(admit_visitor(Some(&open), None), Ok(()));
+        let closed = record("shop", &["https://a.example"]);
+        assert_eq!(
+            admit_visitor(Some(&closed), Some("https://A.example")),
+            Ok(())
+        );
+        for origin in [Some("https://b.example"), Some("http://a.example"), None] {
+            assert_eq!(
+                admit_visitor(Some(&closed), origin).map_err(|r| r.code),
+                Err(close_code::FORBIDDEN),
+                "{origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn agent_sockets_must_be_same_origin() {
+        assert!(same_origin(
+            Some("http://127.0.0.1:8080"),
+            Some("127.0.0.1:8080")
+        ));
+        assert!(same_origin(None, Some("x")));
+        assert!(!same_origin(
+            Some("http://shop.example"),
+            Some("127.0.0.1:8080")
+        ));
+        assert!(!same_origin(Some("http://127.0.0.1:8080"), None));
+    }
+
+    #[test]
+    fn site_keys_have_a_form() {
+        assert!(is_site_key("demo-shop"));
+        assert!(is_site_key("site-0123abcd"));
+        assert!(!is_site_key("x"));
+        assert!(!is_site_key(&"k".repeat(65)));
+        assert!(!is_site_key("a b"));
+        assert!(!is_site_key("../x"));
+    }
+
+    #[test]
+    fn conversation_visibility() {
+        let mut c = ConversationSummary {
+            conversation_id: "c1".into(),
+            visitor_id: "v1".into(),
+            status: ConversationStatus::Pending,
+            owner: None,
+            contact: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+            preview: String::new(),
+            last_seq: 0,
+            unread: 0,
+            proactive: false,
+        };
+        assert!(may_read_conversation("anyone", &c));
+        c.status = ConversationStatus::Active;
+        c.owner = Some(AgentRef {
+            agent_id: "a1".into(),
+            name: "Ada".into(),
+        });
+        assert!(may_read_conversation("a1", &c));
+        assert!(!may_read_conversation("a2", &c));
+        c.status = ConversationStatus::Closed;
+        assert!(may_read_conversation("a2", &c), "closed history is shared");
+    }
+
+    #[test]
+    fn the_site_cache_expires_and_stays_bounded() {
+        let mut cache = SiteCache::new(1_000, 2);
+        cache.insert(record("site-a", &[]), 0);
+        cache.insert(record("site-b", &[]), 10);
+        assert!(cache.get("site-a", 999).is_some());
+        assert!(cache.get("site-a", 1_000).is_none(), "expired");
+        cache.insert(record("site-c", &[]), 20);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("site-a", 20).is_none(), "the oldest went first");
+        assert!(cache.get("site-c", 20).is_some());
+        cache.forget("site-c");
+        assert!(cache.get("site-c", 20).is_none());
+    }
+}

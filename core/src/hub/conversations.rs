@@ -1,0 +1,1029 @@
+//! Conversations (chat) in the hub: lifecycle (pending → active → closed, reopen),
+//! ownership and transfer, typing previews, blocking, and delivery that never loses or
+//! duplicates a message.
+//!
+//! Delivery rule (B2): a message gets the conversation's next sequence number, is handed
+//! to the store as [`StoreOp::Message`], and is delivered to anyone (including the
+//! sender's ack) only once the store confirmed it — in sequence order. So everything a
+//! client has seen is durable, a restart resumes from the store with the same numbers,
+//! and a resend (same `client_id`) is acknowledged again instead of stored twice.
+//!
+//! Who may read a conversation is [`access::may_read_conversation`], the same rule the
+//! HTTP API applies.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use super::{AgentIdentity, Ctx, Event, HubConfig, StoreOp};
+use crate::access::may_read_conversation;
+use crate::codec::FrameError;
+use crate::protocol::*;
+use crate::store::conversations::{new_conversation_id, Restored, RECENT_MESSAGES};
+use crate::store::StoreError;
+
+struct Conversation {
+    summary: ConversationSummary,
+    /// Every message up to this seq has been delivered.
+    delivered_seq: u64,
+    /// The newest messages, in seq order, stored or on their way to the store.
+    recent: VecDeque<Entry>,
+}
+
+struct Entry {
+    message: ChatMessage,
+    stored: bool,
+    /// The connection to acknowledge once stored.
+    sender: Option<ConnId>,
+}
+
+/// A visitor's chat messages: a token bucket shared by all their tabs.
+struct Bucket {
+    tokens: f64,
+    at: UnixMillis,
+}
+
+pub(super) struct Conversations {
+    conversations: HashMap<String, Conversation>,
+    /// Each visitor has at most one open (pending or active) conversation.
+    open_by_visitor: HashMap<String, String>,
+    blocked: BTreeSet<String>,
+    /// Reopen requests waiting for the store: conversation → agent connections.
+    loading: HashMap<String, Vec<ConnId>>,
+    /// The agent connection that said it is typing, per conversation.
+    typing: HashMap<String, ConnId>,
+    buckets: HashMap<String, Bucket>,
+    messages_per_second: f64,
+    message_burst: f64,
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> FrameError {
+    FrameError::new(code, message)
+}
+
+fn not_yours() -> FrameError {
+    error(ErrorCode::NotFound, "no such conversation of yours")
+}
+
+impl Conversations {
+    pub fn new(config: &HubConfig) -> Self {
+        Self {
+            conversations: HashMap::new(),
+            open_by_visitor: HashMap::new(),
+            blocked: BTreeSet::new(),
+            loading: HashMap::new(),
+            typing: HashMap::new(),
+            buckets: HashMap::new(),
+            messages_per_second: config.visitor_messages_per_second,
+            message_burst: config.visitor_message_burst,
+        }
+    }
+
+    /// What the store knows (open conversations, blocked visitors), into a fresh hub.
+    pub fn restore(&mut self, restored: Restored) {
+        for (summary, messages) in restored.conversations {
+            let id = summary.conversation_id.clone();
+            self.open_by_visitor
+                .insert(summary.visitor_id.clone(), id.clone());
+            self.conversations.insert(
+                id,
+                Conversation {
+                    delivered_seq: summary.last_seq,
+                    recent: stored_entries(messages),
+                    summary,
+                },
+            );
+        }
+        self.blocked = restored.blocked.into_iter().collect();
+    }
+
+    // -- what other parts ask -------------------------------------------------------------
+
+    pub fn open_of(&self, visitor_id: &str) -> Option<&str> {
+        self.open_by_visitor.get(visitor_id).map(String::as_str)
+    }
+
+    fn open_summary(&self, visitor_id: &str) -> Option<&ConversationSummary> {
+        let id = self.open_by_visitor.get(visitor_id)?;
+        self.conversations.get(id).map(|c| &c.summary)
+    }
+
+    pub fn unread_of(&self, visitor_id: &str) -> u32 {
+        self.open_summary(visitor_id).map_or(0, |s| s.unread)
+    }
+
+    /// The agent who owns the visitor's open conversation, if it is taken.
+    pub fn owner_of_open(&self, visitor_id: &str) -> Option<String> {
+        self.open_summary(visitor_id)?
+            .owner
+            .as_ref()
+            .map(|o| o.agent_id.clone())
+    }
+
+    pub fn is_blocked(&self, visitor_id: &str) -> bool {
+        self.blocked.contains(visitor_id)
+    }
+
+    pub fn blocked_list(&self) -> Vec<String> {
+        self.blocked.iter().cloned().collect()
+    }
+
+    /// The open conversations an agent may see (their snapshot).
+    pub fn visible_to(&self, agent_id: &str) -> Vec<ConversationSummary> {
+        let mut list: Vec<ConversationSummary> = self
+            .conversations
+            .values()
+            .filter(|c| c.summary.status != ConversationStatus::Closed)
+            .filter(|c| may_read_conversation(agent_id, &c.summary))
+            .map(|c| c.summary.clone())
+            .collect();
+        list.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+        list
+    }
+
+    /// A visitor left the site for good.
+    pub fn visitor_gone(&mut self, visitor_id: &str) {
+        self.buckets.remove(visitor_id);
+    }
+
+    // -- visitors ---------------------------------------------------------------------------
+
+    /// After `hello`: the open conversation and the messages the widget has not shown yet.
+    pub fn resume_visitor(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        visitor_id: &str,
+        after_seq: u64,
+    ) {
+        let Some(conv) = self
+            .open_by_visitor
+            .get(visitor_id)
+            .and_then(|id| self.conversations.get(id))
+        else {
+            return;
+        };
+        let messages = conv
+            .recent
+            .iter()
+            .filter(|e| e.message.seq > after_seq && e.message.seq <= conv.delivered_seq)
+            .map(|e| e.message.clone())
+            .collect();
+        ctx.to_visitor_conn(
+            conn,
+            VisitorServerFrame::Conversation {
+                conversation: visitor_view(&conv.summary),
+                messages,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn visitor_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        visitor_id: &str,
+        client_id: String,
+        text: String,
+        page_url: String,
+        contact: Option<Contact>,
+    ) {
+        if let Some(id) = self.open_by_visitor.get(visitor_id).cloned() {
+            if self.acknowledge_resend(ctx, &id, &client_id, conn) {
+                return;
+            }
+        }
+        if self.blocked.contains(visitor_id) {
+            return ctx.error(
+                conn,
+                error(
+                    ErrorCode::Blocked,
+                    "you can no longer start conversations here",
+                ),
+            );
+        }
+        if !self.take_message_token(visitor_id, ctx.now) {
+            return ctx.error(
+                conn,
+                error(
+                    ErrorCode::RateLimited,
+                    "too many messages; wait a moment and send again",
+                ),
+            );
+        }
+        let contact = contact.map(|c| Contact {
+            name: c
+                .name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
+            email: c
+                .email
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty()),
+        });
+        let id = match self.open_by_visitor.get(visitor_id).cloned() {
+            Some(id) => {
+                if let Some(contact) = contact {
+                    let conv = self.conversations.get_mut(&id).expect("open is present");
+                    let merged = Contact {
+                        name: contact.name.or(conv.summary.contact.name.clone()),
+                        email: contact.email.or(conv.summary.contact.email.clone()),
+                    };
+                    if merged != conv.summary.contact {
+                        conv.summary.contact = merged;
+                        self.persist(ctx, &id);
+                    }
+                }
+                id
+            }
+            None => {
+                let id = new_conversation_id(ctx.now, &client_id);
+                self.open(
+                    ctx,
+                    &id,
+                    visitor_id,
+                    ConversationStatus::Pending,
+                    None,
+                    contact.unwrap_or_default(),
+                    false,
+                );
+                id
+            }
+        };
+        self.append(
+            ctx,
+            &id,
+            client_id,
+            Author::Visitor,
+            MessageBody::Text { text },
+            Some(page_url),
+            Some(conn),
+        );
+    }
+
+    fn take_message_token(&mut self, visitor_id: &str, now: UnixMillis) -> bool {
+        let burst = self.message_burst;
+        let bucket = self
+            .buckets
+            .entry(visitor_id.to_string())
+            .or_insert(Bucket {
+                tokens: burst,
+                at: now,
+            });
+        let elapsed = now.saturating_sub(bucket.at) as f64 / 1000.0;
+        bucket.tokens = (bucket.tokens + elapsed * self.messages_per_second).min(burst);
+        bucket.at = now;
+        if bucket.tokens < 1.0 {
+            return false;
+        }
+        bucket.tokens -= 1.0;
+        true
+    }
+
+    pub fn visitor_typing(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, draft: String) {
+        let Some(summary) = self.open_summary(visitor_id).cloned() else {
+            return;
+        };
+        ctx.to_agents(
+            |a| may_read_conversation(&a.identity.agent_id, &summary),
+            AgentServerFrame::TypingPreview {
+                conversation_id: summary.conversation_id.clone(),
+                draft,
+            },
+        );
+    }
+
+    pub fn visitor_ends(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, visitor_id: &str) {
+        match self.open_by_visitor.get(visitor_id).cloned() {
+            Some(id) => self.close(ctx, &id, "The visitor ended the conversation".into()),
+            None => ctx.error(conn, error(ErrorCode::NotFound, "no open conversation")),
+        }
+    }
+
+    // -- agents -----------------------------------------------------------------------------
+
+    /// C2: an agent opens a conversation with a visitor of the live list.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        me: &AgentIdentity,
+        visitor_id: &str,
+        visitor_present: bool,
+        client_id: String,
+        body: MessageBody,
+    ) -> Result<(), FrameError> {
+        if !visitor_present {
+            return Err(error(
+                ErrorCode::NotFound,
+                "this visitor is not on the site",
+            ));
+        }
+        if let Some(open) = self.open_by_visitor.get(visitor_id) {
+            return Err(error(
+                ErrorCode::Conflict,
+                format!("the visitor already has conversation {open}"),
+            ));
+        }
+        let id = new_conversation_id(ctx.now, &client_id);
+        self.open(
+            ctx,
+            &id,
+            visitor_id,
+            ConversationStatus::Active,
+            Some(me.as_ref()),
+            Contact::default(),
+            true,
+        );
+        self.append(ctx, &id, client_id, author(me), body, None, Some(conn));
+        Ok(())
+    }
+
+    /// C1: a pending conversation becomes this agent's.
+    pub fn take(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        id: &str,
+    ) -> Result<(), FrameError> {
+        match self.readable(id, me)?.status {
+            ConversationStatus::Pending => {
+                self.take_pending(ctx, id, me);
+                Ok(())
+            }
+            ConversationStatus::Active => Err(error(
+                ErrorCode::Conflict,
+                "this conversation is already yours",
+            )),
+            ConversationStatus::Closed => {
+                Err(error(ErrorCode::Conflict, "this conversation is closed"))
+            }
+        }
+    }
+
+    pub fn agent_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        me: &AgentIdentity,
+        id: &str,
+        client_id: String,
+        body: MessageBody,
+    ) -> Result<(), FrameError> {
+        if self.acknowledge_resend(ctx, id, &client_id, conn) {
+            return Ok(());
+        }
+        match self.readable(id, me)?.status {
+            // Answering a pending conversation takes it.
+            ConversationStatus::Pending => self.take_pending(ctx, id, me),
+            ConversationStatus::Active => {}
+            ConversationStatus::Closed => {
+                return Err(error(
+                    ErrorCode::Conflict,
+                    "this conversation is closed; reopen it first",
+                ))
+            }
+        }
+        self.append(ctx, id, client_id, author(me), body, None, Some(conn));
+        Ok(())
+    }
+
+    pub fn agent_typing(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        me: &AgentIdentity,
+        id: &str,
+        typing: bool,
+    ) -> Result<(), FrameError> {
+        let summary = self.readable(id, me)?;
+        if summary.status == ConversationStatus::Active {
+            if typing {
+                self.typing.insert(id.to_string(), conn);
+            } else {
+                self.typing.remove(id);
+            }
+            ctx.to_visitor(
+                &summary.visitor_id,
+                VisitorServerFrame::AgentTyping { typing },
+            );
+        }
+        Ok(())
+    }
+
+    pub fn mark_read(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        id: &str,
+        seq: u64,
+    ) -> Result<(), FrameError> {
+        self.readable(id, me)?;
+        let conv = self.conversations.get_mut(id).expect("readable");
+        if conv.summary.unread > 0 && seq >= conv.delivered_seq {
+            conv.summary.unread = 0;
+            let visitor_id = conv.summary.visitor_id.clone();
+            self.publish(ctx, id);
+            ctx.emit(Event::RowChanged(visitor_id));
+        }
+        Ok(())
+    }
+
+    /// C8: hand an active conversation to another agent or expert online.
+    pub fn transfer(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        id: &str,
+        to_agent_id: &str,
+    ) -> Result<(), FrameError> {
+        let summary = self.readable(id, me)?;
+        if summary.status != ConversationStatus::Active {
+            return Err(error(
+                ErrorCode::Conflict,
+                "only an active conversation can be transferred",
+            ));
+        }
+        if to_agent_id == me.agent_id {
+            return Err(error(ErrorCode::Conflict, "it is already yours"));
+        }
+        let Some(target) = ctx.roster.agent_identity(to_agent_id).cloned() else {
+            return Err(error(
+                ErrorCode::NotFound,
+                "that agent is not online on this site",
+            ));
+        };
+        let conv = self.conversations.get_mut(id).expect("readable");
+        conv.summary.owner = Some(target.as_ref());
+        conv.summary.updated_at = ctx.now;
+        let visitor_id = conv.summary.visitor_id.clone();
+        let view = visitor_view(&conv.summary);
+        self.persist(ctx, id);
+        self.system_message(
+            ctx,
+            id,
+            format!(
+                "{} transferred the conversation to {}",
+                me.name, target.name
+            ),
+        );
+        ctx.to_visitor(
+            &visitor_id,
+            VisitorServerFrame::Conversation {
+                conversation: view,
+                messages: Vec::new(),
+            },
+        );
+        self.publish(ctx, id);
+        Ok(())
+    }
+
+    /// C10: the conversation moves to Closed.
+    pub fn end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        id: &str,
+    ) -> Result<(), FrameError> {
+        if self.readable(id, me)?.status == ConversationStatus::Closed {
+            return Err(error(
+                ErrorCode::Conflict,
+                "this conversation is already closed",
+            ));
+        }
+        self.close(ctx, id, format!("{} ended the conversation", me.name));
+        Ok(())
+    }
+
+    /// Brings a closed conversation back as Active, owned by the agent who asked; from
+    /// memory when it just closed, else from the store.
+    pub fn reopen(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, id: &str) -> Result<(), FrameError> {
+        if let Some(conv) = self.conversations.get(id) {
+            if conv.summary.status != ConversationStatus::Closed {
+                return Err(error(ErrorCode::Conflict, "this conversation is open"));
+            }
+            let loaded = (
+                conv.summary.clone(),
+                conv.recent.iter().map(|e| e.message.clone()).collect(),
+            );
+            self.conversations.remove(id);
+            self.loading.insert(id.to_string(), vec![conn]);
+            self.loaded(ctx, id, Ok(Some(loaded)));
+            return Ok(());
+        }
+        let waiting = self.loading.entry(id.to_string()).or_default();
+        waiting.push(conn);
+        if waiting.len() == 1 {
+            ctx.store(StoreOp::LoadConversation {
+                conversation_id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// C9: the visitor can no longer start conversations (or can again).
+    pub fn block(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: &AgentIdentity,
+        visitor_id: &str,
+        blocked: bool,
+    ) {
+        let changed = if blocked {
+            self.blocked.insert(visitor_id.to_string())
+        } else {
+            self.blocked.remove(visitor_id)
+        };
+        if changed {
+            ctx.store(StoreOp::Blocked {
+                visitor_id: visitor_id.to_string(),
+                blocked,
+                at: ctx.now,
+            });
+        }
+        if blocked {
+            if let Some(id) = self.open_by_visitor.get(visitor_id).cloned() {
+                self.close(ctx, &id, format!("{} blocked the visitor", me.name));
+            }
+            ctx.to_visitor(
+                visitor_id,
+                VisitorServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::Blocked,
+                    message: "you can no longer start conversations here".into(),
+                }),
+            );
+        }
+        ctx.to_agents(
+            |_| true,
+            AgentServerFrame::Blocked {
+                visitors: self.blocked_list(),
+            },
+        );
+    }
+
+    /// An agent's tab closed: their "typing…" stops.
+    pub fn agent_conn_closed(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) {
+        let stopped: Vec<String> = self
+            .typing
+            .iter()
+            .filter(|(_, c)| **c == conn)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stopped {
+            self.typing.remove(&id);
+            if let Some(conv) = self.conversations.get(&id) {
+                ctx.to_visitor(
+                    &conv.summary.visitor_id,
+                    VisitorServerFrame::AgentTyping { typing: false },
+                );
+            }
+        }
+    }
+
+    /// The summary of an in-memory conversation this agent may read. Anything else is
+    /// "not found", so IDs of conversations one may not see reveal nothing.
+    fn readable(&self, id: &str, me: &AgentIdentity) -> Result<ConversationSummary, FrameError> {
+        self.conversations
+            .get(id)
+            .filter(|c| may_read_conversation(&me.agent_id, &c.summary))
+            .map(|c| c.summary.clone())
+            .ok_or_else(not_yours)
+    }
+
+    fn take_pending(&mut self, ctx: &mut Ctx<'_>, id: &str, me: &AgentIdentity) {
+        let conv = self.conversations.get_mut(id).expect("checked");
+        conv.summary.status = ConversationStatus::Active;
+        conv.summary.owner = Some(me.as_ref());
+        conv.summary.updated_at = ctx.now;
+        let visitor_id = conv.summary.visitor_id.clone();
+        let view = visitor_view(&conv.summary);
+        self.persist(ctx, id);
+        self.system_message(ctx, id, format!("{} joined the conversation", me.name));
+        ctx.to_visitor(
+            &visitor_id,
+            VisitorServerFrame::Conversation {
+                conversation: view,
+                messages: Vec::new(),
+            },
+        );
+        self.publish(ctx, id);
+    }
+
+    // -- lifecycle --------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: &str,
+        visitor_id: &str,
+        status: ConversationStatus,
+        owner: Option<AgentRef>,
+        contact: Contact,
+        proactive: bool,
+    ) {
+        let summary = ConversationSummary {
+            conversation_id: id.to_string(),
+            visitor_id: visitor_id.to_string(),
+            status,
+            owner,
+            contact,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            preview: String::new(),
+            last_seq: 0,
+            unread: 0,
+            proactive,
+        };
+        self.open_by_visitor
+            .insert(visitor_id.to_string(), id.to_string());
+        ctx.to_visitor(
+            visitor_id,
+            VisitorServerFrame::Conversation {
+                conversation: visitor_view(&summary),
+                messages: Vec::new(),
+            },
+        );
+        self.conversations.insert(
+            id.to_string(),
+            Conversation {
+                summary,
+                delivered_seq: 0,
+                recent: VecDeque::new(),
+            },
+        );
+        self.persist(ctx, id);
+    }
+
+    fn close(&mut self, ctx: &mut Ctx<'_>, id: &str, note: String) {
+        let Some(conv) = self.conversations.get_mut(id) else {
+            return;
+        };
+        conv.summary.status = ConversationStatus::Closed;
+        conv.summary.updated_at = ctx.now;
+        conv.summary.unread = 0;
+        let visitor_id = conv.summary.visitor_id.clone();
+        if self.open_by_visitor.get(&visitor_id).map(String::as_str) == Some(id) {
+            self.open_by_visitor.remove(&visitor_id);
+        }
+        self.typing.remove(id);
+        self.system_message(ctx, id, note);
+        let view = visitor_view(&self.conversations[id].summary);
+        self.persist(ctx, id);
+        ctx.to_visitor(
+            &visitor_id,
+            VisitorServerFrame::Conversation {
+                conversation: view,
+                messages: Vec::new(),
+            },
+        );
+        self.publish(ctx, id);
+        ctx.emit(Event::RowChanged(visitor_id));
+    }
+
+    /// The store's answer to a reopen: the conversation comes back owned by the agent who
+    /// asked first.
+    pub fn loaded(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: &str,
+        loaded: Result<Option<(ConversationSummary, Vec<ChatMessage>)>, StoreError>,
+    ) {
+        let waiting = self.loading.remove(id).unwrap_or_default();
+        let Some((conn, me)) = waiting
+            .iter()
+            .find_map(|c| ctx.roster.agent(*c).map(|a| (*c, a.identity.clone())))
+        else {
+            return;
+        };
+        let (mut summary, messages) = match loaded {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return ctx.error(conn, error(ErrorCode::NotFound, "no such conversation")),
+            Err(_) => {
+                return ctx.error(
+                    conn,
+                    error(
+                        ErrorCode::NotSaved,
+                        "the conversation could not be loaded; try again",
+                    ),
+                )
+            }
+        };
+        if self.conversations.contains_key(id) {
+            return ctx.error(
+                conn,
+                error(ErrorCode::Conflict, "this conversation is open"),
+            );
+        }
+        if let Some(open) = self.open_by_visitor.get(&summary.visitor_id) {
+            return ctx.error(
+                conn,
+                error(
+                    ErrorCode::Conflict,
+                    format!("the visitor has another open conversation ({open})"),
+                ),
+            );
+        }
+        let last_seq = messages
+            .last()
+            .map_or(summary.last_seq, |m| m.seq.max(summary.last_seq));
+        summary.status = ConversationStatus::Active;
+        summary.owner = Some(me.as_ref());
+        summary.updated_at = ctx.now;
+        summary.last_seq = last_seq;
+        let visitor_id = summary.visitor_id.clone();
+        self.open_by_visitor
+            .insert(visitor_id.clone(), id.to_string());
+        ctx.to_visitor(
+            &visitor_id,
+            VisitorServerFrame::Conversation {
+                conversation: visitor_view(&summary),
+                messages: Vec::new(),
+            },
+        );
+        self.conversations.insert(
+            id.to_string(),
+            Conversation {
+                delivered_seq: last_seq,
+                recent: stored_entries(messages),
+                summary,
+            },
+        );
+        self.persist(ctx, id);
+        self.system_message(ctx, id, format!("{} reopened the conversation", me.name));
+        self.publish(ctx, id);
+    }
+
+    // -- messages ---------------------------------------------------------------------------
+
+    /// C14: a call note in the visitor's conversation, opening one (owned by the call's
+    /// agent) if they have none.
+    pub fn call_note(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        visitor_id: &str,
+        agent: &AgentRef,
+        text: String,
+    ) {
+        let id = match self.open_by_visitor.get(visitor_id) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_conversation_id(ctx.now, &format!("call-{visitor_id}"));
+                self.open(
+                    ctx,
+                    &id,
+                    visitor_id,
+                    ConversationStatus::Active,
+                    Some(agent.clone()),
+                    Contact::default(),
+                    true,
+                );
+                self.publish(ctx, &id);
+                id
+            }
+        };
+        self.system_message(ctx, &id, text);
+    }
+
+    fn system_message(&mut self, ctx: &mut Ctx<'_>, id: &str, text: String) {
+        let seq = self.conversations[id].summary.last_seq + 1;
+        self.append(
+            ctx,
+            id,
+            format!("system-{seq}"),
+            Author::System,
+            MessageBody::Event { text },
+            None,
+            None,
+        );
+    }
+
+    /// A message this conversation already has (same sender ID) is acknowledged, not
+    /// stored again. Returns whether `client_id` was a resend.
+    fn acknowledge_resend(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: &str,
+        client_id: &str,
+        conn: ConnId,
+    ) -> bool {
+        let Some(conv) = self.conversations.get_mut(id) else {
+            return false;
+        };
+        let Some(entry) = conv
+            .recent
+            .iter_mut()
+            .find(|e| e.message.client_id == client_id)
+        else {
+            return false;
+        };
+        if entry.message.seq <= conv.delivered_seq {
+            ack(ctx, conn, id, client_id, entry.message.seq);
+        } else {
+            entry.sender = Some(conn); // acknowledged when stored
+        }
+        true
+    }
+
+    /// Numbers a message and sends it to the store; delivery follows the store's answer.
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: &str,
+        client_id: String,
+        author: Author,
+        body: MessageBody,
+        page_url: Option<String>,
+        sender: Option<ConnId>,
+    ) {
+        let conv = self.conversations.get_mut(id).expect("open conversation");
+        let seq = conv.summary.last_seq + 1;
+        conv.summary.last_seq = seq;
+        conv.summary.updated_at = ctx.now;
+        conv.summary.preview = body.preview();
+        match author {
+            Author::Visitor => conv.summary.unread += 1,
+            Author::Agent { .. } => conv.summary.unread = 0,
+            Author::System => {}
+        }
+        let message = ChatMessage {
+            conversation_id: id.to_string(),
+            seq,
+            client_id,
+            author,
+            body,
+            page_url,
+            at: ctx.now,
+        };
+        conv.recent.push_back(Entry {
+            message: message.clone(),
+            stored: false,
+            sender,
+        });
+        while conv.recent.len() > RECENT_MESSAGES as usize
+            && conv
+                .recent
+                .front()
+                .is_some_and(|e| e.stored && e.message.seq <= conv.delivered_seq)
+        {
+            conv.recent.pop_front();
+        }
+        ctx.store(StoreOp::Message(message));
+    }
+
+    /// The store's answer for message `seq`: deliver, in order, everything now stored.
+    pub fn message_stored(&mut self, ctx: &mut Ctx<'_>, id: &str, seq: u64, ok: bool) {
+        let Some(conv) = self.conversations.get_mut(id) else {
+            return;
+        };
+        let Some(pos) = conv.recent.iter().position(|e| e.message.seq == seq) else {
+            return;
+        };
+        if ok {
+            conv.recent[pos].stored = true;
+        } else {
+            let entry = conv.recent.remove(pos).expect("found");
+            if let Some(conn) = entry.sender {
+                ctx.error(
+                    conn,
+                    error(
+                        ErrorCode::NotSaved,
+                        format!(
+                            "message {} could not be saved; it will be resent",
+                            entry.message.client_id
+                        ),
+                    ),
+                );
+            }
+        }
+        self.release(ctx, id);
+    }
+
+    fn release(&mut self, ctx: &mut Ctx<'_>, id: &str) {
+        let conv = self.conversations.get_mut(id).expect("present");
+        let mut delivered = Vec::new();
+        for entry in conv.recent.iter() {
+            if entry.message.seq <= conv.delivered_seq {
+                continue;
+            }
+            if !entry.stored {
+                break;
+            }
+            conv.delivered_seq = entry.message.seq;
+            delivered.push((entry.message.clone(), entry.sender));
+        }
+        if delivered.is_empty() {
+            return;
+        }
+        let summary = conv.summary.clone();
+        for (message, sender) in delivered {
+            ctx.to_visitor(
+                &summary.visitor_id,
+                VisitorServerFrame::Message {
+                    message: message.clone(),
+                },
+            );
+            ctx.to_agents(
+                |a| may_read_conversation(&a.identity.agent_id, &summary),
+                AgentServerFrame::Message {
+                    message: message.clone(),
+                },
+            );
+            if let Some(conn) = sender {
+                ack(ctx, conn, id, &message.client_id, message.seq);
+            }
+        }
+        self.publish(ctx, id);
+        ctx.emit(Event::RowChanged(summary.visitor_id.clone()));
+        // A closed conversation leaves memory once everything it said is delivered.
+        let conv = &self.conversations[id];
+        if conv.summary.status == ConversationStatus::Closed
+            && conv
+                .recent
+                .iter()
+                .all(|e| e.message.seq <= conv.delivered_seq)
+        {
+            self.conversations.remove(id);
+        }
+    }
+
+    /// Writes the summary (lifecycle changes only; per-message fields are rebuilt on restore).
+    fn persist(&mut self, ctx: &mut Ctx<'_>, id: &str) {
+        ctx.store(StoreOp::Conversation(
+            self.conversations[id].summary.clone(),
+        ));
+    }
+
+    /// Tells every agent about the conversation: the summary to those who may read it,
+    /// only its ID (`visible: false`) to the others.
+    fn publish(&mut self, ctx: &mut Ctx<'_>, id: &str) {
+        let Some(summary) = self.conversations.get(id).map(|c| c.summary.clone()) else {
+            return;
+        };
+        let agents: Vec<(ConnId, bool)> = ctx
+            .roster
+            .agents()
+            .map(|(conn, a)| (conn, may_read_conversation(&a.identity.agent_id, &summary)))
+            .collect();
+        for (conn, visible) in agents {
+            ctx.to_agent(
+                conn,
+                AgentServerFrame::ConversationChanged {
+                    conversation: summary.clone(),
+                    visible,
+                },
+            );
+        }
+    }
+}
+
+fn ack(ctx: &mut Ctx<'_>, conn: ConnId, conversation_id: &str, client_id: &str, seq: u64) {
+    let (conversation_id, client_id) = (conversation_id.to_string(), client_id.to_string());
+    match ctx.roster.role(conn) {
+        Some(super::Role::Visitor(_)) => ctx.to_visitor_conn(
+            conn,
+            VisitorServerFrame::MessageAck {
+                conversation_id,
+                client_id,
+                seq,
+            },
+        ),
+        Some(super::Role::Agent(_)) => ctx.to_agent(
+            conn,
+            AgentServerFrame::MessageAck {
+                conversation_id,
+                client_id,
+                seq,
+            },
+        ),
+        None => {}
+    }
+}
+
+fn visitor_view(summary: &ConversationSummary) -> VisitorConversation {
+    VisitorConversation {
+        conversation_id: summary.conversation_id.clone(),
+        status: summary.status,
+        agent_name: summary.owner.as_ref().map(|o| o.name.clone()),
+    }
+}
+
+/// Messages read from the store: already stored, nobody waiting for an ack.
+fn stored_entries(messages: Vec<ChatMessage>) -> VecDeque<Entry> {
+    messages
+        .into_iter()
+        .map(|message| Entry {
+            message,
+            stored: true,
+            sender: None,
+        })
+        .collect()
+}
+
+fn author(agent: &AgentIdentity) -> Author {
+    Author::Agent {
+        agent_id: agent.agent_id.clone(),
+        name: agent.name.clone(),
+    }
+}

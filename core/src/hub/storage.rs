@@ -1,0 +1,331 @@
+//! The hub's side of the store: the requests it makes ([`StoreOp`]), the one function
+//! every adapter runs them with ([`perform`]), and the part of the hub that keeps track of
+//! them ([`Storage`]): which are in flight, which must wait for an earlier write of the
+//! same thing, which failed and are retried after a backoff.
+//!
+//! - Idempotent writes (visits, page views, conversation summaries, blocks, the calls
+//!   switch) are retried until they succeed. Writes that set the state of one thing (a
+//!   conversation's summary, a visitor's block, the site's calls switch) are sent one at a
+//!   time per thing and in order; a newer one waiting replaces an older one waiting.
+//! - A chat message is not retried here: its sender is told (`not_saved`) and resends it.
+//! - The restore request (open conversations and blocks) is retried until it succeeds.
+
+use std::collections::{HashMap, HashSet};
+
+use super::timers::Timers;
+use super::Output;
+use crate::clock::UnixMillis;
+use crate::protocol::{ChatMessage, ConversationSummary};
+use crate::store::browsing::{self, Visit, VisitedPage};
+use crate::store::conversations::{self, Restored};
+use crate::store::{accounts, LocalStore, StoreError};
+
+/// A read or write the hub asks its adapter to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    /// Load the open conversations and blocked visitors (a new hub, once).
+    Restore,
+    Visit {
+        visitor_id: String,
+        visit: Visit,
+    },
+    PageView {
+        visitor_id: String,
+        page: VisitedPage,
+    },
+    /// A conversation's lifecycle changed (created, taken, transferred, ended, reopened).
+    Conversation(ConversationSummary),
+    /// A chat message; the hub delivers it only once this succeeded.
+    Message(ChatMessage),
+    Blocked {
+        visitor_id: String,
+        blocked: bool,
+        at: UnixMillis,
+    },
+    /// V11: an agent switched calls on or off for the site.
+    CallsSetting {
+        enabled: bool,
+    },
+    /// Read a closed conversation back (to reopen it).
+    LoadConversation {
+        conversation_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreRequest {
+    pub id: u64,
+    pub op: StoreOp,
+}
+
+/// What a successful request gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Done,
+    Restored(Restored),
+    /// Visits this visitor has made, including the one just written.
+    VisitCount(u32),
+    Conversation(Option<(ConversationSummary, Vec<ChatMessage>)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreReply {
+    pub id: u64,
+    pub result: Result<Answer, StoreError>,
+}
+
+/// Runs one request against the store, for the hub of `site`. Adapters call this for
+/// every [`Output::Store`] and hand the reply back as [`super::Input::Stored`].
+pub async fn perform<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    request: StoreRequest,
+) -> StoreReply {
+    let result = match request.op {
+        StoreOp::Restore => conversations::load_open(store, site)
+            .await
+            .map(Answer::Restored),
+        StoreOp::Visit { visitor_id, visit } => {
+            browsing::record_visit(store, site, &visitor_id, &visit)
+                .await
+                .map(Answer::VisitCount)
+        }
+        StoreOp::PageView { visitor_id, page } => {
+            browsing::record_page_view(store, site, &visitor_id, &page)
+                .await
+                .map(|_| Answer::Done)
+        }
+        StoreOp::Conversation(summary) => conversations::save_conversation(store, site, &summary)
+            .await
+            .map(|_| Answer::Done),
+        StoreOp::Message(message) => conversations::save_message(store, site, &message)
+            .await
+            .map(|_| Answer::Done),
+        StoreOp::Blocked {
+            visitor_id,
+            blocked,
+            at,
+        } => conversations::set_blocked(store, site, &visitor_id, blocked, at)
+            .await
+            .map(|_| Answer::Done),
+        StoreOp::CallsSetting { enabled } => {
+            match accounts::set_calls_enabled(store, site, enabled).await {
+                // The site was deleted meanwhile: nothing left to switch.
+                Ok(()) | Err(StoreError::ConditionFailed) => Ok(Answer::Done),
+                Err(e) => Err(e),
+            }
+        }
+        StoreOp::LoadConversation { conversation_id } => {
+            conversations::load_conversation(store, site, &conversation_id)
+                .await
+                .map(Answer::Conversation)
+        }
+    };
+    StoreReply {
+        id: request.id,
+        result,
+    }
+}
+
+/// What a reply means for the rest of the hub.
+pub(super) enum Delivery {
+    Restored(Restored),
+    VisitCounted {
+        visitor_id: String,
+        visit_id: String,
+        visit_count: u32,
+    },
+    MessageStored {
+        conversation_id: String,
+        seq: u64,
+        ok: bool,
+    },
+    ConversationLoaded {
+        conversation_id: String,
+        loaded: Result<Option<(ConversationSummary, Vec<ChatMessage>)>, StoreError>,
+    },
+}
+
+/// Writes of the same thing are sent one at a time, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Conversation(String),
+    Blocked(String),
+    CallsSetting,
+}
+
+fn subject(op: &StoreOp) -> Option<Subject> {
+    match op {
+        StoreOp::Conversation(s) => Some(Subject::Conversation(s.conversation_id.clone())),
+        StoreOp::Blocked { visitor_id, .. } => Some(Subject::Blocked(visitor_id.clone())),
+        StoreOp::CallsSetting { .. } => Some(Subject::CallsSetting),
+        StoreOp::Restore
+        | StoreOp::Visit { .. }
+        | StoreOp::PageView { .. }
+        | StoreOp::Message(_)
+        | StoreOp::LoadConversation { .. } => None,
+    }
+}
+
+/// Whether a failed request is tried again (after a backoff) rather than reported.
+fn retried(op: &StoreOp) -> bool {
+    match op {
+        StoreOp::Restore
+        | StoreOp::Visit { .. }
+        | StoreOp::PageView { .. }
+        | StoreOp::Conversation(_)
+        | StoreOp::Blocked { .. }
+        | StoreOp::CallsSetting { .. } => true,
+        StoreOp::Message(_) | StoreOp::LoadConversation { .. } => false,
+    }
+}
+
+/// Requests kept at most (in flight, waiting, or to retry); past it, browsing facts
+/// (visits, page views) are dropped rather than let a store outage grow memory without
+/// bound. State writes are bounded by what they describe; messages are never kept.
+const MAX_KEPT: usize = 50_000;
+const FIRST_BACKOFF_MS: u64 = 250;
+const MAX_BACKOFF_MS: u64 = 30_000;
+
+struct Kept {
+    op: StoreOp,
+    attempts: u32,
+}
+
+#[derive(Default)]
+pub(super) struct Storage {
+    next_id: u64,
+    in_flight: HashMap<u64, Kept>,
+    /// Subjects with a write in flight (or waiting to be retried).
+    busy: HashSet<Subject>,
+    /// The newest write for a busy subject, sent when the one before it succeeded.
+    waiting: HashMap<Subject, StoreOp>,
+    retry: Timers<u64>,
+    to_retry: HashMap<u64, Kept>,
+    /// Writes whose turn came (the one before them succeeded), sent at the next tick.
+    pending_sends: Vec<Kept>,
+    restore_requested: bool,
+    /// Browsing writes dropped because too many requests were kept.
+    pub dropped: u64,
+}
+
+impl Storage {
+    pub fn restore_requested(&self) -> bool {
+        self.restore_requested
+    }
+
+    pub fn next_wakeup(&self) -> Option<UnixMillis> {
+        self.retry.next()
+    }
+
+    fn kept(&self) -> usize {
+        self.in_flight.len() + self.waiting.len() + self.to_retry.len()
+    }
+
+    pub fn request(&mut self, op: StoreOp, out: &mut Vec<Output>) {
+        if op == StoreOp::Restore {
+            self.restore_requested = true;
+        }
+        if matches!(op, StoreOp::Visit { .. } | StoreOp::PageView { .. }) && self.kept() >= MAX_KEPT
+        {
+            self.dropped += 1;
+            return;
+        }
+        if let Some(subject) = subject(&op) {
+            if !self.busy.insert(subject.clone()) {
+                self.waiting.insert(subject, op);
+                return;
+            }
+        }
+        self.send(Kept { op, attempts: 0 }, out);
+    }
+
+    fn send(&mut self, kept: Kept, out: &mut Vec<Output>) {
+        self.next_id += 1;
+        let id = self.next_id;
+        out.push(Output::Store(StoreRequest {
+            id,
+            op: kept.op.clone(),
+        }));
+        self.in_flight.insert(id, kept);
+    }
+
+    /// The adapter's answer; what it means for the hub, if anything.
+    pub fn reply(&mut self, reply: StoreReply, now: UnixMillis) -> Option<Delivery> {
+        let kept = self.in_flight.remove(&reply.id)?;
+        let answer = match reply.result {
+            Ok(answer) => answer,
+            Err(_) if retried(&kept.op) => {
+                let attempts = kept.attempts + 1;
+                let backoff = (FIRST_BACKOFF_MS << (attempts - 1).min(16)).min(MAX_BACKOFF_MS);
+                self.retry.insert(now + backoff, reply.id);
+                self.to_retry.insert(reply.id, Kept { attempts, ..kept });
+                return None;
+            }
+            Err(error) => {
+                return match kept.op {
+                    StoreOp::Message(m) => Some(Delivery::MessageStored {
+                        conversation_id: m.conversation_id,
+                        seq: m.seq,
+                        ok: false,
+                    }),
+                    StoreOp::LoadConversation { conversation_id } => {
+                        Some(Delivery::ConversationLoaded {
+                            conversation_id,
+                            loaded: Err(error),
+                        })
+                    }
+                    _ => None,
+                };
+            }
+        };
+        match (kept.op, answer) {
+            (StoreOp::Restore, Answer::Restored(restored)) => Some(Delivery::Restored(restored)),
+            (StoreOp::Visit { visitor_id, visit }, Answer::VisitCount(visit_count)) => {
+                Some(Delivery::VisitCounted {
+                    visitor_id,
+                    visit_id: visit.visit_id,
+                    visit_count,
+                })
+            }
+            (StoreOp::Message(m), _) => Some(Delivery::MessageStored {
+                conversation_id: m.conversation_id,
+                seq: m.seq,
+                ok: true,
+            }),
+            (StoreOp::LoadConversation { conversation_id }, Answer::Conversation(loaded)) => {
+                Some(Delivery::ConversationLoaded {
+                    conversation_id,
+                    loaded: Ok(loaded),
+                })
+            }
+            (op, _) => {
+                self.next_of(subject(&op));
+                None
+            }
+        }
+    }
+
+    /// A subject's write succeeded: send the one waiting behind it, if any.
+    fn next_of(&mut self, subject: Option<Subject>) {
+        let Some(subject) = subject else { return };
+        match self.waiting.remove(&subject) {
+            Some(op) => self.pending_sends.push(Kept { op, attempts: 0 }),
+            None => {
+                self.busy.remove(&subject);
+            }
+        }
+    }
+
+    /// Sends what is due: retries whose backoff ended, writes that were waiting.
+    pub fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) {
+        for kept in std::mem::take(&mut self.pending_sends) {
+            self.send(kept, out);
+        }
+        while let Some(id) = self.retry.pop_due(now) {
+            if let Some(kept) = self.to_retry.remove(&id) {
+                self.send(kept, out);
+            }
+        }
+    }
+}

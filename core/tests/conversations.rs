@@ -1,0 +1,449 @@
+//! Conversations in the hub, driven with explicit store answers: lifecycle, ownership,
+//! transfer, blocking, and "nothing lost, nothing duplicated" (B2).
+
+mod common;
+
+use common::*;
+use vitrine_core::hub::storage::Answer;
+use vitrine_core::hub::{HubConfig, StoreOp};
+use vitrine_core::protocol::*;
+use vitrine_core::store::conversations::Restored;
+
+fn ada() -> Agent {
+    Agent::new(1, "ada", "Ada")
+}
+fn bo() -> Agent {
+    Agent::new(2, "bo", "Bo")
+}
+fn v1() -> Visitor {
+    Visitor::new(10, "visitor-1").on(page(1, "/lamp", "Lamp"))
+}
+
+/// A hub whose store confirms messages when the test says so.
+fn bench() -> Bench {
+    Bench::new().holding(hold_messages)
+}
+
+/// Visitor writes first; Ada and Bo both see it pending; Ada takes it; Bo no longer sees it.
+fn pending_then_taken(b: &mut Bench) -> String {
+    b.agent(&ada());
+    b.agent(&bo());
+    b.visitor(&v1());
+    let out = b.says(&v1(), "msg-00000001", "Hello, is the lamp in stock?");
+    assert!(
+        out.agent_messages(1).is_empty(),
+        "nothing is delivered before it is stored"
+    );
+    let out = b.store_all();
+    let (pending, visible) = out
+        .summary(1)
+        .expect("agents learn about the new conversation");
+    assert_eq!(pending.status, ConversationStatus::Pending);
+    assert!(visible);
+    assert_eq!(pending.unread, 1);
+    assert_eq!(
+        out.summary(2).unwrap().0.status,
+        ConversationStatus::Pending
+    );
+    let m = &out.agent_messages(2)[0];
+    assert_eq!(m.seq, 1);
+    assert_eq!(
+        m.page_url.as_deref(),
+        Some("https://shop.example/lamp"),
+        "C5"
+    );
+    let id = pending.conversation_id.clone();
+
+    b.agent_does(
+        &ada(),
+        AgentFrame::Take {
+            conversation_id: id.clone(),
+        },
+    );
+    let out = b.store_all();
+    let (taken, visible_to_ada) = out.summary(1).unwrap();
+    assert_eq!(taken.status, ConversationStatus::Active);
+    assert_eq!(taken.owner.as_ref().unwrap().agent_id, "ada");
+    assert!(visible_to_ada);
+    assert!(
+        !out.summary(2).unwrap().1,
+        "Bo no longer sees Ada's active conversation"
+    );
+    assert!(out
+        .visitor_messages(10)
+        .iter()
+        .any(|m| text(m) == "Ada joined the conversation"));
+    id
+}
+
+#[test]
+fn reactive_chat_is_pending_then_owned_by_the_agent_who_takes_it() {
+    let mut b = bench();
+    let id = pending_then_taken(&mut b);
+    // Bo can neither take nor answer it, and learns nothing about it.
+    let out = b.agent_does(
+        &bo(),
+        AgentFrame::Take {
+            conversation_id: id.clone(),
+        },
+    );
+    assert_eq!(out.agent_error(2), Some(ErrorCode::NotFound));
+    let out = b.agent_says(&bo(), &id, "msg-bo-0001", "Hi from Bo");
+    assert_eq!(out.agent_error(2), Some(ErrorCode::NotFound));
+    assert!(b.held_messages().is_empty());
+    // Ada answers; the visitor sees it with the next sequence number.
+    b.agent_says(&ada(), &id, "msg-ada-0001", "Yes, 3 left.");
+    let out = b.store_all();
+    let m = &out.visitor_messages(10)[0];
+    assert_eq!((m.seq, text(m).as_str()), (3, "Yes, 3 left."));
+    assert!(out.to_agent(1).iter().any(|f| matches!(f, AgentServerFrame::MessageAck { seq: 3, client_id, .. } if client_id == "msg-ada-0001")));
+    assert!(out.agent_messages(2).is_empty());
+}
+
+#[test]
+fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
+    let mut b = bench();
+    b.agent(&ada());
+    b.visitor(&v1());
+    let start = |client_id: &str, visitor_id: &str| AgentFrame::StartConversation {
+        visitor_id: visitor_id.into(),
+        client_id: client_id.into(),
+        body: MessageBody::Text {
+            text: "Can I help you choose?".into(),
+        },
+    };
+    let out = b.agent_does(&ada(), start("msg-ada-0001", "visitor-1"));
+    assert!(out.to_visitor(10).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.status == ConversationStatus::Active && conversation.agent_name.as_deref() == Some("Ada"))));
+    let out = b.store_all();
+    assert_eq!(text(&out.visitor_messages(10)[0]), "Can I help you choose?");
+    assert!(out.summary(1).unwrap().0.proactive);
+    // A second proactive start for the same visitor is refused: one open conversation each.
+    let out = b.agent_does(&ada(), start("msg-ada-0002", "visitor-1"));
+    assert_eq!(out.agent_error(1), Some(ErrorCode::Conflict));
+    // Unknown visitors cannot be contacted.
+    let out = b.agent_does(&ada(), start("msg-ada-0003", "visitor-unknown"));
+    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+}
+
+#[test]
+fn typing_preview_goes_to_the_agent_and_only_typing_state_to_the_visitor() {
+    let mut b = bench();
+    let id = pending_then_taken(&mut b);
+    let out = b.visitor_does(
+        &v1(),
+        VisitorFrame::Typing {
+            draft: "Does it come in bla".into(),
+        },
+    );
+    assert!(out.to_agent(1).iter().any(|f| matches!(f, AgentServerFrame::TypingPreview { draft, .. } if draft == "Does it come in bla")));
+    assert!(
+        out.to_agent(2).is_empty(),
+        "only the owner sees an active conversation's draft"
+    );
+    let out = b.agent_does(
+        &ada(),
+        AgentFrame::Typing {
+            conversation_id: id,
+            typing: true,
+        },
+    );
+    assert_eq!(
+        out.to_visitor(10),
+        vec![VisitorServerFrame::AgentTyping { typing: true }]
+    );
+    // The agent's tab closes while typing: the visitor stops seeing "typing".
+    let out = b.disconnect(1);
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::AgentTyping { typing: false }));
+}
+
+#[test]
+fn transfer_hands_over_ownership_only_to_an_agent_online() {
+    let mut b = bench();
+    let id = pending_then_taken(&mut b);
+    let transfer = |to: &str| AgentFrame::Transfer {
+        conversation_id: id.clone(),
+        to_agent_id: to.into(),
+    };
+    let out = b.agent_does(&ada(), transfer("nobody-online"));
+    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+    let out = b.agent_does(&bo(), transfer("bo"));
+    assert_eq!(
+        out.agent_error(2),
+        Some(ErrorCode::NotFound),
+        "only the owner transfers"
+    );
+    let out = b.agent_does(&ada(), transfer("bo"));
+    assert!(out.to_visitor(10).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.agent_name.as_deref() == Some("Bo"))));
+    let out = b.store_all();
+    assert!(out.summary(2).unwrap().1);
+    assert!(!out.summary(1).unwrap().1);
+    assert_eq!(
+        text(&out.agent_messages(2)[0]),
+        "Ada transferred the conversation to Bo"
+    );
+    let out = b.agent_says(&ada(), &id, "msg-ada-0009", "still here?");
+    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+    assert_eq!(
+        b.last_stored_summary().unwrap().owner.unwrap().agent_id,
+        "bo",
+        "the new owner is stored"
+    );
+}
+
+#[test]
+fn end_closes_and_any_agent_of_the_site_may_reopen_it_from_the_store() {
+    let mut b = bench();
+    let id = pending_then_taken(&mut b);
+    b.agent_does(
+        &ada(),
+        AgentFrame::End {
+            conversation_id: id.clone(),
+        },
+    );
+    let out = b.store_all();
+    let (closed, visible) = out.summary(1).unwrap();
+    assert_eq!((closed.status, visible), (ConversationStatus::Closed, true));
+    assert!(
+        out.summary(2).unwrap().1,
+        "closed history is every agent's (access::may_read_conversation)"
+    );
+    assert_eq!(
+        b.last_stored_summary().unwrap().status,
+        ConversationStatus::Closed
+    );
+    // Closed: answering is refused until reopened.
+    let out = b.agent_says(&ada(), &id, "msg-ada-0002", "one more thing");
+    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+    // Bo reopens it: the hub asks the store, then makes it Active and Bo's.
+    let out = b.agent_does(
+        &bo(),
+        AgentFrame::Reopen {
+            conversation_id: id.clone(),
+        },
+    );
+    assert!(out.stores().iter().any(
+        |op| matches!(op, StoreOp::LoadConversation { conversation_id } if *conversation_id == id)
+    ));
+    let load = b.take_held(|op| matches!(op, StoreOp::LoadConversation { .. }));
+    b.reply(
+        load.id,
+        Ok(Answer::Conversation(Some((closed, Vec::new())))),
+    );
+    let out = b.store_all();
+    let (s, visible) = out.summary(2).unwrap();
+    assert_eq!((s.status, visible), (ConversationStatus::Active, true));
+    assert_eq!(s.owner.unwrap().agent_id, "bo");
+    assert!(out
+        .agent_messages(2)
+        .iter()
+        .any(|m| text(m) == "Bo reopened the conversation"));
+    // An unknown ID is "not found"; a store that fails says so.
+    for (id, answer, code) in [
+        (
+            "unknown-conv",
+            Ok(Answer::Conversation(None)),
+            ErrorCode::NotFound,
+        ),
+        (
+            "other-conv",
+            Err(vitrine_core::store::StoreError::Backend("down".into())),
+            ErrorCode::NotSaved,
+        ),
+    ] {
+        b.agent_does(
+            &ada(),
+            AgentFrame::Reopen {
+                conversation_id: id.into(),
+            },
+        );
+        let load = b.take_held(|op| matches!(op, StoreOp::LoadConversation { .. }));
+        assert_eq!(b.reply(load.id, answer).agent_error(1), Some(code));
+    }
+}
+
+#[test]
+fn a_blocked_visitor_cannot_start_conversations_until_unblocked() {
+    let mut b = bench();
+    pending_then_taken(&mut b);
+    let block = |blocked| AgentFrame::Block {
+        visitor_id: "visitor-1".into(),
+        blocked,
+    };
+    let out = b.agent_does(&ada(), block(true));
+    assert_eq!(out.visitor_error(10), Some(ErrorCode::Blocked));
+    assert!(out.to_agent(2).contains(&AgentServerFrame::Blocked {
+        visitors: vec!["visitor-1".into()]
+    }));
+    assert!(out
+        .stores()
+        .iter()
+        .any(|op| matches!(op, StoreOp::Blocked { blocked: true, .. })));
+    b.store_all();
+    let out = b.says(&v1(), "msg-00000009", "let me in");
+    assert_eq!(out.visitor_error(10), Some(ErrorCode::Blocked));
+    assert!(b.held_messages().is_empty());
+    b.agent_does(&ada(), block(false));
+    b.says(&v1(), "msg-00000010", "thanks");
+    assert_eq!(b.held_messages().len(), 1, "a new conversation starts");
+}
+
+#[test]
+fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
+    let mut b = bench();
+    b.agent(&ada());
+    b.visitor(&v1());
+    b.says(&v1(), "msg-00000001", "one");
+    b.says(&v1(), "msg-00000002", "two");
+    // The store confirms #2 before #1: nothing may overtake.
+    let second = b.take_held(|op| matches!(op, StoreOp::Message(m) if m.seq == 2));
+    let out = b.reply(second.id, Ok(Answer::Done));
+    assert!(out.agent_messages(1).is_empty());
+    let out = b.store_all();
+    let seqs: Vec<u64> = out.agent_messages(1).iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    // The widget lost its connection before the acks arrived, reconnects, resends both.
+    b.disconnect(10);
+    let tab = v1().tab(11);
+    let out = b.visitor(&tab);
+    let resumed = out.to_visitor(11).into_iter().find_map(|f| match f {
+        VisitorServerFrame::Conversation { messages, .. } => Some(messages),
+        _ => None,
+    });
+    assert_eq!(
+        resumed.unwrap().len(),
+        2,
+        "resume sends what the widget has not seen"
+    );
+    let out = b.says(&tab, "msg-00000001", "one");
+    assert!(out
+        .to_visitor(11)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::MessageAck { seq: 1, .. })));
+    b.says(&tab, "msg-00000002", "two");
+    assert!(b.held_messages().is_empty(), "resends write nothing");
+    // Resume after seq 1 sends only seq 2.
+    let out = b.visitor(&v1().after(1));
+    let messages = out.to_visitor(10).into_iter().find_map(|f| match f {
+        VisitorServerFrame::Conversation { messages, .. } => Some(messages),
+        _ => None,
+    });
+    assert_eq!(
+        messages.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [2]
+    );
+}
+
+#[test]
+fn a_failed_write_is_reported_and_later_messages_still_flow() {
+    let mut b = bench();
+    b.agent(&ada());
+    b.visitor(&v1());
+    b.says(&v1(), "msg-00000001", "one");
+    b.says(&v1(), "msg-00000002", "two");
+    let first = b.take_held(|op| matches!(op, StoreOp::Message(m) if m.seq == 1));
+    let out = b.reply(
+        first.id,
+        Err(vitrine_core::store::StoreError::Backend("down".into())),
+    );
+    assert_eq!(out.visitor_error(10), Some(ErrorCode::NotSaved));
+    let out = b.store_all();
+    let texts: Vec<String> = out.agent_messages(1).iter().map(text).collect();
+    assert_eq!(texts, ["two"]);
+    // The widget resends "one": it is stored under a new number, after "two".
+    b.says(&v1(), "msg-00000001", "one");
+    let out = b.store_all();
+    assert_eq!(out.agent_messages(1)[0].seq, 3);
+}
+
+#[test]
+fn a_restarted_hub_resumes_numbering_from_the_store() {
+    let mut b = bench();
+    b.visitor(&v1());
+    b.says(&v1(), "msg-00000001", "one");
+    b.store_all();
+    let conversation = b.last_stored_summary().expect("conversation written");
+    let stored: Vec<ChatMessage> = b
+        .requests
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    // A new hub, restored from what the store holds.
+    let restored = Restored {
+        conversations: vec![(
+            ConversationSummary {
+                last_seq: 1,
+                preview: "one".into(),
+                unread: 1,
+                ..conversation
+            },
+            stored,
+        )],
+        blocked: vec![],
+    };
+    let mut fresh = Bench::restored_from(HubConfig::default(), restored).holding(hold_messages);
+    let out = fresh.agent(&ada());
+    assert!(
+        matches!(&out.to_agent(1)[0], AgentServerFrame::Snapshot { conversations, .. } if conversations.len() == 1)
+    );
+    fresh.visitor(&v1().after(1));
+    // The widget resends "one" (it never saw the ack): recognised after the restart.
+    fresh.says(&v1(), "msg-00000001", "one");
+    assert!(fresh.held_messages().is_empty());
+    fresh.says(&v1(), "msg-00000002", "two");
+    assert_eq!(fresh.held_messages()[0].seq, 2);
+}
+
+#[test]
+fn visitor_floods_are_refused_with_a_clear_error() {
+    let mut b = bench();
+    b.visitor(&v1());
+    let mut limited = false;
+    for i in 0..20 {
+        let out = b.says(&v1(), &format!("msg-flood-{i:04}"), "spam");
+        limited |= out.visitor_error(10) == Some(ErrorCode::RateLimited);
+    }
+    assert!(limited);
+    let accepted = b.held_messages().len();
+    assert!(
+        accepted <= 9,
+        "at most the burst is accepted, got {accepted}"
+    );
+}
+
+#[test]
+fn unread_marks_reach_the_live_list_and_clear_when_read() {
+    let mut b = bench();
+    b.agent(&ada());
+    b.visitor(&v1());
+    b.says(&v1(), "msg-00000001", "hello");
+    let out = b.store_all();
+    assert_eq!(b.hub.live_list()[0].unread, 1);
+    let id = out.summary(1).unwrap().0.conversation_id;
+    b.agent_does(
+        &ada(),
+        AgentFrame::MarkRead {
+            conversation_id: id,
+            seq: 1,
+        },
+    );
+    assert_eq!(b.hub.live_list()[0].unread, 0);
+}
+
+#[test]
+fn the_visitor_can_end_the_conversation() {
+    let mut b = bench();
+    pending_then_taken(&mut b);
+    let out = b.visitor_does(&v1(), VisitorFrame::EndConversation {});
+    assert!(out.to_visitor(10).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.status == ConversationStatus::Closed)));
+    let out = b.visitor_does(&v1(), VisitorFrame::EndConversation {});
+    assert_eq!(
+        out.visitor_error(10),
+        Some(ErrorCode::NotFound),
+        "nothing open any more"
+    );
+}

@@ -1,0 +1,162 @@
+//! Operator set-up, done outside the API: the demo data of a local install. (Plans are
+//! `store::accounts::set_plan`; the first admin of an account is made the same way the
+//! demo's is.)
+
+use vitrine_core::store::accounts::{self, Account, Agent, Plan, Role, Site};
+use vitrine_core::store::catalog::{self, CannedResponse, Offer, Product};
+use vitrine_core::store::{Store, StoreError, StoreResult};
+
+use crate::auth::argon2_blocking;
+use crate::hash_password;
+
+pub const DEMO_ACCOUNT: &str = "demo-account";
+
+/// What the demo install is made of.
+pub struct Demo {
+    pub site_key: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    /// Where the demo shop is served (its product pages' base URL).
+    pub shop_url: String,
+    /// The demo catalogue (`web/demo/catalogue.json`), URLs relative to the shop.
+    pub products: Vec<Product>,
+}
+
+/// Creates what is missing of the demo: the account (on a plan with calls), its site, the
+/// first admin, a demo agent and expert (same password, only on a fresh store), and the
+/// catalogue, an offer and canned responses. Safe to run at every start.
+pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), crate::ApiError> {
+    let account_id = DEMO_ACCOUNT;
+    if accounts::get_account(store, account_id).await?.is_none() {
+        accounts::put_account(
+            store,
+            &Account {
+                account_id: account_id.into(),
+                name: "Demo shop".into(),
+                plan: Plan { calls: true },
+            },
+        )
+        .await?;
+    }
+    if accounts::get_site(store, &demo.site_key).await?.is_none() {
+        accounts::put_site(
+            store,
+            &Site {
+                site_key: demo.site_key.clone(),
+                account_id: account_id.into(),
+                name: "Demo shop".into(),
+                active: true,
+                allowed_origins: vec![],
+                consultants: vec![],
+                calls_enabled: true,
+            },
+        )
+        .await?;
+    }
+    if accounts::agent_by_email(store, &demo.admin_email)
+        .await?
+        .is_none()
+    {
+        let password = demo.admin_password.clone();
+        let password_hash = argon2_blocking(move || hash_password(&password)).await?;
+        let mut consultants = Vec::new();
+        for (email, name, role) in [
+            (demo.admin_email.as_str(), "Demo admin", Role::Admin),
+            // Colleagues to transfer to, assigned to the demo site.
+            ("agent@demo.shop", "Demo agent", Role::Agent),
+            ("expert@demo.shop", "Demo expert", Role::Expert),
+        ] {
+            let agent = Agent {
+                agent_id: new_agent_id(),
+                email: accounts::normalize_email(email),
+                account_id: account_id.into(),
+                name: name.into(),
+                role,
+                password_hash: password_hash.clone(),
+            };
+            match accounts::create_agent(store, &agent).await {
+                Ok(()) if role != Role::Admin => consultants.push(agent.agent_id),
+                Ok(()) | Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(site) = accounts::get_site(store, &demo.site_key).await? {
+            let edit = accounts::SiteEdit {
+                name: site.name.clone(),
+                active: site.active,
+                allowed_origins: site.allowed_origins.clone(),
+                consultants: site
+                    .consultants
+                    .iter()
+                    .cloned()
+                    .chain(consultants)
+                    .collect(),
+            };
+            accounts::edit_site(store, &site, &edit).await?;
+        }
+    }
+    seed_catalogue(store, demo).await?;
+    Ok(())
+}
+
+fn new_agent_id() -> String {
+    let mut raw = [0u8; 8];
+    getrandom::fill(&mut raw).expect("the OS has a random source");
+    format!(
+        "agent-{}",
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+async fn seed_catalogue<S: Store + Sync>(store: &S, demo: &Demo) -> StoreResult<()> {
+    let account = DEMO_ACCOUNT;
+    if catalog::list_items::<S, Product>(store, account)
+        .await?
+        .is_empty()
+    {
+        for product in &demo.products {
+            let product = Product {
+                url: format!("{}{}", demo.shop_url, product.url),
+                ..product.clone()
+            };
+            catalog::put_item(store, account, &product).await?;
+        }
+    }
+    if catalog::list_items::<S, Offer>(store, account)
+        .await?
+        .is_empty()
+    {
+        let offer = Offer {
+            offer_id: "winter-sale".into(),
+            title: "Winter sale: 15% off lighting".into(),
+            text: "Use code GLOW15 at checkout until Sunday.".into(),
+            image_url: None,
+            link_url: format!("{}/?category=Lighting", demo.shop_url),
+        };
+        catalog::put_item(store, account, &offer).await?;
+    }
+    if catalog::list_items::<S, CannedResponse>(store, account)
+        .await?
+        .is_empty()
+    {
+        for (id, text) in [
+            ("hello", "Hello! How can I help you today?"),
+            (
+                "shipping",
+                "Delivery takes 2–4 working days and is free above €100.",
+            ),
+            (
+                "returns",
+                "You can return any item within 30 days, free of charge.",
+            ),
+        ] {
+            let canned = CannedResponse {
+                canned_id: id.into(),
+                shortcut: id.into(),
+                text: text.into(),
+            };
+            catalog::put_item(store, account, &canned).await?;
+        }
+    }
+    Ok(())
+}
