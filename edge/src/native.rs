@@ -32,7 +32,7 @@ use crate::metrics::EdgeMetrics;
 /// Frames queued for one visitor connection before it counts as too slow and is dropped.
 const OUTBOX_CAPACITY: usize = 512;
 /// Agents are few and receive every pending conversation's traffic: a deeper queue, so a
-/// burst of new chats does not cut off an agent who is merely busy.
+/// burst of new conversations does not cut off an agent who is merely busy.
 const AGENT_OUTBOX_CAPACITY: usize = 8192;
 /// The transport refuses messages past twice the protocol's cap; between the two, the hub
 /// answers `oversize` and closes with 1009 (a clear error instead of a dropped socket).

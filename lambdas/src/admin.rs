@@ -1,5 +1,5 @@
 //! Admin endpoints (A1–A3): sites (each one widget: a site key, its consultants, allowed origins),
-//! agents and experts, and what agents use in chats — offers, canned responses, the
+//! agents and experts, and what agents use in conversations — offers, canned responses, the
 //! product catalogue. Everything is scoped to the admin's account; reading offers, canned
 //! responses and products is open to every agent of the account (they use them).
 

@@ -1,21 +1,30 @@
 // Browser end-to-end for calls in the product (V1–V9, P4, P7, C14): agents in the portal
 // and visitors in the demo shop's widget, each in their own Chromium context with fake
 // camera and microphone, through the real server and its embedded media node.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchCallBrowser, openPortal, watchErrors } from './harness.mjs';
 
 let server;
 let browser;
 
+// One browser for the file; every test gets its own server (fresh store, fresh hubs), so
+// no test can leave state behind for the next one.
 before(async () => {
-  server = await startServer();
   browser = await launchCallBrowser();
 });
 
 after(async () => {
   await browser?.close();
+});
+
+beforeEach(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
   await server?.stop();
+  server = undefined;
 });
 
 const W = '[data-vitrine-widget]';
@@ -317,8 +326,11 @@ test('V11 calls switch: when an agent switches calls off, visitors no longer see
   await v.shop.locator('button.vitrine-call').waitFor();
   await openDetails(portal, v.id);
   await portal.locator('[data-testid=calls-enabled]').uncheck();
-  await v.shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
+  // The portal hides "Start video call" as soon as the agent switches calls off (it does
+  // not wait for the hub); the widget follows when the hub's frame reaches it.
   assert.equal(await portal.locator('[data-testid=start-call]').count(), 0);
+  await v.shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
+  await portal.locator('[data-testid=calls-enabled]:not(:checked)').waitFor();
   await v.shop.reload();
   await v.shop.locator(`${W} button.launcher`).waitFor();
   assert.equal(await v.shop.locator('button.vitrine-call').count(), 0);

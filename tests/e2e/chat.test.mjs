@@ -1,20 +1,29 @@
 // Browser end-to-end for chat (C1–C13): a visitor in the demo shop's widget and agents in
 // the portal, each in their own browser context, through the real server.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
 
 let server;
 let browser;
 
+// One browser for the file; every test gets its own server (fresh store, fresh hubs), so
+// no test can leave state behind for the next one.
 before(async () => {
-  server = await startServer();
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
+});
+
+beforeEach(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
   await server?.stop();
+  server = undefined;
 });
 
 const AGENT = { email: 'agent@demo.shop', password: 'vitrine-demo' };

@@ -1,20 +1,29 @@
 // Browser end-to-end for the live visitor list (P1–P3, P5, P6): a visitor browses the demo
 // shop in one browser context while an agent watches in the portal in another.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
 
 let server;
 let browser;
 
+// One browser for the file; every test gets its own server (fresh store, fresh hubs), so
+// no test can leave state behind for the next one.
 before(async () => {
-  server = await startServer(['--offline-grace-ms', '1500']);
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
+});
+
+beforeEach(async () => {
+  server = await startServer(['--offline-grace-ms', '1500']);
+});
+
+afterEach(async () => {
   await server?.stop();
+  server = undefined;
 });
 
 const row = (portal) => portal.locator('tr.visitor').first();

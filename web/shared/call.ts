@@ -1,10 +1,11 @@
 // One participant's connection to the media node: the signaling WebSocket and the
 // RTCPeerConnection. Used by the portal and by the widget's lazily loaded call bundle.
 //
-// The client always makes the offers (see core/src/call.rs): it sends its microphone,
+// The client always makes the offers (see core/src/protocol/media.rs): it sends its microphone,
 // camera and (optionally) screen on sendonly transceivers and receives every remote
 // track on a recvonly transceiver it maps to the track's id.
 import type { CallClientFrame, CallPeer, CallRole, CallServerFrame, RemoteTrack, TrackSource } from './protocol';
+import { PING_EVERY_MS } from './socket';
 
 export interface CallJoin {
   /** ws(s)://…/ws/call of the media node. */
@@ -61,7 +62,7 @@ export class CallSession {
     this.ws.onopen = () => {
       this.ws.send(JSON.stringify({ type: 'join', room: join.room, token: join.token } satisfies CallClientFrame));
       for (const text of this.queued.splice(0)) this.ws.send(text);
-      this.ping = setInterval(() => this.send({ type: 'ping' }), 20_000);
+      this.ping = setInterval(() => this.send({ type: 'ping' }), PING_EVERY_MS);
     };
     this.ws.onmessage = (e) => this.onFrame(JSON.parse(String(e.data)) as CallServerFrame);
     this.ws.onclose = () => this.finish('The call connection closed.');

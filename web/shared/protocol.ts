@@ -57,15 +57,15 @@ export type AgentFrame = { "type": "set_availability", available: boolean, } | {
 
 export type AgentServerFrame = { "type": "snapshot", visitors: Array<LiveVisitor>, availability: AgentAvailability, 
 /**
- * Open conversations of the chat this agent may see (pending, and their own active).
+ * Open conversations of the site this agent may see (pending, and their own active).
  */
 conversations: Array<ConversationSummary>, 
 /**
- * Agents connected to this chat now.
+ * Agents connected to this site now.
  */
 agents: Array<OnlineAgent>, 
 /**
- * Visitors blocked on this chat (C9).
+ * Visitors blocked on this site (C9).
  */
 blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, visible: boolean, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
 
@@ -221,7 +221,7 @@ export type VisitedPage = { visit_id: string, seq: number, url: string, title: s
 
 export type Site = { site_key: string, account_id: string, name: string, 
 /**
- * A deactivated chat's widget stays silent.
+ * A deactivated site's widget stays silent.
  */
 active: boolean, 
 /**
@@ -229,7 +229,7 @@ active: boolean,
  */
 allowed_origins: Array<string>, 
 /**
- * Agent IDs assigned to this chat (admins need no assignment).
+ * Agent IDs assigned to this site (admins need no assignment).
  */
 consultants: Array<string>, 
 /**
@@ -264,11 +264,11 @@ export type ConversationQuery = {
 /**
  * One site (site key); all of the agent's sites when absent.
  */
-site: string | null, status: ConversationStatus | null, 
+site?: string, status?: ConversationStatus, 
 /**
  * Contact name or e-mail, case-insensitive substring.
  */
-q: string | null, visitor: string | null, limit: number | null, };
+q?: string, visitor?: string, limit?: number, };
 
 export type FoundConversation = { site_key: string, site_name: string, conversation_id: string, visitor_id: string, status: ConversationStatus, owner: AgentRef | null, contact: Contact, created_at: number, updated_at: number, 
 /**
@@ -292,7 +292,7 @@ export type MessagesPage = { conversation: ConversationSummary, messages: Array<
 
 export type Uploaded = { blob_id: string, url: string, };
 
-export type ProductQuery = { q: string, brand: string | null, category: string | null, };
+export type ProductQuery = { q: string, brand?: string, category?: string, };
 
 export type Gallery = { products: Array<Product>, brands: Array<string>, categories: Array<string>, };
 

@@ -51,15 +51,20 @@ pub struct ChangePassword {
 pub struct ConversationQuery {
     /// One site (site key); all of the agent's sites when absent.
     #[serde(default)]
+    #[ts(optional)]
     pub site: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub status: Option<ConversationStatus>,
     /// Contact name or e-mail, case-insensitive substring.
     #[serde(default)]
+    #[ts(optional)]
     pub q: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub visitor: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub limit: Option<u32>,
 }
 
@@ -92,8 +97,10 @@ pub struct ProductQuery {
     #[serde(default)]
     pub q: String,
     #[serde(default)]
+    #[ts(optional)]
     pub brand: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub category: Option<String>,
 }
 

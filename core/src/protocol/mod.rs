@@ -245,7 +245,7 @@ pub struct VisitorConversation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
-    /// Waiting for an agent to take it (all agents of the chat see it).
+    /// Waiting for an agent to take it (all agents of the site see it).
     Pending,
     /// Owned by one agent.
     Active,
@@ -361,7 +361,7 @@ impl MessageBody {
     }
 }
 
-/// An agent connected to the chat now (transfer targets, C8).
+/// An agent connected to the site now (transfer targets, C8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct OnlineAgent {
     pub agent_id: String,
@@ -478,11 +478,11 @@ pub enum AgentServerFrame {
     Snapshot {
         visitors: Vec<LiveVisitor>,
         availability: AgentAvailability,
-        /// Open conversations of the chat this agent may see (pending, and their own active).
+        /// Open conversations of the site this agent may see (pending, and their own active).
         conversations: Vec<ConversationSummary>,
-        /// Agents connected to this chat now.
+        /// Agents connected to this site now.
         agents: Vec<OnlineAgent>,
-        /// Visitors blocked on this chat (C9).
+        /// Visitors blocked on this site (C9).
         blocked: Vec<String>,
         server_now: UnixMillis,
     },
@@ -516,11 +516,11 @@ pub enum AgentServerFrame {
         conversation_id: String,
         draft: String,
     },
-    /// The agents connected to this chat changed.
+    /// The agents connected to this site changed.
     Agents {
         agents: Vec<OnlineAgent>,
     },
-    /// The blocked visitors of this chat changed.
+    /// The blocked visitors of this site changed.
     Blocked {
         visitors: Vec<String>,
     },
@@ -628,7 +628,7 @@ pub enum ErrorCode {
     InvalidField,
     /// Too many frames in a short time; the extra frames were dropped.
     RateLimited,
-    /// The visitor is blocked on this chat.
+    /// The visitor is blocked on this site.
     Blocked,
     /// No such conversation, or not one this connection may act on.
     NotFound,

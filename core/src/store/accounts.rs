@@ -1,4 +1,4 @@
-//! Accounts, their sites (chats/widgets) and agents, and login sessions.
+//! Accounts, their sites (widgets) and agents, and login sessions.
 //!
 //! | pk                       | sk               | what                                  |
 //! |--------------------------|------------------|---------------------------------------|
@@ -8,9 +8,10 @@
 //! | `ACCOUNT#{account_id}`   | `AGENT#{email}`  | the account's list of agents          |
 //! | `SESSION#{sha256(token)}`| `META`           | a login session (TTL = expiry)        |
 //!
-//! A site is what the product calls a *chat*: one widget with its site key, allowed
-//! origins and consultants (A2). Admins see every chat of their account; agents and
-//! experts only the chats they are assigned to.
+//! A site is one widget with its site key, allowed origins and consultants (the seeds call
+//! it a "chat", A2; in code and in the portal it is always a *site*, and "conversation"
+//! is a chat between a visitor and agents). Admins see every site of their account;
+//! agents and experts only the sites they are assigned to.
 //!
 //! Password hashing is the API's job (`vitrine-lambdas`); this module stores the hash.
 //! Who may do what with these records is [`crate::access`]'s job.
@@ -27,12 +28,12 @@ pub struct Site {
     pub site_key: String,
     pub account_id: String,
     pub name: String,
-    /// A deactivated chat's widget stays silent.
+    /// A deactivated site's widget stays silent.
     pub active: bool,
     /// Origins (`https://shop.example`) whose pages may load the widget; empty = any.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    /// Agent IDs assigned to this chat (admins need no assignment).
+    /// Agent IDs assigned to this site (admins need no assignment).
     #[serde(default)]
     pub consultants: Vec<String>,
     /// V11: calls offered to visitors (an agent's switch; the account's plan decides
@@ -50,7 +51,7 @@ pub struct Plan {
     pub calls: bool,
 }
 
-/// A customer of the platform: owns chats (sites) and agents.
+/// A customer of the platform: owns sites and agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Account {
     pub account_id: String,
@@ -124,7 +125,7 @@ impl Site {
             })
     }
 
-    /// Whether this agent works on this chat.
+    /// Whether this agent works on this site.
     pub fn admits(&self, agent: &Agent) -> bool {
         agent.account_id == self.account_id
             && (agent.role == Role::Admin || self.consultants.contains(&agent.agent_id))
@@ -285,7 +286,7 @@ pub async fn get_site<S: LocalStore + ?Sized>(
     }
 }
 
-/// Removes a chat. Its conversations stay in the store (history), unreachable by key.
+/// Removes a site. Its conversations stay in the store (history), unreachable by key.
 pub async fn delete_site<S: LocalStore + ?Sized>(store: &S, site: &Site) -> StoreResult<()> {
     store
         .delete(&format!("SITE#{}", site.site_key), "META")
@@ -298,7 +299,7 @@ pub async fn delete_site<S: LocalStore + ?Sized>(store: &S, site: &Site) -> Stor
         .await
 }
 
-/// The chats this agent works on: all of the account's for an admin, else the assigned ones.
+/// The sites this agent works on: all of the account's for an admin, else the assigned ones.
 pub async fn agent_sites<S: LocalStore + ?Sized>(
     store: &S,
     agent: &Agent,
@@ -454,7 +455,7 @@ pub async fn delete_session<S: LocalStore + ?Sized>(store: &S, token: &str) -> S
     store.delete(&session_pk(token), "META").await
 }
 
-/// The chat `site_key` if this agent works on it (their account's, and assigned to them
+/// The site `site_key` if this agent works on it (their account's, and assigned to them
 /// unless they are an admin); `None` otherwise, whatever the reason.
 pub async fn site_for_agent<S: LocalStore + ?Sized>(
     store: &S,

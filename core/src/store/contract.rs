@@ -426,7 +426,7 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         None,
         "another account's site"
     );
-    // An agent (not an admin) works only on the chats they are assigned to.
+    // An agent (not an admin) works only on the sites they are assigned to.
     let consultant = Agent {
         agent_id: "agent-2".into(),
         email: "bo@shop.example".into(),

@@ -1,24 +1,24 @@
-// Admin pages (A1–A3): chats (site key, allowed origins, consultants, on/off), agents and
+// Admin pages (A1–A3): sites (one widget each: site key, allowed origins, consultants, on/off), agents and
 // experts (invite with a one-time password), offers, canned responses and the product
 // catalogue (with CSV/JSON import).
 import { useEffect, useState } from 'preact/hooks';
 import type { AgentProfile, CannedResponse, Offer, Product, Role, Site } from '../../shared/protocol';
 import { api } from './api';
 
-type Tab = 'chats' | 'agents' | 'offers' | 'canned' | 'products';
+type Tab = 'sites' | 'agents' | 'offers' | 'canned' | 'products';
 
 export function Admin({ onChanged }: { onChanged: () => void }) {
-  const [tab, setTab] = useState<Tab>('chats');
+  const [tab, setTab] = useState<Tab>('sites');
   return (
     <main class="admin">
       <nav class="tabs" role="tablist">
-        {(['chats', 'agents', 'offers', 'canned', 'products'] as Tab[]).map((t) => (
+        {(['sites', 'agents', 'offers', 'canned', 'products'] as Tab[]).map((t) => (
           <button role="tab" aria-selected={tab === t} data-testid={`admin-${t}`} onClick={() => setTab(t)}>
-            {{ chats: 'Chats', agents: 'Agents', offers: 'Offers', canned: 'Canned responses', products: 'Products' }[t]}
+            {{ sites: 'Sites', agents: 'Agents', offers: 'Offers', canned: 'Canned responses', products: 'Products' }[t]}
           </button>
         ))}
       </nav>
-      {tab === 'chats' && <Chats onChanged={onChanged} />}
+      {tab === 'sites' && <Sites onChanged={onChanged} />}
       {tab === 'agents' && <Agents />}
       {tab === 'offers' && <Items<Offer> load={api.offers} fields={['title', 'text', 'image_url', 'link_url']} idOf={(o) => o.offer_id} empty={{ offer_id: '', title: '', text: '', image_url: null, link_url: 'https://' }} />}
       {tab === 'canned' && <Items<CannedResponse> load={api.canned} fields={['shortcut', 'text']} idOf={(c) => c.canned_id} empty={{ canned_id: '', shortcut: '', text: '' }} />}
@@ -40,7 +40,7 @@ function useLoad<T>(load: () => Promise<T>): [T | null, () => void, string, (e: 
   return [data, reload, error, (e) => setError(e instanceof Error ? e.message : String(e))];
 }
 
-function Chats({ onChanged }: { onChanged: () => void }) {
+function Sites({ onChanged }: { onChanged: () => void }) {
   const [sites, reload, error, fail] = useLoad(api.sites.list);
   const [agents] = useLoad(api.agents.list);
   const [editing, setEditing] = useState<Site | 'new' | null>(null);
@@ -66,7 +66,7 @@ function Chats({ onChanged }: { onChanged: () => void }) {
     <section>
       {error && <p class="error" role="alert">{error}</p>}
       <table>
-        <thead><tr><th>Chat</th><th>Site key / script tag</th><th>Status</th><th>Consultants</th><th /></tr></thead>
+        <thead><tr><th>Site</th><th>Site key / script tag</th><th>Status</th><th>Consultants</th><th /></tr></thead>
         <tbody>
           {sites?.map((s) => (
             <tr data-site-key={s.site_key}>
@@ -76,17 +76,17 @@ function Chats({ onChanged }: { onChanged: () => void }) {
               <td>{s.consultants.map((c) => agents?.find((a) => a.agent_id === c)?.name ?? c).join(', ') || '—'}</td>
               <td>
                 <button class="ghost" onClick={() => setEditing(s)}>Edit</button>
-                <button class="ghost" onClick={() => confirm(`Delete chat "${s.name}"? Its widget stops working.`) && api.sites.remove(s.site_key).then(() => (reload(), onChanged())).catch(fail)}>Delete</button>
+                <button class="ghost" onClick={() => confirm(`Delete site "${s.name}"? Its widget stops working.`) && api.sites.remove(s.site_key).then(() => (reload(), onChanged())).catch(fail)}>Delete</button>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      <button onClick={() => setEditing('new')} data-testid="new-chat">New chat</button>
+      <button onClick={() => setEditing('new')} data-testid="new-site">New site</button>
       {editing && (
         <form class="editor" onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement, editing === 'new' ? null : editing.site_key))}>
           <label>Name <input name="name" required maxLength={120} value={editing === 'new' ? '' : editing.name} /></label>
-          <label><input type="checkbox" name="active" checked={editing === 'new' ? true : editing.active} /> Active (a deactivated chat's widget stays silent)</label>
+          <label><input type="checkbox" name="active" checked={editing === 'new' ? true : editing.active} /> Active (a deactivated site's widget stays silent)</label>
           <label>Allowed origins (space-separated, empty = any) <input name="origins" value={editing === 'new' ? '' : editing.allowed_origins.join(' ')} placeholder="https://shop.example" /></label>
           <fieldset><legend>Consultants</legend>
             {agents?.map((a) => (
@@ -139,7 +139,7 @@ function Agents() {
         <label>Role <select name="role"><option value="agent">agent</option><option value="expert">expert</option><option value="admin">admin</option></select></label>
         <button type="submit">Invite</button>
       </form>
-      {invited && <p class="notice" data-testid="invited">{invited.agent.email} can sign in with the one-time password <code>{invited.password}</code>. Assign them to chats under Chats.</p>}
+      {invited && <p class="notice" data-testid="invited">{invited.agent.email} can sign in with the one-time password <code>{invited.password}</code>. Assign them to sites under Sites.</p>}
     </section>
   );
 }

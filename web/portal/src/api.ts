@@ -1,36 +1,29 @@
-// The portal's calls to the agent API (vitrine-lambdas). Types come from the Rust code.
+// The portal's calls to the agent API (vitrine-lambdas). Every request and answer type is
+// generated from the Rust types (core/src/protocol/http.rs), like the WebSocket frames.
 import type {
   AgentProfile,
+  AgentUpdate,
   CannedResponse,
-  ChatMessage,
-  ConversationStatus,
-  ConversationSummary,
+  ConversationQuery,
+  ErrorBody,
+  FoundConversation,
+  Gallery,
+  Imported,
+  Invited,
+  InviteInput,
+  LoginRequest,
+  Me,
+  MessagesPage,
   Offer,
   Product,
-  Role,
+  ProductQuery,
   Site,
+  SiteInput,
+  Uploaded,
   VisitorDetails,
 } from '../../shared/protocol';
 
-export interface Me {
-  agent: AgentProfile;
-  sites: Site[];
-}
-
-export type FoundConversation = ConversationSummary & { site_key: string; site_name: string };
-
-export interface Gallery {
-  products: Product[];
-  brands: string[];
-  categories: string[];
-}
-
-export interface SiteInput {
-  name: string;
-  active: boolean;
-  allowed_origins: string[];
-  consultants: string[];
-}
+export type { FoundConversation, Gallery, Me, SiteInput };
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -48,14 +41,16 @@ async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, 
   if (res.status === 204) return undefined as T;
   const data = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = data?.error ?? { code: 'http_error', message: `HTTP ${res.status}` };
+    const err = (data as ErrorBody | null)?.error ?? { code: 'http_error', message: `HTTP ${res.status}` };
     throw new ApiError(res.status, err.code, err.message);
   }
   return data as T;
 }
 
-const q = (params: Record<string, string | undefined>) =>
-  new URLSearchParams(Object.entries(params).filter(([, v]) => v) as [string, string][]).toString();
+const q = (params: object) =>
+  new URLSearchParams(
+    Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, String(v)]),
+  ).toString();
 
 /** CRUD for the catalogue-like collections admins manage. */
 function collection<T>(path: string) {
@@ -69,20 +64,19 @@ function collection<T>(path: string) {
 
 export const api = {
   me: () => call<Me>('GET', '/api/me'),
-  login: (email: string, password: string) => call<AgentProfile>('POST', '/api/login', { email, password }),
+  login: (email: string, password: string) => call<AgentProfile>('POST', '/api/login', { email, password } satisfies LoginRequest),
   logout: () => call<void>('POST', '/api/logout', {}),
   visitor: (site: string, visitorId: string) =>
     call<VisitorDetails>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}`),
-  conversations: (params: { site?: string; status?: ConversationStatus; q?: string; visitor?: string }) =>
-    call<FoundConversation[]>('GET', `/api/conversations?${q(params)}`),
+  conversations: (params: ConversationQuery) => call<FoundConversation[]>('GET', `/api/conversations?${q(params)}`),
   messages: (site: string, conversationId: string, after = 0) =>
-    call<{ conversation: ConversationSummary; messages: ChatMessage[] }>(
+    call<MessagesPage>(
       'GET',
       `/api/sites/${encodeURIComponent(site)}/conversations/${encodeURIComponent(conversationId)}/messages?after=${after}`,
     ),
-  upload: (file: File) => call<{ blob_id: string; url: string }>('POST', '/api/uploads', file, file.type || 'application/octet-stream'),
-  products: (params: { q?: string; brand?: string; category?: string }) => call<Gallery>('GET', `/api/products?${q(params)}`),
-  importProducts: (text: string) => call<{ imported: number }>('POST', '/api/products/import', text, 'text/plain'),
+  upload: (file: File) => call<Uploaded>('POST', '/api/uploads', file, file.type || 'application/octet-stream'),
+  products: (params: Partial<ProductQuery>) => call<Gallery>('GET', `/api/products?${q(params)}`),
+  importProducts: (text: string) => call<Imported>('POST', '/api/products/import', text, 'text/plain'),
   offers: collection<Offer>('/api/offers'),
   canned: collection<CannedResponse>('/api/canned'),
   productsAdmin: collection<Product>('/api/products'),
@@ -94,8 +88,8 @@ export const api = {
   },
   agents: {
     list: () => call<AgentProfile[]>('GET', '/api/admin/agents'),
-    invite: (a: { email: string; name: string; role: Role }) => call<{ agent: AgentProfile; password: string }>('POST', '/api/admin/agents', a),
-    update: (id: string, a: { name: string; role: Role }) => call<AgentProfile>('PUT', `/api/admin/agents/${encodeURIComponent(id)}`, a),
+    invite: (a: InviteInput) => call<Invited>('POST', '/api/admin/agents', a),
+    update: (id: string, a: AgentUpdate) => call<AgentProfile>('PUT', `/api/admin/agents/${encodeURIComponent(id)}`, a),
     remove: (id: string) => call<void>('DELETE', `/api/admin/agents/${encodeURIComponent(id)}`),
   },
 };

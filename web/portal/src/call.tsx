@@ -13,25 +13,27 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
   const [switching, setSwitching] = useState<boolean | null>(null);
   useEffect(() => setSwitching(null), [calls.enabled, hub.state.lastError]);
   if (!calls.available) return null;
+  // What the agent chose, until the hub confirms it.
+  const enabled = switching ?? calls.enabled;
   const inThisCall = call?.participants.some((p) => p.visitor_id === visitor.visitor_id && (p.state === 'invited' || p.state === 'joined'));
   const problem = callSupportProblem();
   return (
     <div class="call-actions">
       <label class="muted">
-        <input type="checkbox" data-testid="calls-enabled" checked={switching ?? calls.enabled}
+        <input type="checkbox" data-testid="calls-enabled" checked={enabled}
           onChange={(e) => {
             const enabled = (e.target as HTMLInputElement).checked;
             setSwitching(enabled);
             hub.send({ type: 'set_calls', enabled });
           }} />
-        Offer calls to visitors on this chat
+        Offer calls to visitors on this site
       </label>
       {problem && <p class="error">{problem}</p>}
       {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
       {!call && visitor.call_requested && (
         <button data-testid="answer-call" onClick={() => hub.send({ type: 'call_accept', visitor_id: visitor.visitor_id })}>Answer call</button>
       )}
-      {!call && !visitor.call_requested && calls.enabled && (
+      {!call && !visitor.call_requested && enabled && (
         <button data-testid="start-call" onClick={() => hub.send({ type: 'call_start', visitor_ids: [visitor.visitor_id] })}>Start video call</button>
       )}
       {call && !inThisCall && (

@@ -20,14 +20,14 @@ export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: S
   const [folder, setFolder] = useState<Folder>('pending');
   const [closed, setClosed] = useState<FoundConversation[]>([]);
   const [query, setQuery] = useState('');
-  const [chatFilter, setChatFilter] = useState(site.site_key);
+  const [siteFilter, setSiteFilter] = useState(site.site_key);
   const open = [...hub.state.conversations.values()];
   const pending = open.filter((c) => c.status === 'pending');
   const mine = open.filter((c) => c.status === 'active' && c.owner?.agent_id === me.agent.agent_id);
 
   const loadClosed = () =>
-    api.conversations({ status: 'closed', q: query, site: chatFilter || undefined }).then(setClosed).catch(() => setClosed([]));
-  useEffect(() => void (folder === 'closed' && loadClosed()), [folder, chatFilter, hub.state.conversations.size]);
+    api.conversations({ status: 'closed', q: query, site: siteFilter || undefined }).then(setClosed).catch(() => setClosed([]));
+  useEffect(() => void (folder === 'closed' && loadClosed()), [folder, siteFilter, hub.state.conversations.size]);
 
   const list: ConversationSummary[] = folder === 'pending' ? pending : folder === 'active' ? mine : closed;
   return (
@@ -46,8 +46,8 @@ export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: S
           <form class="search" onSubmit={(e) => (e.preventDefault(), loadClosed())}>
             <input type="search" placeholder="Name or e-mail" aria-label="Search by name or e-mail" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
             {me.sites.length > 1 && (
-              <select aria-label="Chat" value={chatFilter} onChange={(e) => setChatFilter((e.target as HTMLSelectElement).value)}>
-                <option value="">All chats</option>
+              <select aria-label="Site" value={siteFilter} onChange={(e) => setSiteFilter((e.target as HTMLSelectElement).value)}>
+                <option value="">All sites</option>
                 {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
               </select>
             )}

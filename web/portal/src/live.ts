@@ -1,8 +1,9 @@
-// The portal's connection to a chat's hub: one WebSocket, kept open with backoff, folding
+// The portal's connection to a site's hub: one WebSocket (shared/socket.ts), folding
 // snapshots and changes into state — the live visitor list, the open conversations, their
 // messages, typing previews, agents online and blocked visitors. Server timestamps are
 // converted with the measured clock offset so durations tick correctly even if clocks
-// disagree. Agent messages wait in an outbox until the hub acknowledges them (B2).
+// disagree. Agent messages wait in an outbox (shared/outbox.ts) until the hub confirms
+// them (B2); it survives a reload of the portal.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type {
   CallJoinInfo,
@@ -17,6 +18,9 @@ import type {
   OnlineAgent,
 } from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from '../../shared/protocol';
+import { mergeMessages } from '../../shared/messages';
+import { Outbox, stored } from '../../shared/outbox';
+import { LiveSocket } from '../../shared/socket';
 import { clientId } from '../../shared/text';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'signed-out';
@@ -74,63 +78,30 @@ const initial = (): LiveState => ({
   lastError: null,
 });
 
-/** Merges messages into a conversation's list by seq (no duplicates, order kept). */
-export function mergeMessages(list: ChatMessage[] | undefined, add: ChatMessage[]): ChatMessage[] {
-  const bySeq = new Map((list ?? []).map((m) => [m.seq, m]));
-  add.forEach((m) => bySeq.set(m.seq, m));
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-}
-
 export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n: Notice) => void) {
   const [state, setState] = useState<LiveState>(initial);
-  const ws = useRef<WebSocket | null>(null);
+  const socket = useRef<LiveSocket | null>(null);
   const available = useRef(wantAvailable);
   available.current = wantAvailable;
-  const outbox = useRef<Outgoing[]>([]);
+  const outbox = useRef<Outbox<Outgoing> | null>(null);
   const notice = useRef(onNotice);
   notice.current = onNotice;
 
-  const send = (frame: AgentFrame): boolean => {
-    if (ws.current?.readyState !== WebSocket.OPEN) return false;
-    ws.current.send(JSON.stringify(frame));
-    return true;
-  };
+  const send = (frame: AgentFrame): boolean => socket.current?.send(JSON.stringify(frame)) ?? false;
 
   useEffect(() => {
     if (!site) return;
-    let stopped = false;
-    let retries = 0;
-    let timer: number | undefined;
-    let pinger: number | undefined;
-
-    const connect = () => {
-      const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-      const socket = new WebSocket(
-        `${proto}://${location.host}/ws/agent?site=${encodeURIComponent(site)}&available=${available.current ? 1 : 0}`,
-      );
-      ws.current = socket;
-      socket.onopen = () => {
-        retries = 0;
-        pinger = window.setInterval(() => send({ type: 'ping' }), 25_000);
-      };
-      socket.onmessage = (ev) => apply(JSON.parse(String(ev.data)) as AgentServerFrame);
-      socket.onclose = (ev) => {
-        window.clearInterval(pinger);
-        if (stopped) return;
-        if (ev.code === CLOSE_UNAUTHORIZED || ev.code === CLOSE_FORBIDDEN) {
-          setState((s) => ({ ...s, connection: 'signed-out' }));
-          return;
-        }
-        setState((s) => ({ ...s, connection: 'reconnecting' }));
-        const delay = Math.min(15_000, 300 * 2 ** retries++) * (0.5 + Math.random() / 2);
-        timer = window.setTimeout(connect, delay);
-      };
-    };
+    const box = new Outbox<Outgoing>(
+      stored(`vitrine:portal:outbox:${site}`),
+      (m) => send({ type: 'send_message', ...m }),
+      () => setState((s) => ({ ...s, outbox: [...box.pending] })),
+    );
+    outbox.current = box;
 
     const apply = (frame: AgentServerFrame) => {
       if (frame.type === 'snapshot') {
-        // Unacknowledged messages go again; the hub recognises resends by client_id.
-        outbox.current.forEach((m) => send({ type: 'send_message', ...m }));
+        // Unconfirmed messages go again; the hub recognises resends by client_id.
+        box.flush();
       }
       if (frame.type === 'conversation_changed' && frame.visible) {
         const c = frame.conversation;
@@ -176,12 +147,12 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
             messages.set(m.conversation_id, mergeMessages(messages.get(m.conversation_id), [m]));
             const drafts = new Map(s.drafts);
             if (m.author.kind === 'visitor') drafts.delete(m.conversation_id);
-            outbox.current = outbox.current.filter((o) => o.client_id !== m.client_id);
-            return { ...s, messages, drafts, outbox: outbox.current };
+            box.confirm(m.client_id);
+            return { ...s, messages, drafts, outbox: [...box.pending] };
           }
           case 'message_ack':
-            outbox.current = outbox.current.filter((o) => o.client_id !== frame.client_id);
-            return { ...s, outbox: outbox.current };
+            box.confirm(frame.client_id);
+            return { ...s, outbox: [...box.pending] };
           case 'typing_preview': {
             const drafts = new Map(s.drafts);
             if (frame.draft) drafts.set(frame.conversation_id, frame.draft);
@@ -205,6 +176,7 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
             return s;
           case 'error':
             console.warn('hub error', frame.code, frame.message);
+            if (frame.code === 'not_saved' || frame.code === 'rate_limited') box.retry();
             return { ...s, lastError: frame.message };
           default:
             return s;
@@ -212,14 +184,27 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
       });
     };
 
-    setState(initial());
-    connect();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-      window.clearInterval(pinger);
-      ws.current?.close(1000);
-    };
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const live = new LiveSocket(
+      () => `${proto}://${location.host}/ws/agent?site=${encodeURIComponent(site)}&available=${available.current ? 1 : 0}`,
+      JSON.stringify({ type: 'ping' } satisfies AgentFrame),
+      {
+        open: () => {},
+        message: (data) => apply(JSON.parse(data) as AgentServerFrame),
+        closed: (ev) => {
+          if (ev.code === CLOSE_UNAUTHORIZED || ev.code === CLOSE_FORBIDDEN) {
+            setState((s) => ({ ...s, connection: 'signed-out' }));
+            return false;
+          }
+          setState((s) => ({ ...s, connection: 'reconnecting' }));
+          return true;
+        },
+      },
+    );
+    socket.current = live;
+    setState({ ...initial(), outbox: [...box.pending] });
+    live.start();
+    return () => live.stop();
   }, [site]);
 
   useEffect(() => void send({ type: 'set_availability', available: wantAvailable }), [wantAvailable]);
@@ -229,10 +214,7 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
     send,
     /** Sends a message through the outbox (resent after reconnects until acknowledged). */
     say(conversationId: string, body: MessageBody) {
-      const m: Outgoing = { conversation_id: conversationId, client_id: clientId(), body };
-      outbox.current = [...outbox.current, m];
-      setState((s) => ({ ...s, outbox: outbox.current }));
-      send({ type: 'send_message', ...m });
+      outbox.current?.add({ conversation_id: conversationId, client_id: clientId(), body });
     },
     /** Starts a proactive conversation (C2); the message goes through the outbox too. */
     start(visitorId: string, body: MessageBody) {

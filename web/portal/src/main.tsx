@@ -1,5 +1,5 @@
-// The agent portal: sign in, watch the chat's visitors live, open a visitor's details,
-// chat (chat.tsx), and for admins manage chats, agents and content (admin.tsx).
+// The agent portal: sign in, watch the site's visitors live, open a visitor's details,
+// chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { LiveVisitor, VisitorDetails } from '../../shared/protocol';
@@ -128,7 +128,7 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
       <header class="top">
         <h1>Vitrine</h1>
         {me.sites.length > 1 && (
-          <select aria-label="Chat" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
+          <select aria-label="Site" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
             {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
           </select>
         )}
@@ -299,7 +299,7 @@ function Details({ site, visitor, hub, onOpenChat, onStarted, onClose }: { site:
         <button class="ghost" onClick={onClose} aria-label="Close details">✕</button>
       </div>
       <p class="muted">{place(visitor)} · {visitor.status}</p>
-      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this chat.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} onStarted={onStarted} />}
+      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this site.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} onStarted={onStarted} />}
       {!hub.state.blocked.has(visitor.visitor_id) && <CallActions hub={hub} visitor={visitor} />}
       {error && <p class="error">{error}</p>}
       {details && (

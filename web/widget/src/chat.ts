@@ -1,10 +1,11 @@
 // The visitor's side of chat: what the widget remembers between pages (the conversation,
-// the messages shown, and an outbox of messages not yet acknowledged), and how it talks
-// to the hub. Nothing is lost (B2): a message leaves the outbox only when the hub says it
-// is stored; after a reconnect, a restart or a new page the outbox is resent (same
-// client_id, so the hub never stores it twice) and `hello` asks for what was missed.
+// the messages shown, and its outbox — shared/outbox.ts), and how it talks to the hub.
+// Nothing is lost (B2): `hello` asks for what was missed, the outbox resends what the hub
+// has not confirmed.
 
 import type { ChatMessage, Contact, ConversationStatus, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
+import { mergeMessages } from '../../shared/messages';
+import { Outbox } from '../../shared/outbox';
 import { clientId } from '../../shared/text';
 import { mountUi, type Ui } from './ui';
 
@@ -26,7 +27,6 @@ interface SavedChat {
 }
 
 const KEEP_MESSAGES = 100;
-const RESEND_AFTER_MS = 3000;
 
 export function createChat(site: string, server: string, send: (frame: VisitorFrame) => boolean) {
   const key = `vitrine:${site}:chat`;
@@ -41,7 +41,6 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
   let available = false;
   let agentTyping = false;
   let blocked = false;
-  let resendTimer: number | undefined;
 
   const save = () => {
     try {
@@ -57,48 +56,31 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       status: state.status,
       agentName: state.agentName,
       messages: state.messages,
-      pending: state.outbox,
+      pending: [...outbox.pending],
       agentTyping,
       blocked,
     });
 
-  const flushOutbox = () => {
-    for (const m of state.outbox) {
-      send({ type: 'send_message', client_id: m.client_id, text: m.text, page_url: m.page_url, contact: m.contact });
-    }
-  };
-
-  // Unacknowledged messages are resent until the hub confirms them.
-  const scheduleResend = () => {
-    if (resendTimer !== undefined || state.outbox.length === 0) return;
-    resendTimer = window.setTimeout(() => {
-      resendTimer = undefined;
-      flushOutbox();
-      scheduleResend();
-    }, RESEND_AFTER_MS);
-  };
+  // Kept inside the chat's saved state, so it survives page loads with it.
+  const outbox = new Outbox<Outgoing>(
+    { load: () => state.outbox, save: (items) => { state.outbox = items; save(); } },
+    (m) => send({ type: 'send_message', client_id: m.client_id, text: m.text, page_url: m.page_url, contact: m.contact }),
+  );
 
   const addMessages = (messages: ChatMessage[]) => {
-    for (const m of messages) {
-      if (m.conversation_id !== state.conversationId) continue;
-      if (state.messages.some((x) => x.seq === m.seq)) continue; // already shown
-      state.messages.push(m);
-      state.outbox = state.outbox.filter((o) => o.client_id !== m.client_id);
+    const mine = messages.filter((m) => m.conversation_id === state.conversationId);
+    for (const m of mine) {
+      outbox.confirm(m.client_id);
       state.lastSeq = Math.max(state.lastSeq, m.seq);
       if (m.author.kind === 'agent') agentTyping = false;
     }
-    state.messages.sort((a, b) => a.seq - b.seq);
-    state.messages = state.messages.slice(-KEEP_MESSAGES);
+    state.messages = mergeMessages(state.messages, mine).slice(-KEEP_MESSAGES);
   };
 
   const handlers = {
     send(text: string, contact: Outgoing['contact']) {
-      const m: Outgoing = { client_id: clientId(), text, page_url: location.href, contact };
-      state.outbox.push(m);
-      save();
-      send({ type: 'send_message', client_id: m.client_id, text: m.text, page_url: m.page_url, contact: m.contact });
+      outbox.add({ client_id: clientId(), text, page_url: location.href, contact });
       send({ type: 'typing', draft: '' });
-      scheduleResend();
       render();
     },
     typing(draft: string) {
@@ -131,8 +113,7 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
         state.status = 'closed'; // it ended while we were away
       }
       save();
-      flushOutbox();
-      scheduleResend();
+      outbox.flush();
       render();
     },
 
@@ -159,7 +140,7 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
           addMessages([frame.message]);
           break;
         case 'message_ack':
-          state.outbox = state.outbox.filter((o) => o.client_id !== frame.client_id);
+          outbox.confirm(frame.client_id);
           break;
         case 'agent_typing':
           agentTyping = frame.typing;
@@ -167,9 +148,9 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
         case 'error':
           if (frame.code === 'blocked') {
             blocked = true;
-            state.outbox = [];
+            outbox.clear();
           } else if (frame.code === 'rate_limited' || frame.code === 'not_saved') {
-            scheduleResend();
+            outbox.retry();
           }
           return frame.code === 'blocked';
         default:

@@ -5,12 +5,11 @@
 
 import type { Activity, PageView, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
+import { LiveSocket } from '../../shared/socket';
 import { createChat } from './chat';
 
 const VISIT_TIMEOUT_MS = 30 * 60 * 1000; // a new visit after 30 minutes without activity
 const IDLE_AFTER_MS = 60 * 1000; // no input for this long (or a hidden tab) means idle
-const PING_EVERY_MS = 25 * 1000;
-const MAX_BACKOFF_MS = 30 * 1000;
 
 /** What the widget remembers between pages (first-party localStorage). */
 interface Saved {
@@ -76,10 +75,6 @@ function start(script: HTMLScriptElement): void {
   let pageOpenedAt = Date.now();
   let activity: Activity = document.hidden ? 'idle' : 'active';
   let lastInputAt = Date.now();
-  let ws: WebSocket | null = null;
-  let retries = 0;
-  let stopped = false;
-  let reconnectTimer: number | undefined;
   const chat = createChat(site, `${server.protocol}//${server.host}`, (frame) => send(frame));
 
   function nextPageView(referrer: string | null): PageView {
@@ -91,10 +86,19 @@ function start(script: HTMLScriptElement): void {
     return { seq, url: location.href, title: document.title.slice(0, 300), referrer, opened_ms_ago: 0 };
   }
 
+  const socket = new LiveSocket(() => wsUrl, JSON.stringify({ type: 'ping' } satisfies VisitorFrame), {
+    open: () => send(hello()),
+    message: (data) => guard(() => onFrame(JSON.parse(data) as VisitorServerFrame)),
+    closed: (ev) => {
+      if (ev.code !== CLOSE_UNKNOWN_SITE && ev.code !== CLOSE_FORBIDDEN) return true;
+      console.warn(`[vitrine] site key "${site}" is unknown, inactive or not allowed on this origin; the widget is off`);
+      chat.hide();
+      return false;
+    },
+  });
+
   function send(frame: VisitorFrame): boolean {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(frame));
-    return true;
+    return socket.send(JSON.stringify(frame));
   }
 
   function hello(): VisitorFrame {
@@ -108,39 +112,6 @@ function start(script: HTMLScriptElement): void {
       activity,
       chat_after_seq: chat.cursor(),
     };
-  }
-
-  function connect(): void {
-    if (stopped) return;
-    const socket = new WebSocket(wsUrl);
-    ws = socket;
-    socket.onopen = () => {
-      retries = 0;
-      send(hello());
-    };
-    socket.onmessage = (ev) => guard(() => onFrame(JSON.parse(String(ev.data)) as VisitorServerFrame));
-    socket.onclose = (ev) => {
-      if (ws !== socket) return;
-      ws = null;
-      if (ev.code === CLOSE_UNKNOWN_SITE || ev.code === CLOSE_FORBIDDEN) {
-        stopped = true;
-        console.warn(`[vitrine] site key "${site}" is unknown, inactive or not allowed on this origin; the widget is off`);
-        chat.hide();
-        return;
-      }
-      scheduleReconnect();
-    };
-  }
-
-  function scheduleReconnect(): void {
-    if (stopped || reconnectTimer !== undefined) return;
-    // Exponential backoff with jitter, so a restarted hub is not hit by every widget at once.
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retries) * (0.5 + Math.random() / 2);
-    retries++;
-    reconnectTimer = window.setTimeout(() => {
-      reconnectTimer = undefined;
-      connect();
-    }, delay);
   }
 
   // -- calls: the call UI is a separate script, fetched when a call starts ----------------
@@ -255,29 +226,26 @@ function start(script: HTMLScriptElement): void {
   window.setInterval(() => guard(() => {
     if (!document.hidden && Date.now() - lastInputAt > IDLE_AFTER_MS) setActivity('idle');
   }), 5000);
-  window.setInterval(() => send({ type: 'ping' }), PING_EVERY_MS);
 
   // -- leaving, and coming back from the back/forward cache -------------------------------
   addEventListener('pagehide', () => guard(() => {
     state.lastActivityAt = Date.now();
     save(state);
     send({ type: 'leave' });
-    const socket = ws;
-    ws = null;
-    socket?.close(1000, 'page hidden');
+    socket.stop(1000, 'page hidden');
   }));
   addEventListener('pageshow', (ev) => guard(() => {
     if (!ev.persisted) return;
     page = nextPageView(null);
     pageOpenedAt = Date.now();
-    connect();
+    socket.start();
   }));
 
   (window as unknown as { Vitrine: unknown }).Vitrine = {
     version: PROTOCOL_VERSION,
     visitorId: () => state.visitorId,
   };
-  connect();
+  socket.start();
 }
 
 function guard(f: () => void): void {
