@@ -4,12 +4,48 @@
 
 use std::collections::HashMap;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use crate::clock::{secs, UnixMillis};
 use crate::codec;
 use crate::hub::{AgentIdentity, SiteSettings};
-use crate::protocol::{close_code, ConversationStatus, ConversationSummary};
-use crate::store::accounts::{self, Plan, Role, Site};
+use crate::protocol::{close_code, ConversationStatus, ConversationSummary, VisitorCredential};
+use crate::store::accounts::{self, Plan, Site};
+use crate::store::agents;
 use crate::store::{LocalStore, StoreResult};
+
+/// The credential that proves a browser is visitor `visitor_id` of `site`: an HMAC with a
+/// key only the platform holds, so an ID seen elsewhere (a call, a log, a shared link)
+/// gives nobody the visitor's conversation or calls.
+pub fn visitor_credential(key: &[u8], site: &str, visitor_id: &str) -> VisitorCredential {
+    VisitorCredential {
+        visitor_id: visitor_id.to_string(),
+        signature: URL_SAFE_NO_PAD
+            .encode(visitor_mac(key, site, visitor_id).finalize().into_bytes()),
+    }
+}
+
+/// Whether `credential` was issued for this site (checked in constant time).
+pub fn verify_visitor_credential(key: &[u8], site: &str, credential: &VisitorCredential) -> bool {
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(&credential.signature) else {
+        return false;
+    };
+    visitor_mac(key, site, &credential.visitor_id)
+        .verify_slice(&signature)
+        .is_ok()
+}
+
+fn visitor_mac(key: &[u8], site: &str, visitor_id: &str) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"vitrine visitor\0");
+    mac.update(site.as_bytes());
+    mac.update(b"\0");
+    mac.update(visitor_id.as_bytes());
+    mac
+}
 
 /// Why a socket is refused: the close code and reason the adapter sends (a browser cannot
 /// read an HTTP status from a failed WebSocket handshake, so sockets are accepted and
@@ -43,6 +79,7 @@ impl SiteRecord {
             allowed_origins: self.site.allowed_origins.clone(),
             calls_in_plan: self.plan.calls,
             calls_enabled: self.site.calls_enabled,
+            consultants: self.site.consultants.clone(),
         }
     }
 }
@@ -109,12 +146,12 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
     }
     let token = handshake
         .cookie
-        .and_then(accounts::token_from_cookie_header)
+        .and_then(agents::token_from_cookie_header)
         .ok_or(Refusal {
             code: close_code::UNAUTHORIZED,
             reason: "sign in first",
         })?;
-    let (_, agent) = accounts::agent_for_session(store, token, secs(now))
+    let (_, agent) = agents::agent_for_session(store, token, secs(now))
         .await
         .map_err(|_| STORE_DOWN)?
         .ok_or(Refusal {
@@ -133,7 +170,7 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
         AgentIdentity {
             agent_id: agent.agent_id,
             name: agent.name,
-            expert: agent.role == Role::Expert,
+            role: agent.role,
         },
         site,
     ))
@@ -165,6 +202,53 @@ pub fn may_read_conversation(agent_id: &str, summary: &ConversationSummary) -> b
             .is_some_and(|o| o.agent_id == agent_id),
     }
 }
+
+/// Open sockets per network address, capped: one address cannot hold more than `cap`
+/// (a crowd behind one NAT is far below it; a script opening hundreds is not).
+#[derive(Debug)]
+pub struct AddressCaps {
+    cap: usize,
+    open: HashMap<String, usize>,
+}
+
+impl AddressCaps {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Counts a new socket from `address`; `false` (and nothing counted) at the cap.
+    pub fn open(&mut self, address: &str) -> bool {
+        let n = self.open.entry(address.to_string()).or_default();
+        if *n >= self.cap {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// A socket `open` counted has closed.
+    pub fn close(&mut self, address: &str) {
+        if let Some(n) = self.open.get_mut(address) {
+            *n -= 1;
+            if *n == 0 {
+                self.open.remove(address);
+            }
+        }
+    }
+
+    pub fn addresses(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// The refusal for an address at its cap.
+pub const TOO_MANY_SOCKETS: Refusal = Refusal {
+    code: close_code::TRY_AGAIN_LATER,
+    reason: "too many connections from your network",
+};
 
 /// Sites read recently, so a burst of connections costs one store read per site. Only
 /// sites that exist are kept (misses are never cached: anyone can invent keys), and at
@@ -263,6 +347,27 @@ mod tests {
     }
 
     #[test]
+    fn visitor_credentials_prove_one_visitor_of_one_site() {
+        let c = visitor_credential(b"key", "shop", "visitor-1");
+        assert!(verify_visitor_credential(b"key", "shop", &c));
+        assert!(
+            !verify_visitor_credential(b"key", "other-shop", &c),
+            "another site"
+        );
+        assert!(!verify_visitor_credential(b"other key", "shop", &c));
+        let stolen_id = VisitorCredential {
+            visitor_id: "visitor-2".into(),
+            ..c.clone()
+        };
+        assert!(!verify_visitor_credential(b"key", "shop", &stolen_id));
+        let garbage = VisitorCredential {
+            signature: "!!".into(),
+            ..c
+        };
+        assert!(!verify_visitor_credential(b"key", "shop", &garbage));
+    }
+
+    #[test]
     fn agent_sockets_must_be_same_origin() {
         assert!(same_origin(
             Some("http://127.0.0.1:8080"),
@@ -311,6 +416,22 @@ mod tests {
         assert!(!may_read_conversation("a2", &c));
         c.status = ConversationStatus::Closed;
         assert!(may_read_conversation("a2", &c), "closed history is shared");
+    }
+
+    #[test]
+    fn sockets_per_address_are_capped_and_released() {
+        let mut caps = AddressCaps::new(2);
+        assert!(caps.open("a") && caps.open("a"));
+        assert!(!caps.open("a"), "at the cap");
+        assert!(caps.open("b"), "another address is not held back");
+        caps.close("a");
+        assert!(caps.open("a"), "a closed socket frees a place");
+        caps.close("b");
+        assert_eq!(
+            caps.addresses(),
+            1,
+            "no entry is kept for an address with none open"
+        );
     }
 
     #[test]

@@ -129,7 +129,7 @@ fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
     match frame {
         VisitorFrame::Hello {
             v,
-            visitor_id,
+            credential,
             visit_id,
             page,
             ..
@@ -142,7 +142,10 @@ fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
                     ),
                 ));
             }
-            validate_id("visitor_id", visitor_id)?;
+            if let Some(credential) = credential {
+                validate_id("credential.visitor_id", &credential.visitor_id)?;
+                validate_length("credential.signature", &credential.signature, 64)?;
+            }
             validate_id("visit_id", visit_id)?;
             validate_page(page)
         }
@@ -444,7 +447,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn hello_json() -> String {
-        r#"{"type":"hello","v":1,"visitor_id":"abcdefgh1234","visit_id":"0000000001-abcdef","visit_age_ms":0,
+        r#"{"type":"hello","v":1,"credential":{"visitor_id":"abcdefgh1234","signature":"c2lnbmF0dXJl"},"visit_id":"0000000001-abcdef","visit_age_ms":0,
            "page":{"seq":1,"url":"https://shop.example/","title":"Shop"}}"#
             .to_string()
     }
@@ -453,7 +456,7 @@ mod tests {
     fn decodes_a_valid_hello() {
         let frame = decode_visitor_frame(&hello_json()).unwrap();
         assert!(
-            matches!(frame, VisitorFrame::Hello { ref visitor_id, .. } if visitor_id == "abcdefgh1234")
+            matches!(frame, VisitorFrame::Hello { credential: Some(ref c), .. } if c.visitor_id == "abcdefgh1234")
         );
     }
 
@@ -647,7 +650,10 @@ mod tests {
                 .prop_map(|(visitor_id, visit_id, visit_age_ms, page)| {
                     VisitorFrame::Hello {
                         v: PROTOCOL_VERSION,
-                        visitor_id,
+                        credential: Some(VisitorCredential {
+                            visitor_id,
+                            signature: "c2ln".into(),
+                        }),
                         visit_id,
                         visit_age_ms,
                         page,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::clock::UnixMillis;
-use crate::protocol::media::{CallEvent, CallRole};
+use crate::protocol::media::{CallEvent, CallRole, MediaCommand};
 
 /// How long a freshly signed token may be used to join.
 pub const CALL_TOKEN_TTL_MS: u64 = 120_000;
@@ -97,28 +97,71 @@ pub fn verify_body(key: &[u8], body: &[u8], signature: &str) -> bool {
     mac(key, body).verify_slice(&signature).is_ok()
 }
 
+/// Signed messages older or newer than this (by their own time) are refused; a nonce is
+/// remembered this long.
+pub const FRESH_WINDOW_MS: u64 = 5 * 60_000;
+
+/// Refuses replays of signed messages (call events, media commands): one whose time is
+/// outside [`FRESH_WINDOW_MS`] of now, or whose nonce was seen within it.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: std::collections::HashMap<String, UnixMillis>,
+}
+
+impl ReplayGuard {
+    /// Whether a message is new; it is remembered if so.
+    pub fn admit(&mut self, nonce: &str, at: UnixMillis, now: UnixMillis) -> bool {
+        self.seen
+            .retain(|_, seen_at| now.saturating_sub(*seen_at) <= FRESH_WINDOW_MS);
+        if at.abs_diff(now) > FRESH_WINDOW_MS || self.seen.contains_key(nonce) {
+            return false;
+        }
+        self.seen.insert(nonce.to_string(), now);
+        true
+    }
+}
+
 /// Header carrying a call event's signature.
 pub const SIGNATURE_HEADER: &str = "x-vitrine-signature";
 
+/// Why a signed message (call event, media command) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallEventError {
-    #[error("the call event is not signed with the media key")]
+pub enum SignedError {
+    #[error("not signed with the media key")]
     BadSignature,
-    #[error("the call event does not decode: {0}")]
+    #[error("does not decode: {0}")]
     Malformed(String),
 }
 
 /// A call event POSTed by the media node: its signature checked first, then its body.
-/// Adapters answer 401 for [`CallEventError::BadSignature`], 400 for `Malformed`.
+/// Adapters answer 401 for [`SignedError::BadSignature`], 400 for `Malformed`. Whether it
+/// is fresh (its time and nonce) is the receiving hub's to judge.
 pub fn read_call_event(
     key: &[u8],
     body: &[u8],
     signature: Option<&str>,
-) -> Result<CallEvent, CallEventError> {
+) -> Result<CallEvent, SignedError> {
+    read_signed(key, body, signature)
+}
+
+/// A command POSTed to the media node by the platform, read the same way.
+pub fn read_media_command(
+    key: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<MediaCommand, SignedError> {
+    read_signed(key, body, signature)
+}
+
+fn read_signed<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<T, SignedError> {
     if !verify_body(key, body, signature.unwrap_or("")) {
-        return Err(CallEventError::BadSignature);
+        return Err(SignedError::BadSignature);
     }
-    serde_json::from_slice(body).map_err(|e| CallEventError::Malformed(e.to_string()))
+    serde_json::from_slice(body).map_err(|e| SignedError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]
@@ -191,8 +234,33 @@ mod tests {
     }
 
     #[test]
+    fn replays_and_stale_messages_are_refused() {
+        let mut guard = ReplayGuard::default();
+        assert!(guard.admit("a", 1_000_000, 1_000_000));
+        assert!(
+            !guard.admit("a", 1_000_000, 1_000_500),
+            "the same nonce again"
+        );
+        assert!(guard.admit("b", 1_000_000, 1_000_500));
+        assert!(
+            !guard.admit("c", 1_000_000 - FRESH_WINDOW_MS - 1, 1_000_000),
+            "stale"
+        );
+        assert!(
+            !guard.admit("d", 1_000_000 + FRESH_WINDOW_MS + 1, 1_000_000),
+            "from the future"
+        );
+        // Once out of the window, a nonce is forgotten (its message would be stale anyway).
+        assert!(guard.admit(
+            "a",
+            1_000_000 + FRESH_WINDOW_MS + 1,
+            1_000_000 + FRESH_WINDOW_MS + 1
+        ));
+    }
+
+    #[test]
     fn call_events_are_read_only_when_signed() {
-        let body = br#"{"site":"s","room":"r","at":5,"kind":"room_started"}"#;
+        let body = br#"{"site":"s","room":"r","at":5,"nonce":"n1","kind":"room_started"}"#;
         let signature = sign_body(b"key", body);
         assert_eq!(
             read_call_event(b"key", body, Some(&signature)).map(|e| e.room),
@@ -200,16 +268,16 @@ mod tests {
         );
         assert_eq!(
             read_call_event(b"other", body, Some(&signature)),
-            Err(CallEventError::BadSignature)
+            Err(SignedError::BadSignature)
         );
         assert_eq!(
             read_call_event(b"key", body, None),
-            Err(CallEventError::BadSignature)
+            Err(SignedError::BadSignature)
         );
         let junk = b"{}";
         assert!(matches!(
             read_call_event(b"key", junk, Some(&sign_body(b"key", junk))),
-            Err(CallEventError::Malformed(_))
+            Err(SignedError::Malformed(_))
         ));
     }
 }

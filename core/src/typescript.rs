@@ -5,7 +5,7 @@
 use ts_rs::{Config, TS};
 
 use crate::protocol::{self as p, http, media};
-use crate::store::{accounts, browsing, catalog};
+use crate::store::{accounts, agents, browsing, catalog};
 
 /// Path of the generated file, relative to the workspace root.
 pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
@@ -16,6 +16,7 @@ pub fn generate() -> String {
     let cfg = Config::new().with_large_int("number");
     let decls = [
         p::VisitorFrame::decl(&cfg),
+        p::VisitorCredential::decl(&cfg),
         p::PageView::decl(&cfg),
         p::Activity::decl(&cfg),
         p::VisitorServerFrame::decl(&cfg),
@@ -55,11 +56,13 @@ pub fn generate() -> String {
         browsing::Visit::decl(&cfg),
         browsing::VisitedPage::decl(&cfg),
         accounts::Site::decl(&cfg),
-        accounts::Role::decl(&cfg),
-        accounts::AgentProfile::decl(&cfg),
+        agents::Role::decl(&cfg),
+        agents::AgentProfile::decl(&cfg),
         http::ErrorBody::decl(&cfg),
         http::ErrorDetail::decl(&cfg),
         http::LoginRequest::decl(&cfg),
+        http::LoginAnswer::decl(&cfg),
+        http::AccountChoice::decl(&cfg),
         http::Me::decl(&cfg),
         http::ChangePassword::decl(&cfg),
         http::ConversationQuery::decl(&cfg),

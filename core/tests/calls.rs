@@ -77,12 +77,14 @@ fn node_event(call_id: &str, at: u64, kind: CallEventKind) -> Input {
         site: SITE.into(),
         room: call_id.to_string(),
         at,
+        nonce: format!("{at}-{kind:?}"),
         kind,
     })
 }
 
-fn guest(visitor: &str, joined: bool) -> CallEventKind {
-    let participant = visitor.to_string();
+/// The node's event for a guest's seat (`guest-1` is the first visitor invited).
+fn guest(seat: &str, joined: bool) -> CallEventKind {
+    let participant = seat.to_string();
     let role = CallRole::Guest;
     if joined {
         CallEventKind::ParticipantJoined { participant, role }
@@ -134,7 +136,7 @@ fn a_declining_visitor_does_not_join_and_the_agent_can_cancel() {
         },
     );
     assert!(out.to_agent(1).iter().any(|f| matches!(f, AgentServerFrame::CallChanged { call }
-        if call.participants == vec![CallParticipant { visitor_id: "visitor-1".into(), state: CallParticipantState::Declined }])));
+        if call.participants == vec![CallParticipant { visitor_id: "visitor-1".into(), participant: "guest-1".into(), state: CallParticipantState::Declined }])));
     assert!(!b.hub.live_list()[0].in_call);
     let out = b
         .at(T0 + 3)
@@ -279,10 +281,10 @@ fn call_events_leave_start_end_and_duration_in_the_visitors_chat() {
     let call_id = call_accepted(&mut b);
     let joined = b
         .at(T0 + 1_000)
-        .input(node_event(&call_id, T0 + 1_000, guest("visitor-1", true)));
-    let left =
-        b.at(T0 + 43_000)
-            .input(node_event(&call_id, T0 + 43_000, guest("visitor-1", false)));
+        .input(node_event(&call_id, T0 + 1_000, guest("guest-1", true)));
+    let left = b
+        .at(T0 + 43_000)
+        .input(node_event(&call_id, T0 + 43_000, guest("guest-1", false)));
     assert_eq!(
         [joined.notes(), left.notes()].concat(),
         vec![
@@ -310,7 +312,7 @@ fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive()
     b.visitor(&v1());
     let call_id = call_accepted(&mut b);
     b.at(T0 + 1_000)
-        .input(node_event(&call_id, T0 + 1_000, guest("visitor-1", true)));
+        .input(node_event(&call_id, T0 + 1_000, guest("guest-1", true)));
     // The portal's "Leave call" reaches the hub first…
     let ended = b.at(T0 + 66_000).agent_does(
         &ada(),
@@ -320,9 +322,9 @@ fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive()
     );
     assert_eq!(ended.notes(), vec!["Call ended · 1:05".to_string()]);
     // …and the node's account of the same ending adds nothing.
-    let late =
-        b.at(T0 + 66_100)
-            .input(node_event(&call_id, T0 + 66_100, guest("visitor-1", false)));
+    let late = b
+        .at(T0 + 66_100)
+        .input(node_event(&call_id, T0 + 66_100, guest("guest-1", false)));
     let late_end = b.at(T0 + 66_200).input(node_event(
         &call_id,
         T0 + 66_200,

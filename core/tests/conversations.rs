@@ -35,16 +35,12 @@ fn pending_then_taken(b: &mut Bench) -> String {
         "nothing is delivered before it is stored"
     );
     let out = b.store_all();
-    let (pending, visible) = out
+    let pending = out
         .summary(1)
         .expect("agents learn about the new conversation");
     assert_eq!(pending.status, ConversationStatus::Pending);
-    assert!(visible);
     assert_eq!(pending.unread, 1);
-    assert_eq!(
-        out.summary(2).unwrap().0.status,
-        ConversationStatus::Pending
-    );
+    assert_eq!(out.summary(2).unwrap().status, ConversationStatus::Pending);
     let m = &out.agent_messages(2)[0];
     assert_eq!(m.seq, 1);
     assert_eq!(
@@ -54,21 +50,22 @@ fn pending_then_taken(b: &mut Bench) -> String {
     );
     let id = pending.conversation_id.clone();
 
-    b.agent_does(
+    let mut out = b.agent_does(
         &ada(),
         AgentFrame::Take {
             conversation_id: id.clone(),
         },
     );
-    let out = b.store_all();
-    let (taken, visible_to_ada) = out.summary(1).unwrap();
+    out.extend(b.store_all());
+    let taken = out.summary(1).unwrap();
     assert_eq!(taken.status, ConversationStatus::Active);
     assert_eq!(taken.owner.as_ref().unwrap().agent_id, "ada");
-    assert!(visible_to_ada);
-    assert!(
-        !out.summary(2).unwrap().1,
-        "Bo no longer sees Ada's active conversation"
+    assert_eq!(
+        out.hidden(2),
+        vec![id.clone()],
+        "Bo no longer sees Ada's active conversation: he gets its ID alone"
     );
+    assert!(out.summary(2).is_none(), "and nothing of what it says");
     assert!(out
         .visitor_messages(10)
         .iter()
@@ -116,7 +113,7 @@ fn proactive_chat_reaches_the_visitor_as_an_active_conversation() {
     assert!(out.to_visitor(10).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.status == ConversationStatus::Active && conversation.agent_name.as_deref() == Some("Ada"))));
     let out = b.store_all();
     assert_eq!(text(&out.visitor_messages(10)[0]), "Can I help you choose?");
-    assert!(out.summary(1).unwrap().0.proactive);
+    assert!(out.summary(1).unwrap().proactive);
     // A second proactive start for the same visitor is refused: one open conversation each.
     let out = b.agent_does(&ada(), start("msg-ada-0002", "visitor-1"));
     assert_eq!(out.agent_error(1), Some(ErrorCode::Conflict));
@@ -174,11 +171,12 @@ fn transfer_hands_over_ownership_only_to_an_agent_online() {
         Some(ErrorCode::NotFound),
         "only the owner transfers"
     );
-    let out = b.agent_does(&ada(), transfer("bo"));
+    let mut out = b.agent_does(&ada(), transfer("bo"));
     assert!(out.to_visitor(10).iter().any(|f| matches!(f, VisitorServerFrame::Conversation { conversation, .. } if conversation.agent_name.as_deref() == Some("Bo"))));
-    let out = b.store_all();
-    assert!(out.summary(2).unwrap().1);
-    assert!(!out.summary(1).unwrap().1);
+    out.extend(b.store_all());
+    assert!(out.summary(2).is_some());
+    assert_eq!(out.hidden(1), vec![id.clone()]);
+    assert!(out.summary(1).is_none());
     assert_eq!(
         text(&out.agent_messages(2)[0]),
         "Ada transferred the conversation to Bo"
@@ -203,10 +201,10 @@ fn end_closes_and_any_agent_of_the_site_may_reopen_it_from_the_store() {
         },
     );
     let out = b.store_all();
-    let (closed, visible) = out.summary(1).unwrap();
-    assert_eq!((closed.status, visible), (ConversationStatus::Closed, true));
+    let closed = out.summary(1).unwrap();
+    assert_eq!(closed.status, ConversationStatus::Closed);
     assert!(
-        out.summary(2).unwrap().1,
+        out.summary(2).is_some(),
         "closed history is every agent's (access::may_read_conversation)"
     );
     assert_eq!(
@@ -227,14 +225,19 @@ fn end_closes_and_any_agent_of_the_site_may_reopen_it_from_the_store() {
         |op| matches!(op, StoreOp::LoadConversation { conversation_id } if *conversation_id == id)
     ));
     let load = b.take_held(|op| matches!(op, StoreOp::LoadConversation { .. }));
-    b.reply(
+    let mut out = b.reply(
         load.id,
         Ok(Answer::Conversation(Some((closed, Vec::new())))),
     );
-    let out = b.store_all();
-    let (s, visible) = out.summary(2).unwrap();
-    assert_eq!((s.status, visible), (ConversationStatus::Active, true));
+    out.extend(b.store_all());
+    let s = out.summary(2).unwrap();
+    assert_eq!(s.status, ConversationStatus::Active);
     assert_eq!(s.owner.unwrap().agent_id, "bo");
+    assert_eq!(
+        out.hidden(1),
+        vec![id.clone()],
+        "now Bo's: Ada only learns that"
+    );
     assert!(out
         .agent_messages(2)
         .iter()
@@ -295,14 +298,26 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
     b.agent(&ada());
     b.visitor(&v1());
     b.says(&v1(), "msg-00000001", "one");
+    // While the conversation is not stored, its messages go one at a time, each with it.
     b.says(&v1(), "msg-00000002", "two");
-    // The store confirms #2 before #1: nothing may overtake.
-    let second = b.take_held(|op| matches!(op, StoreOp::Message(m) if m.seq == 2));
-    let out = b.reply(second.id, Ok(Answer::Done));
+    assert_eq!(b.held.len(), 1, "the second waits for the first");
+    let first = b.take_held(|op| matches!(op, StoreOp::Open { .. }));
+    b.reply(first.id, Ok(Answer::Done));
+    let second = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 2));
+    assert!(
+        matches!(second.op, StoreOp::Open { .. }),
+        "sent with the summary too"
+    );
+    b.says(&v1(), "msg-00000003", "three");
+    // Once stored, messages go on their own, concurrently. The store confirms #3 before
+    // #2: nothing may overtake.
+    let third = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 3));
+    assert!(matches!(third.op, StoreOp::Message(_)));
+    let out = b.reply(third.id, Ok(Answer::Done));
     assert!(out.agent_messages(1).is_empty());
-    let out = b.store_all();
+    let out = b.reply(second.id, Ok(Answer::Done));
     let seqs: Vec<u64> = out.agent_messages(1).iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, [1, 2]);
+    assert_eq!(seqs, [2, 3]);
     // The widget lost its connection before the acks arrived, reconnects, resends both.
     b.disconnect(10);
     let tab = v1().tab(11);
@@ -313,7 +328,7 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
     });
     assert_eq!(
         resumed.unwrap().len(),
-        2,
+        3,
         "resume sends what the widget has not seen"
     );
     let out = b.says(&tab, "msg-00000001", "one");
@@ -323,15 +338,15 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
         .any(|f| matches!(f, VisitorServerFrame::MessageAck { seq: 1, .. })));
     b.says(&tab, "msg-00000002", "two");
     assert!(b.held_messages().is_empty(), "resends write nothing");
-    // Resume after seq 1 sends only seq 2.
-    let out = b.visitor(&v1().after(1));
+    // Resume after seq 2 sends only seq 3.
+    let out = b.visitor(&v1().after(2));
     let messages = out.to_visitor(10).into_iter().find_map(|f| match f {
         VisitorServerFrame::Conversation { messages, .. } => Some(messages),
         _ => None,
     });
     assert_eq!(
         messages.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(),
-        [2]
+        [3]
     );
 }
 
@@ -342,7 +357,7 @@ fn a_failed_write_is_reported_and_later_messages_still_flow() {
     b.visitor(&v1());
     b.says(&v1(), "msg-00000001", "one");
     b.says(&v1(), "msg-00000002", "two");
-    let first = b.take_held(|op| matches!(op, StoreOp::Message(m) if m.seq == 1));
+    let first = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 1));
     let out = b.reply(
         first.id,
         Err(vitrine_core::store::StoreError::Backend("down".into())),
@@ -367,10 +382,7 @@ fn a_restarted_hub_resumes_numbering_from_the_store() {
     let stored: Vec<ChatMessage> = b
         .requests
         .iter()
-        .filter_map(|op| match op {
-            StoreOp::Message(m) => Some(m.clone()),
-            _ => None,
-        })
+        .filter_map(|op| message_of(op).cloned())
         .collect();
     // A new hub, restored from what the store holds.
     let restored = Restored {
@@ -423,7 +435,7 @@ fn unread_marks_reach_the_live_list_and_clear_when_read() {
     b.says(&v1(), "msg-00000001", "hello");
     let out = b.store_all();
     assert_eq!(b.hub.live_list()[0].unread, 1);
-    let id = out.summary(1).unwrap().0.conversation_id;
+    let id = out.summary(1).unwrap().conversation_id;
     b.agent_does(
         &ada(),
         AgentFrame::MarkRead {

@@ -296,10 +296,7 @@ fn availability_is_broadcast_to_widgets_only_when_it_changes() {
 fn frames_before_hello_and_second_hellos_are_refused() {
     let mut b = Bench::with(config());
     let v = Visitor::new(10, "visitor-1");
-    b.input(vitrine_core::hub::Input::VisitorConnected {
-        conn: 10,
-        location: Location::default(),
-    });
+    b.connect_visitor(10);
     let out = b.visitor_does(&v, VisitorFrame::PageView(page(1, "/", "x")));
     assert_eq!(out.visitor_error(10), Some(ErrorCode::HelloRequired));
     b.visitor_does(&v, v.hello());
@@ -317,10 +314,7 @@ fn frames_before_hello_and_second_hellos_are_refused() {
 fn a_flood_is_rate_limited_and_recovers() {
     let mut b = Bench::with(config());
     let v = Visitor::new(10, "visitor-1");
-    b.input(vitrine_core::hub::Input::VisitorConnected {
-        conn: 10,
-        location: Location::default(),
-    });
+    b.connect_visitor(10);
     let mut out = Out::default();
     for _ in 0..50 {
         out.extend(b.visitor_does(&v, VisitorFrame::Ping {}));

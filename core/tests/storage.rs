@@ -25,7 +25,13 @@ fn requests(out: &[Output]) -> Vec<StoreRequest> {
 
 #[test]
 fn a_new_hub_restores_first_and_handles_what_waited_in_order_once_restored() {
-    let mut hub = Hub::new(SITE, HubConfig::default());
+    let mut hub = Hub::new(
+        SITE,
+        HubConfig {
+            visitor_key: VISITOR_KEY.to_vec(),
+            ..HubConfig::default()
+        },
+    );
     assert_eq!(hub.next_wakeup(), Some(0), "due at once: it must restore");
     let v = Visitor::new(10, "visitor-1");
     // A widget connects and says hello before the store has answered.
@@ -33,6 +39,8 @@ fn a_new_hub_restores_first_and_handles_what_waited_in_order_once_restored() {
         Input::VisitorConnected {
             conn: 10,
             location: Location::default(),
+            address: "192.0.2.1".into(),
+            nonce: nonce(10),
         },
         T0,
     );
@@ -119,6 +127,8 @@ fn a_restoring_hub_turns_new_sockets_away_once_too_many_inputs_wait() {
             Input::VisitorConnected {
                 conn,
                 location: Location::default(),
+                address: "192.0.2.1".into(),
+                nonce: nonce(conn),
             },
             T0,
         ) {
@@ -138,63 +148,69 @@ fn a_restoring_hub_turns_new_sockets_away_once_too_many_inputs_wait() {
 #[test]
 fn failed_state_writes_are_retried_in_order_and_a_newer_one_replaces_a_waiting_one() {
     let mut b = Bench::new().holding(hold_all);
-    let ada = Agent::new(1, "ada", "Ada");
+    let (ada, bo) = (Agent::new(1, "ada", "Ada"), Agent::new(2, "bo", "Bo"));
     b.agent(&ada);
+    b.agent(&bo);
     let v = Visitor::new(10, "visitor-1");
     b.visitor(&v);
     b.held.clear();
     b.says(&v, "msg-00000001", "hello");
-    // The conversation's summary is written; its later versions wait behind it.
-    let first = b.take_held(|op| matches!(op, StoreOp::Conversation(_)));
-    let message = b.take_held(|op| matches!(op, StoreOp::Message(_)));
-    b.reply(message.id, Ok(Answer::Done));
-    let id = match &first.op {
-        StoreOp::Conversation(s) => s.conversation_id.clone(),
+    let open = b.take_held(|op| matches!(op, StoreOp::Open { .. }));
+    let id = match &open.op {
+        StoreOp::Open { summary, .. } => summary.conversation_id.clone(),
         _ => unreachable!(),
     };
+    b.reply(open.id, Ok(Answer::Done));
+    // Taken, transferred, ended: three versions of the summary. One is written at a time;
+    // of those waiting only the newest is kept.
+    let frame = |f: fn(String) -> AgentFrame| f(id.clone());
     b.agent_does(
         &ada,
-        AgentFrame::Take {
-            conversation_id: id.clone(),
-        },
+        frame(|id| AgentFrame::Take {
+            conversation_id: id,
+        }),
     );
     b.agent_does(
         &ada,
-        AgentFrame::End {
-            conversation_id: id.clone(),
-        },
+        frame(|id| AgentFrame::Transfer {
+            conversation_id: id,
+            to_agent_id: "bo".into(),
+        }),
     );
-    assert!(
-        !b.held
+    b.agent_does(
+        &bo,
+        frame(|id| AgentFrame::End {
+            conversation_id: id,
+        }),
+    );
+    let summaries = |b: &Bench| {
+        b.held
             .iter()
-            .any(|r| matches!(r.op, StoreOp::Conversation(_))),
+            .filter(|r| matches!(r.op, StoreOp::Conversation(_)))
+            .count()
+    };
+    assert_eq!(
+        summaries(&b),
+        1,
         "one summary write at a time per conversation"
     );
-    // The first write fails: retried after a backoff, before anything newer.
-    b.reply(first.id, Err(down()));
-    assert!(b
-        .held
-        .iter()
-        .all(|r| !matches!(r.op, StoreOp::Conversation(_))));
-    b.run_until(T0 + 200);
+    let taken = b.take_held(|op| matches!(op, StoreOp::Conversation(_)));
     assert!(
-        !b.held
-            .iter()
-            .any(|r| matches!(r.op, StoreOp::Conversation(_))),
-        "backing off"
+        matches!(&taken.op, StoreOp::Conversation(s) if s.status == ConversationStatus::Active)
     );
+    // It fails: retried after a backoff, before anything newer.
+    b.reply(taken.id, Err(down()));
+    b.run_until(T0 + 200);
+    assert_eq!(summaries(&b), 0, "backing off");
     b.run_until(T0 + 250);
     let again = b.take_held(|op| matches!(op, StoreOp::Conversation(_)));
-    assert_eq!(again.op, first.op, "the same write, again");
+    assert_eq!(again.op, taken.op, "the same write, again");
     b.reply(again.id, Ok(Answer::Done));
-    // Then only the newest summary (closed) is written: "taken" was superseded.
+    // Then only the newest summary (closed) is written: "transferred" was superseded.
     let next = b.take_held(|op| matches!(op, StoreOp::Conversation(_)));
     assert!(matches!(&next.op, StoreOp::Conversation(s) if s.status == ConversationStatus::Closed));
     b.reply(next.id, Ok(Answer::Done));
-    assert!(!b
-        .held
-        .iter()
-        .any(|r| matches!(r.op, StoreOp::Conversation(_))));
+    assert_eq!(summaries(&b), 0);
 }
 
 #[test]
@@ -203,7 +219,7 @@ fn a_failed_message_is_not_retried_by_the_hub_its_sender_resends_it() {
     let v = Visitor::new(10, "visitor-1");
     b.visitor(&v);
     b.says(&v, "msg-00000001", "hello");
-    let message = b.take_held(|op| matches!(op, StoreOp::Message(_)));
+    let message = b.take_held(|op| message_of(op).is_some());
     let out = b.reply(message.id, Err(down()));
     assert_eq!(out.visitor_error(10), Some(ErrorCode::NotSaved));
     let out = b.run_until(T0 + 120_000);

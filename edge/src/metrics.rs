@@ -17,6 +17,10 @@ pub struct EdgeMetrics {
     /// Sockets closed because their outbox was full (too slow to keep up).
     pub slow_consumers: Counter,
     pub hubs: Gauge,
+    /// Sockets refused because their address had too many open.
+    pub sockets_refused: Counter,
+    /// Sites in the site cache (only sites that exist are cached).
+    pub cached_sites: Gauge,
 }
 
 impl Default for EdgeMetrics {
@@ -41,6 +45,10 @@ impl Default for EdgeMetrics {
             "slow_consumers",
             "Sockets dropped because they could not keep up",
         );
+        let sockets_refused = counter(
+            "sockets_refused",
+            "Sockets refused because their address had too many open",
+        );
         let mut gauge = |name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -49,6 +57,7 @@ impl Default for EdgeMetrics {
         let visitor_connections = gauge("visitor_connections", "Widget sockets open");
         let agent_connections = gauge("agent_connections", "Portal sockets open");
         let hubs = gauge("hubs", "Site hubs running");
+        let cached_sites = gauge("cached_sites", "Sites in the site cache (never misses)");
         Self {
             registry,
             store_requests,
@@ -59,6 +68,8 @@ impl Default for EdgeMetrics {
             agent_connections,
             slow_consumers,
             hubs,
+            sockets_refused,
+            cached_sites,
         }
     }
 }

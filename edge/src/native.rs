@@ -11,20 +11,24 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+use std::net::SocketAddr;
 use tokio::sync::mpsc;
-use vitrine_core::access::{self, AgentHandshake, Refusal, SiteCache, SiteRecord};
+
+use vitrine_core::access::{self, AddressCaps, AgentHandshake, Refusal, SiteCache, SiteRecord};
 use vitrine_core::clock::now_ms;
 use vitrine_core::codec::{self, Payload, Side};
-use vitrine_core::hub::{storage, Hub, HubConfig, Input, Output};
-use vitrine_core::media_key::{self, CallEventError};
+use vitrine_core::hub::{storage, AgentIdentity, Hub, HubConfig, Input, Output};
+use vitrine_core::media_key::{self, SignedError};
+use vitrine_core::protocol::media::MediaCommand;
 use vitrine_core::protocol::{close_code, ConnId, Location, MAX_FRAME_BYTES};
+use vitrine_core::store::agents;
 use vitrine_core::store::Store;
 
 use crate::metrics::EdgeMetrics;
@@ -44,14 +48,31 @@ const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
 const SITE_CACHE_TTL_MS: u64 = 30_000;
 const SITE_CACHE_CAPACITY: usize = 10_000;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct EdgeConfig {
     pub hub: HubConfig,
     /// Read `CF-IPCountry` / `CF-IPCity` (set by Cloudflare). Off unless a trusted proxy
     /// sets them, since any client could send them.
     pub trust_geo_headers: bool,
-    /// The key shared with the media node: `/internal/call-events` needs it.
+    /// The key shared with the media node: `/internal/call-events` needs it, and the
+    /// commands sent to the node are signed with it.
     pub call_key: Option<Vec<u8>>,
+    /// The media node's `/control` URL (seats revoked, rooms ended).
+    pub media_control_url: Option<String>,
+    /// Sockets one network address may hold open at once.
+    pub sockets_per_address: usize,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            hub: HubConfig::default(),
+            trust_geo_headers: false,
+            call_key: None,
+            media_control_url: None,
+            sockets_per_address: 100,
+        }
+    }
 }
 
 /// All hubs of this process, one per site, started on first use.
@@ -60,8 +81,19 @@ pub struct Hubs<S> {
     config: EdgeConfig,
     hubs: Mutex<HashMap<String, mpsc::UnboundedSender<HubMsg>>>,
     sites: Mutex<SiteCache>,
+    addresses: Mutex<AddressCaps>,
     next_conn: AtomicU64,
+    /// Commands for the media node go out through this (one HTTP client per process).
+    media: Option<MediaControl>,
     pub metrics: Arc<EdgeMetrics>,
+}
+
+/// Where, and with which key, commands for the media node are sent.
+#[derive(Clone)]
+struct MediaControl {
+    url: String,
+    key: Vec<u8>,
+    http: reqwest::Client,
 }
 
 enum HubMsg {
@@ -80,12 +112,22 @@ enum Outgoing {
 
 impl<S: Store + Clone + Sync + 'static> Hubs<S> {
     pub fn new(store: S, config: EdgeConfig) -> Arc<Self> {
+        let media = match (&config.media_control_url, &config.call_key) {
+            (Some(url), Some(key)) => Some(MediaControl {
+                url: url.clone(),
+                key: key.clone(),
+                http: reqwest::Client::new(),
+            }),
+            _ => None,
+        };
         Arc::new(Self {
+            addresses: Mutex::new(AddressCaps::new(config.sockets_per_address)),
             store,
             config,
             hubs: Mutex::new(HashMap::new()),
             sites: Mutex::new(SiteCache::new(SITE_CACHE_TTL_MS, SITE_CACHE_CAPACITY)),
             next_conn: AtomicU64::new(1),
+            media,
             metrics: Arc::new(EdgeMetrics::default()),
         })
     }
@@ -113,6 +155,7 @@ impl<S: Store + Clone + Sync + 'static> Hubs<S> {
             self.store.clone(),
             rx,
             tx.clone(),
+            self.media.clone(),
             self.metrics.clone(),
         ));
         self.metrics.hubs.inc();
@@ -148,22 +191,66 @@ impl<S: Store + Clone + Sync + 'static> Hubs<S> {
     }
 
     fn fresh_site(&self, site: &SiteRecord) {
-        self.sites
-            .lock()
-            .expect("site cache")
-            .insert(site.clone(), now_ms());
+        let mut cache = self.sites.lock().expect("site cache");
+        cache.insert(site.clone(), now_ms());
+        self.metrics.cached_sites.set(cache.len() as i64);
+        drop(cache);
         // Same channel as the connection that caused the read: the hub learns its origins
         // and call gating before that connection's frames.
         self.input(&site.site.site_key, Input::SiteSettings(site.settings()));
     }
 
     /// After an admin changed a site in this process: forget the cached copy and, if its
-    /// hub runs, hand it the new settings now (allowed origins, calls switch and plan).
+    /// hub runs, hand it the new settings now (origins, consultants, calls switch, plan).
     pub async fn site_changed(&self, key: &str) {
         self.sites.lock().expect("site cache").forget(key);
         if self.running(key) {
             let _ = self.site(key).await;
         }
+    }
+
+    /// After an admin changed or removed an agent: every running hub applies it to the
+    /// agent's open sockets now (a removed agent's close; a demoted one's may).
+    pub async fn agent_changed(&self, agent_id: &str) {
+        let agent = match agents::agent(&self.store, agent_id).await {
+            Ok(agent) => agent,
+            Err(e) => {
+                // Fail closed: an agent we cannot read loses their sockets.
+                tracing::warn!(error = %e, "agent lookup failed");
+                None
+            }
+        };
+        let identity = agent.map(|a| AgentIdentity {
+            agent_id: a.agent_id,
+            name: a.name,
+            role: a.role,
+        });
+        let hubs: Vec<_> = self
+            .hubs
+            .lock()
+            .expect("hub map lock")
+            .values()
+            .cloned()
+            .collect();
+        for hub in hubs {
+            let _ = hub.send(HubMsg::Input(Input::AgentChanged {
+                agent_id: agent_id.to_string(),
+                agent: identity.clone(),
+            }));
+        }
+    }
+
+    /// Counts a socket from `address` against its cap; the guard releases it.
+    fn admit_address(self: &Arc<Self>, address: &str) -> Option<AddressGuard<S>> {
+        let admitted = self.addresses.lock().expect("address caps").open(address);
+        if !admitted {
+            self.metrics.sockets_refused.inc();
+            return None;
+        }
+        Some(AddressGuard {
+            hubs: self.clone(),
+            address: address.to_string(),
+        })
     }
 
     fn location(&self, headers: &HeaderMap) -> Location {
@@ -184,6 +271,22 @@ impl<S: Store + Clone + Sync + 'static> Hubs<S> {
     }
 }
 
+/// One socket counted against its address's cap, until dropped.
+struct AddressGuard<S: Store + Clone + Sync + 'static> {
+    hubs: Arc<Hubs<S>>,
+    address: String,
+}
+
+impl<S: Store + Clone + Sync + 'static> Drop for AddressGuard<S> {
+    fn drop(&mut self) {
+        self.hubs
+            .addresses
+            .lock()
+            .expect("address caps")
+            .close(&self.address);
+    }
+}
+
 // -- the hub task --------------------------------------------------------------------------
 
 /// The hub's run loop: inputs in, `handle` with the time, outputs carried out.
@@ -192,6 +295,7 @@ async fn run_hub<S: Store + Clone + Sync + 'static>(
     store: S,
     mut inbox: mpsc::UnboundedReceiver<HubMsg>,
     self_tx: mpsc::UnboundedSender<HubMsg>,
+    media: Option<MediaControl>,
     metrics: Arc<EdgeMetrics>,
 ) {
     let mut outboxes: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
@@ -256,10 +360,42 @@ async fn run_hub<S: Store + Clone + Sync + 'static>(
                         let _ = tx.send(HubMsg::Input(Input::Stored(reply)));
                     });
                 }
+                Output::Media(command) => {
+                    if let Some(media) = media.clone() {
+                        tokio::spawn(send_to_media_node(media, command));
+                    }
+                }
             }
         }
     }
     metrics.hubs.dec();
+}
+
+/// POSTs a command to the media node, signed with the media key; retried briefly (a
+/// revocation that never arrives leaves a seat open until its token expires).
+async fn send_to_media_node(media: MediaControl, command: MediaCommand) {
+    let body = serde_json::to_vec(&command).expect("commands serialize");
+    let signature = media_key::sign_body(&media.key, &body);
+    for attempt in 0..4u32 {
+        let sent = media
+            .http
+            .post(&media.url)
+            .header("content-type", "application/json")
+            .header(media_key::SIGNATURE_HEADER, &signature)
+            .body(body.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_client_error() => {
+                tracing::warn!(status = %r.status(), "media node refused a command");
+                return;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+        }
+    }
+    tracing::warn!(room = %command.room, "media node unreachable; a seat stays open until its token expires");
 }
 
 /// Queues a frame; a connection whose queue is full is too slow to keep and is dropped
@@ -315,20 +451,34 @@ const STORE_DOWN: Refusal = Refusal {
 async fn visitor_ws<S: Store + Clone + Sync + 'static>(
     State(hubs): State<Arc<Hubs<S>>>,
     Query(params): Query<VisitorParams>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let verdict = match hubs.site(&params.site).await {
-        Ok(site) => access::admit_visitor(site.as_ref(), header(&headers, header::ORIGIN)),
-        Err(()) => Err(STORE_DOWN),
+    let address = peer.ip().to_string();
+    let guard = hubs.admit_address(&address);
+    let verdict = match (&guard, hubs.site(&params.site).await) {
+        (None, _) => Err(access::TOO_MANY_SOCKETS),
+        (Some(_), Ok(site)) => {
+            access::admit_visitor(site.as_ref(), header(&headers, header::ORIGIN))
+        }
+        (Some(_), Err(())) => Err(STORE_DOWN),
     };
     let location = hubs.location(&headers);
     upgrade(ws).on_upgrade(move |socket| async move {
+        let _guard = guard;
         if let Err(refusal) = verdict {
             return close_now(socket, refusal).await;
         }
         let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
-        let input = Input::VisitorConnected { conn, location };
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).expect("the OS has a random source");
+        let input = Input::VisitorConnected {
+            conn,
+            location,
+            address,
+            nonce,
+        };
         hubs.metrics.visitor_connections.inc();
         serve(&hubs, &params.site, conn, socket, input, Side::Visitor).await;
         hubs.metrics.visitor_connections.dec();
@@ -345,20 +495,26 @@ struct AgentParams {
 async fn agent_ws<S: Store + Clone + Sync + 'static>(
     State(hubs): State<Arc<Hubs<S>>>,
     Query(params): Query<AgentParams>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let guard = hubs.admit_address(&peer.ip().to_string());
     let handshake = AgentHandshake {
         cookie: header(&headers, header::COOKIE),
         origin: header(&headers, header::ORIGIN),
         host: header(&headers, header::HOST),
     };
-    let verdict = access::authorize_agent(&hubs.store, &params.site, handshake, now_ms()).await;
+    let verdict = match &guard {
+        Some(_) => access::authorize_agent(&hubs.store, &params.site, handshake, now_ms()).await,
+        None => Err(access::TOO_MANY_SOCKETS),
+    };
     if let Ok((_, site)) = &verdict {
         // The hub must know the site's settings (call gating) before the agent's snapshot.
         hubs.fresh_site(site);
     }
     upgrade(ws).on_upgrade(move |socket| async move {
+        let _guard = guard;
         let agent = match verdict {
             Ok((agent, _)) => agent,
             Err(refusal) => return close_now(socket, refusal).await,
@@ -392,8 +548,8 @@ async fn call_event<S: Store + Clone + Sync + 'static>(
             hubs.input(&event.site.clone(), Input::CallEvent(event));
             StatusCode::NO_CONTENT
         }
-        Ok(_) | Err(CallEventError::Malformed(_)) => StatusCode::BAD_REQUEST,
-        Err(CallEventError::BadSignature) => StatusCode::UNAUTHORIZED,
+        Ok(_) | Err(SignedError::Malformed(_)) => StatusCode::BAD_REQUEST,
+        Err(SignedError::BadSignature) => StatusCode::UNAUTHORIZED,
     }
 }
 

@@ -13,12 +13,13 @@ use vitrine_core::codec::{self, is_http_url};
 use vitrine_core::protocol::http::{
     AgentUpdate, Gallery, Imported, InviteInput, Invited, ProductQuery, SiteInput,
 };
-use vitrine_core::store::accounts::{self, Agent, AgentProfile, Role, Site, SiteEdit};
+use vitrine_core::store::accounts::{self, Site, SiteEdit};
+use vitrine_core::store::agents::{self, Agent, AgentProfile, Role};
 use vitrine_core::store::catalog::{self, CatalogItem, Product};
 use vitrine_core::store::StoreError;
 
 use crate::auth::{argon2_blocking, new_password};
-use crate::{hash_password, ApiError, ApiState, Backend, CurrentAgent};
+use crate::{changed, hash_password, ApiError, ApiState, Backend, Changed, CurrentAgent};
 
 fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
@@ -52,7 +53,7 @@ async fn checked_site<S: Backend, B>(
         }
         origins.push(origin);
     }
-    let agents = accounts::account_agents(&state.store, &me.agent.account_id).await?;
+    let agents = agents::account_agents(&state.store, &me.agent.account_id).await?;
     let known: BTreeSet<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
     if let Some(unknown) = input
         .consultants
@@ -115,9 +116,7 @@ async fn admin_site<S: Backend, B>(
 }
 
 async fn site_changed<S, B>(state: &ApiState<S, B>, site_key: &str) {
-    if let Some(hook) = &state.on_site_changed {
-        hook(site_key.to_string()).await;
-    }
+    changed(state, Changed::Site(site_key.to_string())).await;
 }
 
 /// Edit, activate or deactivate a site, or change its consultants (A2). Only these
@@ -156,11 +155,13 @@ pub async fn list_agents<S: Backend, B>(
     me: CurrentAgent,
 ) -> Result<Json<Vec<AgentProfile>>, ApiError> {
     me.require_admin()?;
-    let agents = accounts::account_agents(&state.store, &me.agent.account_id).await?;
+    let agents = agents::account_agents(&state.store, &me.agent.account_id).await?;
     Ok(Json(agents.iter().map(AgentProfile::from).collect()))
 }
 
-/// Creates an agent, expert or admin with a one-time password the admin passes on (A1).
+/// Makes someone an agent, expert or admin of the account (A1). A person new to Vitrine
+/// gets a one-time password the admin passes on; someone who is already an agent of
+/// another account signs in with their own and picks this account.
 pub async fn invite_agent<S: Backend, B>(
     State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
@@ -168,24 +169,31 @@ pub async fn invite_agent<S: Backend, B>(
 ) -> Result<(StatusCode, Json<Invited>), ApiError> {
     me.require_admin()?;
     codec::validate_text("name", &input.name, 120).map_err(invalid)?;
-    let email = accounts::normalize_email(&input.email);
+    let email = agents::normalize_email(&input.email);
     if email.is_empty() {
         return Err(ApiError::bad_request("email must not be empty"));
     }
     codec::validate_email(&email)
         .map_err(|_| ApiError::bad_request("email is not an e-mail address"))?;
-    let password = new_password();
-    let hash_input = password.clone();
-    let password_hash = argon2_blocking(move || hash_password(&hash_input)).await?;
     let agent = Agent {
         agent_id: format!("agent-{}", random_hex(8)),
-        email,
+        email: email.clone(),
         account_id: me.agent.account_id.clone(),
         name: input.name.trim().to_string(),
         role: input.role,
-        password_hash,
     };
-    match accounts::create_agent(&state.store, &agent).await {
+    let password = match agents::person(&state.store, &email).await? {
+        Some(_) => None,
+        None => Some(new_password()),
+    };
+    let password_hash = match &password {
+        Some(p) => {
+            let p = p.clone();
+            Some(argon2_blocking(move || hash_password(&p)).await?)
+        }
+        None => None,
+    };
+    match agents::create_agent(&state.store, &agent, password_hash.as_deref()).await {
         Ok(()) => Ok((
             StatusCode::CREATED,
             Json(Invited {
@@ -196,7 +204,7 @@ pub async fn invite_agent<S: Backend, B>(
         Err(StoreError::ConditionFailed) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "email_taken",
-            "an agent with this e-mail already exists",
+            "this account already has an agent with this e-mail",
         )),
         Err(e) => Err(e.into()),
     }
@@ -208,7 +216,7 @@ async fn account_agent<S: Backend, B>(
     agent_id: &str,
 ) -> Result<Agent, ApiError> {
     me.require_admin()?;
-    accounts::account_agents(&state.store, &me.agent.account_id)
+    agents::account_agents(&state.store, &me.agent.account_id)
         .await?
         .into_iter()
         .find(|a| a.agent_id == agent_id)
@@ -233,7 +241,9 @@ pub async fn update_agent<S: Backend, B>(
         role: input.role,
         ..agent
     };
-    accounts::update_agent(&state.store, &agent).await?;
+    agents::update_agent(&state.store, &agent).await?;
+    // Their open sockets follow at once (an agent who lost a site's access drops off it).
+    changed(&state, Changed::Agent(agent.agent_id.clone())).await;
     Ok(Json(AgentProfile::from(&agent)))
 }
 
@@ -246,7 +256,9 @@ pub async fn delete_agent<S: Backend, B>(
     if agent.agent_id == me.agent.agent_id {
         return Err(ApiError::bad_request("you cannot delete yourself"));
     }
-    accounts::delete_agent(&state.store, &agent).await?;
+    // Their sessions end with them, and their open sockets close now.
+    agents::delete_agent(&state.store, &agent).await?;
+    changed(&state, Changed::Agent(agent.agent_id.clone())).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,25 +1,33 @@
-//! Agent login: argon2id password hashes, opaque session tokens in an HttpOnly cookie,
-//! sessions stored (hashed) with a TTL so logout revokes them.
+//! Signing in: argon2id password hashes (bounded concurrency), failed attempts throttled
+//! per e-mail and per network address, opaque session tokens in an HttpOnly cookie, stored
+//! hashed with a TTL and bound to one agent of one account (logout, deletion and password
+//! changes revoke them).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tokio::sync::Semaphore;
 use vitrine_core::clock::{now_ms, secs};
-use vitrine_core::protocol::http::{ChangePassword, LoginRequest};
-use vitrine_core::store::accounts::{self, Agent, AgentProfile, Role, Session};
+use vitrine_core::protocol::http::{AccountChoice, ChangePassword, LoginAnswer, LoginRequest};
+use vitrine_core::store::accounts;
+use vitrine_core::store::agents::{self, Agent, AgentProfile, Role, Session};
+use vitrine_core::store::Store;
 
 use crate::{ApiError, ApiState, Backend};
 
-pub use vitrine_core::store::accounts::SESSION_COOKIE;
+pub use vitrine_core::store::agents::SESSION_COOKIE;
 
 /// argon2 hashes at most this many passwords at once (each holds ~19 MiB for ~50 ms):
 /// a burst of logins waits its turn instead of taking the machine's memory.
 const CONCURRENT_HASHES: usize = 4;
+/// Failed sign-ins counted in one window: per e-mail, and per network address.
+const LOGIN_WINDOW_SECS: u64 = 15 * 60;
+const FAILURES_PER_EMAIL: u64 = 10;
+const FAILURES_PER_ADDRESS: u64 = 50;
 
 /// Runs an argon2 computation off the async workers, bounded by [`CONCURRENT_HASHES`].
 pub(crate) async fn argon2_blocking<T: Send + 'static>(
@@ -66,39 +74,144 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a request came from: the socket's peer locally, API Gateway's `sourceIp` on
+/// Lambda. Only ever used to count, never to trust.
+pub struct ClientAddress(pub String);
+
+impl<S: Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
+        {
+            return Ok(Self(addr.ip().to_string()));
+        }
+        let from_gateway = parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+            .and_then(|ctx| match ctx {
+                lambda_http::request::RequestContext::ApiGatewayV2(ctx) => {
+                    ctx.http.source_ip.clone()
+                }
+                _ => None,
+            });
+        Ok(Self(from_gateway.unwrap_or_else(|| "unknown".into())))
+    }
+}
+
+/// The throttle's counters for one sign-in attempt.
+fn throttle_keys(email: &str, address: &str) -> [(String, u64); 2] {
+    [
+        (format!("EMAIL#{email}"), FAILURES_PER_EMAIL),
+        (format!("ADDRESS#{address}"), FAILURES_PER_ADDRESS),
+    ]
+}
+const THROTTLE_PK: &str = "THROTTLE#login";
+
+/// Refuses a sign-in while its e-mail or address failed too often this window, saying
+/// when to try again.
+async fn check_throttle<S: Store + Sync>(
+    store: &S,
+    email: &str,
+    address: &str,
+) -> Result<(), ApiError> {
+    let now = now_secs();
+    for (sk, limit) in throttle_keys(email, address) {
+        let Some(counter) = store.get(THROTTLE_PK, &sk).await? else {
+            continue;
+        };
+        if counter.u64("n").unwrap_or(0) >= limit {
+            let retry_after = counter.expires_at.unwrap_or(now).saturating_sub(now).max(1);
+            return Err(ApiError::too_many(
+                format!(
+                    "too many failed sign-ins; try again in {} minutes",
+                    retry_after.div_ceil(60)
+                ),
+                retry_after,
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn count_failure<S: Store + Sync>(
+    store: &S,
+    email: &str,
+    address: &str,
+) -> Result<(), ApiError> {
+    let window_end = now_secs() + LOGIN_WINDOW_SECS;
+    for (sk, _) in throttle_keys(email, address) {
+        store.incr(THROTTLE_PK, &sk, window_end).await?;
+    }
+    Ok(())
+}
+
 pub async fn login<S: Backend, B>(
     State(state): State<ApiState<S, B>>,
+    ClientAddress(address): ClientAddress,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     if req.email.len() > 320 || req.password.len() > 1024 {
         return Err(ApiError::bad_request("email or password too long"));
     }
-    let agent = accounts::agent_by_email(&state.store, &req.email).await?;
-    // Verify against a real hash even for unknown emails, so timing does not reveal them.
-    let hash = agent
+    let email = agents::normalize_email(&req.email);
+    check_throttle(&state.store, &email, &address).await?;
+    let person = agents::person(&state.store, &email).await?;
+    // Verify against a real hash even for unknown e-mails, so timing does not reveal them.
+    let hash = person
         .as_ref()
-        .map(|a| a.password_hash.clone())
+        .map(|p| p.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
     let password = req.password.clone();
-    let ok = argon2_blocking(move || verify_password(&password, &hash)).await?;
-    let agent = match agent {
-        Some(agent) if ok => agent,
-        _ => return Err(ApiError::unauthorized("wrong email or password")),
+    let verified = argon2_blocking(move || verify_password(&password, &hash)).await?;
+    let ok = verified && person.is_some();
+    if !ok {
+        count_failure(&state.store, &email, &address).await?;
+        return Err(ApiError::unauthorized("wrong email or password"));
+    }
+    state
+        .store
+        .delete(THROTTLE_PK, &format!("EMAIL#{email}"))
+        .await?;
+    let mut theirs = agents::agents_of(&state.store, &email).await?;
+    let agent = match (&req.account_id, theirs.len()) {
+        (_, 0) => return Err(ApiError::unauthorized("wrong email or password")),
+        (None, 1) => theirs.remove(0),
+        (None, _) => {
+            let mut accounts = Vec::new();
+            for agent in &theirs {
+                let name = accounts::get_account(&state.store, &agent.account_id)
+                    .await?
+                    .map_or_else(|| agent.account_id.clone(), |a| a.name);
+                accounts.push(AccountChoice {
+                    account_id: agent.account_id.clone(),
+                    name,
+                    role: agent.role,
+                });
+            }
+            return Ok(Json(LoginAnswer::ChooseAccount { accounts }).into_response());
+        }
+        (Some(account), _) => theirs
+            .into_iter()
+            .find(|a| &a.account_id == account)
+            .ok_or_else(|| ApiError::unauthorized("you are not an agent of that account"))?,
     };
     let token = new_token();
     let session = Session {
-        email: accounts::normalize_email(&agent.email),
         agent_id: agent.agent_id.clone(),
         account_id: agent.account_id.clone(),
         expires_at: now_secs() + state.session_ttl_secs,
     };
-    accounts::create_session(&state.store, &token, &session).await?;
+    agents::create_session(&state.store, &token, &session).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         state.session_ttl_secs,
         if state.secure_cookies { "; Secure" } else { "" }
     );
-    let mut response = Json(AgentProfile::from(&agent)).into_response();
+    let answer = LoginAnswer::SignedIn {
+        agent: AgentProfile::from(&agent),
+    };
+    let mut response = Json(answer).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).expect("token is hex"),
@@ -113,7 +226,7 @@ pub async fn logout<S: Backend, B>(
     Json(_): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
-        accounts::delete_session(&state.store, &token).await?;
+        agents::delete_session(&state.store, &token).await?;
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -124,13 +237,14 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(accounts::token_from_cookie_header)
+        .find_map(agents::token_from_cookie_header)
         .map(str::to_string)
 }
 
 /// The signed-in agent; rejects the request with 401 otherwise.
 pub struct CurrentAgent {
     pub session: Session,
+    pub token: String,
     pub agent: Agent,
     pub profile: AgentProfile,
 }
@@ -157,7 +271,8 @@ pub fn new_password() -> String {
         .collect()
 }
 
-/// An agent changes their own password (invited agents start with a generated one).
+/// A person changes their password (invited people start with a generated one). Every
+/// other session of theirs, in any account, ends.
 pub async fn change_password<S: Backend, B>(
     State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
@@ -168,21 +283,20 @@ pub async fn change_password<S: Backend, B>(
             "the new password needs at least 10 characters",
         ));
     }
-    let hash = me.agent.password_hash.clone();
+    let person = agents::person(&state.store, &me.agent.email)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
     let current = req.current.clone();
+    let hash = person.password_hash;
     if !argon2_blocking(move || verify_password(&current, &hash)).await? {
         return Err(ApiError::unauthorized("the current password is wrong"));
     }
     let new = req.new.clone();
     let password_hash = argon2_blocking(move || hash_password(&new)).await?;
-    accounts::update_agent(
-        &state.store,
-        &Agent {
-            password_hash,
-            ..me.agent
-        },
-    )
-    .await?;
+    agents::set_password(&state.store, &me.agent.email, &password_hash).await?;
+    for agent in agents::agents_of(&state.store, &me.agent.email).await? {
+        agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -195,11 +309,12 @@ impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
     ) -> Result<Self, Self::Rejection> {
         let token =
             session_token(&parts.headers).ok_or_else(|| ApiError::unauthorized("sign in first"))?;
-        let (session, agent) = accounts::agent_for_session(&state.store, &token, now_secs())
+        let (session, agent) = agents::agent_for_session(&state.store, &token, now_secs())
             .await?
             .ok_or_else(|| ApiError::unauthorized("your session has expired; sign in again"))?;
         Ok(CurrentAgent {
             session,
+            token,
             profile: AgentProfile::from(&agent),
             agent,
         })

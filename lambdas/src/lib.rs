@@ -29,10 +29,20 @@ use vitrine_core::store::Store;
 pub use auth::{hash_password, CurrentAgent, SESSION_COOKIE};
 pub use error::ApiError;
 
-/// Called with a site key after an admin changed or deleted that site, so a process that
-/// caches sites (the local edge) applies it at once; the API answers once it has.
-pub type SiteChanged = Arc<
-    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+/// What an admin changed, for the hubs to apply at once (a site's settings and
+/// consultants; an agent's role, or their removal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    Site(String),
+    Agent(String),
+}
+
+/// Called after an admin changed something live sockets depend on; the API answers once
+/// it has returned.
+pub type OnChange = Arc<
+    dyn Fn(Changed) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// What a store and a blob store must be to serve the API.
@@ -46,7 +56,7 @@ pub struct ApiState<S, B> {
     /// Mark the session cookie `Secure` (on for HTTPS deployments).
     pub secure_cookies: bool,
     pub session_ttl_secs: u64,
-    pub on_site_changed: Option<SiteChanged>,
+    pub on_change: Option<OnChange>,
 }
 
 impl<S, B> ApiState<S, B> {
@@ -56,7 +66,7 @@ impl<S, B> ApiState<S, B> {
             blobs,
             secure_cookies,
             session_ttl_secs: 12 * 3600,
-            on_site_changed: None,
+            on_change: None,
         }
     }
 }
@@ -134,7 +144,44 @@ where
             "/api/products/{id}",
             put(admin::update::<S, B, Product>).delete(admin::delete::<S, B, Product>),
         )
+        .layer(axum::middleware::from_fn(same_origin_writes))
         .with_state(state)
+}
+
+/// Every state-changing request from a browser must come from the portal's own origin: a
+/// page of another site (even a same-site one, like the shop) cannot import a catalogue
+/// or upload a file with the agent's cookie, whatever content type it sends.
+async fn same_origin_writes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, Method};
+    use axum::response::IntoResponse;
+    let refused = {
+        let writes = !matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+        };
+        writes && !vitrine_core::access::same_origin(header(header::ORIGIN), header(header::HOST))
+    };
+    if refused {
+        return ApiError::forbidden("cross-origin requests may not change anything")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Tells the hubs what an admin changed.
+pub(crate) async fn changed<S, B>(state: &ApiState<S, B>, change: Changed) {
+    if let Some(hook) = &state.on_change {
+        hook(change).await;
+    }
 }
 
 async fn me<S: Backend, B>(

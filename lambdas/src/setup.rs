@@ -2,7 +2,8 @@
 //! `store::accounts::set_plan`; the first admin of an account is made the same way the
 //! demo's is.)
 
-use vitrine_core::store::accounts::{self, Account, Agent, Plan, Role, Site};
+use vitrine_core::store::accounts::{self, Account, Plan, Site};
+use vitrine_core::store::agents::{self, Agent, Role};
 use vitrine_core::store::catalog::{self, CannedResponse, Offer, Product};
 use vitrine_core::store::{Store, StoreError, StoreResult};
 
@@ -53,10 +54,7 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
         )
         .await?;
     }
-    if accounts::agent_by_email(store, &demo.admin_email)
-        .await?
-        .is_none()
-    {
+    if agents::person(store, &demo.admin_email).await?.is_none() {
         let password = demo.admin_password.clone();
         let password_hash = argon2_blocking(move || hash_password(&password)).await?;
         let mut consultants = Vec::new();
@@ -68,13 +66,12 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
         ] {
             let agent = Agent {
                 agent_id: new_agent_id(),
-                email: accounts::normalize_email(email),
+                email: agents::normalize_email(email),
                 account_id: account_id.into(),
                 name: name.into(),
                 role,
-                password_hash: password_hash.clone(),
             };
-            match accounts::create_agent(store, &agent).await {
+            match agents::create_agent(store, &agent, Some(&password_hash)).await {
                 Ok(()) if role != Role::Admin => consultants.push(agent.agent_id),
                 Ok(()) | Err(StoreError::ConditionFailed) => {}
                 Err(e) => return Err(e.into()),
@@ -97,6 +94,34 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
     }
     seed_catalogue(store, demo).await?;
     Ok(())
+}
+
+/// The key visitor credentials are signed with, kept in the store so every process (and
+/// every restart) of an install shares it: created at random on first use.
+pub async fn visitor_key<S: Store + Sync>(store: &S) -> StoreResult<Vec<u8>> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use vitrine_core::store::{Condition, Item};
+    const PK: &str = "SECRET#visitor-key";
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).expect("the OS has a random source");
+    let fresh = Item::new(
+        PK,
+        "META",
+        serde_json::json!({ "key": STANDARD.encode(random) }),
+    );
+    match store.put(fresh, Condition::NotExists).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
+    let item = store
+        .get(PK, "META")
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the visitor key vanished".into()))?;
+    item.str("key")
+        .and_then(|k| STANDARD.decode(k).ok())
+        .filter(|k| k.len() >= 16)
+        .ok_or_else(|| StoreError::Corrupt("the stored visitor key is not a key".into()))
 }
 
 fn new_agent_id() -> String {

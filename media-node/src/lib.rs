@@ -1,6 +1,7 @@
 //! The media node: a str0m SFU ([`sfu`]) driven by a tokio runtime — one UDP socket for
-//! all media, an HTTP server for the signaling WebSocket (`/ws/call`), `/health` and
-//! `/metrics`, and a reporter that posts call events (signed) back to the platform.
+//! all media, an HTTP server for the signaling WebSocket (`/ws/call`), the platform's
+//! signed commands (`/control`: revoke a seat, end a room), `/health` and `/metrics`, and
+//! a reporter that posts call events (signed) back to the platform.
 
 pub mod sfu;
 
@@ -19,7 +20,8 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use vitrine_core::clock::now_ms as unix_now;
 use vitrine_core::media_key::{
-    sign_body, verify_call_token, CallClaims, TokenError, SIGNATURE_HEADER,
+    read_media_command, sign_body, verify_call_token, CallClaims, ReplayGuard, SignedError,
+    TokenError, SIGNATURE_HEADER,
 };
 use vitrine_core::protocol::media::*;
 
@@ -74,6 +76,8 @@ enum Command {
         conn: ConnId,
     },
     Stats(oneshot::Sender<SfuStats>),
+    /// The platform's word on a room (signed and fresh).
+    Media(MediaCommand),
     /// Refuse new joins from now on.
     Drain,
     /// End every room and stop the SFU task.
@@ -89,6 +93,8 @@ enum Outgoing {
 #[derive(Clone)]
 struct Shared {
     key: Arc<Vec<u8>>,
+    /// Commands already obeyed (a replay is refused).
+    commands_seen: Arc<std::sync::Mutex<ReplayGuard>>,
     commands: mpsc::UnboundedSender<Command>,
     draining: watch::Receiver<bool>,
     next_conn: Arc<std::sync::atomic::AtomicU64>,
@@ -130,6 +136,7 @@ pub async fn start(
         connect_timeout: config.connect_timeout,
         keyframe_interval: Duration::from_millis(500),
         rejoin_grace: config.rejoin_grace,
+        instance: format!("{:x}", unix_now()),
     });
 
     let (commands, command_rx) = mpsc::unbounded_channel();
@@ -139,12 +146,14 @@ pub async fn start(
     let stop_commands = commands.clone();
     let shared = Shared {
         key: Arc::new(config.key.clone()),
+        commands_seen: Default::default(),
         commands,
         draining,
         next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
     };
     let app = Router::new()
         .route("/ws/call", get(ws_call))
+        .route("/control", axum::routing::post(control))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(shared);
@@ -208,6 +217,33 @@ pub async fn start(
         shutdown: Some(shutdown_tx),
         done,
     })
+}
+
+/// `POST /control`: the platform revokes a seat or ends a room. Signed with the media key,
+/// fresh (its time within minutes of ours) and never seen before.
+async fn control(
+    State(shared): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let command = match read_media_command(&shared.key, &body, signature) {
+        Ok(command) => command,
+        Err(SignedError::BadSignature) => return StatusCode::UNAUTHORIZED,
+        Err(SignedError::Malformed(_)) => return StatusCode::BAD_REQUEST,
+    };
+    let fresh = shared.commands_seen.lock().expect("replay guard").admit(
+        &command.nonce,
+        command.at,
+        unix_now(),
+    );
+    if !fresh {
+        return StatusCode::CONFLICT;
+    }
+    match shared.commands.send(Command::Media(command)) {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 async fn health(State(shared): State<Shared>) -> impl IntoResponse {
@@ -476,6 +512,8 @@ async fn run_sfu(
                                 let (code, message) = match e {
                                     JoinError::RoomFull => (MediaErrorCode::RoomFull, "the call is full"),
                                     JoinError::Draining => (MediaErrorCode::Draining, "the media node is stopping"),
+                                    JoinError::Revoked => (MediaErrorCode::TokenRevoked, "this seat was given up; you are no longer in this call"),
+                                    JoinError::Ended => (MediaErrorCode::CallEnded, "this call is over"),
                                 };
                                 let _ = outbox.try_send(Outgoing::Frame(CallServerFrame::Error { code, message: message.into() }));
                                 let _ = outbox.try_send(Outgoing::Close);
@@ -488,6 +526,7 @@ async fn run_sfu(
                         sfu.socket_closed(conn, now, unix_now());
                     }
                     Some(Command::Stats(tx)) => { let _ = tx.send(sfu.stats()); }
+                    Some(Command::Media(command)) => sfu.command(command, now, unix_now()),
                     Some(Command::Drain) => sfu.drain(),
                     Some(Command::Stop) | None => {
                         sfu.end_all("the media node is shutting down", now, unix_now());

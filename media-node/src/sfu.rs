@@ -15,7 +15,7 @@ use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use vitrine_core::clock::UnixMillis;
-use vitrine_core::media_key::CallClaims;
+use vitrine_core::media_key::{CallClaims, CALL_TOKEN_TTL_MS};
 use vitrine_core::protocol::media::*;
 pub use vitrine_core::protocol::ConnId;
 
@@ -48,6 +48,8 @@ pub struct SfuConfig {
     /// How long a guest whose socket closed without `leave` stays in the call, so a page
     /// navigation (V8) can rejoin without anyone seeing them leave.
     pub rejoin_grace: Duration,
+    /// Unique to this run of the node (event nonces start with it).
+    pub instance: String,
 }
 
 /// Counters exposed on `/metrics`.
@@ -96,6 +98,8 @@ struct Participant {
 
 struct Room {
     site: String,
+    /// The room's ID within its site (the call ID).
+    name: String,
     started_at: UnixMillis,
     members: Vec<ConnId>,
 }
@@ -104,11 +108,28 @@ struct Room {
 pub enum JoinError {
     RoomFull,
     Draining,
+    /// The seat was revoked (removed, declined, hung up): its tokens open nothing.
+    Revoked,
+    /// The call is over: no token opens its room again.
+    Ended,
+}
+
+/// Rooms are keyed by site and room: one site's tokens never reach another site's room.
+fn room_key(site: &str, room: &str) -> String {
+    format!("{site}\u{1f}{room}")
 }
 
 pub struct Sfu {
     config: SfuConfig,
+    /// Keyed by [`room_key`].
     rooms: HashMap<String, Room>,
+    /// Seats (room key, participant) revoked by the platform, until their tokens expire.
+    revoked: HashMap<(String, String), UnixMillis>,
+    /// Rooms the platform ended, until any token for them expires.
+    ended: HashMap<String, UnixMillis>,
+    /// This node's run, so its event nonces differ from an earlier run's.
+    instance: String,
+    events_made: u64,
     participants: HashMap<ConnId, Participant>,
     /// Remote address → participant, learnt from the first datagram a participant accepts.
     by_addr: HashMap<SocketAddr, ConnId>,
@@ -140,9 +161,14 @@ fn rid_rank(rid: &Rid) -> u8 {
 
 impl Sfu {
     pub fn new(config: SfuConfig) -> Self {
+        let instance = config.instance.clone();
         Self {
             config,
             rooms: HashMap::new(),
+            revoked: HashMap::new(),
+            ended: HashMap::new(),
+            instance,
+            events_made: 0,
             participants: HashMap::new(),
             by_addr: HashMap::new(),
             draining: false,
@@ -177,6 +203,43 @@ impl Sfu {
         }
     }
 
+    /// The platform's word on a room of a site (signature and freshness already checked):
+    /// a revoked seat leaves now and its tokens open nothing until they expire; an ended
+    /// room closes for everyone and cannot be opened again.
+    pub fn command(&mut self, command: MediaCommand, now: Instant, unix_now: UnixMillis) {
+        let key = room_key(&command.site, &command.room);
+        let until = unix_now + CALL_TOKEN_TTL_MS;
+        match command.kind {
+            MediaCommandKind::Revoke { participant } => {
+                let seated = self.rooms.get(&key).and_then(|room| {
+                    room.members.iter().copied().find(|c| {
+                        self.participants
+                            .get(c)
+                            .is_some_and(|p| p.claims.participant == participant)
+                    })
+                });
+                self.revoked.insert((key, participant), until);
+                if let Some(conn) = seated {
+                    self.out.push_back(SfuOutput::Signal {
+                        conn,
+                        frame: CallServerFrame::Removed {},
+                    });
+                    self.out.push_back(SfuOutput::Close { conn });
+                    self.remove_participant(conn, true, now, unix_now);
+                }
+            }
+            MediaCommandKind::End => {
+                self.ended.insert(key.clone(), until);
+                self.end_room(&key, "the call ended", now, unix_now);
+            }
+        }
+    }
+
+    fn forget_expired(&mut self, unix_now: UnixMillis) {
+        self.revoked.retain(|_, until| *until > unix_now);
+        self.ended.retain(|_, until| *until > unix_now);
+    }
+
     /// A participant with a verified token. Another connection of the same participant
     /// in the same room (a page navigation rejoining, V8) replaces the old one.
     pub fn join(
@@ -186,12 +249,25 @@ impl Sfu {
         now: Instant,
         unix_now: UnixMillis,
     ) -> Result<(), JoinError> {
-        let room_exists = self.rooms.contains_key(&claims.room);
+        let key = room_key(&claims.site, &claims.room);
         if self.draining {
             self.stats.joins_refused += 1;
             return Err(JoinError::Draining);
         }
-        let previous = self.rooms.get(&claims.room).and_then(|room| {
+        self.forget_expired(unix_now);
+        if self.ended.contains_key(&key) {
+            self.stats.joins_refused += 1;
+            return Err(JoinError::Ended);
+        }
+        if self
+            .revoked
+            .contains_key(&(key.clone(), claims.participant.clone()))
+        {
+            self.stats.joins_refused += 1;
+            return Err(JoinError::Revoked);
+        }
+        let room_exists = self.rooms.contains_key(&key);
+        let previous = self.rooms.get(&key).and_then(|room| {
             room.members.iter().copied().find(|c| {
                 self.participants
                     .get(c)
@@ -202,7 +278,7 @@ impl Sfu {
             // Quietly: the participant is still in the call, on a new connection.
             self.remove_participant(previous, false, now, unix_now);
             self.out.push_back(SfuOutput::Close { conn: previous });
-        } else if let Some(room) = self.rooms.get(&claims.room) {
+        } else if let Some(room) = self.rooms.get(&key) {
             let (previews, members) = room.members.iter().fold((0, 0), |(pv, m), c| {
                 match self.participants.get(c).map(|p| p.claims.role) {
                     Some(CallRole::Preview) => (pv + 1, m),
@@ -219,17 +295,18 @@ impl Sfu {
             }
         }
 
-        if !self.rooms.contains_key(&claims.room) {
+        if !self.rooms.contains_key(&key) {
             self.rooms.insert(
-                claims.room.clone(),
+                key.clone(),
                 Room {
                     site: claims.site.clone(),
+                    name: claims.room.clone(),
                     started_at: unix_now,
                     members: Vec::new(),
                 },
             );
             if !room_exists || previous.is_none() {
-                self.event(&claims.room, CallEventKind::RoomStarted, unix_now);
+                self.event(&key, CallEventKind::RoomStarted, unix_now);
             }
         }
 
@@ -237,8 +314,8 @@ impl Sfu {
         let candidate = Candidate::host(self.config.candidate, "udp").expect("host candidate");
         rtc.add_local_candidate(candidate);
 
-        let peers: Vec<CallPeer> = self.visible_peers(&claims.room, &claims);
-        for member in &self.rooms[&claims.room].members {
+        let peers: Vec<CallPeer> = self.visible_peers(&key, &claims);
+        for member in &self.rooms[&key].members {
             let member_role = self.participants[member].claims.role;
             // Everyone sees who joins, except that previews see only the host (who may
             // join after them: the visitor's invitation can ring first).
@@ -266,7 +343,7 @@ impl Sfu {
         });
         if claims.role != CallRole::Preview && previous.is_none() {
             self.event(
-                &claims.room,
+                &key,
                 CallEventKind::ParticipantJoined {
                     participant: claims.participant.clone(),
                     role: claims.role,
@@ -274,7 +351,7 @@ impl Sfu {
                 unix_now,
             );
         }
-        let room = claims.room.clone();
+        let room = key;
         self.rooms.get_mut(&room).unwrap().members.push(conn);
         self.participants.insert(
             conn,
@@ -677,15 +754,11 @@ impl Sfu {
                 p.rtc.disconnect();
                 self.dirty.remove(conn);
                 if p.claims.role != CallRole::Preview {
-                    self.out.push_back(SfuOutput::Event(CallEvent {
-                        site: room.site.clone(),
-                        room: room_id.to_string(),
-                        at: unix_now,
-                        kind: CallEventKind::ParticipantLeft {
-                            participant: p.claims.participant.clone(),
-                            role: p.claims.role,
-                        },
-                    }));
+                    let kind = CallEventKind::ParticipantLeft {
+                        participant: p.claims.participant.clone(),
+                        role: p.claims.role,
+                    };
+                    self.event_of(&room, kind, unix_now);
                 }
             }
             self.out.push_back(SfuOutput::Signal {
@@ -697,27 +770,39 @@ impl Sfu {
             self.out.push_back(SfuOutput::Close { conn: *conn });
         }
         self.by_addr.retain(|_, c| !room.members.contains(c));
-        self.out.push_back(SfuOutput::Event(CallEvent {
-            site: room.site,
-            room: room_id.to_string(),
-            at: unix_now,
-            kind: CallEventKind::RoomEnded {
-                duration_ms: unix_now.saturating_sub(room.started_at),
-            },
-        }));
+        let kind = CallEventKind::RoomEnded {
+            duration_ms: unix_now.saturating_sub(room.started_at),
+        };
+        self.event_of(&room, kind, unix_now);
         let _ = now;
     }
 
     fn event(&mut self, room: &str, kind: CallEventKind, unix_now: UnixMillis) {
-        let site = self
-            .rooms
-            .get(room)
-            .map(|r| r.site.clone())
-            .unwrap_or_default();
+        let Some(room) = self.rooms.get(room) else {
+            return;
+        };
+        let (site, name) = (room.site.clone(), room.name.clone());
+        self.push_event(site, name, kind, unix_now);
+    }
+
+    fn event_of(&mut self, room: &Room, kind: CallEventKind, unix_now: UnixMillis) {
+        self.push_event(room.site.clone(), room.name.clone(), kind, unix_now);
+    }
+
+    /// A call event for the platform, with a nonce no other event of this node has.
+    fn push_event(
+        &mut self,
+        site: String,
+        room: String,
+        kind: CallEventKind,
+        unix_now: UnixMillis,
+    ) {
+        self.events_made += 1;
         self.out.push_back(SfuOutput::Event(CallEvent {
             site,
-            room: room.to_string(),
+            room,
             at: unix_now,
+            nonce: format!("{}-{}", self.instance, self.events_made),
             kind,
         }));
     }
@@ -977,6 +1062,7 @@ mod tests {
             connect_timeout: Duration::from_secs(15),
             keyframe_interval: Duration::from_millis(500),
             rejoin_grace: Duration::from_secs(10),
+            instance: "test".into(),
         })
     }
 

@@ -17,7 +17,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use vitrine_core::hub::{CallConfig, HubConfig};
 use vitrine_edge::native::{EdgeConfig, Hubs};
-use vitrine_lambdas::{setup, ApiState};
+use vitrine_lambdas::{setup, ApiState, Changed};
 use vitrine_store::{AnyBlobs, AnyStore, BlobConfig, StoreConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +71,13 @@ pub struct Config {
     /// The operator's listener: `/metrics` (keep it off the public network).
     #[arg(long, env = "VITRINE_METRICS_BIND", default_value = "127.0.0.1:0")]
     pub metrics_bind: SocketAddr,
+    /// Signs visitor credentials; by default a random key kept in the store (set it to
+    /// share one across installs reading the same store).
+    #[arg(long, env = "VITRINE_VISITOR_KEY", hide_env_values = true)]
+    pub visitor_key: Option<String>,
+    /// Sockets one network address may hold open (widgets and portals).
+    #[arg(long, env = "VITRINE_SOCKETS_PER_ADDRESS", default_value_t = 100)]
+    pub sockets_per_address: usize,
     /// Keep chat images in this S3 bucket instead of the data directory.
     #[arg(long, env = "VITRINE_S3_BUCKET")]
     pub s3_bucket: Option<String>,
@@ -225,12 +232,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 .with_context(|| format!("starting the media node on {}", config.media_http))?,
         )
     };
+    let visitor_key = match &config.visitor_key {
+        Some(key) => key.clone().into_bytes(),
+        None => setup::visitor_key(&store)
+            .await
+            .context("reading the visitor key")?,
+    };
     let hub = HubConfig {
         offline_grace_ms: config.offline_grace_ms,
         calls: media.as_ref().map(|m| CallConfig {
             media_url: format!("ws://{}/ws/call", m.http_addr),
             key: call_key.clone(),
         }),
+        visitor_key,
         ..HubConfig::default()
     };
     let hubs = Hubs::new(
@@ -239,6 +253,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             hub,
             trust_geo_headers: config.trust_geo_headers,
             call_key: Some(call_key),
+            media_control_url: media
+                .as_ref()
+                .map(|m| format!("http://{}/control", m.http_addr)),
+            sockets_per_address: config.sockets_per_address,
         },
     );
     let app = app_router(&config, &store, blobs, &hubs);
@@ -270,7 +288,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         (metrics_listener, operator, "metrics server"),
     ] {
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
+            // The peer's address: per-address limits (sockets, sign-in attempts).
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service).await {
                 tracing::error!(error = %e, "{what} stopped");
             }
         }));
@@ -314,9 +334,14 @@ fn app_router(
 ) -> Router {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
     let edge = hubs.clone();
-    state.on_site_changed = Some(Arc::new(move |site: String| {
+    state.on_change = Some(Arc::new(move |change: Changed| {
         let edge = edge.clone();
-        Box::pin(async move { edge.site_changed(&site).await })
+        Box::pin(async move {
+            match change {
+                Changed::Site(site) => edge.site_changed(&site).await,
+                Changed::Agent(agent) => edge.agent_changed(&agent).await,
+            }
+        })
     }));
     let api = vitrine_lambdas::router(state);
     // The widget is loaded by other sites: cross-origin, and cached briefly.
@@ -343,11 +368,38 @@ fn app_router(
         .merge(widget)
         .nest_service(
             "/portal",
-            ServeDir::new(config.web_dir.join("portal")).append_index_html_on_directories(true),
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(PORTAL_CSP),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .service(
+                    ServeDir::new(config.web_dir.join("portal"))
+                        .append_index_html_on_directories(true),
+                ),
         )
         .route("/", get(|| async { Redirect::to("/portal/") }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
+
+/// The portal runs only its own scripts (no inline script, no eval) and cannot be framed.
+/// Images may come from the shop's catalogue (https) or uploads; sockets go to this host
+/// and to the media node (another port, or host in the cloud).
+const PORTAL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' https: data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn demo_router(state: DemoState) -> Router {
     Router::new()

@@ -4,16 +4,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, Select, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ReturnValue, ScalarAttributeType, Select, TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 use vitrine_core::store::{
-    validate_attributes, validate_item, validate_key, Condition, Item, Page, Query, Store,
-    StoreError, StoreResult,
+    validate_attributes, validate_item, validate_key, validate_transaction, Condition, Item, Page,
+    Query, Store, StoreError, StoreResult, Write,
 };
 
 use crate::now_secs;
@@ -30,6 +31,24 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Backend(format!("dynamodb: {}", DisplayErrorContext(&e)))
+}
+
+/// A conditional write's outcome: a failed condition is `ConditionFailed`, not an outage.
+fn conditional<O, E, R>(result: Result<O, SdkError<E, R>>) -> StoreResult<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().and_then(|se| se.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Err(StoreError::ConditionFailed)
+        }
+        Err(e) => Err(backend(e)),
+    }
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -197,16 +216,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()));
         }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        conditional(req.send().await)
     }
 
     async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()> {
@@ -236,17 +246,115 @@ impl Store for DynamoStore {
                 .expression_attribute_names(format!("#a{i}"), name)
                 .expression_attribute_values(format!(":v{i}"), value);
         }
-        match req
-            .update_expression(format!("SET {}", sets.join(", ")))
+        conditional(
+            req.update_expression(format!("SET {}", sets.join(", ")))
+                .send()
+                .await,
+        )
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        validate_transaction(&writes)?;
+        let mut items = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let item = match write {
+                Write::Put { item, condition } => {
+                    let mut put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(Self::to_dynamo(item)?));
+                    if *condition == Condition::NotExists {
+                        put = put
+                            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                            .expression_attribute_names("#ttl", "ttl")
+                            .expression_attribute_values(
+                                ":now",
+                                AttributeValue::N(now_secs().to_string()),
+                            );
+                    }
+                    TransactWriteItem::builder()
+                        .put(
+                            put.build()
+                                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                        )
+                        .build()
+                }
+                Write::Delete { pk, sk } => TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(pk))
+                            .key("sk", s(sk))
+                            .build()
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    )
+                    .build(),
+            };
+            items.push(item);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
         {
             Ok(_) => Ok(()),
+            Err(e) => {
+                let failed_condition = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                        canceled
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    }
+                    _ => false,
+                };
+                if failed_condition {
+                    Err(StoreError::ConditionFailed)
+                } else {
+                    Err(backend(e))
+                }
+            }
+        }
+    }
+
+    async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64> {
+        validate_key(pk, sk)?;
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            // An expired counter DynamoDB has not deleted yet starts again (below).
+            .condition_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+            .update_expression(
+                "SET #n = if_not_exists(#n, :zero) + :one, #ttl = if_not_exists(#ttl, :exp)",
+            )
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match counted {
+            Ok(out) => match out.attributes.and_then(|mut a| a.remove("n")) {
+                Some(AttributeValue::N(n)) => n
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("counter {pk}/{sk}: {n}"))),
+                other => Err(StoreError::Corrupt(format!("counter {pk}/{sk}: {other:?}"))),
+            },
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
-                Err(StoreError::ConditionFailed)
+                let fresh =
+                    Item::new(pk, sk, serde_json::json!({ "n": 1 })).with_expiry(expires_at);
+                self.put(fresh, Condition::Always).await?;
+                Ok(1)
             }
             Err(e) => Err(backend(e)),
         }

@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 
 use serde_json::{Map, Value};
 use vitrine_core::store::blobs::BlobError;
-use vitrine_core::store::{Condition, Item, Page, Query, Store, StoreError, StoreResult};
+use vitrine_core::store::{Condition, Item, Page, Query, Store, StoreError, StoreResult, Write};
 
 /// One of the implementations, chosen by configuration.
 #[derive(Clone)]
@@ -48,6 +48,18 @@ impl Store for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.delete(pk, sk).await,
             AnyStore::Dynamo(s) => s.delete(pk, sk).await,
+        }
+    }
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        match self {
+            AnyStore::Sqlite(s) => s.transact(writes).await,
+            AnyStore::Dynamo(s) => s.transact(writes).await,
+        }
+    }
+    async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64> {
+        match self {
+            AnyStore::Sqlite(s) => s.incr(pk, sk, expires_at).await,
+            AnyStore::Dynamo(s) => s.incr(pk, sk, expires_at).await,
         }
     }
     async fn query(&self, query: Query) -> StoreResult<Page> {

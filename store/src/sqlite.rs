@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 use vitrine_core::store::{
-    prefix_upper_bound, validate_attributes, validate_item, validate_key, Condition, Item, Page,
-    Query, Store, StoreError, StoreResult,
+    prefix_upper_bound, validate_attributes, validate_item, validate_key, validate_transaction,
+    Condition, Item, Page, Query, Store, StoreError, StoreResult, Write,
 };
 
 use crate::now_secs;
@@ -75,6 +75,31 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
 }
 
+/// A put inside an open transaction, honouring its condition.
+fn put_in(tx: &rusqlite::Transaction<'_>, item: &Item, condition: Condition) -> StoreResult<()> {
+    if condition == Condition::NotExists {
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2 \
+                 AND (expires_at IS NULL OR expires_at > ?3))",
+                params![item.pk, item.sk, now_secs() as i64],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if exists {
+            return Err(StoreError::ConditionFailed);
+        }
+    }
+    let data =
+        serde_json::to_string(&item.attrs).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO items (pk, sk, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![item.pk, item.sk, data, item.expires_at.map(|t| t as i64)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 fn row_to_item(pk: String, sk: String, data: String, expires_at: Option<i64>) -> StoreResult<Item> {
     let attrs = serde_json::from_str(&data)
         .map_err(|e| StoreError::Corrupt(format!("item {pk}/{sk}: {e}")))?;
@@ -107,29 +132,68 @@ impl Store for SqliteStore {
 
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         validate_item(&item)?;
-        let data =
-            serde_json::to_string(&item.attrs).map_err(|e| StoreError::Invalid(e.to_string()))?;
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
-            if condition == Condition::NotExists {
-                let exists: bool = tx
-                    .query_row(
-                        "SELECT EXISTS(SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2 \
-                         AND (expires_at IS NULL OR expires_at > ?3))",
-                        params![item.pk, item.sk, now_secs() as i64],
-                        |r| r.get(0),
-                    )
-                    .map_err(backend)?;
-                if exists {
-                    return Err(StoreError::ConditionFailed);
+            put_in(&tx, &item, condition)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        validate_transaction(&writes)?;
+        self.run(move |c| {
+            // Dropped without commit on any error: then nothing was written.
+            let tx = c.transaction().map_err(backend)?;
+            for write in &writes {
+                match write {
+                    Write::Put { item, condition } => put_in(&tx, item, *condition)?,
+                    Write::Delete { pk, sk } => {
+                        tx.execute(
+                            "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+                            params![pk, sk],
+                        )
+                        .map_err(backend)?;
+                    }
                 }
             }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64> {
+        validate_key(pk, sk)?;
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let current: Option<(String, Option<i64>)> = tx
+                .query_row(
+                    "SELECT data, expires_at FROM items WHERE pk = ?1 AND sk = ?2 \
+                     AND (expires_at IS NULL OR expires_at > ?3)",
+                    params![pk, sk, now_secs() as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let (n, expiry) = match current {
+                Some((data, expiry)) => {
+                    let attrs: Map<String, Value> = serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(format!("item {pk}/{sk}: {e}")))?;
+                    (
+                        attrs.get("n").and_then(Value::as_u64).unwrap_or(0) + 1,
+                        expiry,
+                    )
+                }
+                None => (1, Some(expires_at as i64)),
+            };
             tx.execute(
                 "INSERT OR REPLACE INTO items (pk, sk, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![item.pk, item.sk, data, item.expires_at.map(|t| t as i64)],
+                params![pk, sk, serde_json::json!({ "n": n }).to_string(), expiry],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            Ok(n)
         })
         .await
     }

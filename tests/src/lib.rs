@@ -167,11 +167,31 @@ impl Client {
     }
 }
 
-/// A widget's `hello` frame.
+/// The visitor key the integration tests start servers with, so a test can play a widget
+/// that was given a credential for a visitor ID of its choosing.
+pub const TEST_VISITOR_KEY: &str = "integration-tests-visitor-key";
+/// The demo site's key (the site the servers seed).
+pub const DEMO_SITE: &str = "demo-shop";
+
+/// A widget's `hello` as visitor `visitor_id` of the demo site (with the credential the
+/// hub would have given it under [`TEST_VISITOR_KEY`]).
 pub fn hello(visitor_id: &str, visit_id: &str, seq: u32, url: &str, title: &str) -> Value {
+    let credential = vitrine_core::access::visitor_credential(
+        TEST_VISITOR_KEY.as_bytes(),
+        DEMO_SITE,
+        visitor_id,
+    );
     json!({
-        "type": "hello", "v": 1, "visitor_id": visitor_id, "visit_id": visit_id, "visit_age_ms": 0,
+        "type": "hello", "v": 1, "credential": credential, "visit_id": visit_id, "visit_age_ms": 0,
         "page": {"seq": seq, "url": url, "title": title, "referrer": null, "opened_ms_ago": 0}
+    })
+}
+
+/// A `hello` that proves nothing (a new browser, or someone who only knows an ID).
+pub fn anonymous_hello(visit_id: &str) -> Value {
+    json!({
+        "type": "hello", "v": 1, "visit_id": visit_id, "visit_age_ms": 0,
+        "page": {"seq": 1, "url": "https://shop.example/", "title": "Shop", "referrer": null, "opened_ms_ago": 0}
     })
 }
 

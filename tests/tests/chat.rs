@@ -14,11 +14,9 @@ use vitrine_tests::{agent_message, hello_resuming, login, visitor_message, Api, 
 const SITE: &str = "demo-shop";
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
-fn temp_data_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitrine-chat-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+
+use common::temp_data_dir;
 
 async fn start_on(data_dir: PathBuf) -> Result<(Running, String)> {
     start_with(data_dir, |_| {}).await
@@ -28,10 +26,7 @@ async fn start_with(
     data_dir: PathBuf,
     adjust: impl FnOnce(&mut Config),
 ) -> Result<(Running, String)> {
-    let mut config = Config::defaults();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo_bind = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = data_dir;
+    let mut config = common::config(data_dir);
     adjust(&mut config);
     let running = start(config).await?;
     let base = format!("http://{}", running.addr);

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use vitrine_core::store::accounts::{self, Agent, Role, Site};
+use vitrine_core::store::accounts::{self, Site};
+use vitrine_core::store::agents::{self, Agent, Role};
 use vitrine_server::{start, Config, Running};
 use vitrine_tests::{hello, login, page_view, row, Client, Closed};
 
@@ -13,25 +14,18 @@ const EMAIL: &str = "admin@demo.shop";
 const PASSWORD: &str = "vitrine-demo";
 const SITE: &str = "demo-shop";
 
-fn temp_data_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitrine-it-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+
+use common::temp_data_dir;
 
 fn config(data_dir: PathBuf) -> Config {
-    let mut config = Config::defaults();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo_bind = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = data_dir;
+    let mut config = common::config(data_dir);
     config.offline_grace_ms = 300;
     config
 }
 
 async fn server() -> Result<(Running, String)> {
-    let running = start(config(temp_data_dir())).await?;
-    let base = format!("http://{}", running.addr);
-    Ok((running, base))
+    common::start_with(|c| c.offline_grace_ms = 300).await
 }
 
 fn is_changed_with(visitor: &str, pred: impl Fn(&Value) -> bool) -> impl Fn(&Value) -> bool {
@@ -477,7 +471,7 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
         },
     )
     .await?;
-    accounts::create_agent(
+    agents::create_agent(
         &server.store,
         &Agent {
             agent_id: "other-agent".into(),
@@ -485,8 +479,8 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
             account_id: "other-account".into(),
             name: "Eve".into(),
             role: Role::Admin,
-            password_hash: vitrine_lambdas_hash("eve-password"),
         },
+        Some(&vitrine_lambdas::hash_password("eve-password")),
     )
     .await?;
     let eve = login(&base, "eve@other.shop", "eve-password").await?;
@@ -510,10 +504,6 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
         "cross-site WebSocket hijacking"
     );
     Ok(())
-}
-
-fn vitrine_lambdas_hash(password: &str) -> String {
-    vitrine_lambdas::hash_password(password)
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 use vitrine_core::store::accounts::{set_plan, Plan};
-use vitrine_server::{start, Config};
 use vitrine_tests::{hello, login, Api, Client};
+
+mod common;
 
 const SITE: &str = "demo-shop";
 const ACCOUNT: &str = "demo-account";
@@ -32,13 +33,7 @@ async fn visitor_welcome(base: &str, visitor_id: &str) -> Result<(Client, Value)
 
 #[tokio::test]
 async fn the_accounts_plan_decides_whether_calls_exist() -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("vitrine-plan-{}", uuid::Uuid::new_v4()));
-    let mut config = Config::defaults();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo_bind = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = dir;
-    let server = start(config).await?;
-    let base = format!("http://{}", server.addr);
+    let (server, base) = common::start_with(|_| {}).await?;
 
     // The demo account's plan includes calls: offered to visitors and agents.
     let cookie = login(&base, ADMIN.0, ADMIN.1).await?;

@@ -10,9 +10,10 @@ export const CLOSE_FORBIDDEN = 4403;
 
 export type VisitorFrame = { "type": "hello", v: number, 
 /**
- * Stable first-party ID of this browser for this site.
+ * Who this browser is, as the hub told it before (`welcome`). Without it, or with
+ * one that does not verify, the hub makes a new visitor: an ID alone proves nothing.
  */
-visitor_id: string, 
+credential: VisitorCredential | null, 
 /**
  * Client-generated, time-sortable ID of the current visit (new after 30 min idle).
  */
@@ -35,6 +36,8 @@ page_url: string,
  */
 contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", } | { "type": "call_request", cancel: boolean, } | { "type": "call_answer", call_id: string, accept: boolean, } | { "type": "call_hangup", call_id: string, };
 
+export type VisitorCredential = { visitor_id: string, signature: string, };
+
 export type PageView = { seq: number, url: string, title: string, referrer: string | null, 
 /**
  * How long ago (client clock) the page was opened; 0 for a fresh view.
@@ -43,7 +46,11 @@ opened_ms_ago: number, };
 
 export type Activity = "active" | "idle";
 
-export type VisitorServerFrame = { "type": "welcome", v: number, agents_available: boolean, 
+export type VisitorServerFrame = { "type": "welcome", v: number, 
+/**
+ * Who this browser is for this site, from now on; the widget keeps it.
+ */
+credential: VisitorCredential, agents_available: boolean, 
 /**
  * Whether a `conversation` frame follows (the visitor has an open conversation).
  */
@@ -67,7 +74,7 @@ agents: Array<OnlineAgent>,
 /**
  * Visitors blocked on this site (C9).
  */
-blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, visible: boolean, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
+blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, } | { "type": "conversation_hidden", conversation_id: string, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
 
 export type AgentAvailability = { 
 /**
@@ -163,7 +170,12 @@ url: string, room: string, token: string, role: CallRole, };
 
 export type CallParticipantState = "invited" | "joined" | "declined" | "left" | "removed";
 
-export type CallParticipant = { visitor_id: string, state: CallParticipantState, };
+export type CallParticipant = { visitor_id: string, 
+/**
+ * The visitor's opaque ID in this call's room (what the media node and the other
+ * participants know them by; never their visitor ID).
+ */
+participant: string, state: CallParticipantState, };
 
 export type CallSummary = { call_id: string, agent_id: string, participants: Array<CallParticipant>, created_at: number, interaction_allowed: boolean, 
 /**
@@ -189,7 +201,7 @@ kind: string, };
 
 export type CallServerFrame = { "type": "joined", participant: string, peers: Array<CallPeer>, } | { "type": "answer", sdp: string, } | { "type": "tracks", tracks: Array<RemoteTrack>, } | { "type": "peer_joined", peer: CallPeer, } | { "type": "peer_left", participant: string, } | { "type": "removed", } | { "type": "ended", reason: string, } | { "type": "error", code: MediaErrorCode, message: string, } | { "type": "pong", };
 
-export type MediaErrorCode = "join_expected" | "bad_frame" | "token_malformed" | "token_forged" | "token_expired" | "token_wrong_room" | "already_joined" | "room_full" | "draining" | "bad_sdp" | "connect_timeout" | "forbidden" | "not_found";
+export type MediaErrorCode = "join_expected" | "bad_frame" | "token_malformed" | "token_forged" | "token_expired" | "token_wrong_room" | "token_revoked" | "call_ended" | "already_joined" | "room_full" | "draining" | "bad_sdp" | "connect_timeout" | "forbidden" | "not_found";
 
 export type Offer = { offer_id: string, title: string, text: string, image_url: string | null, link_url: string, };
 
@@ -254,7 +266,15 @@ code: string,
  */
 message: string, };
 
-export type LoginRequest = { email: string, password: string, };
+export type LoginRequest = { email: string, password: string, 
+/**
+ * Which account to sign in to, for a person who is an agent of several.
+ */
+account_id?: string, };
+
+export type LoginAnswer = { "outcome": "signed_in", agent: AgentProfile, } | { "outcome": "choose_account", accounts: Array<AccountChoice>, };
+
+export type AccountChoice = { account_id: string, name: string, role: Role, };
 
 export type Me = { agent: AgentProfile, sites: Array<Site>, };
 
@@ -302,6 +322,6 @@ export type SiteInput = { name: string, active: boolean, allowed_origins: Array<
 
 export type InviteInput = { email: string, name: string, role: Role, };
 
-export type Invited = { agent: AgentProfile, password: string, };
+export type Invited = { agent: AgentProfile, password: string | null, };
 
 export type AgentUpdate = { name: string, role: Role, };

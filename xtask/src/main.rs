@@ -6,7 +6,9 @@
 //! - `web`         install npm packages (once) and bundle the widget and portal
 //! - `gen-types`   regenerate web/shared/protocol.ts from the Rust wire types
 //! - `wasm-check`  build `vitrine-core` for wasm32-unknown-unknown
-//! - `bench presence [--visitors N,N] [--seconds S]`   the presence benchmark
+//! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
+//!                 the first failing run)
+//! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
 
 mod children;
 mod ddb;
@@ -59,12 +61,13 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("dev") => dev(&rest),
         Some("test") => test(),
+        Some("e2e") => e2e(&rest),
         Some("web") => web(),
         Some("gen-types") => gen_types(),
         Some("wasm-check") => wasm::check(&root(), &cache_dir()),
         Some("bench") => bench(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|web|gen-types|wasm-check|bench presence>");
+            eprintln!("usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|bench>");
             std::process::exit(2);
         }
     }
@@ -150,12 +153,23 @@ fn test() -> Result<()> {
     // 3. The core builds for wasm32 (what the Worker will run).
     wasm::check(&root, &cache_dir())?;
 
-    // 4. Browser end-to-end in Chromium against the real binaries. `cargo test` only
-    //    builds a package's binaries when that package has integration tests, so build
-    //    them all explicitly (workspace-wide, to keep the feature set of step 2).
+    // 4. Browser end-to-end in Chromium against the real binaries.
+    build_bins()?;
+    browser_tests()?;
+    eprintln!("all tests passed");
+    Ok(())
+}
+
+/// `cargo test` only builds a package's binaries when that package has integration tests,
+/// so build them all explicitly (workspace-wide, to keep the feature set of `cargo test`).
+fn build_bins() -> Result<()> {
     run(cargo()
         .args(["build", "--workspace", "--bins"])
-        .current_dir(&root))?;
+        .current_dir(root()))
+}
+
+/// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time).
+fn browser_tests() -> Result<()> {
     run(with_web_dirs(&mut Command::new("node"))
         .args(["--test", "--test-concurrency=1", "tests/e2e/"])
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
@@ -167,8 +181,27 @@ fn test() -> Result<()> {
             "VITRINE_MEDIALOAD_BIN",
             target_dir().join("debug/vitrine-mediaload"),
         )
-        .current_dir(&root))?;
-    eprintln!("all tests passed");
+        .current_dir(root()))
+}
+
+/// `cargo xtask e2e [--repeat N]`: the browser suite N times in a row, to show it is not
+/// flaky (run it beside `stress-ng --cpu 1` for a busy machine).
+fn e2e(args: &[String]) -> Result<()> {
+    let repeat: u32 = match args {
+        [] => 1,
+        [flag, n] if flag == "--repeat" => n.parse().context("--repeat takes a number")?,
+        _ => bail!("usage: cargo xtask e2e [--repeat N]"),
+    };
+    web()?;
+    build_bins()?;
+    for i in 1..=repeat {
+        let started = std::time::Instant::now();
+        browser_tests().with_context(|| format!("run {i} of {repeat} failed"))?;
+        eprintln!(
+            "e2e run {i} of {repeat} passed in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -5,13 +5,21 @@
 //! get a preview token (they see the agent's camera before answering, V1); those who
 //! accept get a guest token; those who decline never appear (V4). A visitor whose page
 //! reloads (navigation, V8) gets a fresh token on `hello` and rejoins.
+//!
+//! In a room, visitors are known by opaque seat IDs (`guest-1`, `guest-2`…; the agent is
+//! `host`) and named "Guest 1"…: the media node and the other participants never learn a
+//! visitor ID. A seat that ends (declined, removed, hung up, call over) is revoked on the
+//! node at once, so a token still held for it opens nothing; inviting the visitor again
+//! gives a new seat.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{AgentIdentity, Ctx, Event, StoreOp};
+use super::{AgentIdentity, Ctx, Event, Output, StoreOp};
 use crate::codec::FrameError;
-use crate::media_key::{sign_call_token, CallClaims, CALL_TOKEN_TTL_MS};
-use crate::protocol::media::{CallEvent, CallEventKind, CallRole, MAX_ROOM_PARTICIPANTS};
+use crate::media_key::{sign_call_token, CallClaims, ReplayGuard, CALL_TOKEN_TTL_MS};
+use crate::protocol::media::{
+    CallEvent, CallEventKind, CallRole, MediaCommand, MediaCommandKind, MAX_ROOM_PARTICIPANTS,
+};
 use crate::protocol::*;
 
 /// Where browsers reach the media node, and the key shared with it.
@@ -20,6 +28,15 @@ pub struct CallConfig {
     pub media_url: String,
     pub key: Vec<u8>,
 }
+
+/// A visitor's place in a call: their seat ID in the room, and where they stand.
+struct Seat {
+    participant: String,
+    state: CallParticipantState,
+}
+
+/// The host's seat ID in every room.
+const HOST: &str = "host";
 
 /// What the site's record says about calls and navigation (see
 /// [`crate::access::SiteRecord::settings`]).
@@ -30,11 +47,15 @@ pub struct SiteSettings {
     pub calls_in_plan: bool,
     /// V11: an agent switched calls on (off: visitors never see a call option).
     pub calls_enabled: bool,
+    /// Agents (not admins) assigned to the site; others lose their sockets.
+    pub consultants: Vec<String>,
 }
 
 struct Call {
     agent: AgentRef,
-    participants: BTreeMap<String, CallParticipantState>,
+    /// Visitor ID → seat.
+    participants: BTreeMap<String, Seat>,
+    seats_made: u32,
     created_at: UnixMillis,
     interaction_allowed: bool,
     agent_url: Option<String>,
@@ -49,6 +70,8 @@ pub(super) struct Calls {
     requests: BTreeSet<String>,
     settings: SiteSettings,
     counter: u64,
+    /// Call events already handled (replays are refused).
+    seen_events: ReplayGuard,
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> FrameError {
@@ -60,9 +83,24 @@ fn duration_text(ms: u64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-/// What other participants see as a visitor's name.
-fn visitor_name(visitor_id: &str) -> String {
-    format!("Visitor {}", &visitor_id[..visitor_id.len().min(6)])
+/// `https://shop.example` of `https://shop.example/a?b` (what a page's origin is).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(end) => &url[..after_scheme + end],
+        None => url,
+    }
+}
+
+/// Whether `url` is on `origin` (scheme and host, case-insensitive; not a prefix of a
+/// longer host).
+fn same_origin(url: &str, origin: &str) -> bool {
+    origin_of(url).eq_ignore_ascii_case(origin.trim_end_matches('/'))
+}
+
+/// What the other participants see as a visitor's name.
+fn guest_name(participant: &str) -> String {
+    format!("Guest {}", participant.trim_start_matches("guest-"))
 }
 
 fn live(state: &CallParticipantState) -> bool {
@@ -81,6 +119,7 @@ impl Calls {
             requests: BTreeSet::new(),
             settings: SiteSettings::default(),
             counter: 0,
+            seen_events: ReplayGuard::default(),
         }
     }
 
@@ -107,8 +146,8 @@ impl Calls {
         self.calls.iter().find_map(|(id, call)| {
             call.participants
                 .get(visitor_id)
-                .filter(|s| live(s))
-                .map(|s| (id.as_str(), *s))
+                .filter(|s| live(&s.state))
+                .map(|s| (id.as_str(), s.state))
         })
     }
 
@@ -119,20 +158,25 @@ impl Calls {
             .map(|(id, _)| id.as_str())
     }
 
+    /// A token for `seat` in `room`. Visitors are named by their seat; the host's name is
+    /// the agent's.
     fn join_info(
         &self,
         room: &str,
-        participant: &str,
-        name: &str,
+        seat: &str,
         role: CallRole,
         now: UnixMillis,
     ) -> Option<CallJoinInfo> {
         let config = self.config.as_ref()?;
+        let name = match role {
+            CallRole::Host => self.calls.get(room)?.agent.name.clone(),
+            CallRole::Guest | CallRole::Preview => guest_name(seat),
+        };
         let claims = CallClaims {
             site: self.site.clone(),
             room: room.to_string(),
-            participant: participant.to_string(),
-            name: name.to_string(),
+            participant: seat.to_string(),
+            name,
             role,
             expires_at: now + CALL_TOKEN_TTL_MS,
         };
@@ -180,25 +224,20 @@ impl Calls {
             return;
         };
         let call = &self.calls[&call_id];
+        let seat = &call.participants[visitor_id].participant;
         let frame = if state == CallParticipantState::Invited {
-            self.join_info(&call_id, visitor_id, "Visitor", CallRole::Preview, ctx.now)
+            self.join_info(&call_id, seat, CallRole::Preview, ctx.now)
                 .map(|preview| VisitorServerFrame::CallInvite {
                     call_id: call_id.clone(),
                     agent_name: call.agent.name.clone(),
                     preview,
                 })
         } else {
-            self.join_info(
-                &call_id,
-                visitor_id,
-                &visitor_name(visitor_id),
-                CallRole::Guest,
-                ctx.now,
-            )
-            .map(|join| VisitorServerFrame::CallJoin {
-                call_id: call_id.clone(),
-                join,
-            })
+            self.join_info(&call_id, seat, CallRole::Guest, ctx.now)
+                .map(|join| VisitorServerFrame::CallJoin {
+                    call_id: call_id.clone(),
+                    join,
+                })
         };
         let Some(frame) = frame else { return };
         ctx.to_visitor_conn(conn, frame);
@@ -219,7 +258,7 @@ impl Calls {
                 call: self.summary(&call_id),
             },
         );
-        self.host_join(ctx, conn, &call_id, agent);
+        self.host_join(ctx, conn, &call_id);
     }
 
     fn summary(&self, call_id: &str) -> CallSummary {
@@ -232,7 +271,8 @@ impl Calls {
                 .iter()
                 .map(|(v, s)| CallParticipant {
                     visitor_id: v.clone(),
-                    state: *s,
+                    participant: s.participant.clone(),
+                    state: s.state,
                 })
                 .collect(),
             created_at: call.created_at,
@@ -338,12 +378,13 @@ impl Calls {
         call_id: &str,
         accept: bool,
     ) {
-        let state = self
+        let seat = self
             .calls
             .get(call_id)
             .and_then(|c| c.participants.get(visitor_id))
-            .copied();
-        if state != Some(CallParticipantState::Invited) {
+            .filter(|s| s.state == CallParticipantState::Invited)
+            .map(|s| s.participant.clone());
+        let Some(seat) = seat else {
             return ctx.error(
                 conn,
                 error(
@@ -351,15 +392,9 @@ impl Calls {
                     "this call invitation is no longer open",
                 ),
             );
-        }
+        };
         if accept {
-            let Some(join) = self.join_info(
-                call_id,
-                visitor_id,
-                &visitor_name(visitor_id),
-                CallRole::Guest,
-                ctx.now,
-            ) else {
+            let Some(join) = self.join_info(call_id, &seat, CallRole::Guest, ctx.now) else {
                 return ctx.error(
                     conn,
                     error(ErrorCode::Forbidden, "calls are not offered here"),
@@ -384,6 +419,8 @@ impl Calls {
             }
         } else {
             self.set_state(call_id, visitor_id, CallParticipantState::Declined);
+            // Their preview connection, if any, leaves the room; the token is dead.
+            self.command(ctx, call_id, MediaCommandKind::Revoke { participant: seat });
             ctx.to_visitor(
                 visitor_id,
                 VisitorServerFrame::CallClosed {
@@ -406,9 +443,44 @@ impl Calls {
     }
 
     fn set_state(&mut self, call_id: &str, visitor_id: &str, state: CallParticipantState) {
-        if let Some(call) = self.calls.get_mut(call_id) {
-            call.participants.insert(visitor_id.to_string(), state);
+        if let Some(seat) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|c| c.participants.get_mut(visitor_id))
+        {
+            seat.state = state;
         }
+    }
+
+    /// A new seat for a visitor in a call (a visitor invited again gets a new one: the old
+    /// seat may be revoked on the node).
+    fn new_seat(&mut self, call_id: &str, visitor_id: &str, state: CallParticipantState) -> String {
+        let call = self.calls.get_mut(call_id).expect("a live call");
+        call.seats_made += 1;
+        let participant = format!("guest-{}", call.seats_made);
+        call.participants.insert(
+            visitor_id.to_string(),
+            Seat {
+                participant: participant.clone(),
+                state,
+            },
+        );
+        participant
+    }
+
+    /// Tells the media node about a room of this site.
+    fn command(&mut self, ctx: &mut Ctx<'_>, room: &str, kind: MediaCommandKind) {
+        if self.config.is_none() {
+            return;
+        }
+        self.counter += 1;
+        ctx.out.push(Output::Media(MediaCommand {
+            site: self.site.clone(),
+            room: room.to_string(),
+            at: ctx.now,
+            nonce: format!("{:x}-{}", ctx.now, self.counter),
+            kind,
+        }));
     }
 
     fn participant_leaves(
@@ -419,17 +491,19 @@ impl Calls {
         state: CallParticipantState,
         reason: &str,
     ) {
-        let Some(current) = self
+        let Some(seat) = self
             .calls
             .get_mut(call_id)
             .and_then(|c| c.participants.get_mut(visitor_id))
         else {
             return;
         };
-        if !live(current) {
+        if !live(&seat.state) {
             return;
         }
-        *current = state;
+        seat.state = state;
+        let participant = seat.participant.clone();
+        self.command(ctx, call_id, MediaCommandKind::Revoke { participant });
         ctx.to_visitor(
             visitor_id,
             VisitorServerFrame::CallClosed {
@@ -456,7 +530,7 @@ impl Calls {
             self.calls.remove(&call_id);
             return Err(e);
         }
-        self.host_join(ctx, conn, &call_id, me);
+        self.host_join(ctx, conn, &call_id);
         Ok(())
     }
 
@@ -476,14 +550,8 @@ impl Calls {
         }
         let call_id = self.create(me, &[visitor_id.to_string()], ctx.now)?;
         self.requests.remove(visitor_id);
-        self.set_state(&call_id, visitor_id, CallParticipantState::Joined);
-        if let Some(join) = self.join_info(
-            &call_id,
-            visitor_id,
-            &visitor_name(visitor_id),
-            CallRole::Guest,
-            ctx.now,
-        ) {
+        let seat = self.new_seat(&call_id, visitor_id, CallParticipantState::Joined);
+        if let Some(join) = self.join_info(&call_id, &seat, CallRole::Guest, ctx.now) {
             ctx.to_visitor(
                 visitor_id,
                 VisitorServerFrame::CallJoin {
@@ -497,7 +565,7 @@ impl Calls {
             VisitorServerFrame::CallRequested { pending: false },
         );
         self.changed(ctx, &call_id);
-        self.host_join(ctx, conn, &call_id, me);
+        self.host_join(ctx, conn, &call_id);
         Ok(())
     }
 
@@ -585,34 +653,36 @@ impl Calls {
     }
 
     /// V8: send the visitor's browser (in the agent's call without visitor interaction,
-    /// every participant's) to `url`: only http(s) URLs on the site's allowed origins.
+    /// every participant's) to `url`: only http(s) URLs on the site's allowed origins, or,
+    /// when the site lists none, on the origin of the page the visitor is on.
     pub fn navigate(
         &mut self,
         ctx: &mut Ctx<'_>,
         me: &AgentIdentity,
         visitor_id: &str,
         url: String,
-        visitor_present: bool,
+        visitor_page: Option<&str>,
     ) -> Result<(), FrameError> {
         crate::codec::validate_http_url("url", &url)?;
-        let origins = &self.settings.allowed_origins;
-        let origin_ok = origins.is_empty()
-            || origins.iter().any(|o| {
-                let o = o.trim_end_matches('/');
-                url.len() >= o.len()
-                    && url[..o.len()].eq_ignore_ascii_case(o)
-                    && matches!(url.as_bytes().get(o.len()), None | Some(b'/' | b'?' | b'#'))
-            });
-        if !origin_ok {
-            return Err(error(
-                ErrorCode::Forbidden,
-                "the URL is not on one of the site's allowed origins",
-            ));
-        }
-        if !visitor_present {
+        let Some(visitor_page) = visitor_page else {
             return Err(error(
                 ErrorCode::NotFound,
                 "this visitor is not on the site",
+            ));
+        };
+        let page_origin = [origin_of(visitor_page).to_string()];
+        let origins = match &self.settings.allowed_origins[..] {
+            [] => &page_origin[..],
+            listed => listed,
+        };
+        if !origins.iter().any(|o| same_origin(&url, o)) {
+            return Err(error(
+                ErrorCode::Forbidden,
+                if self.settings.allowed_origins.is_empty() {
+                    "the URL is not on the origin of the visitor's page"
+                } else {
+                    "the URL is not on one of the site's allowed origins"
+                },
             ));
         }
         let mut targets = vec![visitor_id.to_string()];
@@ -637,7 +707,7 @@ impl Calls {
         self.calls[call_id]
             .participants
             .iter()
-            .filter(|(_, s)| **s == CallParticipantState::Joined)
+            .filter(|(_, s)| s.state == CallParticipantState::Joined)
             .map(|(v, _)| v.clone())
             .collect()
     }
@@ -674,6 +744,7 @@ impl Calls {
             Call {
                 agent: me.as_ref(),
                 participants: BTreeMap::new(),
+                seats_made: 0,
                 created_at: now,
                 interaction_allowed: false,
                 agent_url: None,
@@ -691,7 +762,11 @@ impl Calls {
         eligible: &BTreeSet<String>,
     ) -> Result<(), FrameError> {
         let call = &self.calls[call_id];
-        let active = call.participants.values().filter(|s| live(s)).count();
+        let active = call
+            .participants
+            .values()
+            .filter(|s| live(&s.state))
+            .count();
         if active + visitor_ids.len() > MAX_ROOM_PARTICIPANTS - 1 {
             return Err(error(
                 ErrorCode::BadFrame,
@@ -714,12 +789,15 @@ impl Calls {
         }
         let agent_name = call.agent.name.clone();
         for v in visitor_ids {
-            if self.calls[call_id].participants.get(v) == Some(&CallParticipantState::Joined) {
+            let seated = self.calls[call_id].participants.get(v).map(|s| s.state);
+            if matches!(
+                seated,
+                Some(CallParticipantState::Joined | CallParticipantState::Invited)
+            ) {
                 continue;
             }
-            self.set_state(call_id, v, CallParticipantState::Invited);
-            if let Some(preview) = self.join_info(call_id, v, "Visitor", CallRole::Preview, ctx.now)
-            {
+            let seat = self.new_seat(call_id, v, CallParticipantState::Invited);
+            if let Some(preview) = self.join_info(call_id, &seat, CallRole::Preview, ctx.now) {
                 ctx.to_visitor(
                     v,
                     VisitorServerFrame::CallInvite {
@@ -734,9 +812,8 @@ impl Calls {
         Ok(())
     }
 
-    fn host_join(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, call_id: &str, me: &AgentIdentity) {
-        if let Some(join) = self.join_info(call_id, &me.agent_id, &me.name, CallRole::Host, ctx.now)
-        {
+    fn host_join(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, call_id: &str) {
+        if let Some(join) = self.join_info(call_id, HOST, CallRole::Host, ctx.now) {
             ctx.to_agent(
                 conn,
                 AgentServerFrame::CallJoin {
@@ -751,6 +828,8 @@ impl Calls {
         let Some(call) = self.calls.remove(call_id) else {
             return;
         };
+        // On the node: everyone out, and no token still held opens the room again.
+        self.command(ctx, call_id, MediaCommandKind::End);
         // C14: whoever was still in it gets the duration now; the media node's later
         // events for this room find no call and add nothing.
         for (v, joined) in &call.joined_at {
@@ -763,8 +842,8 @@ impl Calls {
                 ),
             });
         }
-        for (v, state) in &call.participants {
-            if live(state) {
+        for (v, seat) in &call.participants {
+            if live(&seat.state) {
                 ctx.to_visitor(
                     v,
                     VisitorServerFrame::CallClosed {
@@ -799,9 +878,20 @@ impl Calls {
         }
     }
 
-    /// C14: the media node's account of the call, written into each visitor's chat.
+    /// C14: the media node's account of the call, written into each visitor's chat. A
+    /// stale or replayed event changes nothing.
     pub fn event(&mut self, ctx: &mut Ctx<'_>, event: CallEvent) {
+        if !self.seen_events.admit(&event.nonce, event.at, ctx.now) {
+            return;
+        }
         let room = event.room;
+        // The node knows visitors by seat only.
+        let visitor_of = |call: &Call, seat: &str| {
+            call.participants
+                .iter()
+                .find(|(_, s)| s.participant == seat)
+                .map(|(v, s)| (v.clone(), s.state))
+        };
         match event.kind {
             CallEventKind::ParticipantJoined {
                 participant,
@@ -810,13 +900,16 @@ impl Calls {
                 let Some(call) = self.calls.get_mut(&room) else {
                     return;
                 };
-                if call.joined_at.contains_key(&participant) {
+                let Some((visitor_id, _)) = visitor_of(call, &participant) else {
+                    return;
+                };
+                if call.joined_at.contains_key(&visitor_id) {
                     return;
                 }
-                call.joined_at.insert(participant.clone(), event.at);
+                call.joined_at.insert(visitor_id.clone(), event.at);
                 let agent = call.agent.clone();
                 ctx.emit(Event::CallNote {
-                    visitor_id: participant,
+                    visitor_id,
                     text: format!("Call started with {}", agent.name),
                     agent,
                 });
@@ -828,11 +921,14 @@ impl Calls {
                 let Some(call) = self.calls.get_mut(&room) else {
                     return;
                 };
-                let Some(joined) = call.joined_at.remove(&participant) else {
+                let Some((visitor_id, state)) = visitor_of(call, &participant) else {
+                    return;
+                };
+                let Some(joined) = call.joined_at.remove(&visitor_id) else {
                     return;
                 };
                 ctx.emit(Event::CallNote {
-                    visitor_id: participant.clone(),
+                    visitor_id: visitor_id.clone(),
                     agent: call.agent.clone(),
                     text: format!(
                         "Call ended · {}",
@@ -840,13 +936,13 @@ impl Calls {
                     ),
                 });
                 // Their media left (closed tab, lost network): not in the call any more.
-                if call.participants.get(&participant) == Some(&CallParticipantState::Joined)
-                    && ctx.roster.visitor_conns(&participant).is_empty()
+                if state == CallParticipantState::Joined
+                    && ctx.roster.visitor_conns(&visitor_id).is_empty()
                 {
                     self.participant_leaves(
                         ctx,
                         &room,
-                        &participant,
+                        &visitor_id,
                         CallParticipantState::Left,
                         "",
                     );

@@ -22,6 +22,9 @@ use crate::store::StoreError;
 
 struct Conversation {
     summary: ConversationSummary,
+    /// Whether the store has it: until then each message goes with the summary in one
+    /// write (`StoreOp::Open`), so no message is ever stored without its conversation.
+    stored: bool,
     /// Every message up to this seq has been delivered.
     delivered_seq: u64,
     /// The newest messages, in seq order, stored or on their way to the store.
@@ -50,10 +53,18 @@ pub(super) struct Conversations {
     loading: HashMap<String, Vec<ConnId>>,
     /// The agent connection that said it is typing, per conversation.
     typing: HashMap<String, ConnId>,
+    /// Chat messages, per visitor (all tabs).
     buckets: HashMap<String, Bucket>,
     messages_per_second: f64,
     message_burst: f64,
+    /// New conversations, per network address.
+    openings: HashMap<String, Bucket>,
+    openings_per_second: f64,
+    opening_burst: f64,
 }
+
+/// Most addresses whose opening budget is remembered; a full bucket is forgotten first.
+const MAX_ADDRESSES: usize = 10_000;
 
 fn error(code: ErrorCode, message: impl Into<String>) -> FrameError {
     FrameError::new(code, message)
@@ -74,6 +85,9 @@ impl Conversations {
             buckets: HashMap::new(),
             messages_per_second: config.visitor_messages_per_second,
             message_burst: config.visitor_message_burst,
+            openings: HashMap::new(),
+            openings_per_second: config.address_conversations_per_second,
+            opening_burst: config.address_conversation_burst,
         }
     }
 
@@ -88,6 +102,7 @@ impl Conversations {
                 Conversation {
                     delivered_seq: summary.last_seq,
                     recent: stored_entries(messages),
+                    stored: true,
                     summary,
                 },
             );
@@ -201,6 +216,21 @@ impl Conversations {
                 ),
             );
         }
+        let opens = !self.open_by_visitor.contains_key(visitor_id);
+        let address = ctx
+            .roster
+            .visitor_conn(conn)
+            .map(|v| v.address.clone())
+            .unwrap_or_default();
+        if opens && !self.take_opening_token(&address, ctx.now) {
+            return ctx.error(
+                conn,
+                error(
+                    ErrorCode::RateLimited,
+                    "too many new conversations from your network; try again in a few minutes",
+                ),
+            );
+        }
         if !self.take_message_token(visitor_id, ctx.now) {
             return ctx.error(
                 conn,
@@ -261,22 +291,29 @@ impl Conversations {
     }
 
     fn take_message_token(&mut self, visitor_id: &str, now: UnixMillis) -> bool {
-        let burst = self.message_burst;
-        let bucket = self
-            .buckets
-            .entry(visitor_id.to_string())
-            .or_insert(Bucket {
-                tokens: burst,
-                at: now,
-            });
-        let elapsed = now.saturating_sub(bucket.at) as f64 / 1000.0;
-        bucket.tokens = (bucket.tokens + elapsed * self.messages_per_second).min(burst);
-        bucket.at = now;
-        if bucket.tokens < 1.0 {
-            return false;
+        let (rate, burst) = (self.messages_per_second, self.message_burst);
+        take_token(&mut self.buckets, visitor_id, rate, burst, now)
+    }
+
+    fn take_opening_token(&mut self, address: &str, now: UnixMillis) -> bool {
+        let (rate, burst) = (self.openings_per_second, self.opening_burst);
+        if self.openings.len() >= MAX_ADDRESSES && !self.openings.contains_key(address) {
+            // Forget addresses whose budget has refilled (they are as if new), else the
+            // one that waited longest.
+            self.openings
+                .retain(|_, b| b.tokens + now.saturating_sub(b.at) as f64 / 1000.0 * rate < burst);
+            if self.openings.len() >= MAX_ADDRESSES {
+                let oldest = self
+                    .openings
+                    .iter()
+                    .min_by_key(|(_, b)| b.at)
+                    .map(|(a, _)| a.clone());
+                if let Some(oldest) = oldest {
+                    self.openings.remove(&oldest);
+                }
+            }
         }
-        bucket.tokens -= 1.0;
-        true
+        take_token(&mut self.openings, address, rate, burst, now)
     }
 
     pub fn visitor_typing(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, draft: String) {
@@ -423,7 +460,7 @@ impl Conversations {
         if conv.summary.unread > 0 && seq >= conv.delivered_seq {
             conv.summary.unread = 0;
             let visitor_id = conv.summary.visitor_id.clone();
-            self.publish(ctx, id);
+            self.publish(ctx, id, None);
             ctx.emit(Event::RowChanged(visitor_id));
         }
         Ok(())
@@ -467,14 +504,8 @@ impl Conversations {
                 me.name, target.name
             ),
         );
-        ctx.to_visitor(
-            &visitor_id,
-            VisitorServerFrame::Conversation {
-                conversation: view,
-                messages: Vec::new(),
-            },
-        );
-        self.publish(ctx, id);
+        show_to_visitor(ctx, &visitor_id, view);
+        self.publish(ctx, id, Some(&summary));
         Ok(())
     }
 
@@ -592,6 +623,7 @@ impl Conversations {
 
     fn take_pending(&mut self, ctx: &mut Ctx<'_>, id: &str, me: &AgentIdentity) {
         let conv = self.conversations.get_mut(id).expect("checked");
+        let before = conv.summary.clone();
         conv.summary.status = ConversationStatus::Active;
         conv.summary.owner = Some(me.as_ref());
         conv.summary.updated_at = ctx.now;
@@ -599,14 +631,8 @@ impl Conversations {
         let view = visitor_view(&conv.summary);
         self.persist(ctx, id);
         self.system_message(ctx, id, format!("{} joined the conversation", me.name));
-        ctx.to_visitor(
-            &visitor_id,
-            VisitorServerFrame::Conversation {
-                conversation: view,
-                messages: Vec::new(),
-            },
-        );
-        self.publish(ctx, id);
+        show_to_visitor(ctx, &visitor_id, view);
+        self.publish(ctx, id, Some(&before));
     }
 
     // -- lifecycle --------------------------------------------------------------------------
@@ -637,22 +663,17 @@ impl Conversations {
         };
         self.open_by_visitor
             .insert(visitor_id.to_string(), id.to_string());
-        ctx.to_visitor(
-            visitor_id,
-            VisitorServerFrame::Conversation {
-                conversation: visitor_view(&summary),
-                messages: Vec::new(),
-            },
-        );
+        show_to_visitor(ctx, visitor_id, visitor_view(&summary));
+        // Stored with its first message (`append`), not before.
         self.conversations.insert(
             id.to_string(),
             Conversation {
                 summary,
+                stored: false,
                 delivered_seq: 0,
                 recent: VecDeque::new(),
             },
         );
-        self.persist(ctx, id);
     }
 
     fn close(&mut self, ctx: &mut Ctx<'_>, id: &str, note: String) {
@@ -670,14 +691,8 @@ impl Conversations {
         self.system_message(ctx, id, note);
         let view = visitor_view(&self.conversations[id].summary);
         self.persist(ctx, id);
-        ctx.to_visitor(
-            &visitor_id,
-            VisitorServerFrame::Conversation {
-                conversation: view,
-                messages: Vec::new(),
-            },
-        );
-        self.publish(ctx, id);
+        show_to_visitor(ctx, &visitor_id, view);
+        self.publish(ctx, id, None);
         ctx.emit(Event::RowChanged(visitor_id));
     }
 
@@ -727,6 +742,7 @@ impl Conversations {
         let last_seq = messages
             .last()
             .map_or(summary.last_seq, |m| m.seq.max(summary.last_seq));
+        let before = summary.clone();
         summary.status = ConversationStatus::Active;
         summary.owner = Some(me.as_ref());
         summary.updated_at = ctx.now;
@@ -734,24 +750,19 @@ impl Conversations {
         let visitor_id = summary.visitor_id.clone();
         self.open_by_visitor
             .insert(visitor_id.clone(), id.to_string());
-        ctx.to_visitor(
-            &visitor_id,
-            VisitorServerFrame::Conversation {
-                conversation: visitor_view(&summary),
-                messages: Vec::new(),
-            },
-        );
+        show_to_visitor(ctx, &visitor_id, visitor_view(&summary));
         self.conversations.insert(
             id.to_string(),
             Conversation {
                 delivered_seq: last_seq,
                 recent: stored_entries(messages),
+                stored: true,
                 summary,
             },
         );
         self.persist(ctx, id);
         self.system_message(ctx, id, format!("{} reopened the conversation", me.name));
-        self.publish(ctx, id);
+        self.publish(ctx, id, Some(&before));
     }
 
     // -- messages ---------------------------------------------------------------------------
@@ -778,7 +789,7 @@ impl Conversations {
                     Contact::default(),
                     true,
                 );
-                self.publish(ctx, &id);
+                self.publish(ctx, &id, None);
                 id
             }
         };
@@ -869,7 +880,15 @@ impl Conversations {
         {
             conv.recent.pop_front();
         }
-        ctx.store(StoreOp::Message(message));
+        // Until the store has the conversation, its summary goes with each message.
+        if conv.stored {
+            ctx.store(StoreOp::Message(message));
+        } else {
+            ctx.store(StoreOp::Open {
+                summary: conv.summary.clone(),
+                message,
+            });
+        }
     }
 
     /// The store's answer for message `seq`: deliver, in order, everything now stored.
@@ -882,6 +901,7 @@ impl Conversations {
         };
         if ok {
             conv.recent[pos].stored = true;
+            conv.stored = true;
         } else {
             let entry = conv.recent.remove(pos).expect("found");
             if let Some(conn) = entry.sender {
@@ -934,7 +954,7 @@ impl Conversations {
                 ack(ctx, conn, id, &message.client_id, message.seq);
             }
         }
-        self.publish(ctx, id);
+        self.publish(ctx, id, None);
         ctx.emit(Event::RowChanged(summary.visitor_id.clone()));
         // A closed conversation leaves memory once everything it said is delivered.
         let conv = &self.conversations[id];
@@ -955,33 +975,62 @@ impl Conversations {
         ));
     }
 
-    /// Tells every agent about the conversation: the summary to those who may read it,
-    /// only its ID (`visible: false`) to the others.
-    fn publish(&mut self, ctx: &mut Ctx<'_>, id: &str) {
+    /// Tells the agents who may read the conversation what it is now. Those who could read
+    /// it `before` (a change of owner) and no longer can learn its ID, and nothing else.
+    fn publish(&mut self, ctx: &mut Ctx<'_>, id: &str, before: Option<&ConversationSummary>) {
         let Some(summary) = self.conversations.get(id).map(|c| c.summary.clone()) else {
             return;
         };
-        let agents: Vec<(ConnId, bool)> = ctx
+        let agents: Vec<(ConnId, bool, bool)> = ctx
             .roster
             .agents()
-            .map(|(conn, a)| (conn, may_read_conversation(&a.identity.agent_id, &summary)))
+            .map(|(conn, a)| {
+                let who = &a.identity.agent_id;
+                let could = before.is_some_and(|b| may_read_conversation(who, b));
+                (conn, could, may_read_conversation(who, &summary))
+            })
             .collect();
-        for (conn, visible) in agents {
-            ctx.to_agent(
-                conn,
-                AgentServerFrame::ConversationChanged {
-                    conversation: summary.clone(),
-                    visible,
-                },
-            );
+        for (conn, could, can) in agents {
+            if can {
+                let conversation = summary.clone();
+                ctx.to_agent(conn, AgentServerFrame::ConversationChanged { conversation });
+            } else if could {
+                let conversation_id = id.to_string();
+                ctx.to_agent(
+                    conn,
+                    AgentServerFrame::ConversationHidden { conversation_id },
+                );
+            }
         }
     }
 }
 
+/// A token bucket per key: `burst` at first, refilled at `rate` per second.
+fn take_token(
+    buckets: &mut HashMap<String, Bucket>,
+    key: &str,
+    rate: f64,
+    burst: f64,
+    now: UnixMillis,
+) -> bool {
+    let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
+        tokens: burst,
+        at: now,
+    });
+    let elapsed = now.saturating_sub(bucket.at) as f64 / 1000.0;
+    bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+    bucket.at = now;
+    if bucket.tokens < 1.0 {
+        return false;
+    }
+    bucket.tokens -= 1.0;
+    true
+}
+
 fn ack(ctx: &mut Ctx<'_>, conn: ConnId, conversation_id: &str, client_id: &str, seq: u64) {
     let (conversation_id, client_id) = (conversation_id.to_string(), client_id.to_string());
-    match ctx.roster.role(conn) {
-        Some(super::Role::Visitor(_)) => ctx.to_visitor_conn(
+    match ctx.roster.peer(conn) {
+        Some(super::Peer::Visitor(_)) => ctx.to_visitor_conn(
             conn,
             VisitorServerFrame::MessageAck {
                 conversation_id,
@@ -989,7 +1038,7 @@ fn ack(ctx: &mut Ctx<'_>, conn: ConnId, conversation_id: &str, client_id: &str, 
                 seq,
             },
         ),
-        Some(super::Role::Agent(_)) => ctx.to_agent(
+        Some(super::Peer::Agent(_)) => ctx.to_agent(
             conn,
             AgentServerFrame::MessageAck {
                 conversation_id,
@@ -999,6 +1048,17 @@ fn ack(ctx: &mut Ctx<'_>, conn: ConnId, conversation_id: &str, client_id: &str, 
         ),
         None => {}
     }
+}
+
+/// The visitor's tabs learn where their conversation stands (new, taken, transferred…).
+fn show_to_visitor(ctx: &mut Ctx<'_>, visitor_id: &str, view: VisitorConversation) {
+    ctx.to_visitor(
+        visitor_id,
+        VisitorServerFrame::Conversation {
+            conversation: view,
+            messages: Vec::new(),
+        },
+    );
 }
 
 fn visitor_view(summary: &ConversationSummary) -> VisitorConversation {

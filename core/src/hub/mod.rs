@@ -48,9 +48,15 @@ mod timers;
 
 use std::collections::VecDeque;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::access;
 use crate::codec::FrameError;
-use crate::protocol::media::CallEvent;
+use crate::protocol::media::{CallEvent, MediaCommand};
 use crate::protocol::*;
+use crate::store::accounts::admits_role;
+use crate::store::agents::Role;
 
 pub use calls::{CallConfig, SiteSettings};
 pub use storage::{StoreOp, StoreReply, StoreRequest};
@@ -58,7 +64,7 @@ pub use storage::{StoreOp, StoreReply, StoreRequest};
 use calls::Calls;
 use conversations::Conversations;
 use presence::{Presence, RowMarks};
-use roster::{Admission, AgentConn, Role, Roster, VisitorConn};
+use roster::{Admission, AgentConn, Peer, Roster, VisitorConn};
 use storage::{Delivery, Storage};
 
 #[derive(Debug, Clone)]
@@ -80,8 +86,15 @@ pub struct HubConfig {
     /// Chat messages per second one visitor may send on average (all tabs), and the burst.
     pub visitor_messages_per_second: f64,
     pub visitor_message_burst: f64,
+    /// New conversations one network address may open (burst, then per second): one
+    /// person switching identities cannot flood the agents with pending conversations.
+    pub address_conversation_burst: f64,
+    pub address_conversations_per_second: f64,
     /// The media node (calls are unavailable without one).
     pub calls: Option<CallConfig>,
+    /// Signs visitor credentials (see `access::visitor_credential`). Secret, and stable:
+    /// changing it makes every browser a new visitor.
+    pub visitor_key: Vec<u8>,
 }
 
 impl Default for HubConfig {
@@ -96,7 +109,10 @@ impl Default for HubConfig {
             frame_burst: 40.0,
             visitor_messages_per_second: 0.5,
             visitor_message_burst: 8.0,
+            address_conversation_burst: 5.0,
+            address_conversations_per_second: 1.0 / 60.0,
             calls: None,
+            visitor_key: Vec::new(),
         }
     }
 }
@@ -105,8 +121,9 @@ impl Default for HubConfig {
 pub struct AgentIdentity {
     pub agent_id: String,
     pub name: String,
+    /// Admins work on every site of their account; agents and experts where assigned.
     /// Experts are transfer targets (C8) like agents, shown apart.
-    pub expert: bool,
+    pub role: Role,
 }
 
 impl AgentIdentity {
@@ -124,6 +141,11 @@ pub enum Input {
     VisitorConnected {
         conn: ConnId,
         location: Location,
+        /// The network address the socket came from (limits are per address).
+        address: String,
+        /// 16 random bytes: the ID of a new visitor if this socket turns out to be one (the
+        /// hub draws no randomness of its own).
+        nonce: [u8; 16],
     },
     /// An agent's socket was accepted (session and site checked).
     AgentConnected {
@@ -150,8 +172,14 @@ pub enum Input {
     },
     /// The answer to an [`Output::Store`] request, success or not.
     Stored(StoreReply),
-    /// The site's settings, whenever the adapter (re)reads them. Unchanged is a no-op.
+    /// The site's settings, whenever the adapter (re)reads them. Unchanged is a no-op;
+    /// agents no longer assigned to the site lose their sockets at once.
     SiteSettings(SiteSettings),
+    /// An agent was changed (role) or removed (`None`): their sockets follow at once.
+    AgentChanged {
+        agent_id: String,
+        agent: Option<AgentIdentity>,
+    },
     /// The media node reported on a call (signature already checked, C14).
     CallEvent(CallEvent),
     /// Time passed; fires due timers.
@@ -175,6 +203,8 @@ pub enum Output {
     },
     /// Run with [`storage::perform`]; answer with [`Input::Stored`].
     Store(StoreRequest),
+    /// Tell the media node (POST to its control endpoint, signed with the media key).
+    Media(MediaCommand),
 }
 
 /// What one part tells the others, routed by the hub after the part acted.
@@ -245,9 +275,9 @@ impl Ctx<'_> {
     /// An error frame, in the connection's own protocol.
     fn error(&mut self, conn: ConnId, error: FrameError) {
         let frame = error.to_frame();
-        match self.roster.role(conn) {
-            Some(Role::Visitor(_)) => self.to_visitor_conn(conn, VisitorServerFrame::Error(frame)),
-            Some(Role::Agent(_)) => self.to_agent(conn, AgentServerFrame::Error(frame)),
+        match self.roster.peer(conn) {
+            Some(Peer::Visitor(_)) => self.to_visitor_conn(conn, VisitorServerFrame::Error(frame)),
+            Some(Peer::Agent(_)) => self.to_agent(conn, AgentServerFrame::Error(frame)),
             None => {}
         }
     }
@@ -293,6 +323,9 @@ pub struct Hub {
     conversations: Conversations,
     calls: Calls,
     storage: Storage,
+    /// The site's consultants: agents (not admins) must be one to stay connected.
+    consultants: Vec<String>,
+    visitor_key: Vec<u8>,
     /// Until the store has answered the restore request: the inputs that came meanwhile.
     restoring: Option<VecDeque<Input>>,
     out: Vec<Output>,
@@ -309,6 +342,8 @@ impl Hub {
             conversations: Conversations::new(&config),
             calls: Calls::new(&site, config.calls.clone()),
             storage: Storage::default(),
+            consultants: Vec::new(),
+            visitor_key: config.visitor_key.clone(),
             restoring: Some(VecDeque::new()),
             out: Vec::new(),
             events: VecDeque::new(),
@@ -341,7 +376,7 @@ impl Hub {
                     reason: "the site is starting; try again".into(),
                 }),
                 input @ Input::Disconnected { .. } => waiting.push_back(input),
-                Input::SiteSettings(_) | Input::CallEvent(_) => {}
+                Input::SiteSettings(_) | Input::CallEvent(_) | Input::AgentChanged { .. } => {}
             }
         } else {
             self.apply(input, now);
@@ -385,16 +420,20 @@ impl Hub {
         self.presence.rows(&|v| marks(calls, conversations, v))
     }
 
-    fn ctx(&mut self, now: UnixMillis) -> Ctx<'_> {
-        ctx!(self, now)
-    }
-
     fn apply(&mut self, input: Input, now: UnixMillis) {
         match input {
-            Input::VisitorConnected { conn, location } => self.roster.add(
+            Input::VisitorConnected {
                 conn,
-                Role::Visitor(VisitorConn {
+                location,
+                address,
+                nonce,
+            } => self.roster.add(
+                conn,
+                Peer::Visitor(VisitorConn {
                     visitor_id: None,
+                    left: false,
+                    address,
+                    nonce,
                     location,
                     activity: Activity::Active,
                 }),
@@ -429,9 +468,14 @@ impl Hub {
             Input::Disconnected { conn } => self.disconnected(conn, now),
             Input::Stored(reply) => self.stored(reply, now),
             Input::SiteSettings(settings) => {
-                let mut ctx = ctx!(self, now);
-                self.calls.settings(&mut ctx, settings);
+                let reassigned = settings.consultants != self.consultants;
+                self.consultants = settings.consultants.clone();
+                self.calls.settings(&mut ctx!(self, now), settings);
+                if reassigned {
+                    self.enforce_assignments(now);
+                }
             }
+            Input::AgentChanged { agent_id, agent } => self.agent_changed(&agent_id, agent, now),
             Input::CallEvent(event) => {
                 let mut ctx = ctx!(self, now);
                 self.calls.event(&mut ctx, event);
@@ -459,15 +503,15 @@ impl Hub {
 
     fn disconnected(&mut self, conn: ConnId, now: UnixMillis) {
         let visitor = self.roster.unbind_visitor(conn);
-        let role = self.roster.remove(conn);
+        let peer = self.roster.remove(conn);
         let mut ctx = ctx!(self, now);
-        match role {
-            Some(Role::Visitor(_)) => {
+        match peer {
+            Some(Peer::Visitor(_)) => {
                 if let Some(visitor_id) = visitor {
                     self.presence.tab_closed(&mut ctx, &visitor_id);
                 }
             }
-            Some(Role::Agent(agent)) => {
+            Some(Peer::Agent(agent)) => {
                 self.presence.agent_disconnected(&mut ctx, conn);
                 self.conversations.agent_conn_closed(&mut ctx, conn);
                 self.calls
@@ -486,7 +530,7 @@ impl Hub {
     ) {
         self.roster.add(
             conn,
-            Role::Agent(AgentConn {
+            Peer::Agent(AgentConn {
                 identity: agent.clone(),
                 available,
             }),
@@ -507,6 +551,62 @@ impl Hub {
         self.presence.update_availability(&mut ctx);
     }
 
+    /// An agent was changed or removed elsewhere (admin API): their open sockets follow now.
+    fn agent_changed(&mut self, agent_id: &str, agent: Option<AgentIdentity>, now: UnixMillis) {
+        let conns = self.roster.agent_conns_of(agent_id);
+        if conns.is_empty() {
+            return;
+        }
+        match agent {
+            Some(agent) if self.assigned(&agent) => {
+                for conn in conns {
+                    self.roster.set_identity(conn, agent.clone());
+                }
+                self.presence.update_availability(&mut ctx!(self, now));
+            }
+            Some(_) => self.drop_agent(
+                conns,
+                close_code::FORBIDDEN,
+                "you no longer work on this site",
+                now,
+            ),
+            None => self.drop_agent(
+                conns,
+                close_code::UNAUTHORIZED,
+                "your access was removed",
+                now,
+            ),
+        }
+    }
+
+    /// After the site's consultants changed: agents no longer assigned lose their sockets.
+    fn enforce_assignments(&mut self, now: UnixMillis) {
+        let unassigned: Vec<ConnId> = self
+            .roster
+            .agents()
+            .filter(|(_, a)| !self.assigned(&a.identity))
+            .map(|(c, _)| c)
+            .collect();
+        self.drop_agent(
+            unassigned,
+            close_code::FORBIDDEN,
+            "you no longer work on this site",
+            now,
+        );
+    }
+
+    /// The one rule for agents of this site's account, as at connect (`Site::admits`).
+    fn assigned(&self, agent: &AgentIdentity) -> bool {
+        admits_role(&self.consultants, &agent.agent_id, agent.role)
+    }
+
+    fn drop_agent(&mut self, conns: Vec<ConnId>, code: u16, reason: &str, now: UnixMillis) {
+        for conn in conns {
+            ctx!(self, now).close(conn, code, reason);
+            self.disconnected(conn, now);
+        }
+    }
+
     // -- frames -----------------------------------------------------------------------------
 
     fn visitor_frame(&mut self, conn: ConnId, frame: VisitorFrame, now: UnixMillis) {
@@ -515,7 +615,7 @@ impl Hub {
             return match frame {
                 VisitorFrame::Hello {
                     v: _,
-                    visitor_id,
+                    credential,
                     visit_id,
                     visit_age_ms,
                     page,
@@ -523,7 +623,7 @@ impl Hub {
                     chat_after_seq,
                 } => self.hello(
                     conn,
-                    &visitor_id,
+                    credential,
                     visit_id,
                     visit_age_ms,
                     page,
@@ -531,9 +631,9 @@ impl Hub {
                     chat_after_seq,
                     now,
                 ),
-                VisitorFrame::Ping {} => self
-                    .ctx(now)
-                    .to_visitor_conn(conn, VisitorServerFrame::Pong),
+                VisitorFrame::Ping {} => {
+                    ctx!(self, now).to_visitor_conn(conn, VisitorServerFrame::Pong)
+                }
                 VisitorFrame::PageView(_)
                 | VisitorFrame::Activity { .. }
                 | VisitorFrame::Leave {}
@@ -562,8 +662,9 @@ impl Hub {
                     .refresh_status(&mut ctx!(self, now), &visitor_id);
             }
             VisitorFrame::Leave {} => {
-                // The socket stays open until the page is gone; it no longer counts.
-                self.roster.unbind_visitor(conn);
+                // The socket stays open until the page is gone; it no longer counts, and it
+                // can be no one else either (one identity per socket).
+                self.roster.leave(conn);
                 let mut ctx = ctx!(self, now);
                 self.presence.tab_closed(&mut ctx, &visitor_id);
             }
@@ -607,7 +708,7 @@ impl Hub {
     fn hello(
         &mut self,
         conn: ConnId,
-        visitor_id: &str,
+        credential: Option<VisitorCredential>,
         visit_id: String,
         visit_age_ms: u64,
         page: PageView,
@@ -615,12 +716,30 @@ impl Hub {
         chat_after_seq: u64,
         now: UnixMillis,
     ) {
-        let Some(location) = self.roster.visitor_conn(conn).map(|v| v.location.clone()) else {
+        let Some(vc) = self.roster.visitor_conn(conn) else {
             return;
         };
+        if vc.left {
+            let error = FrameError::new(
+                ErrorCode::HelloRequired,
+                "this connection has left; open a new one",
+            );
+            return ctx!(self, now).error(conn, error);
+        }
+        let location = vc.location.clone();
+        // The credential is the identity: a visitor ID alone proves nothing. Without a
+        // valid one this browser is a new visitor, with an ID the hub makes.
+        let visitor_id = match credential {
+            Some(c) if access::verify_visitor_credential(&self.visitor_key, &self.site, &c) => {
+                c.visitor_id
+            }
+            _ => URL_SAFE_NO_PAD.encode(vc.nonce),
+        };
+        let visitor_id = visitor_id.as_str();
         self.roster.bind_visitor(conn, visitor_id, activity);
         let welcome = VisitorServerFrame::Welcome {
             v: PROTOCOL_VERSION,
+            credential: access::visitor_credential(&self.visitor_key, &self.site, visitor_id),
             agents_available: self.presence.site_available(),
             has_conversation: self.conversations.open_of(visitor_id).is_some(),
             calls: self.calls.on(),
@@ -736,9 +855,8 @@ impl Hub {
             } => self.calls.remove(&mut ctx, &me, &call_id, &visitor_id),
             AgentFrame::CallEnd { call_id } => self.calls.end(&mut ctx, &me, &call_id),
             AgentFrame::Navigate { visitor_id, url } => {
-                let present = self.presence.contains(&visitor_id);
-                self.calls
-                    .navigate(&mut ctx, &me, &visitor_id, url, present)
+                let page = self.presence.page_url(&visitor_id);
+                self.calls.navigate(&mut ctx, &me, &visitor_id, url, page)
             }
             AgentFrame::SetInteraction { call_id, allowed } => {
                 self.calls.set_interaction(&mut ctx, &me, &call_id, allowed)

@@ -83,6 +83,11 @@ impl Presence {
         self.visitors.contains_key(visitor_id)
     }
 
+    /// The page a visitor is on (or was on last).
+    pub fn page_url(&self, visitor_id: &str) -> Option<&str> {
+        self.visitors.get(visitor_id).map(|v| v.page.url.as_str())
+    }
+
     pub fn site_available(&self) -> bool {
         self.site_available
     }

@@ -7,12 +7,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::AgentIdentity;
 use crate::clock::UnixMillis;
 use crate::protocol::{Activity, ConnId, Location, OnlineAgent};
+use crate::store::agents::Role;
 
 pub(super) struct VisitorConn {
     /// Set by `hello`; cleared by `leave`.
     pub visitor_id: Option<String>,
+    /// Said `leave`: this socket is no one any more, and cannot say `hello` again.
+    pub left: bool,
     pub location: Location,
     pub activity: Activity,
+    pub address: String,
+    /// The new visitor's ID if this socket's `hello` proves no one.
+    pub nonce: [u8; 16],
 }
 
 pub(super) struct AgentConn {
@@ -20,13 +26,14 @@ pub(super) struct AgentConn {
     pub available: bool,
 }
 
-pub(super) enum Role {
+/// Who is on a connection.
+pub(super) enum Peer {
     Visitor(VisitorConn),
     Agent(AgentConn),
 }
 
 struct Conn {
-    role: Role,
+    peer: Peer,
     last_frame_at: UnixMillis,
     tokens: f64,
     /// Told it is rate-limited; reset when a frame gets through again.
@@ -71,14 +78,14 @@ impl Roster {
         }
     }
 
-    pub fn add(&mut self, conn: ConnId, role: Role, now: UnixMillis) {
-        if let Role::Agent(_) = role {
+    pub fn add(&mut self, conn: ConnId, peer: Peer, now: UnixMillis) {
+        if let Peer::Agent(_) = peer {
             self.agents.insert(conn);
         }
         self.conns.insert(
             conn,
             Conn {
-                role,
+                peer,
                 last_frame_at: now,
                 tokens: self.frame_burst,
                 limited: false,
@@ -90,18 +97,18 @@ impl Roster {
     }
 
     /// Forgets a connection; returns what it was.
-    pub fn remove(&mut self, conn: ConnId) -> Option<Role> {
+    pub fn remove(&mut self, conn: ConnId) -> Option<Peer> {
         self.unbind_visitor(conn);
         self.agents.remove(&conn);
-        self.conns.remove(&conn).map(|c| c.role)
+        self.conns.remove(&conn).map(|c| c.peer)
     }
 
     pub fn len(&self) -> usize {
         self.conns.len()
     }
 
-    pub fn role(&self, conn: ConnId) -> Option<&Role> {
-        self.conns.get(&conn).map(|c| &c.role)
+    pub fn peer(&self, conn: ConnId) -> Option<&Peer> {
+        self.conns.get(&conn).map(|c| &c.peer)
     }
 
     /// Token bucket per connection: a flooding client gets one error and its frames are
@@ -126,15 +133,15 @@ impl Roster {
     // -- visitors -------------------------------------------------------------------------
 
     pub fn visitor_conn(&self, conn: ConnId) -> Option<&VisitorConn> {
-        match self.role(conn) {
-            Some(Role::Visitor(v)) => Some(v),
+        match self.peer(conn) {
+            Some(Peer::Visitor(v)) => Some(v),
             _ => None,
         }
     }
 
     fn visitor_conn_mut(&mut self, conn: ConnId) -> Option<&mut VisitorConn> {
-        match self.conns.get_mut(&conn).map(|c| &mut c.role) {
-            Some(Role::Visitor(v)) => Some(v),
+        match self.conns.get_mut(&conn).map(|c| &mut c.peer) {
+            Some(Peer::Visitor(v)) => Some(v),
             _ => None,
         }
     }
@@ -166,6 +173,15 @@ impl Roster {
             }
         }
         Some(visitor_id)
+    }
+
+    /// `leave`: the socket counts for no one from now on.
+    pub fn leave(&mut self, conn: ConnId) -> Option<String> {
+        let visitor = self.unbind_visitor(conn);
+        if let Some(vc) = self.visitor_conn_mut(conn) {
+            vc.left = true;
+        }
+        visitor
     }
 
     pub fn set_activity(&mut self, conn: ConnId, activity: Activity) {
@@ -207,14 +223,21 @@ impl Roster {
     // -- agents ---------------------------------------------------------------------------
 
     pub fn agent(&self, conn: ConnId) -> Option<&AgentConn> {
-        match self.role(conn) {
-            Some(Role::Agent(a)) => Some(a),
+        match self.peer(conn) {
+            Some(Peer::Agent(a)) => Some(a),
             _ => None,
         }
     }
 
+    /// The agent's role or name changed while connected.
+    pub fn set_identity(&mut self, conn: ConnId, identity: AgentIdentity) {
+        if let Some(Peer::Agent(a)) = self.conns.get_mut(&conn).map(|c| &mut c.peer) {
+            a.identity = identity;
+        }
+    }
+
     pub fn set_available(&mut self, conn: ConnId, available: bool) {
-        if let Some(Role::Agent(a)) = self.conns.get_mut(&conn).map(|c| &mut c.role) {
+        if let Some(Peer::Agent(a)) = self.conns.get_mut(&conn).map(|c| &mut c.peer) {
             a.available = available;
         }
     }
@@ -248,7 +271,7 @@ impl Roster {
                 .or_insert_with(|| OnlineAgent {
                     agent_id: a.identity.agent_id.clone(),
                     name: a.identity.name.clone(),
-                    expert: a.identity.expert,
+                    expert: a.identity.role == Role::Expert,
                     available: false,
                 });
             entry.available |= a.available;

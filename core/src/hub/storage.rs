@@ -10,7 +10,7 @@
 //! - A chat message is not retried here: its sender is told (`not_saved`) and resends it.
 //! - The restore request (open conversations and blocks) is retried until it succeeds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::timers::Timers;
 use super::Output;
@@ -33,7 +33,13 @@ pub enum StoreOp {
         visitor_id: String,
         page: VisitedPage,
     },
-    /// A conversation's lifecycle changed (created, taken, transferred, ended, reopened).
+    /// A conversation not stored yet and one of its messages, in one transaction: an
+    /// acknowledged message is never without its conversation.
+    Open {
+        summary: ConversationSummary,
+        message: ChatMessage,
+    },
+    /// A conversation's lifecycle changed (taken, transferred, ended, reopened).
     Conversation(ConversationSummary),
     /// A chat message; the hub delivers it only once this succeeded.
     Message(ChatMessage),
@@ -92,6 +98,11 @@ pub async fn perform<S: LocalStore + ?Sized>(
         }
         StoreOp::PageView { visitor_id, page } => {
             browsing::record_page_view(store, site, &visitor_id, &page)
+                .await
+                .map(|_| Answer::Done)
+        }
+        StoreOp::Open { summary, message } => {
+            conversations::open_conversation(store, site, &summary, &message)
                 .await
                 .map(|_| Answer::Done)
         }
@@ -156,7 +167,9 @@ enum Subject {
 
 fn subject(op: &StoreOp) -> Option<Subject> {
     match op {
-        StoreOp::Conversation(s) => Some(Subject::Conversation(s.conversation_id.clone())),
+        StoreOp::Conversation(s) | StoreOp::Open { summary: s, .. } => {
+            Some(Subject::Conversation(s.conversation_id.clone()))
+        }
         StoreOp::Blocked { visitor_id, .. } => Some(Subject::Blocked(visitor_id.clone())),
         StoreOp::CallsSetting { .. } => Some(Subject::CallsSetting),
         StoreOp::Restore
@@ -176,8 +189,16 @@ fn retried(op: &StoreOp) -> bool {
         | StoreOp::Conversation(_)
         | StoreOp::Blocked { .. }
         | StoreOp::CallsSetting { .. } => true,
-        StoreOp::Message(_) | StoreOp::LoadConversation { .. } => false,
+        StoreOp::Open { .. } | StoreOp::Message(_) | StoreOp::LoadConversation { .. } => false,
     }
+}
+
+/// A state write: a newer one of the same subject makes a waiting older one pointless.
+fn supersedes(op: &StoreOp) -> bool {
+    matches!(
+        op,
+        StoreOp::Conversation(_) | StoreOp::Blocked { .. } | StoreOp::CallsSetting { .. }
+    )
 }
 
 /// Requests kept at most (in flight, waiting, or to retry); past it, browsing facts
@@ -198,8 +219,8 @@ pub(super) struct Storage {
     in_flight: HashMap<u64, Kept>,
     /// Subjects with a write in flight (or waiting to be retried).
     busy: HashSet<Subject>,
-    /// The newest write for a busy subject, sent when the one before it succeeded.
-    waiting: HashMap<Subject, StoreOp>,
+    /// Writes waiting for a busy subject, in order; sent one by one as each succeeds.
+    waiting: HashMap<Subject, VecDeque<StoreOp>>,
     retry: Timers<u64>,
     to_retry: HashMap<u64, Kept>,
     /// Writes whose turn came (the one before them succeeded), sent at the next tick.
@@ -219,7 +240,9 @@ impl Storage {
     }
 
     fn kept(&self) -> usize {
-        self.in_flight.len() + self.waiting.len() + self.to_retry.len()
+        self.in_flight.len()
+            + self.waiting.values().map(VecDeque::len).sum::<usize>()
+            + self.to_retry.len()
     }
 
     pub fn request(&mut self, op: StoreOp, out: &mut Vec<Output>) {
@@ -233,7 +256,11 @@ impl Storage {
         }
         if let Some(subject) = subject(&op) {
             if !self.busy.insert(subject.clone()) {
-                self.waiting.insert(subject, op);
+                let queue = self.waiting.entry(subject).or_default();
+                match queue.back_mut() {
+                    Some(last) if supersedes(last) && supersedes(&op) => *last = op,
+                    _ => queue.push_back(op),
+                }
                 return;
             }
         }
@@ -263,12 +290,15 @@ impl Storage {
                 return None;
             }
             Err(error) => {
+                self.next_of(subject(&kept.op));
                 return match kept.op {
-                    StoreOp::Message(m) => Some(Delivery::MessageStored {
-                        conversation_id: m.conversation_id,
-                        seq: m.seq,
-                        ok: false,
-                    }),
+                    StoreOp::Message(message) | StoreOp::Open { message, .. } => {
+                        Some(Delivery::MessageStored {
+                            conversation_id: message.conversation_id,
+                            seq: message.seq,
+                            ok: false,
+                        })
+                    }
                     StoreOp::LoadConversation { conversation_id } => {
                         Some(Delivery::ConversationLoaded {
                             conversation_id,
@@ -286,6 +316,14 @@ impl Storage {
                     visitor_id,
                     visit_id: visit.visit_id,
                     visit_count,
+                })
+            }
+            (StoreOp::Open { summary, message }, _) => {
+                self.next_of(Some(Subject::Conversation(summary.conversation_id)));
+                Some(Delivery::MessageStored {
+                    conversation_id: message.conversation_id,
+                    seq: message.seq,
+                    ok: true,
                 })
             }
             (StoreOp::Message(m), _) => Some(Delivery::MessageStored {
@@ -309,7 +347,11 @@ impl Storage {
     /// A subject's write succeeded: send the one waiting behind it, if any.
     fn next_of(&mut self, subject: Option<Subject>) {
         let Some(subject) = subject else { return };
-        match self.waiting.remove(&subject) {
+        let next = self.waiting.get_mut(&subject).and_then(VecDeque::pop_front);
+        if self.waiting.get(&subject).is_some_and(VecDeque::is_empty) {
+            self.waiting.remove(&subject);
+        }
+        match next {
             Some(op) => self.pending_sends.push(Kept { op, attempts: 0 }),
             None => {
                 self.busy.remove(&subject);

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{ChatMessage, ConversationStatus, ConversationSummary};
-use crate::store::accounts::{AgentProfile, Role, Site};
+use crate::store::accounts::Site;
+use crate::store::agents::{AgentProfile, Role};
 use crate::store::catalog::Product;
 
 /// Every error answer: `{"error": {"code", "message"}}` with a fitting status.
@@ -29,6 +30,26 @@ pub struct ErrorDetail {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// Which account to sign in to, for a person who is an agent of several.
+    #[serde(default)]
+    #[ts(optional)]
+    pub account_id: Option<String>,
+}
+
+/// The answer to a login: signed in (the session cookie is set), or the accounts this
+/// person may pick from (sign in again naming one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LoginAnswer {
+    SignedIn { agent: AgentProfile },
+    ChooseAccount { accounts: Vec<AccountChoice> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AccountChoice {
+    pub account_id: String,
+    pub name: String,
+    pub role: Role,
 }
 
 /// `GET /api/me`: the signed-in agent and the sites they work on.
@@ -144,11 +165,12 @@ pub struct InviteInput {
     pub role: Role,
 }
 
-/// The invited agent and their one-time password (shown once).
+/// The invited agent, and the one-time password of a person new to Vitrine (shown once).
+/// Someone who is already an agent of another account signs in with their own password.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Invited {
     pub agent: AgentProfile,
-    pub password: String,
+    pub password: Option<String>,
 }
 
 /// `PUT /api/admin/agents/{id}`.

@@ -147,6 +147,10 @@ pub enum MediaErrorCode {
     TokenExpired,
     /// The token is for another room than the `join` names.
     TokenWrongRoom,
+    /// The seat was given up (declined, removed, hung up): its tokens open nothing.
+    TokenRevoked,
+    /// The call is over: no token opens its room again.
+    CallEnded,
     AlreadyJoined,
     RoomFull,
     /// The node is shutting down and takes no new participants.
@@ -173,7 +177,32 @@ pub enum CallEventKind {
 pub struct CallEvent {
     pub site: String,
     pub room: String,
+    /// When it happened (node clock); also what makes an old copy stale.
     pub at: UnixMillis,
+    /// Unique per event: the hub refuses a second copy (a replay).
+    pub nonce: String,
     #[serde(flatten)]
     pub kind: CallEventKind,
+}
+
+/// Platform → media node: seats that are no longer anyone's (POSTed to `/control`, signed
+/// with the media key like call events, with a timestamp and a nonce).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaCommand {
+    pub site: String,
+    pub room: String,
+    pub at: UnixMillis,
+    pub nonce: String,
+    #[serde(flatten)]
+    pub kind: MediaCommandKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum MediaCommandKind {
+    /// The participant was removed, declined or hung up: out of the room now, and their
+    /// tokens refused until they expire.
+    Revoke { participant: String },
+    /// The call is over: everyone out, and no token may open the room again.
+    End,
 }

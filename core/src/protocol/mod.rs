@@ -48,8 +48,10 @@ pub enum VisitorFrame {
     /// hub rebuilds its state from the widgets.
     Hello {
         v: u32,
-        /// Stable first-party ID of this browser for this site.
-        visitor_id: String,
+        /// Who this browser is, as the hub told it before (`welcome`). Without it, or with
+        /// one that does not verify, the hub makes a new visitor: an ID alone proves nothing.
+        #[serde(default)]
+        credential: Option<VisitorCredential>,
         /// Client-generated, time-sortable ID of the current visit (new after 30 min idle).
         visit_id: String,
         /// How long ago (client clock) the visit started; the hub turns it into server time.
@@ -94,6 +96,15 @@ pub enum VisitorFrame {
     CallHangup { call_id: String },
 }
 
+/// A visitor's ID and the hub's signature over it (for this site): what the widget keeps
+/// and presents in every `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorCredential {
+    pub visitor_id: String,
+    pub signature: String,
+}
+
 /// One page view. `seq` numbers the views of a visit, so resends are idempotent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +133,8 @@ pub enum Activity {
 pub enum VisitorServerFrame {
     Welcome {
         v: u32,
+        /// Who this browser is for this site, from now on; the widget keeps it.
+        credential: VisitorCredential,
         agents_available: bool,
         /// Whether a `conversation` frame follows (the visitor has an open conversation).
         has_conversation: bool,
@@ -214,6 +227,9 @@ pub enum CallParticipantState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CallParticipant {
     pub visitor_id: String,
+    /// The visitor's opaque ID in this call's room (what the media node and the other
+    /// participants know them by; never their visitor ID).
+    pub participant: String,
     pub state: CallParticipantState,
 }
 
@@ -495,11 +511,14 @@ pub enum AgentServerFrame {
     Availability(AgentAvailability),
     Pong,
     Error(ErrorFrame),
-    /// A conversation this agent may see changed (new, taken, transferred, ended…). One
-    /// that is no longer theirs to see arrives with `visible: false`.
+    /// A conversation this agent may see changed (new, taken, transferred, ended…).
     ConversationChanged {
         conversation: ConversationSummary,
-        visible: bool,
+    },
+    /// A conversation this agent saw is no longer theirs to see (taken by or transferred
+    /// to someone else): only its ID, nothing of what it says.
+    ConversationHidden {
+        conversation_id: String,
     },
     /// A new message in a conversation this agent may read.
     Message {

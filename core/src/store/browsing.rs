@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::{attributes, Condition, Item, LocalStore, Query, StoreError, StoreResult};
+use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult};
 use crate::clock::UnixMillis;
 
 /// One visit of a visitor: where it started and from where.
@@ -73,12 +73,7 @@ pub async fn record_visit<S: LocalStore + ?Sized>(
     visit: &Visit,
 ) -> StoreResult<u32> {
     let pk = visitor_pk(site, visitor_id);
-    let item = Item {
-        pk: pk.clone(),
-        sk: format!("VISIT#{}", visit.visit_id),
-        attrs: attributes(visit)?,
-        expires_at: None,
-    };
+    let item = Item::of(pk.clone(), format!("VISIT#{}", visit.visit_id), visit)?;
     ignore_existing(store.put(item, Condition::NotExists).await)?;
     Ok(store.count(&pk, "VISIT#").await? as u32)
 }
@@ -89,12 +84,11 @@ pub async fn record_page_view<S: LocalStore + ?Sized>(
     visitor_id: &str,
     view: &VisitedPage,
 ) -> StoreResult<()> {
-    let item = Item {
-        pk: visitor_pk(site, visitor_id),
-        sk: page_view_sk(&view.visit_id, view.seq),
-        attrs: attributes(view)?,
-        expires_at: None,
-    };
+    let item = Item::of(
+        visitor_pk(site, visitor_id),
+        page_view_sk(&view.visit_id, view.seq),
+        view,
+    )?;
     ignore_existing(store.put(item, Condition::NotExists).await)
 }
 

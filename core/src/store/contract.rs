@@ -7,7 +7,8 @@
 
 use serde_json::json;
 
-use super::accounts::{self, Agent, Role, Session, Site, SiteEdit};
+use super::accounts::{self, Site, SiteEdit};
+use super::agents::{self, Agent, Role, Session};
 use super::browsing::{self, Visit, VisitedPage};
 use super::{Condition, Item, LocalStore, Query, StoreError};
 
@@ -298,18 +299,110 @@ pub async fn updates_change_only_their_attributes<S: LocalStore>(s: &S) {
     );
 }
 
-/// An admin's edit of a site and an agent's calls switch, made from the same old copy,
-/// both survive: the lost update the site record used to suffer.
-pub async fn site_edits_and_the_calls_switch_do_not_undo_each_other<S: LocalStore>(s: &S) {
-    let site = Site {
-        site_key: "key-1".into(),
-        account_id: "acc-1".into(),
-        name: "Shop".into(),
+fn new_site(key: &str, account: &str, name: &str) -> Site {
+    Site {
+        site_key: key.into(),
+        account_id: account.into(),
+        name: name.into(),
         active: true,
         allowed_origins: vec![],
         consultants: vec![],
         calls_enabled: true,
+    }
+}
+
+/// A transaction writes all or nothing.
+pub async fn transactions_are_all_or_nothing<S: LocalStore>(s: &S) {
+    use super::Write;
+    let put = |sk: &str, condition| Write::Put {
+        item: Item::new("T", sk, json!({ "v": sk })),
+        condition,
     };
+    s.put(
+        Item::new("T", "taken", json!({"v": "old"})),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    s.put(Item::new("T", "gone", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    // One condition fails: nothing of the three writes happens.
+    let failing = vec![
+        put("a", Condition::NotExists),
+        Write::Delete {
+            pk: "T".into(),
+            sk: "gone".into(),
+        },
+        put("taken", Condition::NotExists),
+    ];
+    assert_eq!(s.transact(failing).await, Err(StoreError::ConditionFailed));
+    assert_eq!(s.get("T", "a").await.unwrap(), None);
+    assert!(s.get("T", "gone").await.unwrap().is_some());
+    assert_eq!(
+        s.get("T", "taken").await.unwrap().unwrap().str("v"),
+        Some("old")
+    );
+    // All conditions hold: all of it happens.
+    let ok = vec![
+        put("a", Condition::NotExists),
+        Write::Delete {
+            pk: "T".into(),
+            sk: "gone".into(),
+        },
+        put("taken", Condition::Always),
+    ];
+    s.transact(ok).await.unwrap();
+    assert_eq!(s.get("T", "a").await.unwrap().unwrap().str("v"), Some("a"));
+    assert_eq!(s.get("T", "gone").await.unwrap(), None);
+    assert_eq!(
+        s.get("T", "taken").await.unwrap().unwrap().str("v"),
+        Some("taken")
+    );
+    // Bad transactions are refused before the backend.
+    assert!(matches!(
+        s.transact(vec![]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.transact(vec![
+            put("x", Condition::Always),
+            put("x", Condition::Always)
+        ])
+        .await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// Counters count up within their window and start again once it expired.
+pub async fn counters_count_up_until_they_expire<S: LocalStore>(s: &S) {
+    let far = u32::MAX as u64 * 2;
+    assert_eq!(s.incr("C", "k", far).await, Ok(1));
+    assert_eq!(s.incr("C", "k", far).await, Ok(2));
+    assert_eq!(s.incr("C", "k", 5).await, Ok(3), "the first expiry stays");
+    assert_eq!(
+        s.get("C", "k").await.unwrap().unwrap().expires_at,
+        Some(far)
+    );
+    assert_eq!(s.incr("C", "other", far).await, Ok(1));
+    // An expired counter starts again.
+    s.put(
+        Item::new("C", "old", json!({"n": 9})).with_expiry(1),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.incr("C", "old", far).await, Ok(1));
+    assert_eq!(
+        s.get("C", "old").await.unwrap().unwrap().expires_at,
+        Some(far)
+    );
+}
+
+/// An admin's edit of a site and an agent's calls switch, made from the same old copy,
+/// both survive: the lost update the site record used to suffer.
+pub async fn site_edits_and_the_calls_switch_do_not_undo_each_other<S: LocalStore>(s: &S) {
+    let site = new_site("key-1", "acc-1", "Shop");
     accounts::put_site(s, &site).await.unwrap();
     let stale = site.clone();
     accounts::set_calls_enabled(s, "key-1", false)
@@ -340,24 +433,8 @@ pub async fn site_edits_and_the_calls_switch_do_not_undo_each_other<S: LocalStor
 }
 
 pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
-    let site = Site {
-        site_key: "key-1".into(),
-        account_id: "acc-1".into(),
-        name: "Shop".into(),
-        active: true,
-        allowed_origins: vec![],
-        consultants: vec![],
-        calls_enabled: true,
-    };
-    let other = Site {
-        site_key: "key-2".into(),
-        account_id: "acc-2".into(),
-        name: "Other".into(),
-        active: true,
-        allowed_origins: vec![],
-        consultants: vec![],
-        calls_enabled: true,
-    };
+    let site = new_site("key-1", "acc-1", "Shop");
+    let other = new_site("key-2", "acc-2", "Other");
     accounts::put_site(s, &site).await.unwrap();
     accounts::put_site(s, &other).await.unwrap();
     assert_eq!(
@@ -369,74 +446,73 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         vec![site.clone()]
     );
 
-    let agent = Agent {
-        agent_id: "agent-1".into(),
-        email: "Ada@Shop.example".into(),
-        account_id: "acc-1".into(),
-        name: "Ada".into(),
-        role: Role::Admin,
-        password_hash: "$argon2id$…".into(),
-    };
-    accounts::create_agent(s, &agent).await.unwrap();
+    let ada = new_agent("agent-1", "Ada@Shop.example", "acc-1", Role::Admin);
+    agents::create_agent(s, &ada, Some("$argon2id$…"))
+        .await
+        .unwrap();
     assert_eq!(
-        accounts::create_agent(s, &agent).await,
+        agents::create_agent(s, &ada.with_id("agent-9"), None).await,
         Err(StoreError::ConditionFailed),
-        "email taken"
+        "one agent per e-mail in an account"
     );
     assert_eq!(
-        accounts::agent_by_email(s, " ada@shop.EXAMPLE ")
+        agents::agent(s, "agent-1").await.unwrap().unwrap().email,
+        "ada@shop.example",
+        "normalized"
+    );
+    assert_eq!(
+        agents::person(s, " ada@shop.EXAMPLE ")
             .await
-            .unwrap(),
-        Some(agent.clone())
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$…"
     );
 
     let session = Session {
-        email: "ada@shop.example".into(),
         agent_id: "agent-1".into(),
         account_id: "acc-1".into(),
         // Far in the future: stores also filter by the real clock.
         expires_at: 4_000_000_000,
     };
-    accounts::create_session(s, "token-abc", &session)
+    agents::create_session(s, "token-abc", &session)
         .await
         .unwrap();
+    let (found, agent) = agents::agent_for_session(s, "token-abc", 3_999_999_999)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        accounts::session(s, "token-abc", 3_999_999_999)
-            .await
-            .unwrap(),
-        Some(session.clone())
+        (found, agent.agent_id.as_str()),
+        (session.clone(), "agent-1")
     );
     assert_eq!(
-        accounts::session(s, "token-abc", 4_000_000_000)
+        agents::agent_for_session(s, "token-abc", 4_000_000_000)
             .await
             .unwrap(),
         None,
         "expired"
     );
     assert_eq!(
-        accounts::session(s, "token-abd", 1_000_000).await.unwrap(),
+        agents::agent_for_session(s, "token-abd", 1_000_000)
+            .await
+            .unwrap(),
         None
     );
+    let ada = agents::agent(s, "agent-1").await.unwrap().unwrap();
     assert_eq!(
-        accounts::site_for_agent(s, &agent, "key-1").await.unwrap(),
+        accounts::site_for_agent(s, &ada, "key-1").await.unwrap(),
         Some(site.clone())
     );
     assert_eq!(
-        accounts::site_for_agent(s, &agent, "key-2").await.unwrap(),
+        accounts::site_for_agent(s, &ada, "key-2").await.unwrap(),
         None,
         "another account's site"
     );
     // An agent (not an admin) works only on the sites they are assigned to.
-    let consultant = Agent {
-        agent_id: "agent-2".into(),
-        email: "bo@shop.example".into(),
-        role: Role::Agent,
-        ..agent.clone()
-    };
+    let bo = new_agent("agent-2", "bo@shop.example", "acc-1", Role::Agent);
     assert_eq!(
-        accounts::site_for_agent(s, &consultant, "key-1")
-            .await
-            .unwrap(),
+        accounts::site_for_agent(s, &bo, "key-1").await.unwrap(),
         None,
         "not assigned"
     );
@@ -446,16 +522,165 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
     };
     accounts::put_site(s, &assigned).await.unwrap();
     assert_eq!(
-        accounts::site_for_agent(s, &consultant, "key-1")
-            .await
-            .unwrap(),
+        accounts::site_for_agent(s, &bo, "key-1").await.unwrap(),
         Some(assigned)
     );
-    accounts::delete_session(s, "token-abc").await.unwrap();
+    agents::delete_session(s, "token-abc").await.unwrap();
     assert_eq!(
-        accounts::session(s, "token-abc", 1_000_000).await.unwrap(),
+        agents::agent_for_session(s, "token-abc", 1_000_000)
+            .await
+            .unwrap(),
         None
     );
+}
+
+fn new_agent(id: &str, email: &str, account: &str, role: Role) -> Agent {
+    Agent {
+        agent_id: id.into(),
+        email: email.into(),
+        account_id: account.into(),
+        name: id.into(),
+        role,
+    }
+}
+
+impl Agent {
+    fn with_id(&self, id: &str) -> Agent {
+        Agent {
+            agent_id: id.into(),
+            ..self.clone()
+        }
+    }
+}
+
+/// One person may be an agent of several accounts; each account invites by e-mail without
+/// being stopped by another; a session is one agent's, and dies with them.
+pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalStore>(s: &S) {
+    let far = 4_000_000_000;
+    let in_a = new_agent("agent-a", "kim@mail.example", "acc-a", Role::Admin);
+    let in_b = new_agent("agent-b", "kim@mail.example", "acc-b", Role::Agent);
+    agents::create_agent(s, &in_a, Some("hash-1"))
+        .await
+        .unwrap();
+    // Account B invites the same person: no new password, a second membership.
+    agents::create_agent(s, &in_b, None).await.unwrap();
+    let mut theirs: Vec<String> = agents::agents_of(s, "KIM@mail.example")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.account_id)
+        .collect();
+    theirs.sort();
+    assert_eq!(theirs, ["acc-a", "acc-b"]);
+    assert_eq!(
+        agents::account_agents(s, "acc-b").await.unwrap(),
+        vec![in_b.clone()]
+    );
+    // Two sessions of agent A, one of agent B.
+    for (token, agent) in [("t-a1", &in_a), ("t-a2", &in_a), ("t-b1", &in_b)] {
+        let session = Session {
+            agent_id: agent.agent_id.clone(),
+            account_id: agent.account_id.clone(),
+            expires_at: far,
+        };
+        agents::create_session(s, token, &session).await.unwrap();
+    }
+    // A session names its account: it is not valid for another agent's account.
+    let forged = Session {
+        agent_id: "agent-a".into(),
+        account_id: "acc-b".into(),
+        expires_at: far,
+    };
+    agents::create_session(s, "t-forged", &forged)
+        .await
+        .unwrap();
+    assert_eq!(
+        agents::agent_for_session(s, "t-forged", 1).await.unwrap(),
+        None
+    );
+    // A password change keeps the session that made it and ends the others.
+    agents::set_password(s, "kim@mail.example", "hash-2")
+        .await
+        .unwrap();
+    agents::delete_sessions_of(s, "agent-a", Some("t-a1"))
+        .await
+        .unwrap();
+    assert!(agents::agent_for_session(s, "t-a1", 1)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(agents::agent_for_session(s, "t-a2", 1).await.unwrap(), None);
+    // Deleting agent A ends their sessions; the person stays while B remains.
+    agents::delete_agent(s, &in_a).await.unwrap();
+    assert_eq!(agents::agent_for_session(s, "t-a1", 1).await.unwrap(), None);
+    assert!(agents::agent_for_session(s, "t-b1", 1)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        agents::person(s, "kim@mail.example")
+            .await
+            .unwrap()
+            .map(|p| p.password_hash),
+        Some("hash-2".into())
+    );
+    // Account A may invite the e-mail again (a new agent); deleting the last agent of a
+    // person removes the person.
+    agents::create_agent(s, &in_a.with_id("agent-a2"), None)
+        .await
+        .unwrap();
+    agents::delete_agent(s, &in_b).await.unwrap();
+    assert!(agents::person(s, "kim@mail.example")
+        .await
+        .unwrap()
+        .is_some());
+    agents::delete_agent(s, &in_a.with_id("agent-a2"))
+        .await
+        .unwrap();
+    assert_eq!(agents::person(s, "kim@mail.example").await.unwrap(), None);
+}
+
+/// A conversation is created with its first message in one write, or not at all.
+pub async fn a_conversation_opens_with_its_first_message_or_not_at_all<S: LocalStore>(s: &S) {
+    use super::conversations as c;
+    use crate::protocol::{Author, ConversationStatus::*};
+    let summary = chat_summary("0001-conv-a", "visitor-a", Pending, "Zoé");
+    let first = chat_message("0001-conv-a", 1, "client-0001", Author::Visitor);
+    // Seq 1 is taken by another message: nothing of the conversation is written.
+    c::save_message(
+        s,
+        "site1",
+        &chat_message("0001-conv-a", 1, "other", Author::Visitor),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c::open_conversation(s, "site1", &summary, &first).await,
+        Err(StoreError::ConditionFailed)
+    );
+    assert_eq!(
+        c::get_conversation(s, "site1", "0001-conv-a")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(c::load_open(s, "site1")
+        .await
+        .unwrap()
+        .conversations
+        .is_empty());
+    // A fresh conversation: summary, open marker and message together; a resend is fine.
+    let summary = chat_summary("0002-conv-b", "visitor-b", Pending, "Marek");
+    let first = chat_message("0002-conv-b", 1, "client-0002", Author::Visitor);
+    c::open_conversation(s, "site1", &summary, &first)
+        .await
+        .unwrap();
+    c::open_conversation(s, "site1", &summary, &first)
+        .await
+        .unwrap();
+    let restored = c::load_open(s, "site1").await.unwrap();
+    assert_eq!(restored.conversations.len(), 1);
+    assert_eq!(restored.conversations[0].1, vec![first]);
 }
 
 /// Expands to one `#[tokio::test]` per contract case. `$make` is an async expression
@@ -468,7 +693,10 @@ macro_rules! store_contract_tests {
             expired_items_are_invisible, delete_removes, query_by_prefix_in_order,
             query_pages_with_cursor, invalid_items_are_refused, browsing_records_are_idempotent,
             sites_never_see_each_other, updates_change_only_their_attributes,
-            site_edits_and_the_calls_switch_do_not_undo_each_other, accounts_sites_and_sessions,
+            site_edits_and_the_calls_switch_do_not_undo_each_other, transactions_are_all_or_nothing,
+            counters_count_up_until_they_expire, accounts_sites_and_sessions,
+            agents_are_people_in_accounts_and_sessions_die_with_them,
+            a_conversation_opens_with_its_first_message_or_not_at_all,
             conversations_and_messages);
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -15,7 +15,7 @@
 
 use serde_json::json;
 
-use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult};
+use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult, Write};
 use crate::protocol::{Author, ChatMessage, ConversationStatus, ConversationSummary, UnixMillis};
 
 /// Messages a hub keeps per open conversation (for resume and resend detection).
@@ -63,29 +63,78 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-/// Writes a conversation's summary and keeps the open index in step with its status.
+/// The summary and its open-index marker (present while pending or active), as writes.
+fn summary_writes(site: &str, summary: &ConversationSummary) -> StoreResult<Vec<Write>> {
+    let id = &summary.conversation_id;
+    let marker = if summary.status == ConversationStatus::Closed {
+        Write::Delete {
+            pk: open_pk(site),
+            sk: id.clone(),
+        }
+    } else {
+        Write::Put {
+            item: Item::new(open_pk(site), id.clone(), json!({})),
+            condition: Condition::Always,
+        }
+    };
+    Ok(vec![
+        Write::Put {
+            item: Item::new(convs_pk(site), id.clone(), encode(summary)?),
+            condition: Condition::Always,
+        },
+        marker,
+    ])
+}
+
+/// Writes a conversation's summary and keeps the open index in step with its status, in
+/// one transaction.
 pub async fn save_conversation<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     summary: &ConversationSummary,
 ) -> StoreResult<()> {
-    let id = &summary.conversation_id;
-    store
-        .put(
-            Item::new(convs_pk(site), id.clone(), encode(summary)?),
-            Condition::Always,
-        )
-        .await?;
-    if summary.status == ConversationStatus::Closed {
-        store.delete(&open_pk(site), id).await
-    } else {
-        store
-            .put(
-                Item::new(open_pk(site), id.clone(), json!({})),
-                Condition::Always,
-            )
-            .await
+    store.transact(summary_writes(site, summary)?).await
+}
+
+/// A conversation's summary with one of its messages, in one transaction: a conversation
+/// is created with its first message or not at all. A resend of that message (same seq
+/// and client ID, already stored) writes the summary alone.
+pub async fn open_conversation<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    summary: &ConversationSummary,
+    message: &ChatMessage,
+) -> StoreResult<()> {
+    let mut writes = summary_writes(site, summary)?;
+    writes.push(Write::Put {
+        item: Item::new(
+            messages_pk(site, &message.conversation_id),
+            seq_sk(message.seq),
+            encode(message)?,
+        ),
+        condition: Condition::NotExists,
+    });
+    match store.transact(writes).await {
+        Err(StoreError::ConditionFailed) if is_stored(store, site, message).await? => {
+            save_conversation(store, site, summary).await
+        }
+        other => other,
     }
+}
+
+/// Whether exactly this message (seq and client ID) is stored already.
+async fn is_stored<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    message: &ChatMessage,
+) -> StoreResult<bool> {
+    Ok(store
+        .get(
+            &messages_pk(site, &message.conversation_id),
+            &seq_sk(message.seq),
+        )
+        .await?
+        .is_some_and(|item| item.str("client_id") == Some(message.client_id.as_str())))
 }
 
 /// Stores one message. A resend of the same message (same seq and client ID) is success;
@@ -98,16 +147,10 @@ pub async fn save_message<S: LocalStore + ?Sized>(
     let pk = messages_pk(site, &message.conversation_id);
     let sk = seq_sk(message.seq);
     match store
-        .put(
-            Item::new(pk.clone(), sk.clone(), encode(message)?),
-            Condition::NotExists,
-        )
+        .put(Item::new(pk, sk, encode(message)?), Condition::NotExists)
         .await
     {
-        Err(StoreError::ConditionFailed) => match store.get(&pk, &sk).await? {
-            Some(item) if item.str("client_id") == Some(message.client_id.as_str()) => Ok(()),
-            _ => Err(StoreError::ConditionFailed),
-        },
+        Err(StoreError::ConditionFailed) if is_stored(store, site, message).await? => Ok(()),
         other => other,
     }
 }

@@ -15,6 +15,7 @@
 //! `Store` is a `LocalStore`, so the domain modules are written once, over `LocalStore`.
 
 pub mod accounts;
+pub mod agents;
 pub mod blobs;
 pub mod browsing;
 pub mod catalog;
@@ -48,6 +49,20 @@ impl Item {
             attrs,
             expires_at: None,
         }
+    }
+
+    /// An item whose attributes are `value`'s fields.
+    pub fn of<T: serde::Serialize>(
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+        value: &T,
+    ) -> StoreResult<Self> {
+        Ok(Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            attrs: attributes(value)?,
+            expires_at: None,
+        })
     }
 
     pub fn with_expiry(mut self, expires_at_secs: u64) -> Self {
@@ -86,6 +101,16 @@ pub enum Condition {
     /// Write only if no (unexpired) item has this key; otherwise `ConditionFailed`.
     NotExists,
 }
+
+/// One write of a [`LocalStore::transact`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put { item: Item, condition: Condition },
+    Delete { pk: String, sk: String },
+}
+
+/// Most writes in one transaction (DynamoDB allows 100; we never need more than a few).
+pub const MAX_TRANSACTION_WRITES: usize = 25;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
@@ -153,6 +178,13 @@ pub trait LocalStore {
     /// read-modify-write of the whole item would). `ConditionFailed` if there is no item.
     async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()>;
     async fn delete(&self, pk: &str, sk: &str) -> StoreResult<()>;
+    /// All of these writes, or none: `ConditionFailed` if any condition fails, and then
+    /// nothing is written. At most [`MAX_TRANSACTION_WRITES`], each on a different key.
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()>;
+    /// Adds one to the counter item `pk`/`sk` (attribute `n`) and returns the new count.
+    /// A missing or expired counter starts again at 1 and expires at `expires_at` (Unix
+    /// seconds): a fixed window, as rate limits need.
+    async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64>;
     async fn query(&self, query: Query) -> StoreResult<Page>;
     /// How many unexpired items of `pk` have a sort key starting with `sk_prefix`.
     async fn count(&self, pk: &str, sk_prefix: &str) -> StoreResult<u64>;
@@ -182,6 +214,35 @@ pub fn validate_key(pk: &str, sk: &str) -> StoreResult<()> {
         return Err(StoreError::Invalid(
             "pk and sk are at most 1024 bytes".into(),
         ));
+    }
+    Ok(())
+}
+
+/// Checks a transaction before it reaches a backend.
+pub fn validate_transaction(writes: &[Write]) -> StoreResult<()> {
+    if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Invalid(format!(
+            "a transaction has 1 to {MAX_TRANSACTION_WRITES} writes"
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for write in writes {
+        let key = match write {
+            Write::Put { item, .. } => {
+                validate_item(item)?;
+                (item.pk.as_str(), item.sk.as_str())
+            }
+            Write::Delete { pk, sk } => {
+                validate_key(pk, sk)?;
+                (pk.as_str(), sk.as_str())
+            }
+        };
+        if !keys.insert(key) {
+            return Err(StoreError::Invalid(format!(
+                "a transaction writes {}/{} twice",
+                key.0, key.1
+            )));
+        }
     }
     Ok(())
 }

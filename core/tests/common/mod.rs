@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use vitrine_core::access::visitor_credential;
 use vitrine_core::codec::FrameError;
 use vitrine_core::hub::storage::Answer;
 use vitrine_core::hub::{
@@ -12,12 +13,14 @@ use vitrine_core::hub::{
     StoreRequest,
 };
 use vitrine_core::protocol::*;
+use vitrine_core::store::agents::Role;
 use vitrine_core::store::conversations::Restored;
 use vitrine_core::store::StoreError;
 
 pub const T0: u64 = 1_700_000_000_000;
 pub const SITE: &str = "demo-shop";
 pub const CALL_KEY: &[u8] = b"hub-call-key";
+pub const VISITOR_KEY: &[u8] = b"hub-visitor-key";
 
 /// A page of the test shop.
 pub fn page(seq: u32, path: &str, title: &str) -> PageView {
@@ -77,10 +80,12 @@ impl Visitor {
         self.visit_age_ms = visit_age_ms;
         self
     }
+    /// A `hello` with the credential the hub gave this visitor (tests name visitors; the
+    /// hub would have named a new one itself).
     pub fn hello(&self) -> VisitorFrame {
         VisitorFrame::Hello {
             v: PROTOCOL_VERSION,
-            visitor_id: self.id.clone(),
+            credential: Some(visitor_credential(VISITOR_KEY, SITE, &self.id)),
             visit_id: self.visit.clone(),
             visit_age_ms: self.visit_age_ms,
             page: self.page.clone(),
@@ -105,7 +110,7 @@ impl Agent {
             identity: AgentIdentity {
                 agent_id: id.into(),
                 name: name.into(),
-                expert: false,
+                role: Role::Admin,
             },
             available: true,
         }
@@ -144,7 +149,7 @@ fn hold_loads(op: &StoreOp) -> bool {
 
 /// Messages (and loads) wait for the test: it decides when the store confirms them.
 pub fn hold_messages(op: &StoreOp) -> bool {
-    matches!(op, StoreOp::Message(_) | StoreOp::LoadConversation { .. })
+    message_of(op).is_some() || matches!(op, StoreOp::LoadConversation { .. })
 }
 
 /// Everything waits for the test.
@@ -165,7 +170,13 @@ impl Bench {
     /// A hub whose store held `restored` when it started.
     pub fn restored_from(config: HubConfig, restored: Restored) -> Self {
         let mut bench = Self {
-            hub: Hub::new(SITE, config),
+            hub: Hub::new(
+                SITE,
+                HubConfig {
+                    visitor_key: VISITOR_KEY.to_vec(),
+                    ..config
+                },
+            ),
             now: T0,
             requests: Vec::new(),
             held: Vec::new(),
@@ -199,6 +210,7 @@ impl Bench {
             allowed_origins: vec!["https://shop.example".into()],
             calls_in_plan: true,
             calls_enabled,
+            consultants: vec![],
         }));
         bench
     }
@@ -276,10 +288,7 @@ impl Bench {
     pub fn held_messages(&self) -> Vec<ChatMessage> {
         self.held
             .iter()
-            .filter_map(|r| match &r.op {
-                StoreOp::Message(m) => Some(m.clone()),
-                _ => None,
-            })
+            .filter_map(|r| message_of(&r.op).cloned())
             .collect()
     }
 
@@ -301,12 +310,23 @@ impl Bench {
 
     /// A visitor's tab opens and says hello.
     pub fn visitor(&mut self, v: &Visitor) -> Out {
-        let mut out = self.input(Input::VisitorConnected {
-            conn: v.conn,
-            location: Location::default(),
-        });
+        let mut out = self.connect_visitor(v.conn);
         out.0.extend(self.visitor_does(v, v.hello()).0);
         out
+    }
+
+    /// A widget's socket opens (no hello yet), from the test network address.
+    pub fn connect_visitor(&mut self, conn: ConnId) -> Out {
+        self.connect_visitor_from(conn, "192.0.2.1")
+    }
+
+    pub fn connect_visitor_from(&mut self, conn: ConnId, address: &str) -> Out {
+        self.input(Input::VisitorConnected {
+            conn,
+            location: Location::default(),
+            address: address.into(),
+            nonce: nonce(conn),
+        })
     }
 
     pub fn agent(&mut self, a: &Agent) -> Out {
@@ -371,9 +391,24 @@ impl Bench {
     /// The last conversation summary the hub asked the store to write.
     pub fn last_stored_summary(&self) -> Option<ConversationSummary> {
         self.requests.iter().rev().find_map(|op| match op {
-            StoreOp::Conversation(s) => Some(s.clone()),
+            StoreOp::Conversation(s) | StoreOp::Open { summary: s, .. } => Some(s.clone()),
             _ => None,
         })
+    }
+}
+
+/// The nonce a test socket brings: what a new visitor's ID is made from.
+pub fn nonce(conn: ConnId) -> [u8; 16] {
+    let mut nonce = [7u8; 16];
+    nonce[..8].copy_from_slice(&conn.to_be_bytes());
+    nonce
+}
+
+/// The chat message a store request writes, if any (alone, or opening its conversation).
+pub fn message_of(op: &StoreOp) -> Option<&ChatMessage> {
+    match op {
+        StoreOp::Message(m) | StoreOp::Open { message: m, .. } => Some(m),
+        _ => None,
     }
 }
 
@@ -384,6 +419,7 @@ pub fn success(op: &StoreOp) -> Answer {
         StoreOp::Visit { .. } => Answer::VisitCount(1),
         StoreOp::LoadConversation { .. } => Answer::Conversation(None),
         StoreOp::PageView { .. }
+        | StoreOp::Open { .. }
         | StoreOp::Conversation(_)
         | StoreOp::Message(_)
         | StoreOp::Blocked { .. }
@@ -487,26 +523,32 @@ impl Out {
             .collect()
     }
 
-    /// The last conversation change an agent connection heard: (summary, visible).
-    pub fn summary(&self, conn: ConnId) -> Option<(ConversationSummary, bool)> {
+    /// The last conversation an agent connection was shown.
+    pub fn summary(&self, conn: ConnId) -> Option<ConversationSummary> {
         self.to_agent(conn).into_iter().rev().find_map(|f| match f {
-            AgentServerFrame::ConversationChanged {
-                conversation,
-                visible,
-            } => Some((conversation, visible)),
+            AgentServerFrame::ConversationChanged { conversation } => Some(conversation),
             _ => None,
         })
+    }
+
+    /// The conversations an agent connection was told it can no longer see.
+    pub fn hidden(&self, conn: ConnId) -> Vec<String> {
+        self.to_agent(conn)
+            .into_iter()
+            .filter_map(|f| match f {
+                AgentServerFrame::ConversationHidden { conversation_id } => Some(conversation_id),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Texts of the hub's own notes written to the store (lifecycle and call notes).
     pub fn notes(&self) -> Vec<String> {
         self.stores()
             .into_iter()
-            .filter_map(|op| match op {
-                StoreOp::Message(ChatMessage {
-                    body: MessageBody::Event { text },
-                    ..
-                }) => Some(text.clone()),
+            .filter_map(message_of)
+            .filter_map(|m| match &m.body {
+                MessageBody::Event { text } => Some(text.clone()),
                 _ => None,
             })
             .collect()
