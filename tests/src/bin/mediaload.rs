@@ -32,6 +32,9 @@ struct Args {
     /// Join this room (single room) instead of generated ones.
     #[arg(long)]
     room: Option<String>,
+    /// The site the rooms belong to (rooms are per site on the node).
+    #[arg(long, default_value = "demo-shop")]
+    site: String,
     /// Participant id/name when `--room` is given.
     #[arg(long, default_value = "loadgen")]
     name: String,
@@ -64,7 +67,7 @@ async fn main() -> Result<()> {
             let token = sign_call_token(
                 args.key.as_bytes(),
                 &CallClaims {
-                    site: "bench".into(),
+                    site: args.site.clone(),
                     room: room.clone(),
                     participant: participant.clone(),
                     name: participant.clone(),

@@ -2,7 +2,7 @@
 // experts (invite with a one-time password), offers, canned responses and the product
 // catalogue (with CSV/JSON import).
 import { useEffect, useState } from 'preact/hooks';
-import type { AgentProfile, CannedResponse, Offer, Product, Role, Site } from '../../shared/protocol';
+import type { CannedResponse, Invited, Offer, Product, Role, Site } from '../../shared/protocol';
 import { api } from './api';
 
 type Tab = 'sites' | 'agents' | 'offers' | 'canned' | 'products';
@@ -102,7 +102,7 @@ function Sites({ onChanged }: { onChanged: () => void }) {
 
 function Agents() {
   const [agents, reload, error, fail] = useLoad(api.agents.list);
-  const [invited, setInvited] = useState<{ agent: AgentProfile; password: string } | null>(null);
+  const [invited, setInvited] = useState<Invited | null>(null);
   return (
     <section>
       {error && <p class="error" role="alert">{error}</p>}
@@ -139,7 +139,14 @@ function Agents() {
         <label>Role <select name="role"><option value="agent">agent</option><option value="expert">expert</option><option value="admin">admin</option></select></label>
         <button type="submit">Invite</button>
       </form>
-      {invited && <p class="notice" data-testid="invited">{invited.agent.email} can sign in with the one-time password <code>{invited.password}</code>. Assign them to sites under Sites.</p>}
+      {invited && (
+        <p class="notice" data-testid="invited">
+          {invited.password
+            ? <>{invited.agent.email} can sign in with the one-time password <code>{invited.password}</code>.</>
+            : <>{invited.agent.email} already uses Vitrine: they sign in with their own password and pick this account.</>}
+          {' '}Assign them to sites under Sites.
+        </p>
+      )}
     </section>
   );
 }

@@ -11,6 +11,7 @@ import type {
   Imported,
   Invited,
   InviteInput,
+  LoginAnswer,
   LoginRequest,
   Me,
   MessagesPage,
@@ -64,7 +65,8 @@ function collection<T>(path: string) {
 
 export const api = {
   me: () => call<Me>('GET', '/api/me'),
-  login: (email: string, password: string) => call<AgentProfile>('POST', '/api/login', { email, password } satisfies LoginRequest),
+  login: (email: string, password: string, account_id?: string) =>
+    call<LoginAnswer>('POST', '/api/login', { email, password, account_id } satisfies LoginRequest),
   logout: () => call<void>('POST', '/api/logout', {}),
   visitor: (site: string, visitorId: string) =>
     call<VisitorDetails>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}`),

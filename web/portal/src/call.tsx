@@ -85,6 +85,9 @@ export function CallPanel({ hub }: { hub: Hub }) {
   const joined = call.participants.filter((p) => p.state === 'joined');
   const settingUp = joined.length === 0;
   const name = (visitorId: string) => `Visitor ${visitorId.slice(0, 6)}`;
+  // The node knows visitors by seat ("guest-2"); the agent knows who sits there.
+  const seated = (seat: string) => call.participants.find((p) => p.participant === seat);
+  const label = (r: RemoteMedia) => { const p = seated(r.participant); return p ? name(p.visitor_id) : r.name; };
   const end = () => { hub.send({ type: 'call_end', call_id: call.call_id }); session?.end(); };
   const toggle = (label: string, on: boolean, f: () => Promise<unknown>) => (
     <button class={on ? 'on' : ''} onClick={() => f().then(() => redraw((n) => n + 1), (e) => alert(`${label}: ${e}`))}>{label}</button>
@@ -101,11 +104,12 @@ export function CallPanel({ hub }: { hub: Hub }) {
       <div class="tiles">
         {remotes.map((r) => (
           <>
-            {r.main && <Tile stream={r.main} label={r.name} onRemove={() => setConfirm({
-              text: `Remove ${r.name} from the call?`, action: 'Remove',
-              run: () => { hub.send({ type: 'call_remove', call_id: call.call_id, visitor_id: r.participant }); session?.remove(r.participant); },
-            })} />}
-            {r.screen && <Tile stream={r.screen} label={`${r.name} (screen)`} />}
+            {r.main && <Tile stream={r.main} label={label(r)} onRemove={seated(r.participant) && (() => setConfirm({
+              text: `Remove ${label(r)} from the call?`, action: 'Remove',
+              // The hub frees the seat on the media node too.
+              run: () => hub.send({ type: 'call_remove', call_id: call.call_id, visitor_id: seated(r.participant)!.visitor_id }),
+            }))} />}
+            {r.screen && <Tile stream={r.screen} label={`${label(r)} (screen)`} />}
           </>
         ))}
         {session && <Tile stream={session.local} label="You" muted />}

@@ -103,7 +103,7 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
         // Unconfirmed messages go again; the hub recognises resends by client_id.
         box.flush();
       }
-      if (frame.type === 'conversation_changed' && frame.visible) {
+      if (frame.type === 'conversation_changed') {
         const c = frame.conversation;
         setState((s) => {
           const before = s.conversations.get(c.conversation_id);
@@ -137,9 +137,17 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
           case 'conversation_changed': {
             const conversations = new Map(s.conversations);
             const c = frame.conversation;
-            if (frame.visible && c.status !== 'closed') conversations.set(c.conversation_id, c);
+            if (c.status !== 'closed') conversations.set(c.conversation_id, c);
             else conversations.delete(c.conversation_id);
             return { ...s, conversations };
+          }
+          case 'conversation_hidden': {
+            // No longer ours to see (taken by, or transferred to, a colleague).
+            const conversations = new Map(s.conversations);
+            conversations.delete(frame.conversation_id);
+            const messages = new Map(s.messages);
+            messages.delete(frame.conversation_id);
+            return { ...s, conversations, messages };
           }
           case 'message': {
             const m = frame.message;

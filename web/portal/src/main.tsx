@@ -2,7 +2,7 @@
 // chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { LiveVisitor, VisitorDetails } from '../../shared/protocol';
+import type { AccountChoice, LiveVisitor, VisitorDetails } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
 import { api, ApiError, type Me } from './api';
@@ -26,14 +26,16 @@ function App() {
 function Login({ onDone }: { onDone: () => void }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    const form = new FormData(e.target as HTMLFormElement);
+  // A person who is an agent of several accounts picks one.
+  const [choices, setChoices] = useState<AccountChoice[] | null>(null);
+  const signIn = async (form: HTMLFormElement, account?: string) => {
+    const data = new FormData(form);
     setBusy(true);
     setError('');
     try {
-      await api.login(String(form.get('email')), String(form.get('password')));
-      onDone();
+      const answer = await api.login(String(data.get('email')), String(data.get('password')), account);
+      if (answer.outcome === 'choose_account') setChoices(answer.accounts);
+      else onDone();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
     } finally {
@@ -41,13 +43,24 @@ function Login({ onDone }: { onDone: () => void }) {
     }
   };
   return (
-    <form class="login" onSubmit={submit}>
+    <form class="login" onSubmit={(e) => { e.preventDefault(); void signIn(e.target as HTMLFormElement); }}>
       <h1>Vitrine — sign in</h1>
       <label for="email">Email</label>
       <input id="email" name="email" type="email" autocomplete="username" required />
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required />
       <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+      {choices && (
+        <fieldset class="accounts" data-testid="choose-account">
+          <legend>Which account?</legend>
+          {choices.map((c) => (
+            <button type="button" class="ghost" disabled={busy}
+              onClick={(e) => void signIn((e.target as HTMLElement).closest('form')!, c.account_id)}>
+              {c.name} <span class="muted">({c.role})</span>
+            </button>
+          ))}
+        </fieldset>
+      )}
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );

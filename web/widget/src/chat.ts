@@ -164,5 +164,13 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
     hide() {
       ui?.hide();
     },
+
+    /** This browser became another visitor: nothing of the old conversation is theirs. */
+    forget() {
+      state = empty();
+      outbox.clear();
+      save();
+      render();
+    },
   };
 }

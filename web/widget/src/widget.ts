@@ -3,7 +3,7 @@
 // visitor's chat (chat.ts, ui.ts). It must never break the host page: everything runs
 // inside try/catch, the only global is `window.Vitrine`, and the UI lives in a shadow root.
 
-import type { Activity, PageView, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
+import type { Activity, PageView, VisitorCredential, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
 import { LiveSocket } from '../../shared/socket';
 import { createChat } from './chat';
@@ -13,7 +13,8 @@ const IDLE_AFTER_MS = 60 * 1000; // no input for this long (or a hidden tab) mea
 
 /** What the widget remembers between pages (first-party localStorage). */
 interface Saved {
-  visitorId: string;
+  /** Who this browser is for this site, as the hub said (it alone proves it). */
+  credential?: VisitorCredential | null;
   visitId: string;
   visitStartedAt: number;
   lastActivityAt: number;
@@ -63,8 +64,8 @@ function start(script: HTMLScriptElement): void {
 
   const now = Date.now();
   let saved = load();
-  if (!saved || typeof saved.visitorId !== 'string') {
-    saved = { visitorId: randomId(22), visitId: newVisitId(now), visitStartedAt: now, lastActivityAt: now, seq: 0 };
+  if (!saved || typeof saved.visitId !== 'string') {
+    saved = { visitId: newVisitId(now), visitStartedAt: now, lastActivityAt: now, seq: 0 };
   } else if (now - saved.lastActivityAt > VISIT_TIMEOUT_MS) {
     saved = { ...saved, visitId: newVisitId(now), visitStartedAt: now, seq: 0 };
   }
@@ -105,7 +106,7 @@ function start(script: HTMLScriptElement): void {
     return {
       type: 'hello',
       v: PROTOCOL_VERSION,
-      visitor_id: state.visitorId,
+      credential: state.credential ?? null,
       visit_id: state.visitId,
       visit_age_ms: Math.max(0, Date.now() - state.visitStartedAt),
       page: { ...page, opened_ms_ago: Math.max(0, Date.now() - pageOpenedAt) },
@@ -147,6 +148,11 @@ function start(script: HTMLScriptElement): void {
     if (chat.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
+        // A browser the hub did not recognise is a new visitor: what it kept for the old
+        // identity (its conversation) is not theirs.
+        if (state.credential && state.credential.visitor_id !== frame.credential.visitor_id) chat.forget();
+        state.credential = frame.credential;
+        save(state);
         chat.welcome(frame.agents_available, frame.has_conversation);
         showCallButton(frame.calls);
         break;
@@ -243,7 +249,7 @@ function start(script: HTMLScriptElement): void {
 
   (window as unknown as { Vitrine: unknown }).Vitrine = {
     version: PROTOCOL_VERSION,
-    visitorId: () => state.visitorId,
+    visitorId: () => state.credential?.visitor_id ?? null,
   };
   socket.start();
 }
