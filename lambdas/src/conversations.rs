@@ -51,7 +51,7 @@ pub async fn search<S: Backend, B>(
             }
         }
     }
-    found.sort_by(|a, b| b.conversation.updated_at.cmp(&a.conversation.updated_at));
+    found.sort_by_key(|f| std::cmp::Reverse(f.conversation.updated_at));
     found.truncate(filter.limit as usize);
     Ok(Json(found))
 }

@@ -78,6 +78,9 @@ pub struct Config {
     /// Sockets one network address may hold open (widgets and portals).
     #[arg(long, env = "VITRINE_SOCKETS_PER_ADDRESS", default_value_t = 100)]
     pub sockets_per_address: usize,
+    /// New conversations one network address may open at once (then one a minute).
+    #[arg(long, env = "VITRINE_CONVERSATIONS_PER_ADDRESS", default_value_t = HubConfig::default().address_conversation_burst as u32)]
+    pub conversations_per_address: u32,
     /// Keep chat images in this S3 bucket instead of the data directory.
     #[arg(long, env = "VITRINE_S3_BUCKET")]
     pub s3_bucket: Option<String>,
@@ -245,6 +248,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             key: call_key.clone(),
         }),
         visitor_key,
+        address_conversation_burst: config.conversations_per_address as f64,
         ..HubConfig::default()
     };
     let hubs = Hubs::new(

@@ -296,15 +296,16 @@ impl Api {
 pub mod bench {
     use anyhow::{Context, Result};
 
-    /// `vitrine_store_writes_total` from the server's `/metrics`.
-    pub async fn store_writes(server: &str) -> Result<u64> {
-        let text = reqwest::get(format!("{server}/metrics"))
+    /// `vitrine_store_requests_total` from the server's operator listener (`/metrics`):
+    /// the store requests its hubs made, almost all of them writes.
+    pub async fn store_writes(metrics: &str) -> Result<u64> {
+        let text = reqwest::get(format!("{metrics}/metrics"))
             .await?
             .text()
             .await?;
         let line = text
             .lines()
-            .find(|l| l.starts_with("vitrine_store_writes_total "))
+            .find(|l| l.starts_with("vitrine_store_requests_total "))
             .context("no metric")?;
         Ok(line
             .split_whitespace()
@@ -324,14 +325,14 @@ pub mod bench {
     /// A tiny deterministic PRNG (xorshift), so runs are comparable.
     pub struct Rng(pub u64);
     impl Rng {
-        pub fn next(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
         }
         pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-            lo + self.next() % (hi - lo)
+            lo + self.next_u64() % (hi - lo)
         }
     }
 }

@@ -2,12 +2,12 @@
 //!
 //! - `dev`         build the web assets and run the whole product locally (embedded store)
 //! - `test`        every test: Rust (incl. the DynamoDB contract run), wasm32 build of core,
-//!                 web type-check and size budget, browser end-to-end in Chromium
+//!   web type-check and size budget, browser end-to-end in Chromium
 //! - `web`         install npm packages (once) and bundle the widget and portal
 //! - `gen-types`   regenerate web/shared/protocol.ts from the Rust wire types
 //! - `wasm-check`  build `vitrine-core` for wasm32-unknown-unknown
 //! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
-//!                 the first failing run)
+//!   the first failing run)
 //! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
 
 mod children;
@@ -268,12 +268,15 @@ fn bench(args: &[String]) -> Result<()> {
     for n in visitors {
         let data = tempdir("vitrine-bench")?;
         let mut children = Children::default();
-        let (port, server) = bench_server(&release, &mut children, &data)?;
+        let server = bench_server(&release, &mut children, &data)?;
         run(Command::new("bash").args([
             "-c",
             &format!(
-                "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{port} --server-pid {server} --visitors {n} --seconds {seconds}",
-                release.join("vitrine-loadgen").display()
+                "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --server-pid {} --visitors {n} --seconds {seconds}",
+                release.join("vitrine-loadgen").display(),
+                server.port,
+                server.metrics_port,
+                server.pid
             ),
         ]))?;
         children.stop_all();
@@ -282,23 +285,43 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Starts a release server on a fresh store (file limit raised for many sockets).
-fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<(u16, u32)> {
-    let port = children::free_port()?;
+/// The visitor key of bench servers: the load generators play widgets holding credentials
+/// signed with it (it is `vitrine_tests::TEST_VISITOR_KEY`, which they sign with).
+const BENCH_VISITOR_KEY: &str = "integration-tests-visitor-key";
+
+/// A release server started for a benchmark.
+struct BenchServer {
+    port: u16,
+    metrics_port: u16,
+    pid: u32,
+}
+
+/// Starts a release server on a fresh store (file limit raised for many sockets). The
+/// load comes from one address, so the per-address limits are lifted; widgets are played
+/// with the test visitor key.
+fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<BenchServer> {
+    let (port, metrics_port) = (children::free_port()?, children::free_port()?);
     let pid = children.spawn(
         Command::new("bash")
             .args([
                 "-c",
                 &format!(
-                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 --data-dir {}",
+                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 \
+                     --metrics-bind 127.0.0.1:{metrics_port} --data-dir {} \
+                     --sockets-per-address 1000000 --conversations-per-address 1000000",
                     release.join("vitrine").display(),
                     data.display()
                 ),
             ])
-            .env("RUST_LOG", "warn"),
+            .env("RUST_LOG", "warn")
+            .env("VITRINE_VISITOR_KEY", BENCH_VISITOR_KEY),
     )?;
     children::wait_for_port(port)?;
-    Ok((port, pid))
+    Ok(BenchServer {
+        port,
+        metrics_port,
+        pid,
+    })
 }
 
 fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
@@ -313,12 +336,14 @@ fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
     }
     let data = tempdir("vitrine-bench-chat")?;
     let mut children = Children::default();
-    let (port, _) = bench_server(release, &mut children, &data)?;
+    let server = bench_server(release, &mut children, &data)?;
     let result = run(Command::new("bash").args([
         "-c",
         &format!(
-            "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{port} --conversations {conversations} --seconds {seconds}",
-            release.join("vitrine-chatload").display()
+            "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --conversations {conversations} --seconds {seconds}",
+            release.join("vitrine-chatload").display(),
+            server.port,
+            server.metrics_port
         ),
     ]));
     children.stop_all();

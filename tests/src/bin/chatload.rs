@@ -20,6 +20,9 @@ use vitrine_tests::{agent_message, hello, visitor_message, Api, Client};
 struct Args {
     #[arg(long)]
     server: String,
+    /// The server's operator listener (its `/metrics`), http://host:port.
+    #[arg(long)]
+    metrics: String,
     #[arg(long, default_value_t = 1000)]
     conversations: usize,
     #[arg(long, default_value_t = 30)]
@@ -97,7 +100,7 @@ async fn main() -> Result<()> {
                 let Some(frame) = frame else {
                     // Answer one of my conversations (each about every 10 s).
                     if !mine.is_empty() && measuring.load(Ordering::Relaxed) {
-                        let id = &mine[(rng.next() as usize) % mine.len()];
+                        let id = &mine[(rng.next_u64() as usize) % mine.len()];
                         sent += 1;
                         client
                             .send(&agent_message(
@@ -125,10 +128,8 @@ async fn main() -> Result<()> {
                                 .send(&json!({"type": "take", "conversation_id": id}))
                                 .await?;
                         }
-                        if c["status"] == "active"
-                            && frame["visible"] == true
-                            && !mine.contains(&id)
-                        {
+                        // Shown as active: it is this agent's (others get its ID alone).
+                        if c["status"] == "active" && !mine.contains(&id) {
                             mine.push(id);
                             taken.fetch_add(1, Ordering::Relaxed);
                             next_send =
@@ -239,13 +240,13 @@ async fn main() -> Result<()> {
     }
     let setup_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let writes_before = store_writes(&args.server).await?;
+    let writes_before = store_writes(&args.metrics).await?;
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let sent = messages.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(1000)).await; // let the last ones land
-    let writes = store_writes(&args.server).await? - writes_before;
+    let writes = store_writes(&args.metrics).await? - writes_before;
     stop.store(true, Ordering::Relaxed);
 
     let sorted = |v: &Mutex<Vec<f64>>| {

@@ -18,6 +18,9 @@ use vitrine_tests::{hello, login, page_view, Client};
 struct Args {
     #[arg(long)]
     server: String,
+    /// The server's operator listener (its `/metrics`), http://host:port.
+    #[arg(long)]
+    metrics: String,
     #[arg(long)]
     server_pid: u32,
     #[arg(long, default_value_t = 1000)]
@@ -160,7 +163,7 @@ async fn main() -> Result<()> {
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let loaded_rss = rss_kib(args.server_pid)?;
-    let writes_before = store_writes(&args.server).await?;
+    let writes_before = store_writes(&args.metrics).await?;
     let views_before = page_views.load(Ordering::Relaxed);
     let beats_before = heartbeats.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
@@ -172,7 +175,7 @@ async fn main() -> Result<()> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     measuring.store(false, Ordering::Relaxed);
-    let writes = store_writes(&args.server).await? - writes_before;
+    let writes = store_writes(&args.metrics).await? - writes_before;
     let views = page_views.load(Ordering::Relaxed) - views_before;
     let beats = heartbeats.load(Ordering::Relaxed) - beats_before;
     agent_task.abort();

@@ -1,0 +1,553 @@
+//! Trust, over real sockets against the real server: what an attacker tried, refused.
+//! Each test fails without the fix it names.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use vitrine_core::store::accounts::{self, Account, Plan, Site};
+use vitrine_core::store::agents::{self, Agent, Role};
+use vitrine_tests::{anonymous_hello, hello, login, visitor_message, Api, Client, DEMO_SITE};
+
+const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
+
+fn is_type(t: &'static str) -> impl Fn(&Value) -> bool {
+    move |f| f["type"] == t
+}
+
+async fn welcomed(base: &str, frame: &Value) -> Result<(Client, Value)> {
+    let mut v = Client::visitor(base, DEMO_SITE).await?;
+    v.send(frame).await?;
+    let welcome = v.wait_for("welcome", is_type("welcome")).await?;
+    Ok((v, welcome))
+}
+
+#[tokio::test]
+async fn a_visitor_id_seen_elsewhere_opens_nothing_of_that_visitor() -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let hello_owner = hello(
+        "visitor-owner-01",
+        "visit-00000001",
+        1,
+        "https://shop.example/",
+        "Shop",
+    );
+    let (mut owner, _) = welcomed(&base, &hello_owner).await?;
+    owner
+        .send(&visitor_message(
+            "m-owner-00001",
+            "my address is 1 Secret Lane",
+        ))
+        .await?;
+    owner.wait_for("ack", is_type("message_ack")).await?;
+
+    // Someone who learnt the ID claims it, with a made-up signature or none.
+    let mut forged = anonymous_hello("visit-00000002");
+    forged["credential"] =
+        json!({"visitor_id": "visitor-owner-01", "signature": "AAAAAAAAAAAAAAAA"});
+    for claim in [forged, anonymous_hello("visit-00000003")] {
+        let (_thief, welcome) = welcomed(&base, &claim).await?;
+        assert_ne!(welcome["credential"]["visitor_id"], "visitor-owner-01");
+        assert_eq!(
+            welcome["has_conversation"], false,
+            "nothing of the owner's chat"
+        );
+    }
+    // The real credential still is the owner.
+    let (_again, welcome) = welcomed(&base, &hello_owner).await?;
+    assert_eq!(welcome["credential"]["visitor_id"], "visitor-owner-01");
+    assert_eq!(welcome["has_conversation"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_agent_removed_or_unassigned_is_cut_off_at_once() -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let invite = |email: &str| json!({"email": email, "name": "Temp", "role": "agent"});
+    let mut people = Vec::new();
+    for email in ["temp-1@demo.shop", "temp-2@demo.shop"] {
+        let (status, invited) = admin
+            .call("POST", "/api/admin/agents", Some(invite(email)))
+            .await?;
+        assert_eq!(status, 201, "{invited}");
+        people.push((
+            email.to_string(),
+            invited["agent"]["agent_id"].as_str().unwrap().to_string(),
+            invited["password"].as_str().unwrap().to_string(),
+        ));
+    }
+    let assign = |consultants: Vec<&str>| json!({"name": "Demo shop", "active": true, "allowed_origins": [], "consultants": consultants});
+    let ids: Vec<&str> = people.iter().map(|p| p.1.as_str()).collect();
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/admin/sites/{DEMO_SITE}"),
+            Some(assign(ids.clone())),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let mut sockets = Vec::new();
+    let mut cookies = Vec::new();
+    for (email, _, password) in &people {
+        let cookie = login(&base, email, password).await?;
+        let mut socket = Client::agent(&base, DEMO_SITE, &cookie).await?;
+        socket.wait_for("snapshot", is_type("snapshot")).await?;
+        sockets.push(socket);
+        cookies.push(cookie);
+    }
+    // The first is deleted: their socket closes now (4401), their session is over.
+    let (status, _) = admin
+        .call("DELETE", &format!("/api/admin/agents/{}", ids[0]), None)
+        .await?;
+    assert_eq!(status, 204);
+    assert_eq!(sockets[0].closed().await?.0.map(|c| c.0), Some(4401));
+    let me = reqwest::Client::new()
+        .get(format!("{base}/api/me"))
+        .header("cookie", &cookies[0])
+        .send()
+        .await?;
+    assert_eq!(me.status(), 401);
+    // The second is taken off the site: their socket closes (4403), their session stays.
+    admin
+        .call(
+            "PUT",
+            &format!("/api/admin/sites/{DEMO_SITE}"),
+            Some(assign(vec![])),
+        )
+        .await?;
+    assert_eq!(sockets[1].closed().await?.0.map(|c| c.0), Some(4403));
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Result<()> {
+    let (server, base) = common::start_with(|_| {}).await?;
+    // A second account, with its own admin and site.
+    accounts::put_account(
+        &server.store,
+        &Account {
+            account_id: "b-account".into(),
+            name: "Boutique B".into(),
+            plan: Plan::default(),
+        },
+    )
+    .await?;
+    accounts::put_site(
+        &server.store,
+        &Site {
+            site_key: "b-shop".into(),
+            account_id: "b-account".into(),
+            name: "B shop".into(),
+            active: true,
+            allowed_origins: vec![],
+            consultants: vec![],
+            calls_enabled: true,
+        },
+    )
+    .await?;
+    let boss = Agent {
+        agent_id: "agent-b-boss".into(),
+        email: "boss@b.shop".into(),
+        account_id: "b-account".into(),
+        name: "Boss".into(),
+        role: Role::Admin,
+    };
+    let hash = vitrine_lambdas::hash_password("boss-password");
+    agents::create_agent(&server.store, &boss, Some(&hash)).await?;
+    // B invites the demo admin: no 409, and no new password (they have one).
+    let b = Api::login(&base, "boss@b.shop", "boss-password").await?;
+    let (status, invited) = b
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": ADMIN.0, "name": "Ada at B", "role": "agent"})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{invited}");
+    assert_eq!(invited["password"], Value::Null);
+    // Signing in now asks which account.
+    let http = reqwest::Client::new();
+    let answer: Value = http
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["outcome"], "choose_account");
+    let mut names: Vec<&str> = answer["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Boutique B", "Demo shop"]);
+    // Signed in to B, the session is B's agent's: B's sites, nothing of the demo account.
+    let res = http
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": ADMIN.0, "password": ADMIN.1, "account_id": "b-account"}))
+        .send()
+        .await?;
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("a session")?
+        .to_string();
+    let me: Value = http
+        .get(format!("{base}/api/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(me["agent"]["account_id"], "b-account");
+    assert_eq!(
+        me["sites"].as_array().unwrap().len(),
+        0,
+        "not assigned to B's site yet"
+    );
+    let offers: Value = http
+        .get(format!("{base}/api/offers"))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(offers, json!([]), "the demo account's offers are not B's");
+    let mut socket = Client::agent(&base, DEMO_SITE, &cookie).await?;
+    assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
+    Ok(())
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled_with_retry_after() -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let http = reqwest::Client::new();
+    let attempt = |password: &'static str| {
+        http.post(format!("{base}/api/login"))
+            .json(&json!({"email": ADMIN.0, "password": password}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("guess").await?.status(), 401);
+    }
+    // Even the right password waits now, and the answer says how long.
+    let res = attempt(ADMIN.1).await?;
+    assert_eq!(res.status(), 429);
+    let retry_after: u64 = res.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body: Value = res.json().await?;
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    // Another person (same address, far below its own limit) is not held back.
+    assert!(login(&base, "agent@demo.shop", "vitrine-demo")
+        .await
+        .is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_hundreds_of_sockets() -> Result<()> {
+    let (_server, base) = common::start_with(|c| c.sockets_per_address = 5).await?;
+    let mut open = Vec::new();
+    for i in 0..5 {
+        let frame = hello(
+            &format!("visitor-cap-{i:04}"),
+            "visit-00000001",
+            1,
+            "https://shop.example/",
+            "Shop",
+        );
+        open.push(welcomed(&base, &frame).await?.0);
+    }
+    let mut sixth = Client::visitor(&base, DEMO_SITE).await?;
+    assert_eq!(sixth.closed().await?.0.map(|c| c.0), Some(1013));
+    // One closes: a place is free again.
+    open.pop().unwrap().close().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let frame = hello(
+        "visitor-cap-9999",
+        "visit-00000001",
+        1,
+        "https://shop.example/",
+        "Shop",
+    );
+    welcomed(&base, &frame).await?;
+    Ok(())
+}
+
+async fn metric(server: &vitrine_server::Running, name: &str) -> Result<f64> {
+    let text = reqwest::get(format!("http://{}/metrics", server.metrics_addr))
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .context("no such metric")?
+        .trim()
+        .parse()
+        .context("not a number")
+}
+
+#[tokio::test]
+async fn unknown_site_keys_are_never_cached_and_start_no_hub() -> Result<()> {
+    let (server, base) = common::start_with(|_| {}).await?;
+    for i in 0..200 {
+        let key = if i % 10 == 0 {
+            "k".repeat(8_000) // not even the form of a key
+        } else {
+            format!("unknown-site-{i:05}")
+        };
+        let mut socket = Client::visitor(&base, &key).await?;
+        assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4404));
+    }
+    assert_eq!(metric(&server, "vitrine_cached_sites").await?, 0.0);
+    assert_eq!(metric(&server, "vitrine_hubs").await?, 0.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_conversations_from_one_address_are_bounded() -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let mut refused = 0;
+    for i in 0..7 {
+        let frame = hello(
+            &format!("visitor-open-{i:04}"),
+            "visit-00000001",
+            1,
+            "https://shop.example/",
+            "Shop",
+        );
+        let (mut v, _) = welcomed(&base, &frame).await?;
+        v.send(&visitor_message(&format!("m-open-{i:06}"), "hi"))
+            .await?;
+        let answer = v
+            .wait_for("ack or error", |f| {
+                f["type"] == "message_ack" || f["type"] == "error"
+            })
+            .await?;
+        if answer["code"] == "rate_limited" {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 2, "five at once from one address");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_acknowledged_first_message_survives_a_crash_with_its_conversation() -> Result<()> {
+    let data_dir = common::temp_data_dir();
+    for round in 0..3 {
+        let (server, base) = common::start_with(|c| c.data_dir = data_dir.clone()).await?;
+        let frame = hello(
+            &format!("visitor-crash-{round:04}"),
+            "visit-00000001",
+            1,
+            "https://shop.example/",
+            "Shop",
+        );
+        let (mut v, _) = welcomed(&base, &frame).await?;
+        v.send(&visitor_message(
+            &format!("m-crash-{round:05}"),
+            "first words",
+        ))
+        .await?;
+        v.wait_for("ack", is_type("message_ack")).await?;
+        // Killed right after the acknowledgement.
+        server.abort();
+    }
+    let (_server, base) = common::start_with(|c| c.data_dir = data_dir.clone()).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    for round in 0..3 {
+        let (status, found) = admin
+            .call(
+                "GET",
+                &format!("/api/conversations?visitor=visitor-crash-{round:04}"),
+                None,
+            )
+            .await?;
+        assert_eq!(status, 200);
+        let found = found.as_array().unwrap();
+        assert_eq!(found.len(), 1, "round {round}: {found:?}");
+        let id = found[0]["conversation_id"].as_str().unwrap();
+        let (_, page) = admin
+            .call(
+                "GET",
+                &format!("/api/sites/{DEMO_SITE}/conversations/{id}/messages"),
+                None,
+            )
+            .await?;
+        let ids: Vec<&str> = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["client_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [format!("m-crash-{round:05}")], "exactly once");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_web_surface_refuses_cross_origin_writes_framing_and_public_metrics() -> Result<()> {
+    let (server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let http = reqwest::Client::new();
+    let import = |origin: &str| {
+        http.post(format!("{base}/api/products/import"))
+            .header("cookie", &admin.cookie)
+            .header("origin", origin)
+            .header("content-type", "text/plain")
+            .body("name,url\nPlanted,https://evil.example/x\n")
+            .send()
+    };
+    // A page of the shop (same site, other origin) cannot write with the agent's cookie.
+    let shop = format!("http://{}", server.demo_addr);
+    assert_eq!(import(&shop).await?.status(), 403);
+    assert_eq!(import(&base).await?.status(), 200, "the portal itself can");
+    let upload = http
+        .post(format!("{base}/api/uploads"))
+        .header("cookie", &admin.cookie)
+        .header("origin", "https://evil.example")
+        .body(b"\x89PNG\r\n\x1a\n0000".to_vec())
+        .send()
+        .await?;
+    assert_eq!(upload.status(), 403);
+
+    let portal = reqwest::get(format!("{base}/portal/")).await?;
+    let csp = portal.headers()["content-security-policy"]
+        .to_str()?
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(portal.headers()["x-frame-options"], "DENY");
+
+    assert_eq!(reqwest::get(format!("{base}/metrics")).await?.status(), 404);
+    assert!(
+        metric(&server, "vitrine_hubs").await.is_ok(),
+        "on the operator listener"
+    );
+    Ok(())
+}
+
+/// A hand-made client: upgrade, then one masked text frame of `len` bytes.
+fn raw_socket_sending(addr: std::net::SocketAddr, len: usize) -> Result<std::net::TcpStream> {
+    let mut tcp = std::net::TcpStream::connect(addr)?;
+    write!(
+        tcp,
+        "GET /ws/visitor?site={DEMO_SITE} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut frame = vec![0x81];
+    if len <= u16::MAX as usize {
+        frame.push(0x80 | 126);
+        frame.extend((len as u16).to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend((len as u64).to_be_bytes());
+    }
+    let mask = [1u8, 2, 3, 4];
+    frame.extend(mask);
+    frame.extend((0..len).map(|i| b'x' ^ mask[i % 4]));
+    tcp.write_all(&frame)?;
+    Ok(tcp)
+}
+
+#[tokio::test]
+async fn a_socket_the_server_closed_loses_its_tcp_connection_even_if_the_client_never_answers(
+) -> Result<()> {
+    let (server, _base) = common::start_with(|_| {}).await?;
+    let addr = server.addr;
+    let (ended_after, got) = tokio::task::spawn_blocking(move || -> Result<(Duration, Vec<u8>)> {
+        // Oversize: the hub answers, closes (1009), and waits for the close handshake the
+        // client never sends.
+        let mut tcp = raw_socket_sending(addr, 20_000)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => return Ok((started.elapsed(), got)),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => anyhow::bail!("read failed after {:?}: {e}", started.elapsed()),
+            }
+        }
+    })
+    .await??;
+    assert!(
+        String::from_utf8_lossy(&got).contains("oversize"),
+        "the error came first"
+    );
+    assert!(
+        ended_after < Duration::from_secs(8),
+        "TCP closed {ended_after:?} after the close"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn messages_far_above_the_protocols_limit_are_refused_before_they_are_buffered() -> Result<()>
+{
+    let (server, base) = common::start_with(|_| {}).await?;
+    let addr = server.addr;
+    let (ended, got) = tokio::task::spawn_blocking(move || -> Result<(bool, Vec<u8>)> {
+        // 200 KB: a transport that buffers messages up to its library default (16 MiB)
+        // would read it all and answer `oversize`; ours stops at twice the protocol's
+        // 16 KiB and drops the socket.
+        let mut tcp = raw_socket_sending(addr, 200_000)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => return Ok((true, got)),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                // Reset (the server dropped it with our bytes unread) is an end too; a
+                // timeout is not.
+                Err(e) => {
+                    let timeout = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                    return Ok((!timeout, got));
+                }
+            }
+        }
+    })
+    .await??;
+    assert!(ended, "the connection ends");
+    assert!(
+        !String::from_utf8_lossy(&got).contains("oversize"),
+        "not read to the end first"
+    );
+    let frame = hello(
+        "visitor-after-0001",
+        "visit-00000001",
+        1,
+        "https://shop.example/",
+        "Shop",
+    );
+    welcomed(&base, &frame).await?;
+    Ok(())
+}
