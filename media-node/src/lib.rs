@@ -332,6 +332,28 @@ fn frame_text(frame: &CallServerFrame) -> Message {
     )
 }
 
+/// After the node sends a close, how long the client has to answer it. Dropping the TCP
+/// connection at once, with frames from the client still unread, makes the kernel reset
+/// it, and a reset can discard the frames the client had not read yet (the `ended` that
+/// explains the close).
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// Reads (and drops) what the client still sends until it answers the close, hangs up,
+/// or [`CLOSE_HANDSHAKE`] passes.
+async fn finish_close<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn close_with(socket: &mut WebSocket, code: MediaErrorCode, message: &str, close: u16) {
     let _ = socket
         .send(frame_text(&CallServerFrame::Error {
@@ -349,6 +371,7 @@ async fn close_with(socket: &mut WebSocket, code: MediaErrorCode, message: &str,
             reason: reason.into(),
         })))
         .await;
+    finish_close(socket).await;
 }
 
 async fn participant(mut socket: WebSocket, shared: Shared) {
@@ -421,12 +444,14 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
                         let error = CallServerFrame::Error { code: MediaErrorCode::BadFrame, message: e.to_string() };
                         if sink.send(frame_text(&error)).await.is_err() || bad_frames >= MAX_BAD_FRAMES {
                             let _ = sink.send(Message::Close(Some(CloseFrame { code: 4400, reason: "too many bad frames".into() }))).await;
+                            finish_close(&mut stream).await;
                             break;
                         }
                     }
                 },
                 Some(Ok(Message::Binary(_))) => {
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1003, reason: "text frames only".into() }))).await;
+                    finish_close(&mut stream).await;
                     break;
                 }
                 Some(Ok(_)) => {}
@@ -440,6 +465,7 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
                 }
                 Some(Outgoing::Close) | None => {
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+                    finish_close(&mut stream).await;
                     break;
                 }
             },

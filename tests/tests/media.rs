@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use vitrine_core::clock::now_ms as unix_now;
-use vitrine_core::media_key::{sign_call_token, verify_body, CallClaims};
+use vitrine_core::media_key::{
+    sign_body, sign_call_token, verify_body, CallClaims, SIGNATURE_HEADER,
+};
 use vitrine_core::protocol::media::*;
 use vitrine_media_node::{start, NodeConfig, RunningNode};
 use vitrine_tests::media_client::{ClientOptions, MediaClient};
@@ -19,6 +21,8 @@ const WAIT: Duration = Duration::from_secs(10);
 
 async fn node(config: impl FnOnce(&mut NodeConfig)) -> RunningNode {
     let mut c = NodeConfig::new(KEY.to_vec());
+    // Tests end with calls still running: a second's drain, not the default half minute.
+    c.drain_timeout = Duration::from_secs(1);
     config(&mut c);
     start(
         c,
@@ -30,10 +34,14 @@ async fn node(config: impl FnOnce(&mut NodeConfig)) -> RunningNode {
 }
 
 fn token(room: &str, participant: &str, role: CallRole) -> String {
+    site_token("demo-shop", room, participant, role)
+}
+
+fn site_token(site: &str, room: &str, participant: &str, role: CallRole) -> String {
     sign_call_token(
         KEY,
         &CallClaims {
-            site: "demo-shop".into(),
+            site: site.into(),
             room: room.into(),
             participant: participant.into(),
             name: participant.into(),
@@ -48,10 +56,20 @@ fn ws_url(node: &RunningNode) -> String {
 }
 
 async fn client(node: &RunningNode, room: &str, who: &str, role: CallRole) -> MediaClient {
+    site_client(node, "demo-shop", room, who, role).await
+}
+
+async fn site_client(
+    node: &RunningNode,
+    site: &str,
+    room: &str,
+    who: &str,
+    role: CallRole,
+) -> MediaClient {
     MediaClient::join(ClientOptions {
         ws_url: ws_url(node),
         room: room.into(),
-        token: token(room, who, role),
+        token: site_token(site, room, who, role),
         publish: role != CallRole::Preview,
         video_frame_bytes: 1_200,
         sample_delays: false,
@@ -458,4 +476,263 @@ async fn a_draining_node_refuses_new_joins() {
     let answer = late.next().await.unwrap().unwrap();
     assert!(answer.to_text().unwrap().contains("draining"), "{answer:?}");
     stopping.await.unwrap();
+}
+
+/// POSTs a command to the node's `/control`, signed with `key`; the answer's status.
+async fn control(node: &RunningNode, key: &[u8], command: &MediaCommand) -> u16 {
+    let body = serde_json::to_vec(command).unwrap();
+    reqwest::Client::new()
+        .post(format!("http://{}/control", node.http_addr))
+        .header(SIGNATURE_HEADER, sign_body(key, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn command(site: &str, room: &str, nonce: &str, kind: MediaCommandKind) -> MediaCommand {
+    MediaCommand {
+        site: site.into(),
+        room: room.into(),
+        at: unix_now(),
+        nonce: nonce.into(),
+        kind,
+    }
+}
+
+/// Joins with a token over a raw socket; the error the node answers with, if any.
+async fn join_error(
+    node: &RunningNode,
+    site: &str,
+    room: &str,
+    who: &str,
+) -> Option<MediaErrorCode> {
+    let join = json(&CallClientFrame::Join {
+        room: room.into(),
+        token: site_token(site, room, who, CallRole::Guest),
+    });
+    error_code(&raw_session(node, vec![join]).await.0)
+}
+
+#[tokio::test]
+async fn control_commands_must_be_signed_fresh_and_never_seen_before() {
+    let node = node(|_| {}).await;
+    let revoke = |nonce: &str| {
+        command(
+            "demo-shop",
+            "r9",
+            nonce,
+            MediaCommandKind::Revoke {
+                participant: "guest".into(),
+            },
+        )
+    };
+    assert_eq!(control(&node, b"some other key", &revoke("n1")).await, 401);
+    let unsigned = reqwest::Client::new()
+        .post(format!("http://{}/control", node.http_addr))
+        .body(serde_json::to_vec(&revoke("n1")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let garbage = reqwest::Client::new()
+        .post(format!("http://{}/control", node.http_addr))
+        .header(SIGNATURE_HEADER, sign_body(KEY, b"{not json"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let mut stale = revoke("n2");
+    stale.at -= 60 * 60 * 1000;
+    assert_eq!(control(&node, KEY, &stale).await, 409, "an hour old");
+    assert_eq!(control(&node, KEY, &revoke("n3")).await, 204);
+    assert_eq!(control(&node, KEY, &revoke("n3")).await, 409, "replayed");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_revoked_seat_leaves_at_once_and_its_token_opens_nothing() {
+    let node = node(|_| {}).await;
+    let host = client(&node, "r10", "host", CallRole::Host).await;
+    let guest = client(&node, "r10", "guest-1", CallRole::Guest).await;
+    guest
+        .wait_until("media", WAIT, |s| {
+            s.frames.get("host/camera").copied().unwrap_or(0) > 5
+        })
+        .await
+        .unwrap();
+
+    let revoke = MediaCommandKind::Revoke {
+        participant: "guest-1".into(),
+    };
+    assert_eq!(
+        control(&node, KEY, &command("demo-shop", "r10", "c1", revoke)).await,
+        204
+    );
+    guest
+        .wait_until("removed", WAIT, |s| s.removed)
+        .await
+        .unwrap();
+    assert_eq!(
+        join_error(&node, "demo-shop", "r10", "guest-1").await,
+        Some(MediaErrorCode::TokenRevoked),
+        "a fresh token for the revoked seat"
+    );
+    // The host stays, and another seat may still join.
+    assert!(!host.state.lock().unwrap().removed);
+    let next = client(&node, "r10", "guest-2", CallRole::Guest).await;
+    next.wait_until("media for the next guest", WAIT, |s| {
+        s.frames.get("host/camera").copied().unwrap_or(0) > 5
+    })
+    .await
+    .unwrap();
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ended_call_closes_for_everyone_and_cannot_be_reopened() {
+    let node = node(|_| {}).await;
+    let host = client(&node, "r11", "host", CallRole::Host).await;
+    let guest = client(&node, "r11", "guest-1", CallRole::Guest).await;
+    assert_eq!(
+        control(
+            &node,
+            KEY,
+            &command("demo-shop", "r11", "e1", MediaCommandKind::End)
+        )
+        .await,
+        204
+    );
+    for c in [&host, &guest] {
+        c.wait_until("ended", WAIT, |s| s.ended.is_some())
+            .await
+            .unwrap();
+    }
+    for who in ["host", "guest-1", "guest-7"] {
+        assert_eq!(
+            join_error(&node, "demo-shop", "r11", who).await,
+            Some(MediaErrorCode::CallEnded),
+            "{who}"
+        );
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_room_name_on_two_sites_is_two_rooms() {
+    let node = node(|_| {}).await;
+    let shop_host = site_client(&node, "shop-a", "r12", "host", CallRole::Host).await;
+    let shop_guest = site_client(&node, "shop-a", "r12", "guest-1", CallRole::Guest).await;
+    let other_host = site_client(&node, "shop-b", "r12", "host", CallRole::Host).await;
+    let other_guest = site_client(&node, "shop-b", "r12", "guest-1", CallRole::Guest).await;
+    let _other_only = site_client(&node, "shop-b", "r12", "guest-2", CallRole::Guest).await;
+    for c in [&shop_guest, &other_guest] {
+        c.wait_until("media from its own host", WAIT, |s| {
+            s.frames.get("host/camera").copied().unwrap_or(0) > 5
+        })
+        .await
+        .unwrap();
+    }
+    other_host
+        .wait_until("media from shop-b's second guest", WAIT, |s| {
+            s.frames.get("guest-2/camera").copied().unwrap_or(0) > 5
+        })
+        .await
+        .unwrap();
+    // Same-named participants of the other site replaced nobody, and shop-a never hears
+    // shop-b's second guest.
+    for c in [&shop_host, &shop_guest] {
+        let state = c.state.lock().unwrap();
+        assert!(!state.removed && state.ended.is_none() && state.socket_closed.is_none());
+        assert!(
+            !state.frames.keys().any(|t| t.starts_with("guest-2/")),
+            "{:?}",
+            state.frames
+        );
+    }
+    // Ending one site's room leaves the other's running.
+    assert_eq!(
+        control(
+            &node,
+            KEY,
+            &command("shop-b", "r12", "x1", MediaCommandKind::End)
+        )
+        .await,
+        204
+    );
+    other_guest
+        .wait_until("ended", WAIT, |s| s.ended.is_some())
+        .await
+        .unwrap();
+    let before = shop_guest.frames_from("host/camera");
+    shop_guest
+        .wait_until("shop-a's call goes on", WAIT, |s| {
+            s.frames.get("host/camera").copied().unwrap_or(0) > before + 10
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        join_error(&node, "shop-b", "r12", "guest-2").await,
+        Some(MediaErrorCode::CallEnded)
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_talking_still_reads_why_it_was_closed() {
+    // The node must not drop the connection with the client's frames unread: the kernel
+    // would reset it and the client could lose the `ended` sent just before.
+    let node = node(|_| {}).await;
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url(&node))
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = ws.split();
+    sink.send(json(&CallClientFrame::Join {
+        room: "r13".into(),
+        token: token("r13", "guest-1", CallRole::Guest),
+    }))
+    .await
+    .unwrap();
+    let first = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+    let Some(Ok(Message::Text(text))) = first else {
+        panic!("{first:?}")
+    };
+    assert!(matches!(
+        serde_json::from_str(&text).unwrap(),
+        CallServerFrame::Joined { .. }
+    ));
+    let chatter = tokio::spawn(async move {
+        while sink.send(json(&CallClientFrame::Ping {})).await.is_ok() {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        control(
+            &node,
+            KEY,
+            &command("demo-shop", "r13", "t1", MediaCommandKind::End)
+        )
+        .await,
+        204
+    );
+    let mut ended = None;
+    while let Ok(Some(message)) = tokio::time::timeout(WAIT, stream.next()).await {
+        match message {
+            Ok(Message::Text(text)) => {
+                if let Ok(CallServerFrame::Ended { reason }) = serde_json::from_str(&text) {
+                    ended = Some(reason);
+                }
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("the connection broke instead of closing: {e} (ended: {ended:?})"),
+        }
+    }
+    assert_eq!(ended.as_deref(), Some("the call ended"));
+    chatter.abort();
+    node.shutdown().await;
 }
