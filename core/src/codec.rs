@@ -11,6 +11,8 @@ use crate::protocol::*;
 pub struct FrameError {
     pub code: ErrorCode,
     pub message: String,
+    /// The message refused, if the error is about one (see [`ErrorFrame::client_id`]).
+    pub client_id: Option<String>,
 }
 
 impl FrameError {
@@ -18,12 +20,21 @@ impl FrameError {
         Self {
             code,
             message: message.into(),
+            client_id: None,
         }
     }
+
+    /// The same error, about the message `client_id`.
+    pub fn about(mut self, client_id: &str) -> Self {
+        self.client_id = Some(client_id.to_string());
+        self
+    }
+
     pub fn to_frame(&self) -> ErrorFrame {
         ErrorFrame {
             code: self.code,
             message: self.message.clone(),
+            client_id: self.client_id.clone(),
         }
     }
 }

@@ -285,7 +285,11 @@ fn a_blocked_visitor_cannot_start_conversations_until_unblocked() {
         .any(|op| matches!(op, StoreOp::Blocked { blocked: true, .. })));
     b.store_all();
     let out = b.says(&v1(), "msg-00000009", "let me in");
-    assert_eq!(out.visitor_error(10), Some(ErrorCode::Blocked));
+    assert_eq!(
+        out.error_about(10),
+        Some((ErrorCode::Blocked, Some("msg-00000009".into()))),
+        "the widget stops resending it"
+    );
     assert!(b.held_messages().is_empty());
     b.agent_does(&ada(), block(false));
     b.says(&v1(), "msg-00000010", "thanks");
@@ -362,7 +366,10 @@ fn a_failed_write_is_reported_and_later_messages_still_flow() {
         first.id,
         Err(vitrine_core::store::StoreError::Backend("down".into())),
     );
-    assert_eq!(out.visitor_error(10), Some(ErrorCode::NotSaved));
+    assert_eq!(
+        out.error_about(10),
+        Some((ErrorCode::NotSaved, Some("msg-00000001".into())))
+    );
     let out = b.store_all();
     let texts: Vec<String> = out.agent_messages(1).iter().map(text).collect();
     assert_eq!(texts, ["two"]);
@@ -457,5 +464,36 @@ fn the_visitor_can_end_the_conversation() {
         out.visitor_error(10),
         Some(ErrorCode::NotFound),
         "nothing open any more"
+    );
+}
+
+#[test]
+fn an_agent_message_refused_names_it_so_the_portal_stops_resending_it() {
+    let mut b = bench();
+    let id = pending_then_taken(&mut b);
+    let send = |conversation_id: &str, client_id: &str| AgentFrame::SendMessage {
+        conversation_id: conversation_id.into(),
+        client_id: client_id.into(),
+        body: MessageBody::Text {
+            text: "hello?".into(),
+        },
+    };
+    let out = b.agent_does(&ada(), send("no-such-conversation", "agent-msg-1"));
+    assert_eq!(
+        out.error_about(1),
+        Some((ErrorCode::NotFound, Some("agent-msg-1".into())))
+    );
+    b.agent_does(
+        &ada(),
+        AgentFrame::End {
+            conversation_id: id.clone(),
+        },
+    );
+    b.store_all();
+    // Ended: no longer open in the hub (reopening it is another action).
+    let out = b.agent_does(&ada(), send(&id, "agent-msg-2"));
+    assert_eq!(
+        out.error_about(1),
+        Some((ErrorCode::NotFound, Some("agent-msg-2".into())))
     );
 }

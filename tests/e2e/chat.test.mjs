@@ -184,3 +184,112 @@ test('leave a message while nobody is available, answered later', async () => {
   await shop.locator(`${W} .msg.agent`, { hasText: 'calling you at 3 pm' }).waitFor();
   await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
 });
+
+test('an agent message written while the server is down survives closing the portal and is delivered once', async (t) => {
+  const portalContext = await browser.newContext();
+  let portal = await openPortal({ newContext: async () => portalContext }, server);
+  const { shop } = await openShop('/');
+  t.after(() => Promise.all([portalContext.close(), shop.context().close()]));
+  await shop.click(`${W} button.launcher`);
+  await visitorSays(shop, 'Is the chair available in oak?');
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv').first().click();
+  const conversation = () => portal.locator('[data-testid=conversation]');
+  await conversation().locator('[data-testid=take]').click();
+  await conversation().locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+
+  await server.crash();
+  await portal.locator('[data-testid=connection]', { hasText: 'live' }).waitFor({ state: 'detached' });
+  await conversation().locator('[data-testid=composer]').fill('Yes, oak and walnut.');
+  await conversation().locator('[data-testid=send]').click();
+  await conversation().locator('.msg.sending', { hasText: 'oak and walnut' }).waitFor();
+  // The portal closes with the message unsent; it waits in this browser's storage.
+  await portal.close();
+
+  await server.restart();
+  portal = await portalContext.newPage();
+  await portal.goto(`${server.app}/portal/`);
+  await portal.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  await shop.locator(`${W} .msg.agent`, { hasText: 'oak and walnut' }).waitFor();
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('[data-testid=folder-active]').click();
+  await portal.locator('.conv').first().click();
+  await conversation().locator('.msg.agent:not(.sending)', { hasText: 'oak and walnut' }).waitFor();
+  assert.equal(await conversation().locator('.msg.sending').count(), 0);
+  // Exactly once, for the visitor and in the stored history.
+  assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: 'oak and walnut' }).count(), 1);
+  assert.equal(await conversation().locator('.msg.agent', { hasText: 'oak and walnut' }).count(), 1);
+});
+
+test('agent messages held back by the rate limit are resent without a reconnect, each delivered once, in order', async (t) => {
+  const portal = await openPortal(browser, server);
+  const { shop } = await openShop('/');
+  t.after(() => Promise.all([portal, shop].map((p) => p.context().close())));
+  await shop.click(`${W} button.launcher`);
+  await visitorSays(shop, 'Tell me everything about the lamp.');
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv').first().click();
+  const conversation = portal.locator('[data-testid=conversation]');
+  await conversation.locator('[data-testid=take]').click();
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+
+  // Faster than the hub takes frames from one socket (a burst of 40, then 10 a second):
+  // some are refused with `rate_limited` and wait in the outbox, on the same socket.
+  let sockets = 0;
+  portal.on('websocket', () => sockets++);
+  const COUNT = 60;
+  for (let i = 1; i <= COUNT; i++) {
+    await conversation.locator('[data-testid=composer]').fill(`Fact ${i} about the lamp.`);
+    await conversation.locator('[data-testid=send]').click();
+  }
+  await portal.locator('[role=alert]', { hasText: 'slow down' }).waitFor();
+  await shop.locator(`${W} .msg.agent`, { hasText: `Fact ${COUNT} about` }).waitFor();
+  await conversation.locator('.msg.sending').first().waitFor({ state: 'detached' });
+  const facts = await shop.locator(`${W} .msg.agent`).allTextContents();
+  for (let i = 1; i <= COUNT; i++) {
+    assert.equal(facts.filter((f) => f.includes(`Fact ${i} about`)).length, 1, `fact ${i}: ${facts}`);
+  }
+  assert.equal(sockets, 0, 'the portal did not reconnect');
+  // …and in the order they were written.
+  assert.deepEqual(facts.map((f) => Number(f.match(/Fact (\d+)/)[1])), Array.from({ length: COUNT }, (_, i) => i + 1));
+});
+
+test('a message the hub refuses for good stays visible with the reason until discarded', async (t) => {
+  const portalContext = await browser.newContext();
+  let portal = await openPortal({ newContext: async () => portalContext }, server);
+  const { shop } = await openShop('/');
+  t.after(() => Promise.all([portalContext.close(), shop.context().close()]));
+  await shop.click(`${W} button.launcher`);
+  await visitorSays(shop, 'Do you ship to Iceland?');
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv').first().click();
+  const conversation = () => portal.locator('[data-testid=conversation]');
+  await conversation().locator('[data-testid=take]').click();
+  await conversation().locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+
+  // Written during an outage, the portal closed; meanwhile the visitor ended the chat.
+  await server.crash();
+  await conversation().locator('[data-testid=composer]').fill('Let me check with the carrier.');
+  await conversation().locator('[data-testid=send]').click();
+  await conversation().locator('.msg.sending', { hasText: 'with the carrier' }).waitFor();
+  await portal.close();
+  await server.restart();
+  await shop.locator(`${W} button.end:not([hidden])`).click({ timeout: 30_000 });
+  await shop.locator(`${W} .note`, { hasText: 'This conversation has ended' }).waitFor();
+
+  portal = await portalContext.newPage();
+  await portal.goto(`${server.app}/portal/`);
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('[data-testid=folder-closed]').click();
+  await portal.locator('.conv').first().click();
+  const refused = conversation().locator('[data-testid=refused]');
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /Let me check with the carrier\.Not sent: .+/);
+  await refused.locator('button', { hasText: 'Discard' }).click();
+  await refused.waitFor({ state: 'detached' });
+  // Gone for good: not resent after a reload, never shown to the visitor.
+  await portal.reload();
+  await portal.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  assert.equal(await portal.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('outbox')).length), 0);
+  assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: 'with the carrier' }).count(), 0);
+});

@@ -16,24 +16,38 @@ export async function startServer(extraArgs = []) {
   const bin = process.env.VITRINE_BIN;
   if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
   const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
-  const child = spawn(bin, ['--bind', '127.0.0.1:0', '--demo-bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  const lines = createInterface({ input: child.stdout });
-  const first = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
-    lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  lines.on('line', () => {}); // keep draining stdout
-  const { app, demo } = JSON.parse(first);
+  const spawnServer = async (app, demo) => {
+    const child = spawn(bin, ['--bind', app, '--demo-bind', demo, '--data-dir', dataDir, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, RUST_LOG: 'warn' },
+    });
+    const lines = createInterface({ input: child.stdout });
+    const first = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
+      lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
+      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    lines.on('line', () => {}); // keep draining stdout
+    return { child, ...JSON.parse(first) };
+  };
+  const exited = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  let running = await spawnServer('127.0.0.1:0', '127.0.0.1:0');
+  const { app, demo } = running;
   return {
     app: `http://${app}`,
     demo: `http://${demo}`,
+    /** Kills the server at once (no drain), as a crash would. */
+    async crash() {
+      running.child.kill('SIGKILL');
+      await exited(running.child);
+    },
+    /** Starts it again on the same addresses and data directory. */
+    async restart() {
+      running = await spawnServer(app, demo);
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      running.child.kill('SIGTERM');
+      await exited(running.child);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -114,7 +114,12 @@ export type VisitorStatus = "active" | "idle" | "offline";
 
 export type Location = { country: string | null, city: string | null, };
 
-export type ErrorFrame = { code: ErrorCode, message: string, };
+export type ErrorFrame = { code: ErrorCode, message: string, 
+/**
+ * The message this error is about, when it is about one. The client stops resending
+ * it, unless the code says to try again (`rate_limited`, `not_saved`).
+ */
+client_id: string | null, };
 
 export type ErrorCode = "bad_frame" | "oversize" | "unknown_type" | "forbidden" | "unsupported_version" | "hello_required" | "invalid_field" | "rate_limited" | "blocked" | "not_found" | "conflict" | "not_saved";
 

@@ -213,7 +213,8 @@ impl Conversations {
                 error(
                     ErrorCode::Blocked,
                     "you can no longer start conversations here",
-                ),
+                )
+                .about(&client_id),
             );
         }
         let opens = !self.open_by_visitor.contains_key(visitor_id);
@@ -228,7 +229,8 @@ impl Conversations {
                 error(
                     ErrorCode::RateLimited,
                     "too many new conversations from your network; try again in a few minutes",
-                ),
+                )
+                .about(&client_id),
             );
         }
         if !self.take_message_token(visitor_id, ctx.now) {
@@ -237,7 +239,8 @@ impl Conversations {
                 error(
                     ErrorCode::RateLimited,
                     "too many messages; wait a moment and send again",
-                ),
+                )
+                .about(&client_id),
             );
         }
         let contact = contact.map(|c| Contact {
@@ -351,16 +354,16 @@ impl Conversations {
         body: MessageBody,
     ) -> Result<(), FrameError> {
         if !visitor_present {
-            return Err(error(
-                ErrorCode::NotFound,
-                "this visitor is not on the site",
-            ));
+            return Err(
+                error(ErrorCode::NotFound, "this visitor is not on the site").about(&client_id),
+            );
         }
         if let Some(open) = self.open_by_visitor.get(visitor_id) {
             return Err(error(
                 ErrorCode::Conflict,
                 format!("the visitor already has conversation {open}"),
-            ));
+            )
+            .about(&client_id));
         }
         let id = new_conversation_id(ctx.now, &client_id);
         self.open(
@@ -410,7 +413,8 @@ impl Conversations {
         if self.acknowledge_resend(ctx, id, &client_id, conn) {
             return Ok(());
         }
-        match self.readable(id, me)?.status {
+        let readable = self.readable(id, me).map_err(|e| e.about(&client_id))?;
+        match readable.status {
             // Answering a pending conversation takes it.
             ConversationStatus::Pending => self.take_pending(ctx, id, me),
             ConversationStatus::Active => {}
@@ -418,7 +422,8 @@ impl Conversations {
                 return Err(error(
                     ErrorCode::Conflict,
                     "this conversation is closed; reopen it first",
-                ))
+                )
+                .about(&client_id))
             }
         }
         self.append(ctx, id, client_id, author(me), body, None, Some(conn));
@@ -578,10 +583,13 @@ impl Conversations {
             }
             ctx.to_visitor(
                 visitor_id,
-                VisitorServerFrame::Error(ErrorFrame {
-                    code: ErrorCode::Blocked,
-                    message: "you can no longer start conversations here".into(),
-                }),
+                VisitorServerFrame::Error(
+                    error(
+                        ErrorCode::Blocked,
+                        "you can no longer start conversations here",
+                    )
+                    .to_frame(),
+                ),
             );
         }
         ctx.to_agents(
@@ -909,11 +917,9 @@ impl Conversations {
                     conn,
                     error(
                         ErrorCode::NotSaved,
-                        format!(
-                            "message {} could not be saved; it will be resent",
-                            entry.message.client_id
-                        ),
-                    ),
+                        "the message could not be saved; it will be resent",
+                    )
+                    .about(&entry.message.client_id),
                 );
             }
         }

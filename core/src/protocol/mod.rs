@@ -628,6 +628,10 @@ pub struct Location {
 pub struct ErrorFrame {
     pub code: ErrorCode,
     pub message: String,
+    /// The message this error is about, when it is about one. The client stops resending
+    /// it, unless the code says to try again (`rate_limited`, `not_saved`).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -463,6 +463,22 @@ impl Out {
         })
     }
 
+    /// The first error to `conn` (visitor or agent) and the message it is about.
+    pub fn error_about(&self, conn: ConnId) -> Option<(ErrorCode, Option<String>)> {
+        let to_visitor = self.to_visitor(conn).into_iter().filter_map(|f| match f {
+            VisitorServerFrame::Error(e) => Some(e),
+            _ => None,
+        });
+        let to_agent = self.to_agent(conn).into_iter().filter_map(|f| match f {
+            AgentServerFrame::Error(e) => Some(e),
+            _ => None,
+        });
+        to_visitor
+            .chain(to_agent)
+            .next()
+            .map(|e| (e.code, e.client_id))
+    }
+
     pub fn visitor_error(&self, conn: ConnId) -> Option<ErrorCode> {
         self.to_visitor(conn).into_iter().find_map(|f| match f {
             VisitorServerFrame::Error(e) => Some(e.code),

@@ -145,9 +145,17 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
         <>
           {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
           <MessageList messages={messages} />
-          {hub.state.outbox.filter((o) => o.conversation_id === id).map((o) => (
-            <p class="msg agent sending">{o.body.kind === 'text' ? o.body.text : `[${o.body.kind}]`} · sending…</p>
-          ))}
+          {hub.state.outbox.filter((o) => o.conversation_id === id).map((o) => {
+            const text = o.body.kind === 'text' ? o.body.text : `[${o.body.kind}]`;
+            return o.refused ? (
+              <p class="msg agent refused" data-testid="refused">
+                {text}
+                <span class="why">Not sent: {o.refused}. <button class="link" onClick={() => hub.discard(o.client_id)}>Discard</button></span>
+              </p>
+            ) : (
+              <p class="msg agent sending">{text} · sending…</p>
+            );
+          })}
           {draft && <p class="draft" data-testid="typing-preview" title="The visitor is typing (not sent yet)">{draft}</p>}
           {summary.status !== 'closed' && (summary.status === 'pending' || mineActive) && <Composer id={id} hub={hub} />}
         </>

@@ -29,6 +29,8 @@ export interface Outgoing {
   conversation_id: string;
   client_id: string;
   body: MessageBody;
+  /** Why the hub refused it (shown with the message until discarded). */
+  refused?: string;
 }
 
 export interface LiveState {
@@ -78,7 +80,9 @@ const initial = (): LiveState => ({
   lastError: null,
 });
 
-export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n: Notice) => void) {
+/** The live connection to one site's hub for the agent `agentId` (whose unsent messages
+ *  are kept apart from any other agent signing in on the same browser). */
+export function useHub(site: string | null, agentId: string, wantAvailable: boolean, onNotice: (n: Notice) => void) {
   const [state, setState] = useState<LiveState>(initial);
   const socket = useRef<LiveSocket | null>(null);
   const available = useRef(wantAvailable);
@@ -92,17 +96,19 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
   useEffect(() => {
     if (!site) return;
     const box = new Outbox<Outgoing>(
-      stored(`vitrine:portal:outbox:${site}`),
+      stored(`vitrine:portal:outbox:${agentId}:${site}`),
       (m) => send({ type: 'send_message', ...m }),
       () => setState((s) => ({ ...s, outbox: [...box.pending] })),
     );
     outbox.current = box;
 
     const apply = (frame: AgentServerFrame) => {
-      if (frame.type === 'snapshot') {
-        // Unconfirmed messages go again; the hub recognises resends by client_id.
-        box.flush();
-      }
+      // The outbox first, outside the state updaters (which stay pure): its own change
+      // callback updates `outbox` in the state.
+      if (frame.type === 'snapshot') box.flush(); // the hub recognises resends by client_id
+      else if (frame.type === 'message') box.confirm(frame.message.client_id);
+      else if (frame.type === 'message_ack') box.confirm(frame.client_id);
+      else if (frame.type === 'error') box.failed(frame);
       if (frame.type === 'conversation_changed') {
         const c = frame.conversation;
         setState((s) => {
@@ -155,12 +161,8 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
             messages.set(m.conversation_id, mergeMessages(messages.get(m.conversation_id), [m]));
             const drafts = new Map(s.drafts);
             if (m.author.kind === 'visitor') drafts.delete(m.conversation_id);
-            box.confirm(m.client_id);
-            return { ...s, messages, drafts, outbox: [...box.pending] };
+            return { ...s, messages, drafts };
           }
-          case 'message_ack':
-            box.confirm(frame.client_id);
-            return { ...s, outbox: [...box.pending] };
           case 'typing_preview': {
             const drafts = new Map(s.drafts);
             if (frame.draft) drafts.set(frame.conversation_id, frame.draft);
@@ -184,7 +186,6 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
             return s;
           case 'error':
             console.warn('hub error', frame.code, frame.message);
-            if (frame.code === 'not_saved' || frame.code === 'rate_limited') box.retry();
             return { ...s, lastError: frame.message };
           default:
             return s;
@@ -213,7 +214,7 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
     setState({ ...initial(), outbox: [...box.pending] });
     live.start();
     return () => live.stop();
-  }, [site]);
+  }, [site, agentId]);
 
   useEffect(() => void send({ type: 'set_availability', available: wantAvailable }), [wantAvailable]);
 
@@ -224,7 +225,12 @@ export function useHub(site: string | null, wantAvailable: boolean, onNotice: (n
     say(conversationId: string, body: MessageBody) {
       outbox.current?.add({ conversation_id: conversationId, client_id: clientId(), body });
     },
-    /** Starts a proactive conversation (C2); the message goes through the outbox too. */
+    /** Drops a message the hub refused. */
+    discard(clientId: string) {
+      outbox.current?.discard(clientId);
+    },
+    /** Starts a proactive conversation (C2). Sent once: if the hub refuses it (the visitor
+     *  left, or has a conversation already), the error says so. */
     start(visitorId: string, body: MessageBody) {
       send({ type: 'start_conversation', visitor_id: visitorId, client_id: clientId(), body });
     },

@@ -104,7 +104,7 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
       new Notification('Vitrine', { body: n.text });
     }
   };
-  const hub = useHub(siteKey, available, notify);
+  const hub = useHub(siteKey, me.agent.agent_id, available, notify);
   const live = hub.state;
   const now = useNow() + live.clockOffset;
   const site = me.sites.find((s) => s.site_key === siteKey) ?? null;

@@ -11,6 +11,7 @@ import { mountUi, type Ui } from './ui';
 
 interface Outgoing {
   client_id: string;
+  refused?: string;
   text: string;
   page_url: string;
   contact: Contact | null;
@@ -41,6 +42,8 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
   let available = false;
   let agentTyping = false;
   let blocked = false;
+  // "End chat" pressed while disconnected: sent once the hub welcomes us back.
+  let endWhenConnected = false;
 
   const save = () => {
     try {
@@ -87,7 +90,11 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       if (state.status === 'pending' || state.status === 'active') send({ type: 'typing', draft });
     },
     end() {
-      send({ type: 'end_conversation' });
+      endWhenConnected = !send({ type: 'end_conversation' });
+    },
+    discard(clientId: string) {
+      outbox.discard(clientId);
+      render();
     },
     opened() {
       state.open = true;
@@ -114,6 +121,8 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       }
       save();
       outbox.flush();
+      if (endWhenConnected && state.status !== 'closed') send({ type: 'end_conversation' });
+      endWhenConnected = false;
       render();
     },
 
@@ -149,10 +158,11 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
           if (frame.code === 'blocked') {
             blocked = true;
             outbox.clear();
-          } else if (frame.code === 'rate_limited' || frame.code === 'not_saved') {
-            outbox.retry();
+            break;
           }
-          return frame.code === 'blocked';
+          outbox.failed(frame);
+          if (!frame.client_id) return false; // not about a message: the widget logs it
+          break;
         default:
           return false;
       }

@@ -11,11 +11,15 @@ export interface UiHandlers {
   typing(draft: string): void;
   end(): void;
   opened(): void;
+  /** Drop a message the hub refused. */
+  discard(clientId: string): void;
 }
 
 export interface Pending {
   client_id: string;
   text: string;
+  /** Why the hub refused it; absent while it is being sent. */
+  refused?: string;
 }
 
 export interface View {
@@ -54,6 +58,9 @@ button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px
 .msg.agent { align-self: flex-start; background: #f1f5f9; }
 .msg.system { align-self: center; background: none; color: #64748b; font-size: 12px; padding: 0; }
 .msg.sending { opacity: .6; }
+.msg.refused { background: #fff; color: #0f172a; border: 1px dashed #dc2626; }
+.why { display: block; font-size: 11px; color: #b91c1c; }
+.why button { background: none; border: 0; padding: 0; color: inherit; font: inherit; text-decoration: underline; cursor: pointer; }
 .who { display: block; font-size: 11px; color: #64748b; margin-bottom: 2px; }
 .card { border: 1px solid #e2e8f0; border-radius: 10px; overflow: hidden; background: #fff; }
 .card img, .msg img { display: block; max-width: 100%; max-height: 180px; border-radius: 8px; }
@@ -195,8 +202,16 @@ export function mountUi(server: string, handlers: UiHandlers) {
       log.append(bubble);
     }
     for (const p of view.pending) {
-      const bubble = el('div', 'msg visitor sending', p.text);
-      bubble.title = 'Sending…';
+      const bubble = el('div', `msg visitor ${p.refused ? 'refused' : 'sending'}`, p.text);
+      if (p.refused) {
+        const why = el('span', 'why', `Not sent: ${p.refused}. `);
+        const remove = el('button', '', 'Remove');
+        remove.addEventListener('click', () => handlers.discard(p.client_id));
+        why.append(remove);
+        bubble.append(why);
+      } else {
+        bubble.title = 'Sending…';
+      }
       log.append(bubble);
     }
     if (status === 'closed') log.append(el('p', 'note', 'This conversation has ended. Write again to start a new one.'));
