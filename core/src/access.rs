@@ -60,7 +60,8 @@ const UNKNOWN_SITE: Refusal = Refusal {
     code: close_code::UNKNOWN_SITE,
     reason: "unknown or inactive site key",
 };
-const STORE_DOWN: Refusal = Refusal {
+/// The store could not be asked: the client should try again (it does, with backoff).
+pub const STORE_DOWN: Refusal = Refusal {
     code: close_code::TRY_AGAIN_LATER,
     reason: "could not check this connection; try again",
 };
@@ -129,6 +130,15 @@ pub struct AgentHandshake<'a> {
     pub host: Option<&'a str>,
 }
 
+/// An agent's socket, admitted: who, with which session (the socket lives only as long as
+/// it), on which site.
+#[derive(Debug, Clone)]
+pub struct AdmittedAgent {
+    pub agent: AgentIdentity,
+    pub session: String,
+    pub site: SiteRecord,
+}
+
 /// An agent's socket: it must come from the portal's own origin (no cross-site WebSocket
 /// hijacking), carry a live session, and be for a site the agent works on (their
 /// account's, and assigned to them unless they are an admin).
@@ -137,7 +147,7 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
     site_key: &str,
     handshake: AgentHandshake<'_>,
     now: UnixMillis,
-) -> Result<(AgentIdentity, SiteRecord), Refusal> {
+) -> Result<AdmittedAgent, Refusal> {
     if !same_origin(handshake.origin, handshake.host) {
         return Err(Refusal {
             code: close_code::FORBIDDEN,
@@ -166,14 +176,15 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
             code: close_code::FORBIDDEN,
             reason: "not a site you are assigned to",
         })?;
-    Ok((
-        AgentIdentity {
+    Ok(AdmittedAgent {
+        agent: AgentIdentity {
             agent_id: agent.agent_id,
             name: agent.name,
             role: agent.role,
         },
+        session: agents::session_id(token),
         site,
-    ))
+    })
 }
 
 /// Whether a browser's `Origin` is the host it connects to. Clients that send no

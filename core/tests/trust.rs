@@ -208,6 +208,38 @@ fn a_removed_agent_loses_their_sockets_at_once_and_a_demoted_one_when_unassigned
 }
 
 #[test]
+fn a_session_that_ends_closes_its_sockets_and_only_its_own() {
+    let mut b = Bench::new();
+    let ada = Agent::new(1, "ada", "Ada");
+    let ada_tab = ada.tab(2);
+    let ada_phone = ada.elsewhere(3, "ada-phone-session");
+    let bo = Agent::new(4, "bo", "Bo");
+    for a in [&ada, &ada_tab, &ada_phone, &bo] {
+        b.agent(a);
+    }
+    // Ada signs out on her laptop: both laptop tabs close (4401); her phone and Bo stay.
+    let out = b.input(Input::SessionEnded {
+        agent_id: "ada".into(),
+        session: ada.session.clone(),
+    });
+    assert_eq!(
+        out.closes(),
+        vec![(1, close_code::UNAUTHORIZED), (2, close_code::UNAUTHORIZED)]
+    );
+    // A session ID names the session of one agent only: Bo's ID with Ada's name is nothing.
+    let out = b.input(Input::SessionEnded {
+        agent_id: "ada".into(),
+        session: bo.session.clone(),
+    });
+    assert!(out.closes().is_empty());
+    let mut out = b.visitor(&Visitor::new(10, "visitor-1"));
+    let until = b.now + 1_000;
+    out.extend(b.run_until(until));
+    assert!(out.list_updates(1).is_empty() && out.list_updates(2).is_empty());
+    assert!(!out.list_updates(3).is_empty() && !out.list_updates(4).is_empty());
+}
+
+#[test]
 fn agents_taken_off_a_site_are_disconnected_and_assigned_ones_stay() {
     let mut b = Bench::new();
     let mut kim = Agent::new(1, "kim", "Kim");

@@ -240,6 +240,16 @@ impl<S: Store + Clone + Sync + 'static> Hubs<S> {
         }
     }
 
+    /// After a session ended (sign-out, password change): the sockets opened with it close.
+    pub fn session_ended(&self, agent_id: &str, session: &str) {
+        for hub in self.hubs.lock().expect("hub map lock").values() {
+            let _ = hub.send(HubMsg::Input(Input::SessionEnded {
+                agent_id: agent_id.to_string(),
+                session: session.to_string(),
+            }));
+        }
+    }
+
     /// Counts a socket from `address` against its cap; the guard releases it.
     fn admit_address(self: &Arc<Self>, address: &str) -> Option<AddressGuard<S>> {
         let admitted = self.addresses.lock().expect("address caps").open(address);
@@ -443,11 +453,6 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|h| h.to_str().ok())
 }
 
-const STORE_DOWN: Refusal = Refusal {
-    code: close_code::TRY_AGAIN_LATER,
-    reason: "could not check this connection; try again",
-};
-
 async fn visitor_ws<S: Store + Clone + Sync + 'static>(
     State(hubs): State<Arc<Hubs<S>>>,
     Query(params): Query<VisitorParams>,
@@ -462,7 +467,7 @@ async fn visitor_ws<S: Store + Clone + Sync + 'static>(
         (Some(_), Ok(site)) => {
             access::admit_visitor(site.as_ref(), header(&headers, header::ORIGIN))
         }
-        (Some(_), Err(())) => Err(STORE_DOWN),
+        (Some(_), Err(())) => Err(access::STORE_DOWN),
     };
     let location = hubs.location(&headers);
     upgrade(ws).on_upgrade(move |socket| async move {
@@ -509,20 +514,21 @@ async fn agent_ws<S: Store + Clone + Sync + 'static>(
         Some(_) => access::authorize_agent(&hubs.store, &params.site, handshake, now_ms()).await,
         None => Err(access::TOO_MANY_SOCKETS),
     };
-    if let Ok((_, site)) = &verdict {
+    if let Ok(admitted) = &verdict {
         // The hub must know the site's settings (call gating) before the agent's snapshot.
-        hubs.fresh_site(site);
+        hubs.fresh_site(&admitted.site);
     }
     upgrade(ws).on_upgrade(move |socket| async move {
         let _guard = guard;
-        let agent = match verdict {
-            Ok((agent, _)) => agent,
+        let admitted = match verdict {
+            Ok(admitted) => admitted,
             Err(refusal) => return close_now(socket, refusal).await,
         };
         let conn = hubs.next_conn.fetch_add(1, Ordering::Relaxed);
         let input = Input::AgentConnected {
             conn,
-            agent,
+            agent: admitted.agent,
+            session: admitted.session,
             available: params.available.unwrap_or(1) != 0,
         };
         hubs.metrics.agent_connections.inc();

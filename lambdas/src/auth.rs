@@ -290,7 +290,11 @@ pub async fn logout<S: Backend, B>(
     Json(_): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
-        agents::delete_session(&state.store, &token).await?;
+        if let Some(ended) = agents::delete_session(&state.store, &token).await? {
+            let session = agents::session_id(&token);
+            let agent_id = ended.agent_id;
+            crate::changed(&state, crate::Changed::Session { agent_id, session }).await;
+        }
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -359,7 +363,12 @@ pub async fn change_password<S: Backend, B>(
     let password_hash = argon2_blocking(move || hash_password(&new)).await?;
     agents::set_password(&state.store, &me.agent.email, &password_hash).await?;
     for agent in agents::agents_of(&state.store, &me.agent.email).await? {
-        agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
+        let ended =
+            agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
+        for session in ended {
+            let agent_id = agent.agent_id.clone();
+            crate::changed(&state, crate::Changed::Session { agent_id, session }).await;
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,16 +29,17 @@ use vitrine_core::store::Store;
 pub use auth::{hash_password, CurrentAgent, SESSION_COOKIE};
 pub use error::ApiError;
 
-/// What an admin changed, for the hubs to apply at once (a site's settings and
-/// consultants; an agent's role, or their removal).
+/// What changed that live sockets depend on, for the hubs to apply at once: a site's
+/// settings and consultants; an agent's role, or their removal; a session that ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
     Site(String),
     Agent(String),
+    Session { agent_id: String, session: String },
 }
 
-/// Called after an admin changed something live sockets depend on; the API answers once
-/// it has returned.
+/// Called after something live sockets depend on changed; the API answers once it has
+/// returned.
 pub type OnChange = Arc<
     dyn Fn(Changed) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
         + Send

@@ -344,6 +344,7 @@ fn app_router(
             match change {
                 Changed::Site(site) => edge.site_changed(&site).await,
                 Changed::Agent(agent) => edge.agent_changed(&agent).await,
+                Changed::Session { agent_id, session } => edge.session_ended(&agent_id, &session),
             }
         })
     }));

@@ -124,6 +124,36 @@ async fn an_agent_removed_or_unassigned_is_cut_off_at_once() -> Result<()> {
 }
 
 #[tokio::test]
+async fn signing_out_or_changing_the_password_closes_the_sockets_of_the_sessions_it_ends(
+) -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    // The admin is signed in on a laptop (two tabs) and on a phone.
+    let laptop = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let phone = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let mut sockets = Vec::new();
+    for cookie in [&laptop.cookie, &laptop.cookie, &phone.cookie] {
+        let mut socket = Client::agent(&base, DEMO_SITE, cookie).await?;
+        socket.wait_for("snapshot", is_type("snapshot")).await?;
+        sockets.push(socket);
+    }
+    // A password change on the laptop ends the phone's session: its socket closes now.
+    let change = json!({"current": ADMIN.1, "new": "a-new-long-password"});
+    let (status, body) = laptop
+        .call("POST", "/api/me/password", Some(change))
+        .await?;
+    assert_eq!(status, 204, "{body}");
+    let mut phone_socket = sockets.pop().unwrap();
+    assert_eq!(phone_socket.closed().await?.0.map(|c| c.0), Some(4401));
+    // Signing out on the laptop closes both its tabs (which were open until now).
+    let (status, _) = laptop.call("POST", "/api/logout", Some(json!({}))).await?;
+    assert_eq!(status, 204);
+    for socket in &mut sockets {
+        assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4401));
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Result<()> {
     let (server, base) = common::start_with(|_| {}).await?;
     // A second account, with its own admin and site.

@@ -151,6 +151,9 @@ pub enum Input {
     AgentConnected {
         conn: ConnId,
         agent: AgentIdentity,
+        /// The session it was opened with ([`crate::store::agents::session_id`]): the
+        /// socket lives only as long as that session.
+        session: String,
         available: bool,
     },
     FromVisitor {
@@ -179,6 +182,12 @@ pub enum Input {
     AgentChanged {
         agent_id: String,
         agent: Option<AgentIdentity>,
+    },
+    /// A session ended (signed out, or revoked by a password change): the sockets opened
+    /// with it close at once.
+    SessionEnded {
+        agent_id: String,
+        session: String,
     },
     /// The media node reported on a call (signature already checked, C14).
     CallEvent(CallEvent),
@@ -382,7 +391,10 @@ impl Hub {
                     reason: "the site is starting; try again".into(),
                 }),
                 input @ Input::Disconnected { .. } => waiting.push_back(input),
-                Input::SiteSettings(_) | Input::CallEvent(_) | Input::AgentChanged { .. } => {}
+                Input::SiteSettings(_)
+                | Input::CallEvent(_)
+                | Input::AgentChanged { .. }
+                | Input::SessionEnded { .. } => {}
             }
         } else {
             self.apply(input, now);
@@ -448,8 +460,9 @@ impl Hub {
             Input::AgentConnected {
                 conn,
                 agent,
+                session,
                 available,
-            } => self.agent_connected(conn, agent, available, now),
+            } => self.agent_connected(conn, agent, session, available, now),
             Input::FromVisitor { conn, frame } => {
                 if self.admit(conn, now) {
                     self.visitor_frame(conn, frame, now);
@@ -482,6 +495,10 @@ impl Hub {
                 }
             }
             Input::AgentChanged { agent_id, agent } => self.agent_changed(&agent_id, agent, now),
+            Input::SessionEnded { agent_id, session } => {
+                let conns = self.roster.agent_conns_of_session(&agent_id, &session);
+                self.drop_agent(conns, close_code::UNAUTHORIZED, "signed out", now);
+            }
             Input::CallEvent(event) => {
                 let mut ctx = ctx!(self, now);
                 self.calls.event(&mut ctx, event);
@@ -531,6 +548,7 @@ impl Hub {
         &mut self,
         conn: ConnId,
         agent: AgentIdentity,
+        session: String,
         available: bool,
         now: UnixMillis,
     ) {
@@ -538,6 +556,7 @@ impl Hub {
             conn,
             Peer::Agent(AgentConn {
                 identity: agent.clone(),
+                session,
                 available,
             }),
             now,

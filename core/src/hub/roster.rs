@@ -23,6 +23,8 @@ pub(super) struct VisitorConn {
 
 pub(super) struct AgentConn {
     pub identity: AgentIdentity,
+    /// The session the socket was opened with.
+    pub session: String,
     pub available: bool,
 }
 
@@ -252,6 +254,13 @@ impl Roster {
     pub fn agent_conns_of(&self, agent_id: &str) -> Vec<ConnId> {
         self.agents()
             .filter(|(_, a)| a.identity.agent_id == agent_id)
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    pub fn agent_conns_of_session(&self, agent_id: &str, session: &str) -> Vec<ConnId> {
+        self.agents()
+            .filter(|(_, a)| a.identity.agent_id == agent_id && a.session == session)
             .map(|(c, _)| c)
             .collect()
     }

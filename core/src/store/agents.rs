@@ -102,8 +102,10 @@ fn account_pk(account_id: &str) -> String {
     format!("ACCOUNT#{account_id}")
 }
 
-/// Sessions are stored under a hash of the token, so a leaked table holds no live tokens.
-fn token_hash(token: &str) -> String {
+/// A session's ID: the hash of its token. Sessions are stored under it (a leaked table
+/// holds no live tokens), and the sockets opened with a session remember it, so ending
+/// the session closes them.
+pub fn session_id(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -280,7 +282,7 @@ pub async fn create_session<S: LocalStore + ?Sized>(
     token: &str,
     session: &Session,
 ) -> StoreResult<()> {
-    let hash = token_hash(token);
+    let hash = session_id(token);
     store
         .transact(vec![
             Write::Put {
@@ -308,7 +310,7 @@ pub async fn session<S: LocalStore + ?Sized>(
     now_secs: u64,
 ) -> StoreResult<Option<Session>> {
     match store
-        .get(&format!("SESSION#{}", token_hash(token)), "META")
+        .get(&format!("SESSION#{}", session_id(token)), "META")
         .await?
     {
         Some(item) if !item.is_expired(now_secs) => item.decode().map(Some),
@@ -333,11 +335,14 @@ pub async fn agent_for_session<S: LocalStore + ?Sized>(
         .map(|agent| (session, agent)))
 }
 
-/// Ends one session (sign out).
-pub async fn delete_session<S: LocalStore + ?Sized>(store: &S, token: &str) -> StoreResult<()> {
-    let hash = token_hash(token);
+/// Ends one session (sign out); the ended session (its agent), if it existed.
+pub async fn delete_session<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+) -> StoreResult<Option<Session>> {
+    let hash = session_id(token);
     let Some(item) = store.get(&format!("SESSION#{hash}"), "META").await? else {
-        return Ok(());
+        return Ok(None);
     };
     let session: Session = item.decode()?;
     store
@@ -351,16 +356,19 @@ pub async fn delete_session<S: LocalStore + ?Sized>(store: &S, token: &str) -> S
                 sk: format!("SESSION#{hash}"),
             },
         ])
-        .await
+        .await?;
+    Ok(Some(session))
 }
 
-/// Ends every session of an agent but `keep` (the one changing its password).
+/// Ends every session of an agent but `keep` (the one changing its password); the IDs of
+/// the sessions ended.
 pub async fn delete_sessions_of<S: LocalStore + ?Sized>(
     store: &S,
     agent_id: &str,
     keep: Option<&str>,
-) -> StoreResult<()> {
-    let keep = keep.map(token_hash);
+) -> StoreResult<Vec<String>> {
+    let keep = keep.map(session_id);
+    let mut ended = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
@@ -377,10 +385,11 @@ pub async fn delete_sessions_of<S: LocalStore + ?Sized>(
             }
             store.delete(&format!("SESSION#{hash}"), "META").await?;
             store.delete(&item.pk, &item.sk).await?;
+            ended.push(hash.to_string());
         }
         match page.next {
             Some(next) => cursor = Some(next),
-            None => return Ok(()),
+            None => return Ok(ended),
         }
     }
 }

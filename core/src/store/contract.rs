@@ -525,7 +525,9 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         accounts::site_for_agent(s, &bo, "key-1").await.unwrap(),
         Some(assigned)
     );
-    agents::delete_session(s, "token-abc").await.unwrap();
+    let ended = agents::delete_session(s, "token-abc").await.unwrap();
+    assert_eq!(ended, Some(session));
+    assert_eq!(agents::delete_session(s, "token-abc").await.unwrap(), None);
     assert_eq!(
         agents::agent_for_session(s, "token-abc", 1_000_000)
             .await
@@ -602,9 +604,10 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
     agents::set_password(s, "kim@mail.example", "hash-2")
         .await
         .unwrap();
-    agents::delete_sessions_of(s, "agent-a", Some("t-a1"))
+    let ended = agents::delete_sessions_of(s, "agent-a", Some("t-a1"))
         .await
         .unwrap();
+    assert_eq!(ended, vec![agents::session_id("t-a2")]);
     assert!(agents::agent_for_session(s, "t-a1", 1)
         .await
         .unwrap()

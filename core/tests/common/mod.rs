@@ -100,6 +100,8 @@ impl Visitor {
 pub struct Agent {
     pub conn: ConnId,
     pub identity: AgentIdentity,
+    /// The session the agent's sockets were opened with.
+    pub session: String,
     pub available: bool,
 }
 
@@ -112,6 +114,7 @@ impl Agent {
                 name: name.into(),
                 role: Role::Admin,
             },
+            session: format!("{id}-session"),
             available: true,
         }
     }
@@ -119,9 +122,18 @@ impl Agent {
         self.available = false;
         self
     }
+    /// Another tab of the same sign-in (same session).
     pub fn tab(&self, conn: ConnId) -> Self {
         Self {
             conn,
+            ..self.clone()
+        }
+    }
+    /// The same agent signed in elsewhere (another session).
+    pub fn elsewhere(&self, conn: ConnId, session: &str) -> Self {
+        Self {
+            conn,
+            session: session.into(),
             ..self.clone()
         }
     }
@@ -333,6 +345,7 @@ impl Bench {
         self.input(Input::AgentConnected {
             conn: a.conn,
             agent: a.identity.clone(),
+            session: a.session.clone(),
             available: a.available,
         })
     }
