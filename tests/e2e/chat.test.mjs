@@ -43,6 +43,24 @@ async function visitorSays(shop, text) {
   await shop.click(`${W} button.send`);
 }
 
+/** A visitor asks `question` and the agent takes the chat. The portal's browser context
+ *  outlives its page, so a test may close the portal and open it again with the same
+ *  storage (its outbox). */
+async function takenChat(t, question) {
+  const portalContext = await browser.newContext();
+  const portal = await openPortal({ newContext: async () => portalContext }, server);
+  const { shop } = await openShop('/');
+  t.after(() => Promise.all([portalContext.close(), shop.context().close()]));
+  await shop.click(`${W} button.launcher`);
+  await visitorSays(shop, question);
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv').first().click();
+  const conversation = portal.locator('[data-testid=conversation]');
+  await conversation.locator('[data-testid=take]').click();
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+  return { portalContext, portal, shop };
+}
+
 test('reactive chat: pending, taken, typing preview one way, rich messages, transfer, block, end and reopen', async (t) => {
   const portal = await openPortal(browser, server);
   const colleague = await openPortal(browser, server, AGENT);
@@ -186,17 +204,10 @@ test('leave a message while nobody is available, answered later', async () => {
 });
 
 test('an agent message written while the server is down survives closing the portal and is delivered once', async (t) => {
-  const portalContext = await browser.newContext();
-  let portal = await openPortal({ newContext: async () => portalContext }, server);
-  const { shop } = await openShop('/');
-  t.after(() => Promise.all([portalContext.close(), shop.context().close()]));
-  await shop.click(`${W} button.launcher`);
-  await visitorSays(shop, 'Is the chair available in oak?');
-  await portal.click('[data-testid=page-chats]');
-  await portal.locator('.conv').first().click();
+  const chat = await takenChat(t, 'Is the chair available in oak?');
+  const { portalContext, shop } = chat;
+  let portal = chat.portal;
   const conversation = () => portal.locator('[data-testid=conversation]');
-  await conversation().locator('[data-testid=take]').click();
-  await conversation().locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
 
   await server.crash();
   await portal.locator('[data-testid=connection]', { hasText: 'live' }).waitFor({ state: 'detached' });
@@ -222,16 +233,8 @@ test('an agent message written while the server is down survives closing the por
 });
 
 test('agent messages held back by the rate limit are resent without a reconnect, each delivered once, in order', async (t) => {
-  const portal = await openPortal(browser, server);
-  const { shop } = await openShop('/');
-  t.after(() => Promise.all([portal, shop].map((p) => p.context().close())));
-  await shop.click(`${W} button.launcher`);
-  await visitorSays(shop, 'Tell me everything about the lamp.');
-  await portal.click('[data-testid=page-chats]');
-  await portal.locator('.conv').first().click();
+  const { portal, shop } = await takenChat(t, 'Tell me everything about the lamp.');
   const conversation = portal.locator('[data-testid=conversation]');
-  await conversation.locator('[data-testid=take]').click();
-  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
 
   // Faster than the hub takes frames from one socket (a burst of 40, then 10 a second):
   // some are refused with `rate_limited` and wait in the outbox, on the same socket.
@@ -255,17 +258,10 @@ test('agent messages held back by the rate limit are resent without a reconnect,
 });
 
 test('a message the hub refuses for good stays visible with the reason until discarded', async (t) => {
-  const portalContext = await browser.newContext();
-  let portal = await openPortal({ newContext: async () => portalContext }, server);
-  const { shop } = await openShop('/');
-  t.after(() => Promise.all([portalContext.close(), shop.context().close()]));
-  await shop.click(`${W} button.launcher`);
-  await visitorSays(shop, 'Do you ship to Iceland?');
-  await portal.click('[data-testid=page-chats]');
-  await portal.locator('.conv').first().click();
+  const chat = await takenChat(t, 'Do you ship to Iceland?');
+  const { portalContext, shop } = chat;
+  let portal = chat.portal;
   const conversation = () => portal.locator('[data-testid=conversation]');
-  await conversation().locator('[data-testid=take]').click();
-  await conversation().locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
 
   // Written during an outage, the portal closed; meanwhile the visitor ended the chat.
   await server.crash();

@@ -18,9 +18,19 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Signs in through the API and returns the `Cookie` header value to use.
 pub async fn login(base: &str, email: &str, password: &str) -> Result<String> {
+    login_to(base, email, password, None).await
+}
+
+/// Signs in to one account of a person who is an agent of several; the session cookie.
+pub async fn login_to(
+    base: &str,
+    email: &str,
+    password: &str,
+    account_id: Option<&str>,
+) -> Result<String> {
     let res = reqwest::Client::new()
         .post(format!("{base}/api/login"))
-        .json(&json!({"email": email, "password": password}))
+        .json(&json!({"email": email, "password": password, "account_id": account_id}))
         .send()
         .await?;
     if !res.status().is_success() {
@@ -244,9 +254,18 @@ pub struct Api {
 
 impl Api {
     pub async fn login(base: &str, email: &str, password: &str) -> Result<Self> {
+        Self::login_to(base, email, password, None).await
+    }
+
+    pub async fn login_to(
+        base: &str,
+        email: &str,
+        password: &str,
+        account_id: Option<&str>,
+    ) -> Result<Self> {
         Ok(Self {
             base: base.to_string(),
-            cookie: login(base, email, password).await?,
+            cookie: login_to(base, email, password, account_id).await?,
             http: reqwest::Client::new(),
         })
     }

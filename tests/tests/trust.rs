@@ -218,40 +218,17 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
     names.sort();
     assert_eq!(names, ["Boutique B", "Demo shop"]);
     // Signed in to B, the session is B's agent's: B's sites, nothing of the demo account.
-    let res = http
-        .post(format!("{base}/api/login"))
-        .json(&json!({"email": ADMIN.0, "password": ADMIN.1, "account_id": "b-account"}))
-        .send()
-        .await?;
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("a session")?
-        .to_string();
-    let me: Value = http
-        .get(format!("{base}/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let at_b = Api::login_to(&base, ADMIN.0, ADMIN.1, Some("b-account")).await?;
+    let (_, me) = at_b.call("GET", "/api/me", None).await?;
     assert_eq!(me["agent"]["account_id"], "b-account");
     assert_eq!(
         me["sites"].as_array().unwrap().len(),
         0,
         "not assigned to B's site yet"
     );
-    let offers: Value = http
-        .get(format!("{base}/api/offers"))
-        .header("cookie", &cookie)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let (_, offers) = at_b.call("GET", "/api/offers", None).await?;
     assert_eq!(offers, json!([]), "the demo account's offers are not B's");
-    let mut socket = Client::agent(&base, DEMO_SITE, &cookie).await?;
+    let mut socket = Client::agent(&base, DEMO_SITE, &at_b.cookie).await?;
     assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
     Ok(())
 }
