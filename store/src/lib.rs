@@ -1,18 +1,17 @@
 //! Implementations of `vitrine_core`'s storage traits: the table ([`Store`]) on SQLite
-//! (the embedded default, one file in a data directory) or DynamoDB (the cloud system of
+//! (the embedded default, one file in a data directory) or DynamoDB (`vitrine-dynamo`, the cloud system of
 //! record), and chat images ([`BlobStore`](vitrine_core::store::blobs::BlobStore)) in a
 //! directory or S3. [`AnyStore`] and [`AnyBlobs`] let binaries pick at start-up without
 //! making everything generic; [`StoreConfig::open`] is how every binary opens one.
 
 mod blobs;
-mod dynamo;
 mod sqlite;
 
 use std::path::PathBuf;
 
 pub use blobs::{AnyBlobs, LocalBlobs, S3Blobs};
-pub use dynamo::DynamoStore;
 pub use sqlite::SqliteStore;
+pub use vitrine_dynamo::native::DynamoStore;
 
 use serde_json::{Map, Value};
 use vitrine_core::store::blobs::BlobError;

@@ -1,4 +1,4 @@
-//! Builds `vitrine-core` for wasm32-unknown-unknown. rustup cannot add targets on this
+//! Builds `vitrine-core` and `vitrine-dynamo` for wasm32-unknown-unknown. rustup cannot add targets on this
 //! machine, so this uses Debian's `rustc-web` toolchain unpacked under ~/.cache (not
 //! installed: the machine's default toolchain stays as it is) with -Zbuild-std.
 
@@ -48,6 +48,8 @@ pub fn check(root: &Path, cache: &Path) -> Result<()> {
             "--release",
             "-p",
             "vitrine-core",
+            "-p",
+            "vitrine-dynamo",
             "--lib",
             "--target",
             "wasm32-unknown-unknown",
@@ -60,7 +62,7 @@ pub fn check(root: &Path, cache: &Path) -> Result<()> {
         .env("CARGO_TARGET_DIR", cache.join("vitrine-wasm-target"))
         .env_remove("RUSTFLAGS")
         .current_dir(root))
-    .context("vitrine-core must build for wasm32-unknown-unknown (the Worker runs it)")?;
-    eprintln!("vitrine-core builds for wasm32-unknown-unknown");
+    .context("vitrine-core and vitrine-dynamo must build for wasm32-unknown-unknown (the Worker runs them)")?;
+    eprintln!("vitrine-core and vitrine-dynamo build for wasm32-unknown-unknown");
     Ok(())
 }

@@ -1,14 +1,14 @@
 //! The store contract suite against a real DynamoDB-compatible server. `cargo xtask test`
 //! starts DynamoDB Local and sets VITRINE_DYNAMODB_ENDPOINT; each case gets its own table.
 
-use vitrine_store::DynamoStore;
+use vitrine_dynamo::native::DynamoStore;
 
 async fn fresh_store() -> DynamoStore {
     let endpoint = std::env::var("VITRINE_DYNAMODB_ENDPOINT").expect(
         "VITRINE_DYNAMODB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts DynamoDB Local",
     );
     let table = format!("contract-{}", uuid::Uuid::new_v4());
-    let store = DynamoStore::connect_local(&endpoint, table).await;
+    let store = DynamoStore::connect_local(&endpoint, &table).await;
     store
         .ensure_table()
         .await
