@@ -272,7 +272,7 @@ fn bench(args: &[String]) -> Result<()> {
         run(Command::new("bash").args([
             "-c",
             &format!(
-                "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --server-pid {} --visitors {n} --seconds {seconds}",
+                "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --server-pid {} --visitors {n} --seconds {seconds}",
                 release.join("vitrine-loadgen").display(),
                 server.port,
                 server.metrics_port,
@@ -299,6 +299,11 @@ struct BenchServer {
 /// Starts a release server on a fresh store (file limit raised for many sockets). The
 /// load comes from one address, so the per-address limits are lifted; widgets are played
 /// with the test visitor key.
+/// The server and the load generator each get a core of their own (`taskset`), so the
+/// generator's work cannot hide in the server's numbers, nor the reverse.
+const SERVER_CORE: u32 = 0;
+const LOADGEN_CORE: u32 = 1;
+
 fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<BenchServer> {
     let (port, metrics_port) = (children::free_port()?, children::free_port()?);
     let pid = children.spawn(
@@ -306,7 +311,7 @@ fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<
             .args([
                 "-c",
                 &format!(
-                    "ulimit -n $(ulimit -Hn); exec {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 \
+                    "ulimit -n $(ulimit -Hn); exec taskset -c {SERVER_CORE} {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 \
                      --metrics-bind 127.0.0.1:{metrics_port} --data-dir {} \
                      --sockets-per-address 1000000 --conversations-per-address 1000000",
                     release.join("vitrine").display(),
@@ -340,7 +345,7 @@ fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
     let result = run(Command::new("bash").args([
         "-c",
         &format!(
-            "ulimit -n $(ulimit -Hn); exec {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --conversations {conversations} --seconds {seconds}",
+            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --conversations {conversations} --seconds {seconds}",
             release.join("vitrine-chatload").display(),
             server.port,
             server.metrics_port

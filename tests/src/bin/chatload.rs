@@ -86,6 +86,10 @@ async fn main() -> Result<()> {
         );
         agent_tasks.push(tokio::spawn(async move {
             let mut mine: Vec<String> = Vec::new();
+            // Takes sent but not confirmed: the hub may refuse some (`rate_limited`, the
+            // per-socket frame budget), and an agent retries, as the portal does.
+            let mut to_take: Vec<String> = Vec::new();
+            let mut retry_at: Option<Instant> = None;
             let mut rng = Rng(0xA5A5_5A5A ^ (k as u64 + 1));
             let mut next_send = Instant::now() + Duration::from_secs(3600);
             let mut sent = 0u64;
@@ -93,10 +97,26 @@ async fn main() -> Result<()> {
                 if stop.load(Ordering::Relaxed) {
                     return anyhow::Ok(client);
                 }
+                if retry_at.is_some_and(|at| at <= Instant::now()) {
+                    retry_at = None;
+                    // Within the refilled budget (10 frames a second); the rest next time.
+                    for id in to_take.iter().take(8) {
+                        client
+                            .send(&json!({"type": "take", "conversation_id": id}))
+                            .await?;
+                    }
+                    if !to_take.is_empty() {
+                        retry_at = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                }
+                let wake = retry_at.map_or(next_send, |at| at.min(next_send));
                 let frame = tokio::select! {
                     f = client.next_forever() => Some(f?),
-                    _ = tokio::time::sleep_until(next_send.into()) => None,
+                    _ = tokio::time::sleep_until(wake.into()) => None,
                 };
+                if frame.is_none() && Instant::now() < next_send {
+                    continue; // a retry is due, not a message
+                }
                 let Some(frame) = frame else {
                     // Answer one of my conversations (each about every 10 s).
                     if !mine.is_empty() && measuring.load(Ordering::Relaxed) {
@@ -123,13 +143,18 @@ async fn main() -> Result<()> {
                             .and_then(|v| v.strip_prefix("bench-chat-"))
                             .and_then(|i| i.parse().ok());
                         let id = c["conversation_id"].as_str().unwrap_or("").to_string();
-                        if c["status"] == "pending" && index.is_some_and(|i| i % agents == k) {
+                        if c["status"] == "pending"
+                            && index.is_some_and(|i| i % agents == k)
+                            && !to_take.contains(&id)
+                        {
                             client
                                 .send(&json!({"type": "take", "conversation_id": id}))
                                 .await?;
+                            to_take.push(id.clone());
                         }
                         // Shown as active: it is this agent's (others get its ID alone).
                         if c["status"] == "active" && !mine.contains(&id) {
+                            to_take.retain(|t| *t != id);
                             mine.push(id);
                             taken.fetch_add(1, Ordering::Relaxed);
                             next_send =
@@ -145,6 +170,9 @@ async fn main() -> Result<()> {
                                     .push(epoch.elapsed().as_secs_f64() * 1000.0 - t);
                             }
                         }
+                    }
+                    Some("error") if frame["code"] == "rate_limited" => {
+                        retry_at.get_or_insert(Instant::now() + Duration::from_secs(1));
                     }
                     _ => {}
                 }
