@@ -30,16 +30,7 @@ fn call_accepted(b: &mut Bench) -> String {
             visitor_ids: vec!["visitor-1".into()],
         },
     );
-    let (call_id, preview) = out
-        .to_visitor(10)
-        .into_iter()
-        .find_map(|f| match f {
-            VisitorServerFrame::CallInvite {
-                call_id, preview, ..
-            } => Some((call_id, preview)),
-            _ => None,
-        })
-        .expect("the visitor is invited");
+    let (call_id, preview) = out.invite(10).expect("the visitor is invited");
     // The preview token lets the visitor see the agent before answering, nothing more.
     let claims = verify_call_token(CALL_KEY, &preview.token, &call_id, T0 + 2).unwrap();
     assert_eq!(claims.role, CallRole::Preview);

@@ -274,16 +274,7 @@ fn call(b: &mut Bench, visitors: &[Visitor]) -> (String, Vec<(String, String)>) 
     let mut call_id = String::new();
     let mut seats = Vec::new();
     for v in visitors {
-        let (id, preview) = out
-            .to_visitor(v.conn)
-            .into_iter()
-            .find_map(|f| match f {
-                VisitorServerFrame::CallInvite {
-                    call_id, preview, ..
-                } => Some((call_id, preview)),
-                _ => None,
-            })
-            .expect("invited");
+        let (id, preview) = out.invite(v.conn).expect("invited");
         let claims = verify_call_token(CALL_KEY, &preview.token, &id, b.now).unwrap();
         seats.push((claims.participant, claims.name));
         call_id = id;
@@ -340,14 +331,7 @@ fn in_a_call_visitors_are_opaque_seats_and_a_seat_dies_with_its_place() {
             visitor_ids: vec!["visitor-2".into()],
         },
     );
-    let token = out
-        .to_visitor(11)
-        .into_iter()
-        .find_map(|f| match f {
-            VisitorServerFrame::CallInvite { preview, .. } => Some(preview.token),
-            _ => None,
-        })
-        .unwrap();
+    let token = out.invite(11).unwrap().1.token;
     assert_eq!(
         verify_call_token(CALL_KEY, &token, &call_id, b.now)
             .unwrap()

@@ -561,6 +561,16 @@ impl Out {
     }
 
     /// The conversations an agent connection was told it can no longer see.
+    /// The call invitation a visitor's connection got: the call and its preview join.
+    pub fn invite(&self, conn: ConnId) -> Option<(String, CallJoinInfo)> {
+        self.to_visitor(conn).into_iter().find_map(|f| match f {
+            VisitorServerFrame::CallInvite {
+                call_id, preview, ..
+            } => Some((call_id, preview)),
+            _ => None,
+        })
+    }
+
     pub fn hidden(&self, conn: ConnId) -> Vec<String> {
         self.to_agent(conn)
             .into_iter()
