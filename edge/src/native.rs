@@ -375,6 +375,8 @@ async fn run_hub<S: Store + Clone + Sync + 'static>(
                         tokio::spawn(send_to_media_node(media, command));
                     }
                 }
+                // This process keeps its hubs as long as their sockets.
+                Output::Remember { .. } => {}
             }
         }
     }

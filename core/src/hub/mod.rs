@@ -42,11 +42,12 @@
 mod calls;
 mod conversations;
 mod presence;
+pub mod resume;
 mod roster;
 pub mod storage;
 mod timers;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -59,6 +60,7 @@ use crate::store::accounts::admits_role;
 use crate::store::agents::Role;
 
 pub use calls::{CallConfig, SiteSettings};
+pub use resume::{Resumable, SeenVisitor};
 pub use storage::{StoreOp, StoreReply, StoreRequest};
 
 use calls::Calls;
@@ -95,6 +97,9 @@ pub struct HubConfig {
     /// Signs visitor credentials (see `access::visitor_credential`). Secret, and stable:
     /// changing it makes every browser a new visitor.
     pub visitor_key: Vec<u8>,
+    /// Say what each connection needs to survive a rebuild ([`Output::Remember`]): on for
+    /// a Durable Object, whose memory goes while its sockets stay (see [`resume`]).
+    pub remember: bool,
 }
 
 impl Default for HubConfig {
@@ -113,11 +118,12 @@ impl Default for HubConfig {
             address_conversations_per_second: 1.0 / 60.0,
             calls: None,
             visitor_key: Vec::new(),
+            remember: false,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentIdentity {
     pub agent_id: String,
     pub name: String,
@@ -173,6 +179,19 @@ pub enum Input {
     Disconnected {
         conn: ConnId,
     },
+    /// A connection of an earlier hub of this site, taken back silently after the
+    /// adapter lost the hub but not the socket (a Durable Object evicted while hibernating).
+    Resume {
+        conn: ConnId,
+        state: Resumable,
+    },
+    /// The runtime answered the connection's ping itself at `at` (a Durable Object's
+    /// auto-response, which never wakes the hub): it is alive. Adapters say it before a
+    /// sweep ([`Hub::sweep_due`]).
+    Heard {
+        conn: ConnId,
+        at: UnixMillis,
+    },
     /// The answer to an [`Output::Store`] request, success or not.
     Stored(StoreReply),
     /// The site's settings, whenever the adapter (re)reads them. Unchanged is a no-op;
@@ -217,6 +236,12 @@ pub enum Output {
     Store(StoreRequest),
     /// Tell the media node (POST to its control endpoint, signed with the media key).
     Media(MediaCommand),
+    /// Keep this beside the socket and hand it back as [`Input::Resume`] to a new hub
+    /// (only with [`HubConfig::remember`]).
+    Remember {
+        conn: ConnId,
+        state: Resumable,
+    },
 }
 
 /// What one part tells the others, routed by the hub after the part acted.
@@ -343,6 +368,8 @@ pub struct Hub {
     visitor_key: Vec<u8>,
     /// Until the store has answered the restore request: the inputs that came meanwhile.
     restoring: Option<VecDeque<Input>>,
+    /// With `remember`: the connections whose [`Resumable`] the last input changed.
+    touched: Option<BTreeSet<ConnId>>,
     out: Vec<Output>,
     events: VecDeque<Event>,
 }
@@ -360,6 +387,7 @@ impl Hub {
             consultants: Vec::new(),
             visitor_key: config.visitor_key.clone(),
             restoring: Some(VecDeque::new()),
+            touched: config.remember.then(BTreeSet::new),
             out: Vec::new(),
             events: VecDeque::new(),
             site,
@@ -390,8 +418,11 @@ impl Hub {
                     code: close_code::TRY_AGAIN_LATER,
                     reason: "the site is starting; try again".into(),
                 }),
-                input @ Input::Disconnected { .. } => waiting.push_back(input),
+                input @ (Input::Disconnected { .. } | Input::Resume { .. }) => {
+                    waiting.push_back(input)
+                }
                 Input::SiteSettings(_)
+                | Input::Heard { .. }
                 | Input::CallEvent(_)
                 | Input::AgentChanged { .. }
                 | Input::SessionEnded { .. } => {}
@@ -401,7 +432,97 @@ impl Hub {
         }
         self.fire_timers(now);
         self.route_events(now);
+        self.remember();
         std::mem::take(&mut self.out)
+    }
+
+    /// Whether the next `Tick` sweeps silent connections: the adapter first says which
+    /// the runtime heard from ([`Input::Heard`]).
+    pub fn sweep_due(&self, now: UnixMillis) -> bool {
+        self.roster.sweep_due(now)
+    }
+
+    /// The hub's connections.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.roster.conns()
+    }
+
+    /// What `conn` needs to be taken back by a new hub.
+    pub fn resumable(&self, conn: ConnId) -> Option<Resumable> {
+        Some(match self.roster.peer(conn)? {
+            Peer::Visitor(v) => Resumable::Visitor {
+                address: v.address.clone(),
+                location: v.location.clone(),
+                nonce: v.nonce,
+                left: v.left,
+                activity: v.activity,
+                visitor: v
+                    .visitor_id
+                    .as_deref()
+                    .and_then(|id| self.presence.seen(id))
+                    .map(SeenVisitor::cut),
+            },
+            Peer::Agent(a) => Resumable::Agent {
+                agent: a.identity.clone(),
+                session: a.session.clone(),
+                available: a.available,
+            },
+        })
+    }
+
+    /// Marks what `input` changes about its connections' [`Resumable`]s.
+    fn touch(&mut self, input: &Input) {
+        let Some(touched) = &mut self.touched else {
+            return;
+        };
+        match input {
+            Input::VisitorConnected { conn, .. }
+            | Input::AgentConnected { conn, .. }
+            | Input::FromVisitor {
+                conn,
+                frame: VisitorFrame::Activity { .. } | VisitorFrame::Leave {},
+            }
+            | Input::FromAgent {
+                conn,
+                frame: AgentFrame::SetAvailability { .. },
+            } => {
+                touched.insert(*conn);
+            }
+            // The page is the visitor's: every tab carries it.
+            Input::FromVisitor {
+                conn,
+                frame: VisitorFrame::Hello { .. } | VisitorFrame::PageView(_),
+            } => {
+                touched.insert(*conn);
+                if let Some(visitor_id) = self.roster.visitor_of(*conn) {
+                    touched.extend(self.roster.visitor_conns(visitor_id));
+                }
+            }
+            Input::AgentChanged { agent_id, .. } => {
+                touched.extend(self.roster.agent_conns_of(agent_id));
+            }
+            _ => {}
+        }
+    }
+
+    /// [`Output::Remember`] for every connection touched, once it has been applied.
+    fn remember(&mut self) {
+        let Some(touched) = self.touched.take() else {
+            return;
+        };
+        for conn in &touched {
+            // A hello binds the tab only now: its visitor's other tabs carry the page too.
+            if let Some(visitor_id) = self.roster.visitor_of(*conn) {
+                for &tab in self.roster.visitor_conns(visitor_id) {
+                    if let Some(state) = self.resumable(tab) {
+                        self.out.push(Output::Remember { conn: tab, state });
+                    }
+                }
+            } else if let Some(state) = self.resumable(*conn) {
+                self.out.push(Output::Remember { conn: *conn, state });
+            }
+        }
+        self.touched = Some(BTreeSet::new());
     }
 
     /// When the adapter must call `handle(Input::Tick, _)` next, if ever.
@@ -439,6 +560,7 @@ impl Hub {
     }
 
     fn apply(&mut self, input: Input, now: UnixMillis) {
+        self.touch(&input);
         match input {
             Input::VisitorConnected {
                 conn,
@@ -485,6 +607,8 @@ impl Hub {
                 }
             }
             Input::Disconnected { conn } => self.disconnected(conn, now),
+            Input::Resume { conn, state } => self.resume(conn, state, now),
+            Input::Heard { conn, at } => self.roster.heard(conn, at),
             Input::Stored(reply) => self.stored(reply, now),
             Input::SiteSettings(settings) => {
                 let reassigned = settings.consultants != self.consultants;
@@ -541,6 +665,48 @@ impl Hub {
                     .agent_conn_closed(&mut ctx, &agent.identity.agent_id);
             }
             None => {}
+        }
+    }
+
+    /// Takes back a connection of an earlier hub without a word to anyone: the browser
+    /// has its welcome or snapshot already.
+    fn resume(&mut self, conn: ConnId, state: Resumable, now: UnixMillis) {
+        match state {
+            Resumable::Visitor {
+                address,
+                location,
+                nonce,
+                left,
+                activity,
+                visitor,
+            } => {
+                let peer = VisitorConn {
+                    visitor_id: None,
+                    left,
+                    address,
+                    nonce,
+                    location: location.clone(),
+                    activity,
+                };
+                self.roster.add(conn, Peer::Visitor(peer), now);
+                if let Some(seen) = visitor.filter(|_| !left) {
+                    self.roster.bind_visitor(conn, &seen.visitor_id, activity);
+                    self.presence.resume(&self.roster, seen, location);
+                }
+            }
+            Resumable::Agent {
+                agent,
+                session,
+                available,
+            } => {
+                let peer = AgentConn {
+                    identity: agent,
+                    session,
+                    available,
+                };
+                self.roster.add(conn, Peer::Agent(peer), now);
+                self.presence.agent_resumed(&self.roster, conn, now);
+            }
         }
     }
 

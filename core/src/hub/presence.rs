@@ -159,6 +159,48 @@ impl Presence {
         self.mark_changed(ctx, visitor_id);
     }
 
+    /// What a rebuilt hub needs to show the visitor as before ([`super::Resumable`]).
+    pub fn seen(&self, visitor_id: &str) -> Option<super::SeenVisitor> {
+        let v = self.visitors.get(visitor_id)?;
+        Some(super::SeenVisitor {
+            visitor_id: visitor_id.to_string(),
+            visit_id: v.visit_id.clone(),
+            visit_started_at: v.visit_started_at,
+            visit_count: v.visit_count,
+            page: v.page.clone(),
+            page_seq: v.page_seq,
+        })
+    }
+
+    /// A tab of a rebuilt hub: the visitor is back as they were, and nobody is told (the
+    /// agents' lists have them already).
+    pub fn resume(&mut self, roster: &Roster, seen: super::SeenVisitor, location: Location) {
+        let status = match roster.visitor_activity(&seen.visitor_id) {
+            Some(Activity::Idle) => VisitorStatus::Idle,
+            _ => VisitorStatus::Active,
+        };
+        let v = self
+            .visitors
+            .entry(seen.visitor_id)
+            .or_insert_with(|| Visitor {
+                visit_id: seen.visit_id,
+                visit_started_at: seen.visit_started_at,
+                page: seen.page.clone(),
+                page_seq: seen.page_seq,
+                location,
+                left_at: None,
+                offline_since: None,
+                status,
+                visit_count: seen.visit_count,
+            });
+        // Tabs may have been remembered at different times: the latest page wins.
+        if seen.page_seq > v.page_seq {
+            v.page = seen.page;
+            v.page_seq = seen.page_seq;
+        }
+        v.status = status;
+    }
+
     pub fn page_view(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, page: PageView) {
         let Some(v) = self.visitors.get_mut(visitor_id) else {
             return;
@@ -236,6 +278,19 @@ impl Presence {
                 ..Batch::default()
             },
         );
+    }
+
+    /// An agent's socket of a rebuilt hub: their list is current, so their next update
+    /// carries only what changes from now on.
+    pub fn agent_resumed(&mut self, roster: &Roster, conn: ConnId, now: UnixMillis) {
+        self.batches.insert(
+            conn,
+            Batch {
+                last_flush_at: Some(now),
+                ..Batch::default()
+            },
+        );
+        self.site_available = roster.any_agent_available();
     }
 
     pub fn agent_disconnected(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) {

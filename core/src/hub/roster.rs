@@ -37,6 +37,9 @@ pub(super) enum Peer {
 struct Conn {
     peer: Peer,
     last_frame_at: UnixMillis,
+    /// When the runtime last answered this socket's ping for the hub (the Durable
+    /// Object's auto-response): alive, though no frame reached the hub.
+    heard_at: UnixMillis,
     tokens: f64,
     /// Told it is rate-limited; reset when a frame gets through again.
     limited: bool,
@@ -89,6 +92,7 @@ impl Roster {
             Conn {
                 peer,
                 last_frame_at: now,
+                heard_at: now,
                 tokens: self.frame_burst,
                 limited: false,
             },
@@ -107,6 +111,17 @@ impl Roster {
 
     pub fn len(&self) -> usize {
         self.conns.len()
+    }
+
+    pub fn conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.keys().copied()
+    }
+
+    /// The runtime answered a ping on `conn` at `at` (see [`super::Input::Heard`]).
+    pub fn heard(&mut self, conn: ConnId, at: UnixMillis) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.heard_at = c.heard_at.max(at);
+        }
     }
 
     pub fn peer(&self, conn: ConnId) -> Option<&Peer> {
@@ -298,6 +313,10 @@ impl Roster {
         self.sweep_at
     }
 
+    pub fn sweep_due(&self, now: UnixMillis) -> bool {
+        self.sweep_at.is_some_and(|at| at <= now)
+    }
+
     /// At the sweep's time: the connections that went silent (a crashed browser never
     /// sends a close). The caller closes them.
     pub fn sweep(&mut self, now: UnixMillis) -> Vec<ConnId> {
@@ -308,7 +327,7 @@ impl Roster {
         let silent = self
             .conns
             .iter()
-            .filter(|(_, c)| c.last_frame_at + timeout <= now)
+            .filter(|(_, c)| c.last_frame_at.max(c.heard_at) + timeout <= now)
             .map(|(id, _)| *id)
             .collect();
         self.sweep_at = (!self.conns.is_empty()).then_some(now + self.sweep_interval_ms);

@@ -1,0 +1,103 @@
+//! What a connection needs to survive its hub being rebuilt: a Durable Object is evicted
+//! from memory while its sockets stay open (hibernation), and the next event finds a new,
+//! empty hub. The adapter keeps each socket's [`Resumable`] beside the socket (a Durable
+//! Object's socket attachment), hands them back as [`super::Input::Resume`], and the hub
+//! takes the connections back silently: no welcome, no snapshot, no store writes; the
+//! browsers keep what they have. Conversations come back from the store as usual.
+//!
+//! A hub makes these only when [`super::HubConfig::remember`] is on
+//! ([`super::Output::Remember`] after every input that changed one).
+
+use serde::{Deserialize, Serialize};
+
+use super::AgentIdentity;
+use crate::protocol::{Activity, CurrentPage, Location, UnixMillis};
+
+/// A hibernation attachment is at most 2 KiB; a page's URL and title are cut to fit.
+const MAX_URL: usize = 800;
+const MAX_TITLE: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "side", rename_all = "snake_case")]
+pub enum Resumable {
+    Visitor {
+        address: String,
+        location: Location,
+        nonce: [u8; 16],
+        /// Said `leave`: counts for no one.
+        left: bool,
+        activity: Activity,
+        /// Who said `hello` on it, with what the live list shows of them.
+        visitor: Option<SeenVisitor>,
+    },
+    Agent {
+        agent: AgentIdentity,
+        session: String,
+        available: bool,
+    },
+}
+
+/// A visitor's row as the hub had it (the parts no frame would resend).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenVisitor {
+    pub visitor_id: String,
+    pub visit_id: String,
+    pub visit_started_at: UnixMillis,
+    pub visit_count: u32,
+    pub page: CurrentPage,
+    pub page_seq: u32,
+}
+
+impl SeenVisitor {
+    pub(super) fn cut(mut self) -> Self {
+        cut(&mut self.page.url, MAX_URL);
+        cut(&mut self.page.title, MAX_TITLE);
+        self
+    }
+}
+
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_visitor_fits_an_attachment() {
+        let long = "é".repeat(10_000);
+        let seen = SeenVisitor {
+            visitor_id: "v".repeat(22),
+            visit_id: "x".repeat(64),
+            visit_started_at: u64::MAX,
+            visit_count: u32::MAX,
+            page: CurrentPage {
+                url: long.clone(),
+                title: long.clone(),
+                opened_at: u64::MAX,
+            },
+            page_seq: u32::MAX,
+        }
+        .cut();
+        let state = Resumable::Visitor {
+            address: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".into(),
+            location: Location {
+                country: Some("x".repeat(64)),
+                city: Some("y".repeat(64)),
+            },
+            nonce: [255; 16],
+            left: false,
+            activity: Activity::Idle,
+            visitor: Some(seen),
+        };
+        let json = serde_json::to_string(&state).unwrap();
+        assert!(json.len() <= 2048, "{} bytes", json.len());
+    }
+}
