@@ -56,7 +56,7 @@ pub struct Refusal {
     pub reason: &'static str,
 }
 
-const UNKNOWN_SITE: Refusal = Refusal {
+pub const UNKNOWN_SITE: Refusal = Refusal {
     code: close_code::UNKNOWN_SITE,
     reason: "unknown or inactive site key",
 };
@@ -65,6 +65,22 @@ pub const STORE_DOWN: Refusal = Refusal {
     code: close_code::TRY_AGAIN_LATER,
     reason: "could not check this connection; try again",
 };
+
+/// Whether an operator's `Authorization` header carries `token` (`Bearer …`), compared
+/// in constant time (both sides MACed with a fixed key, then the MACs compared).
+pub fn bearer_matches(token: &str, header: Option<&str>) -> bool {
+    use hmac::{Mac, SimpleHmac};
+    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let mac = |value: &str| {
+        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(b"vitrine operator token")
+            .expect("any key length");
+        mac.update(value.as_bytes());
+        mac
+    };
+    !token.is_empty() && mac(given).verify_slice(&mac(token).finalize().into_bytes()).is_ok()
+}
 
 /// A site as hubs need it: its record and its account's plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +349,15 @@ mod tests {
             },
             plan: Plan { calls: true },
         }
+    }
+
+    #[test]
+    fn an_operator_token_must_match_exactly() {
+        assert!(bearer_matches("s3cret", Some("Bearer s3cret")));
+        assert!(!bearer_matches("s3cret", Some("Bearer s3cre")));
+        assert!(!bearer_matches("s3cret", Some("s3cret")));
+        assert!(!bearer_matches("s3cret", None));
+        assert!(!bearer_matches("", Some("Bearer ")));
     }
 
     #[test]

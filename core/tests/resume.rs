@@ -114,7 +114,7 @@ fn a_socket_the_runtime_hears_from_survives_the_sweep() {
         now += 25_000;
         b.at(now);
         if b.hub.sweep_due(now) {
-            closes.extend(b.input(Input::Heard { conn: 10, at: now }).closes());
+            closes.extend(b.input(Input::Heard(vec![(10, now)])).closes());
         }
         closes.extend(b.input(Input::Tick).closes());
     }

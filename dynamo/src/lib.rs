@@ -1,7 +1,7 @@
 //! The store on DynamoDB, written once for every runtime: DynamoDB's JSON protocol
 //! (`application/x-amz-json-1.0`), requests signed with SigV4 (`aws-sigv4`, pure Rust),
-//! carried by a [`Transport`] — `reqwest` natively ([`native`]), the Worker's `fetch` in
-//! wasm32. The AWS SDK does not build for wasm32, and one client for both keeps the
+//! carried by a [`Transport`] — `reqwest` natively (`native`), the Worker's `fetch` in
+//! wasm32 (`fetch`). The AWS SDK does not build for wasm32, and one client for both keeps the
 //! table's layout, the item ↔ attribute mapping and every condition in one place.
 //!
 //! The table: `pk` (S) hash key, `sk` (S) range key, `ttl` (N, Unix seconds) the TTL
@@ -23,6 +23,8 @@ use vitrine_core::store::{
     Query, StoreError, StoreResult, Write,
 };
 
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
@@ -68,6 +70,8 @@ pub struct Dynamo<T> {
     host: String,
     region: String,
     table: String,
+    /// HTTP requests sent (retries included), shared by clones: what DynamoDB bills.
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Why a request did not succeed.
@@ -173,7 +177,13 @@ impl<T: Transport> Dynamo<T> {
             host,
             region: region.to_string(),
             table: table.to_string(),
+            requests: Default::default(),
         }
+    }
+
+    /// HTTP requests sent to DynamoDB so far (retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn table(&self) -> &str {
@@ -261,6 +271,8 @@ impl<T: Transport> Dynamo<T> {
             .await
             .map_err(|e| Failure::Transient(format!("credentials: {e}")))?;
         let headers = self.signed_headers(operation, body, credentials)?;
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (status, answer) = self
             .transport
             .post(&self.endpoint, headers, body.to_vec())

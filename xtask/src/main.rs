@@ -5,7 +5,8 @@
 //!   web type-check and size budget, browser end-to-end in Chromium
 //! - `web`         install npm packages (once) and bundle the widget and portal
 //! - `gen-types`   regenerate web/shared/protocol.ts from the Rust wire types
-//! - `wasm-check`  build `vitrine-core` for wasm32-unknown-unknown
+//! - `wasm-check`  build `vitrine-core` and `vitrine-dynamo` for wasm32-unknown-unknown
+//! - `worker`      build the Cloudflare Worker (edge/worker/build) for wrangler
 //! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
 //!   the first failing run)
 //! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
@@ -65,9 +66,10 @@ fn main() -> Result<()> {
         Some("web") => web(),
         Some("gen-types") => gen_types(),
         Some("wasm-check") => wasm::check(&root(), &cache_dir()),
+        Some("worker") => wasm::worker(&root(), &cache_dir()),
         Some("bench") => bench(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|bench>");
+            eprintln!("usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|bench>");
             std::process::exit(2);
         }
     }

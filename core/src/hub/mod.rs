@@ -185,13 +185,10 @@ pub enum Input {
         conn: ConnId,
         state: Resumable,
     },
-    /// The runtime answered the connection's ping itself at `at` (a Durable Object's
-    /// auto-response, which never wakes the hub): it is alive. Adapters say it before a
-    /// sweep ([`Hub::sweep_due`]).
-    Heard {
-        conn: ConnId,
-        at: UnixMillis,
-    },
+    /// The runtime answered these connections' pings itself, last at these times (a
+    /// Durable Object's auto-response, which never wakes the hub): they are alive.
+    /// Adapters say it, for all their sockets at once, before a sweep ([`Hub::sweep_due`]).
+    Heard(Vec<(ConnId, UnixMillis)>),
     /// The answer to an [`Output::Store`] request, success or not.
     Stored(StoreReply),
     /// The site's settings, whenever the adapter (re)reads them. Unchanged is a no-op;
@@ -422,7 +419,7 @@ impl Hub {
                     waiting.push_back(input)
                 }
                 Input::SiteSettings(_)
-                | Input::Heard { .. }
+                | Input::Heard(_)
                 | Input::CallEvent(_)
                 | Input::AgentChanged { .. }
                 | Input::SessionEnded { .. } => {}
@@ -608,7 +605,11 @@ impl Hub {
             }
             Input::Disconnected { conn } => self.disconnected(conn, now),
             Input::Resume { conn, state } => self.resume(conn, state, now),
-            Input::Heard { conn, at } => self.roster.heard(conn, at),
+            Input::Heard(heard) => {
+                for (conn, at) in heard {
+                    self.roster.heard(conn, at);
+                }
+            }
             Input::Stored(reply) => self.stored(reply, now),
             Input::SiteSettings(settings) => {
                 let reassigned = settings.consultants != self.consultants;

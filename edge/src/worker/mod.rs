@@ -1,0 +1,145 @@
+//! The Cloudflare Worker: the front door at the edge. It routes each site's sockets to
+//! that site's Durable Object ([`site_hub::SiteHub`], `idFromName(site_key)`), which runs
+//! the same sans-IO hub as the local server, and serves the widget and the portal's files
+//! (Workers static assets). It decides nothing about who may connect: the Durable Object
+//! does, with `vitrine_core::access`, as the native adapter does.
+//!
+//! Geolocation (P2) comes from `request.cf`, which only Cloudflare sets: the Worker
+//! passes it on in its own headers and drops any a client sent under those names.
+
+mod site_hub;
+
+use vitrine_core::access::{self, Refusal};
+use vitrine_core::media_key::{self, SignedError};
+use worker::*;
+
+pub use site_hub::SiteHub;
+
+/// Headers only the Worker sets on what it forwards to a Durable Object.
+const COUNTRY: &str = "x-vitrine-country";
+const CITY: &str = "x-vitrine-city";
+const ADDRESS: &str = "x-vitrine-address";
+const TRUSTED: [&str; 3] = [COUNTRY, CITY, ADDRESS];
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let url = req.url()?;
+    match (req.method(), url.path()) {
+        (Method::Get, "/ws/visitor" | "/ws/agent") => to_site_hub(req, &env).await,
+        (Method::Post, "/internal/call-events") => call_event(req, &env).await,
+        (Method::Get | Method::Post, path) if path.starts_with("/internal/") => {
+            operator(req, &env).await
+        }
+        _ => env.assets("ASSETS")?.fetch_request(req).await,
+    }
+}
+
+/// A socket for a site: to that site's Durable Object, with the trusted facts only the
+/// edge knows. A key that is not one is refused here (no object is made for it).
+async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
+    let url = req.url()?;
+    let site = url
+        .query_pairs()
+        .find(|(k, _)| k == "site")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !access::is_site_key(&site) {
+        let origin = req.headers().get("origin")?;
+        let refusal = match url.path() {
+            "/ws/visitor" => access::admit_visitor(None, origin.as_deref()).err(),
+            _ => None,
+        };
+        return refuse(refusal.unwrap_or(access::UNKNOWN_SITE));
+    }
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if !TRUSTED.contains(&name.as_str()) {
+            headers.set(&name, &value)?;
+        }
+    }
+    if let Some(cf) = req.cf() {
+        if let Some(country) = cf.country() {
+            headers.set(COUNTRY, &country)?;
+        }
+        if let Some(city) = cf.city() {
+            headers.set(CITY, &city)?;
+        }
+    }
+    let address = req.headers().get("cf-connecting-ip")?;
+    headers.set(ADDRESS, address.as_deref().unwrap_or("unknown"))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let forwarded = Request::new_with_init(url.as_str(), &init)?;
+    site_stub(env, &site)?.fetch_with_request(forwarded).await
+}
+
+fn site_stub(env: &Env, site: &str) -> Result<Stub> {
+    env.durable_object("SITE_HUB")?.id_from_name(site)?.get_stub()
+}
+
+/// Accepts, then closes with a code: a browser cannot read an HTTP status from a
+/// WebSocket handshake (as the local server does).
+fn refuse(refusal: Refusal) -> Result<Response> {
+    let pair = WebSocketPair::new()?;
+    pair.server.accept()?;
+    pair.server
+        .close(Some(refusal.code), Some(refusal.reason))?;
+    Response::from_websocket(pair.client)
+}
+
+/// `POST /internal/call-events`: the media node's signed reports, to the site's object.
+async fn call_event(mut req: Request, env: &Env) -> Result<Response> {
+    let Some(key) = secret(env, "VITRINE_CALL_KEY") else {
+        return Response::error("not found", 404);
+    };
+    let body = req.bytes().await?;
+    let signature = req.headers().get(media_key::SIGNATURE_HEADER)?;
+    match media_key::read_call_event(key.as_bytes(), &body, signature.as_deref()) {
+        Ok(event) if access::is_site_key(&event.site) => {
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_body(Some(serde_json::to_string(&event)?.into()));
+            let request = Request::new_with_init("https://hub/call-event", &init)?;
+            site_stub(env, &event.site)?
+                .fetch_with_request(request)
+                .await
+                .map(|r| r.with_status(204))
+        }
+        Ok(_) | Err(SignedError::Malformed(_)) => Response::error("bad request", 400),
+        Err(SignedError::BadSignature) => Response::error("unauthorized", 401),
+    }
+}
+
+/// `/internal/{stats,evict}?site=…`: the operator's view of one site's object (counters),
+/// and a way to drop its memory as an eviction does (tests). Bearer `VITRINE_OPERATOR_TOKEN`.
+async fn operator(req: Request, env: &Env) -> Result<Response> {
+    let token = secret(env, "VITRINE_OPERATOR_TOKEN").unwrap_or_default();
+    let given = req.headers().get("authorization")?;
+    if !access::bearer_matches(&token, given.as_deref()) {
+        return Response::error("unauthorized", 401);
+    }
+    let url = req.url()?;
+    let site = url
+        .query_pairs()
+        .find(|(k, _)| k == "site")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !access::is_site_key(&site) {
+        return Response::error("site: not a site key", 400);
+    }
+    let path = url.path().trim_start_matches("/internal");
+    let mut init = RequestInit::new();
+    init.with_method(req.method());
+    let request = Request::new_with_init(&format!("https://hub{path}"), &init)?;
+    site_stub(env, &site)?.fetch_with_request(request).await
+}
+
+/// A secret (or, in `wrangler dev`, a var); `None` when unset or empty.
+fn secret(env: &Env, name: &str) -> Option<String> {
+    let value = env
+        .secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()?;
+    (!value.is_empty()).then_some(value)
+}
