@@ -79,7 +79,10 @@ pub fn bearer_matches(token: &str, header: Option<&str>) -> bool {
         mac.update(value.as_bytes());
         mac
     };
-    !token.is_empty() && mac(given).verify_slice(&mac(token).finalize().into_bytes()).is_ok()
+    !token.is_empty()
+        && mac(given)
+            .verify_slice(&mac(token).finalize().into_bytes())
+            .is_ok()
 }
 
 /// A site as hubs need it: its record and its account's plan.

@@ -45,13 +45,20 @@ fn a_rebuilt_hub_shows_the_same_live_list_and_tells_no_one() {
     let o2 = b.at(T0 + 100).visitor(&v1);
     let o3 = b.at(T0 + 200).visitor(&v2);
     let o4 = b.visitor(&v2.tab(12));
-    let o5 = b.at(T0 + 300).visitor_does(
-        &v2,
-        VisitorFrame::PageView(page(2, "/shoes", "Shoes")),
+    let o5 = b
+        .at(T0 + 300)
+        .visitor_does(&v2, VisitorFrame::PageView(page(2, "/shoes", "Shoes")));
+    let o6 = b.visitor_does(
+        &v1,
+        VisitorFrame::Activity {
+            state: Activity::Idle,
+        },
     );
-    let o6 = b.visitor_does(&v1, VisitorFrame::Activity { state: Activity::Idle });
     let kept = attachments(&[&o1, &o2, &o3, &o4, &o5, &o6]);
-    assert_eq!(kept.keys().copied().collect::<Vec<_>>(), vec![1, 10, 11, 12]);
+    assert_eq!(
+        kept.keys().copied().collect::<Vec<_>>(),
+        vec![1, 10, 11, 12]
+    );
     let before = sorted(b.hub.live_list());
 
     let mut rebuilt = Bench::with(remembering());
@@ -63,7 +70,10 @@ fn a_rebuilt_hub_shows_the_same_live_list_and_tells_no_one() {
     assert_eq!(said, vec![], "no frame, no write: the browsers have it all");
     let after = sorted(rebuilt.hub.live_list());
     assert_eq!(after, before);
-    assert_eq!(after[1].page.title, "Shoes", "both tabs carry the latest page");
+    assert_eq!(
+        after[1].page.title, "Shoes",
+        "both tabs carry the latest page"
+    );
     assert_eq!(after[0].status, VisitorStatus::Idle);
     assert_eq!(rebuilt.hub.connection_count(), 4);
 }

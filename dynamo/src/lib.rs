@@ -295,19 +295,26 @@ impl<T: Transport> Dynamo<T> {
             Err(e) => return Err(e.into()),
         }
         let attribute = |name: &str| json!({ "AttributeName": name, "AttributeType": "S" });
-        self.call(
-            "CreateTable",
-            json!({
-                "TableName": self.table,
-                "KeySchema": [
-                    { "AttributeName": "pk", "KeyType": "HASH" },
-                    { "AttributeName": "sk", "KeyType": "RANGE" },
-                ],
-                "AttributeDefinitions": [attribute("pk"), attribute("sk")],
-                "BillingMode": "PAY_PER_REQUEST",
-            }),
-        )
-        .await?;
+        let created = self
+            .call(
+                "CreateTable",
+                json!({
+                    "TableName": self.table,
+                    "KeySchema": [
+                        { "AttributeName": "pk", "KeyType": "HASH" },
+                        { "AttributeName": "sk", "KeyType": "RANGE" },
+                    ],
+                    "AttributeDefinitions": [attribute("pk"), attribute("sk")],
+                    "BillingMode": "PAY_PER_REQUEST",
+                }),
+            )
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another process (a second API instance starting) created it meanwhile.
+            Err(Failure::Fatal(why)) if why.starts_with("ResourceInUseException") => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
         self.call(
             "UpdateTimeToLive",
             json!({

@@ -183,14 +183,18 @@ pub const TEST_VISITOR_KEY: &str = "integration-tests-visitor-key";
 /// The demo site's key (the site the servers seed).
 pub const DEMO_SITE: &str = "demo-shop";
 
-/// A widget's `hello` as visitor `visitor_id` of the demo site (with the credential the
-/// hub would have given it under [`TEST_VISITOR_KEY`]).
-pub fn hello(visitor_id: &str, visit_id: &str, seq: u32, url: &str, title: &str) -> Value {
-    let credential = vitrine_core::access::visitor_credential(
-        TEST_VISITOR_KEY.as_bytes(),
-        DEMO_SITE,
-        visitor_id,
-    );
+/// A widget's `hello` as visitor `visitor_id` of `site` (with the credential the hub would
+/// have given it under [`TEST_VISITOR_KEY`]).
+pub fn hello(
+    site: &str,
+    visitor_id: &str,
+    visit_id: &str,
+    seq: u32,
+    url: &str,
+    title: &str,
+) -> Value {
+    let credential =
+        vitrine_core::access::visitor_credential(TEST_VISITOR_KEY.as_bytes(), site, visitor_id);
     json!({
         "type": "hello", "v": 1, "credential": credential, "visit_id": visit_id, "visit_age_ms": 0,
         "page": {"seq": seq, "url": url, "title": title, "referrer": null, "opened_ms_ago": 0}
@@ -233,8 +237,9 @@ pub fn agent_message(conversation_id: &str, client_id: &str, text: &str) -> Valu
 }
 
 /// A `hello` that resumes chat after `after_seq`.
-pub fn hello_resuming(visitor_id: &str, visit_id: &str, after_seq: u64) -> Value {
+pub fn hello_resuming(site: &str, visitor_id: &str, visit_id: &str, after_seq: u64) -> Value {
     let mut h = hello(
+        site,
         visitor_id,
         visit_id,
         1,

@@ -3,47 +3,32 @@
 //! tenants and chats kept apart; bad input refused with clear errors.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use vitrine_core::store::accounts::{self, Site};
-use vitrine_server::{start, Config, Running};
 use vitrine_tests::{agent_message, hello_resuming, login, visitor_message, Api, Client};
-
-const SITE: &str = "demo-shop";
-const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
 mod common;
 
-use common::temp_data_dir;
+use common::Stack;
 
-async fn start_on(data_dir: PathBuf) -> Result<(Running, String)> {
-    start_with(data_dir, |_| {}).await
-}
-
-async fn start_with(
-    data_dir: PathBuf,
-    adjust: impl FnOnce(&mut Config),
-) -> Result<(Running, String)> {
-    let mut config = common::config(data_dir);
-    adjust(&mut config);
-    let running = start(config).await?;
-    let base = format!("http://{}", running.addr);
-    Ok((running, base))
-}
-
-async fn agent(base: &str, cookie: &str) -> Result<Client> {
-    let mut a = Client::agent(base, SITE, cookie).await?;
+async fn agent(s: &Stack, cookie: &str) -> Result<Client> {
+    let mut a = Client::agent(&s.hub, &s.site, cookie).await?;
     let snapshot = a.next().await?;
     assert_eq!(snapshot["type"], "snapshot");
     Ok(a)
 }
 
-async fn visitor(base: &str, visitor_id: &str, after: u64) -> Result<Client> {
-    let mut v = Client::visitor(base, SITE).await?;
-    v.send(&hello_resuming(visitor_id, "visit-00000001", after))
-        .await?;
+async fn visitor(s: &Stack, visitor_id: &str, after: u64) -> Result<Client> {
+    let mut v = Client::visitor(&s.hub, &s.site).await?;
+    v.send(&hello_resuming(
+        &s.site,
+        visitor_id,
+        "visit-00000001",
+        after,
+    ))
+    .await?;
     Ok(v)
 }
 
@@ -68,11 +53,10 @@ async fn acked(v: &mut Client, ids: &[&str]) -> Result<HashMap<String, u64>> {
 
 #[tokio::test]
 async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart() -> Result<()> {
-    let dir = temp_data_dir();
-    let (server, base) = start_on(dir.clone()).await?;
-    let cookie = login(&base, ADMIN.0, ADMIN.1).await?;
-    let mut ada = agent(&base, &cookie).await?;
-    let mut v = visitor(&base, "visitor-b2-0001", 0).await?;
+    let s = common::stack().await?;
+    let cookie = login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut ada = agent(&s, &cookie).await?;
+    let mut v = visitor(&s, "visitor-b2-0001", 0).await?;
     v.wait_for("welcome", is_type("welcome")).await?;
 
     // 1. The visitor writes; the agent takes the conversation and answers.
@@ -102,7 +86,7 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
         .await?;
     v.send(&visitor_message("v-msg-0003", "In brass?")).await?;
     drop(v);
-    let mut v = visitor(&base, "visitor-b2-0001", 1).await?;
+    let mut v = visitor(&s, "visitor-b2-0001", 1).await?;
     let resumed = v
         .wait_for("resumed conversation", is_type("conversation"))
         .await?;
@@ -121,14 +105,14 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
     ada.send(&agent_message(&id, "a-msg-0002", "Yes, 3 left in brass."))
         .await?;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    server.abort();
+    let s = s.restart().await?;
     drop(ada);
     drop(v);
 
-    // 4. Restart on the same store; both sides reconnect and resend what was unacknowledged.
-    let (_server, base) = start_on(dir).await?;
-    let cookie = login(&base, ADMIN.0, ADMIN.1).await?;
-    let mut ada = Client::agent(&base, SITE, &cookie).await?;
+    // 4. The hub starts again from the store; both sides reconnect and resend what was
+    //    unacknowledged.
+    let cookie = login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut ada = Client::agent(&s.hub, &s.site, &cookie).await?;
     let snapshot = ada.wait_for("snapshot", is_type("snapshot")).await?;
     let restored = snapshot["conversations"].as_array().unwrap();
     assert_eq!(
@@ -149,18 +133,18 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
         f["type"] == "message_ack" && f["client_id"] == "a-msg-0003"
     })
     .await?;
-    let mut v = visitor(&base, "visitor-b2-0001", 3).await?;
+    let mut v = visitor(&s, "visitor-b2-0001", 3).await?;
     v.send(&visitor_message("v-msg-0003", "In brass?")).await?; // a late duplicate
     v.send(&visitor_message("v-msg-0004", "Yes please!"))
         .await?;
     acked(&mut v, &["v-msg-0003", "v-msg-0004"]).await?;
 
     // 5. The store holds each message exactly once, numbered in order.
-    let api = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let api = Api::login(&s.api, &s.admin.0, &s.admin.1).await?;
     let (status, page) = api
         .call(
             "GET",
-            &format!("/api/sites/{SITE}/conversations/{id}/messages"),
+            &format!("/api/sites/{}/conversations/{id}/messages", s.site),
             None,
         )
         .await?;
@@ -195,10 +179,10 @@ async fn nothing_is_lost_or_duplicated_across_dropped_connections_and_a_restart(
 
 #[tokio::test]
 async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
-    let (server, base) = start_on(temp_data_dir()).await?;
-    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
-    let mut ada = agent(&base, &admin.cookie).await?;
-    let mut v = visitor(&base, "visitor-sec-0001", 0).await?;
+    let s = common::stack().await?;
+    let admin = Api::login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut ada = agent(&s, &admin.cookie).await?;
+    let mut v = visitor(&s, "visitor-sec-0001", 0).await?;
     v.send(&visitor_message("v-sec-0001", "private question"))
         .await?;
     let pending = ada
@@ -236,21 +220,26 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
         )
         .await?;
     assert_eq!(status, 200, "{body}");
-    let bo = Api::login(&base, "bo@demo.shop", invited["password"].as_str().unwrap()).await?;
+    let bo = Api::login(
+        &s.api,
+        "bo@demo.shop",
+        invited["password"].as_str().unwrap(),
+    )
+    .await?;
 
     // Bo cannot open demo-shop's socket, nor read its conversation, nor list it.
-    let mut socket = Client::agent(&base, SITE, &bo.cookie).await?;
+    let mut socket = Client::agent(&s.hub, &s.site, &bo.cookie).await?;
     assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
     let (status, _) = bo
         .call(
             "GET",
-            &format!("/api/sites/{SITE}/conversations/{id}/messages"),
+            &format!("/api/sites/{}/conversations/{id}/messages", s.site),
             None,
         )
         .await?;
     assert_eq!(status, 404);
     let (status, _) = bo
-        .call("GET", &format!("/api/conversations?site={SITE}"), None)
+        .call("GET", &format!("/api/conversations?site={}", s.site), None)
         .await?;
     assert_eq!(status, 404);
     let (_, mine) = bo.call("GET", "/api/me", None).await?;
@@ -273,7 +262,7 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
 
     // Another account's agent: refused on the socket, "not found" over HTTP.
     accounts::put_site(
-        &server.store,
+        &s.server.store,
         &Site {
             site_key: "tenant-b".into(),
             account_id: "account-b".into(),
@@ -295,7 +284,7 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
     assert_eq!(status, 404);
 
     // A visitor only ever gets their own conversation: another visitor ID sees nothing.
-    let mut stranger = visitor(&base, "visitor-sec-0002", 99).await?;
+    let mut stranger = visitor(&s, "visitor-sec-0002", 99).await?;
     let welcome = stranger.wait_for("welcome", is_type("welcome")).await?;
     assert_eq!(welcome["has_conversation"], false);
     stranger.send(&json!({"type": "ping"})).await?;
@@ -313,14 +302,14 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
     let endpoint = std::env::var("VITRINE_S3_ENDPOINT")
         .context("VITRINE_S3_ENDPOINT is not set: run the tests with `cargo xtask test`")?;
     let bucket = format!("chat-{}", uuid::Uuid::new_v4());
-    let (_server, base) = start_with(temp_data_dir(), |c| {
+    let s = common::stack_with(|c| {
         c.s3_bucket = Some(bucket.clone());
         c.s3_endpoint = Some(endpoint);
     })
     .await?;
-    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
-    let mut ada = agent(&base, &admin.cookie).await?;
-    let mut v = visitor(&base, "visitor-bad-0001", 0).await?;
+    let admin = Api::login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut ada = agent(&s, &admin.cookie).await?;
+    let mut v = visitor(&s, "visitor-bad-0001", 0).await?;
     v.wait_for("welcome", is_type("welcome")).await?;
 
     // Oversize text, a javascript: page URL, an empty message.
@@ -398,7 +387,7 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
     let (status, body) = admin.raw("/api/uploads", "image/png", png).await?;
     assert_eq!(status, 200, "{body}");
     let blob_id = body["blob_id"].as_str().unwrap().to_string();
-    let res = reqwest::get(format!("{base}/blobs/{blob_id}")).await?;
+    let res = reqwest::get(format!("{}/blobs/{blob_id}", s.api)).await?;
     assert_eq!(res.headers()["content-type"], "image/png");
     // It lives in the bucket, not in the data directory.
     let s3 = vitrine_store::S3Blobs::connect_local(&std::env::var("VITRINE_S3_ENDPOINT")?, &bucket)
@@ -410,7 +399,7 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
     );
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
-        reqwest::get(format!("{base}/blobs/../../etc/passwd"))
+        reqwest::get(format!("{}/blobs/../../etc/passwd", s.api))
             .await?
             .status()
             .as_u16(),
@@ -449,8 +438,8 @@ async fn bad_chat_input_is_refused_with_clear_errors() -> Result<()> {
 #[tokio::test]
 async fn a_visitor_with_a_pending_message_is_answered_after_coming_back() -> Result<()> {
     // Leave a message while nobody is available; an agent answers it later (C1).
-    let (_server, base) = start_on(temp_data_dir()).await?;
-    let mut v = visitor(&base, "visitor-later-01", 0).await?;
+    let s = common::stack().await?;
+    let mut v = visitor(&s, "visitor-later-01", 0).await?;
     let welcome = v.wait_for("welcome", is_type("welcome")).await?;
     assert_eq!(welcome["agents_available"], false);
     v.send(&json!({"type": "send_message", "client_id": "v-later-0001", "text": "Call me back about the sofa",
@@ -458,8 +447,8 @@ async fn a_visitor_with_a_pending_message_is_answered_after_coming_back() -> Res
     acked(&mut v, &["v-later-0001"]).await?;
     v.close().await?;
 
-    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
-    let mut ada = Client::agent(&base, SITE, &admin.cookie).await?;
+    let admin = Api::login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut ada = Client::agent(&s.hub, &s.site, &admin.cookie).await?;
     let snapshot = ada.wait_for("snapshot", is_type("snapshot")).await?;
     let c = &snapshot["conversations"][0];
     assert_eq!(
@@ -498,7 +487,7 @@ async fn a_visitor_with_a_pending_message_is_answered_after_coming_back() -> Res
         bail!("search by e-mail should find the conversation: {found}");
     }
     // The visitor comes back later and sees the answer in its (now closed) conversation.
-    let mut v = visitor(&base, "visitor-later-01", 0).await?;
+    let mut v = visitor(&s, "visitor-later-01", 0).await?;
     let welcome = v.wait_for("welcome", is_type("welcome")).await?;
     assert_eq!(
         welcome["has_conversation"], false,

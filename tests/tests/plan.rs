@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 use vitrine_core::store::accounts::{set_plan, Plan};
-use vitrine_tests::{hello, login, Api, Client};
+use vitrine_tests::{hello, login, Api, Client, DEMO_SITE};
 
 mod common;
 
@@ -20,6 +20,7 @@ fn is_type(t: &'static str) -> impl Fn(&Value) -> bool {
 async fn visitor_welcome(base: &str, visitor_id: &str) -> Result<(Client, Value)> {
     let mut v = Client::visitor(base, SITE).await?;
     v.send(&hello(
+        DEMO_SITE,
         visitor_id,
         "visit-00000001",
         1,

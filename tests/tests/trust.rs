@@ -29,6 +29,7 @@ async fn welcomed(base: &str, frame: &Value) -> Result<(Client, Value)> {
 async fn a_visitor_id_seen_elsewhere_opens_nothing_of_that_visitor() -> Result<()> {
     let (_server, base) = common::start_with(|_| {}).await?;
     let hello_owner = hello(
+        DEMO_SITE,
         "visitor-owner-01",
         "visit-00000001",
         1,
@@ -265,6 +266,7 @@ async fn one_address_cannot_hold_hundreds_of_sockets() -> Result<()> {
     let mut open = Vec::new();
     for i in 0..5 {
         let frame = hello(
+            DEMO_SITE,
             &format!("visitor-cap-{i:04}"),
             "visit-00000001",
             1,
@@ -279,6 +281,7 @@ async fn one_address_cannot_hold_hundreds_of_sockets() -> Result<()> {
     open.pop().unwrap().close().await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let frame = hello(
+        DEMO_SITE,
         "visitor-cap-9999",
         "visit-00000001",
         1,
@@ -325,6 +328,7 @@ async fn new_conversations_from_one_address_are_bounded() -> Result<()> {
     let mut refused = 0;
     for i in 0..7 {
         let frame = hello(
+            DEMO_SITE,
             &format!("visitor-open-{i:04}"),
             "visit-00000001",
             1,
@@ -353,6 +357,7 @@ async fn an_acknowledged_first_message_survives_a_crash_with_its_conversation() 
     for round in 0..3 {
         let (server, base) = common::start_with(|c| c.data_dir = data_dir.clone()).await?;
         let frame = hello(
+            DEMO_SITE,
             &format!("visitor-crash-{round:04}"),
             "visit-00000001",
             1,
@@ -549,6 +554,7 @@ async fn messages_far_above_the_protocols_limit_are_refused_before_they_are_buff
         "not read to the end first"
     );
     let frame = hello(
+        DEMO_SITE,
         "visitor-after-0001",
         "visit-00000001",
         1,

@@ -7,28 +7,49 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+/// Each child, and whether it leads a process group of its own (stopped as a group).
 #[derive(Default)]
-pub struct Children(Vec<Child>);
+pub struct Children(Vec<(Child, bool)>);
 
 impl Children {
     /// Starts a process and returns its PID.
     pub fn spawn(&mut self, cmd: &mut Command) -> Result<u32> {
         let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
         let pid = child.id();
-        self.0.push(child);
+        self.0.push((child, false));
+        Ok(pid)
+    }
+
+    /// Starts a process that starts its own (wrangler: node, esbuild, workerd) in a new
+    /// process group, so that stopping it stops all of them and nothing else.
+    pub fn spawn_group(&mut self, cmd: &mut Command) -> Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {cmd:?}"))?;
+        let pid = child.id();
+        self.0.push((child, true));
         Ok(pid)
     }
 
     pub fn stop_all(&mut self) {
-        for mut child in self.0.drain(..) {
+        for (mut child, group) in self.0.drain(..).rev() {
             // SIGTERM first so servers can flush; then make sure.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let target = match group {
+                true => format!("-{}", child.id()),
+                false => child.id().to_string(),
+            };
+            let _ = Command::new("kill").arg("--").arg(&target).status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
+            }
+            if group {
+                let _ = Command::new("kill").args(["-KILL", "--", &target]).status();
             }
             let _ = child.kill();
             let _ = child.wait();

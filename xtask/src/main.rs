@@ -1,18 +1,21 @@
 //! `cargo xtask <command>`: the project's scripts, in Rust so they run the same everywhere.
 //!
-//! - `dev`         build the web assets and run the whole product locally (embedded store)
+//! - `dev [--edge]` build the web assets and run the whole product locally (embedded
+//!   store); `--edge`: on the edge stack (Worker in workerd, DynamoDB Local)
 //! - `test`        every test: Rust (incl. the DynamoDB contract run), wasm32 build of core,
 //!   web type-check and size budget, browser end-to-end in Chromium
 //! - `web`         install npm packages (once) and bundle the widget and portal
 //! - `gen-types`   regenerate web/shared/protocol.ts from the Rust wire types
 //! - `wasm-check`  build `vitrine-core` and `vitrine-dynamo` for wasm32-unknown-unknown
 //! - `worker`      build the Cloudflare Worker (edge/worker/build) for wrangler
+//! - `test-edge`   only the protocol suites against the Worker in workerd
 //! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
 //!   the first failing run)
 //! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
 
 mod children;
 mod ddb;
+mod edge;
 mod moto;
 mod wasm;
 
@@ -67,9 +70,12 @@ fn main() -> Result<()> {
         Some("gen-types") => gen_types(),
         Some("wasm-check") => wasm::check(&root(), &cache_dir()),
         Some("worker") => wasm::worker(&root(), &cache_dir()),
+        Some("test-edge") => test_edge(),
         Some("bench") => bench(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|bench>");
+            eprintln!(
+                "usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|test-edge|bench>"
+            );
             std::process::exit(2);
         }
     }
@@ -101,6 +107,9 @@ fn web() -> Result<()> {
 }
 
 fn dev(extra: &[String]) -> Result<()> {
+    if extra.first().is_some_and(|a| a == "--edge") {
+        return dev_edge(&extra[1..]);
+    }
     web()?;
     run(cargo()
         .args(["build", "-p", "vitrine-server"])
@@ -114,6 +123,65 @@ fn dev(extra: &[String]) -> Result<()> {
         bail!("vitrine exited with {status}");
     }
     Ok(())
+}
+
+/// `cargo xtask dev --edge`: the product on the edge stack, locally. The Worker in
+/// workerd is the front door (portal and widget files, every socket, `/api` carried to
+/// the API); its Durable Objects and the API share one DynamoDB Local table; the local
+/// server is the API and the media node.
+fn dev_edge(extra: &[String]) -> Result<()> {
+    web()?;
+    run(cargo()
+        .args(["build", "-p", "vitrine-server"])
+        .current_dir(root()))?;
+    let mut children = Children::default();
+    let endpoint = ddb::start(&cache_dir(), &mut children)?;
+    let api_port = children::free_port()?;
+    let worker_port = children::free_port()?;
+    let worker_url = format!("http://127.0.0.1:{worker_port}");
+    let visitor_key = format!("dev-{}", std::process::id());
+    let call_key = format!("dev-call-{}", std::process::id());
+    let operator = format!("dev-operator-{}", std::process::id());
+    children.spawn(
+        with_web_dirs(&mut Command::new(target_dir().join("debug/vitrine")))
+            .args(["--store", "dynamodb", "--dynamodb-endpoint", &endpoint])
+            .args(["--bind", &format!("127.0.0.1:{api_port}")])
+            .args(["--public-url", &worker_url])
+            .env("VITRINE_VISITOR_KEY", &visitor_key)
+            .env("VITRINE_CALL_KEY", &call_key)
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_REGION", "us-east-1")
+            .args(extra)
+            .current_dir(root()),
+    )?;
+    children::wait_for_port(api_port)?;
+    edge::start_on(
+        &root(),
+        &cache_dir(),
+        &mut children,
+        worker_port,
+        &[
+            ("VITRINE_DYNAMODB_ENDPOINT", endpoint.as_str()),
+            (
+                "VITRINE_API_ORIGIN",
+                &format!("http://127.0.0.1:{api_port}"),
+            ),
+            ("VITRINE_VISITOR_KEY", &visitor_key),
+            ("VITRINE_CALL_KEY", &call_key),
+            ("VITRINE_OPERATOR_TOKEN", &operator),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+        ],
+    )?;
+    eprintln!(
+        "\n  Vitrine on the edge stack: Worker {worker_url} (portal: {worker_url}/portal/), \
+         API 127.0.0.1:{api_port}, DynamoDB Local {endpoint}\n  \
+         Operator token for {worker_url}/internal/stats?site=…: {operator}\n  Ctrl-C stops everything.\n"
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
 }
 
 /// The server's built-in default for its static files is the path of the clone that
@@ -130,6 +198,9 @@ fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
 }
+
+/// The integration suites that run against the Worker as well as the local server.
+const EDGE_SUITES: &[&str] = &["live_list", "chat"];
 
 fn test() -> Result<()> {
     let root = root();
@@ -150,16 +221,54 @@ fn test() -> Result<()> {
         .env("VITRINE_DYNAMODB_ENDPOINT", &endpoint)
         .env("VITRINE_S3_ENDPOINT", &s3)
         .current_dir(&root))?;
-    children.stop_all();
 
-    // 3. The core builds for wasm32 (what the Worker will run).
+    // 3. The same protocol suites against the edge.
     wasm::check(&root, &cache_dir())?;
+    edge_suites(&mut children, &endpoint, &s3)?;
+    children.stop_all();
 
     // 4. Browser end-to-end in Chromium against the real binaries.
     build_bins()?;
     browser_tests()?;
     eprintln!("all tests passed");
     Ok(())
+}
+
+/// The protocol suites against the Worker in workerd, its Durable Objects on DynamoDB
+/// Local (the API: the local server on the same table).
+fn edge_suites(children: &mut Children, endpoint: &str, s3: &str) -> Result<()> {
+    let worker = edge::start(
+        &root(),
+        &cache_dir(),
+        children,
+        &[
+            ("VITRINE_DYNAMODB_ENDPOINT", endpoint),
+            ("VITRINE_VISITOR_KEY", edge::TEST_VISITOR_KEY),
+            ("VITRINE_OPERATOR_TOKEN", edge::OPERATOR_TOKEN),
+            ("VITRINE_OFFLINE_GRACE_MS", edge::TEST_OFFLINE_GRACE_MS),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+        ],
+    )?;
+    run(cargo()
+        .args(["test", "-p", "vitrine-tests"])
+        .args(EDGE_SUITES.iter().flat_map(|t| ["--test", t]))
+        .env("VITRINE_DYNAMODB_ENDPOINT", endpoint)
+        .env("VITRINE_S3_ENDPOINT", s3)
+        .env("VITRINE_EDGE_URL", &worker.url)
+        .env("VITRINE_EDGE_OPERATOR_TOKEN", edge::OPERATOR_TOKEN)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .current_dir(root()))
+}
+
+/// `cargo xtask test-edge`: only the suites against the Worker.
+fn test_edge() -> Result<()> {
+    let mut children = Children::default();
+    let endpoint = ddb::start(&cache_dir(), &mut children)?;
+    let s3 = moto::start(&cache_dir(), &mut children)?;
+    edge_suites(&mut children, &endpoint, &s3)
 }
 
 /// `cargo test` only builds a package's binaries when that package has integration tests,

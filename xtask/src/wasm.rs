@@ -83,7 +83,13 @@ fn wasm_bindgen(cache: &Path) -> Result<PathBuf> {
     if !bin.exists() {
         // Not --locked: a pinned dependency of the CLI is missing from the registry mirror.
         run(Command::new("cargo")
-            .args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN, "--root"])
+            .args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                WASM_BINDGEN,
+                "--root",
+            ])
             .arg(&root))?;
     }
     Ok(bin)
@@ -114,7 +120,10 @@ pub fn worker(root: &Path, cache: &Path) -> Result<()> {
     run(Command::new(wasm_bindgen(cache)?)
         .args(["--target", "web", "--out-name", "edge"])
         // A panic poisons the instance: the shim resets it (see shim.mjs).
-        .args(["--experimental-reset-state-function", "--force-enable-abort-handler"])
+        .args([
+            "--experimental-reset-state-function",
+            "--force-enable-abort-handler",
+        ])
         .arg("--out-dir")
         .arg(&out)
         .arg(&wasm))?;

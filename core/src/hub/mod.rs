@@ -235,10 +235,7 @@ pub enum Output {
     Media(MediaCommand),
     /// Keep this beside the socket and hand it back as [`Input::Resume`] to a new hub
     /// (only with [`HubConfig::remember`]).
-    Remember {
-        conn: ConnId,
-        state: Resumable,
-    },
+    Remember { conn: ConnId, state: Resumable },
 }
 
 /// What one part tells the others, routed by the hub after the part acted.

@@ -30,8 +30,49 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get | Method::Post, path) if path.starts_with("/internal/") => {
             operator(req, &env).await
         }
+        (_, path) if path.starts_with("/api/") || path.starts_with("/blobs/") => {
+            to_api(req, &env).await
+        }
         _ => env.assets("ASSETS")?.fetch_request(req).await,
     }
+}
+
+/// The API (Lambdas behind their URL, or the local server) under the Worker's origin, so
+/// the portal, its session cookie and its sockets share one origin.
+async fn to_api(mut req: Request, env: &Env) -> Result<Response> {
+    let Some(origin) = var(env, "VITRINE_API_ORIGIN") else {
+        return Response::error("not found", 404);
+    };
+    let url = req.url()?;
+    let target = format!(
+        "{}{}{}",
+        origin.trim_end_matches('/'),
+        url.path(),
+        url.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if name != "host" {
+            headers.set(&name, &value)?;
+        }
+    }
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        init.with_body(Some(
+            worker::js_sys::Uint8Array::from(&req.bytes().await?[..]).into(),
+        ));
+    }
+    Fetch::Request(Request::new_with_init(&target, &init)?)
+        .send()
+        .await
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 /// A socket for a site: to that site's Durable Object, with the trusted facts only the
@@ -74,7 +115,9 @@ async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
 }
 
 fn site_stub(env: &Env, site: &str) -> Result<Stub> {
-    env.durable_object("SITE_HUB")?.id_from_name(site)?.get_stub()
+    env.durable_object("SITE_HUB")?
+        .id_from_name(site)?
+        .get_stub()
 }
 
 /// Accepts, then closes with a code: a browser cannot read an HTTP status from a

@@ -32,7 +32,7 @@ use vitrine_dynamo::Credentials;
 use worker::wasm_bindgen::prelude::*;
 use worker::*;
 
-use super::{secret, ADDRESS, CITY, COUNTRY};
+use super::{secret, var, ADDRESS, CITY, COUNTRY};
 
 /// Waits shorter than this are timers in memory; longer ones are alarms.
 const SHORT_WAIT_MS: u64 = 2_000;
@@ -56,6 +56,8 @@ extern "C" {
 /// What each socket keeps across hibernation (at most 2 KiB, see `hub::resume`).
 #[derive(Serialize, Deserialize)]
 struct Attachment {
+    /// The site (the object's name is not passed to every event in workerd).
+    site: String,
     conn: ConnId,
     agent: bool,
     state: Option<Resumable>,
@@ -73,8 +75,8 @@ impl DurableObject for SiteHub {
         // Heartbeats never wake the object: the runtime answers them.
         let ping = serde_json::to_string(&VisitorFrame::Ping {}).expect("frames serialize");
         let pong = codec::encode(&VisitorServerFrame::Pong);
-        let pair = worker::WebSocketRequestResponsePair::new(&ping, &pong)
-            .expect("an auto-response pair");
+        let pair =
+            worker::WebSocketRequestResponsePair::new(&ping, &pong).expect("an auto-response pair");
         state.set_websocket_auto_response(&pair);
         Self {
             state,
@@ -106,19 +108,30 @@ impl DurableObject for SiteHub {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let runner = self.runner()?;
+        // No name and no sockets: nothing is left to run.
+        let Ok(runner) = self.runner() else {
+            return Response::empty();
+        };
         runner.alarm_at.set(None);
         runner.counters.alarms.set(runner.counters.alarms.get() + 1);
         runner.step(Input::Tick);
         Response::empty()
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
         let runner = self.runner()?;
         let Some(attachment) = ws.deserialize_attachment::<Attachment>()? else {
             return Ok(());
         };
-        let side = if attachment.agent { Side::Agent } else { Side::Visitor };
+        let side = if attachment.agent {
+            Side::Agent
+        } else {
+            Side::Visitor
+        };
         let input = match &message {
             WebSocketIncomingMessage::String(text) => {
                 codec::inbound(attachment.conn, side, Payload::Text(text))
@@ -127,12 +140,21 @@ impl DurableObject for SiteHub {
                 codec::inbound(attachment.conn, side, Payload::Binary)
             }
         };
-        runner.counters.frames_in.set(runner.counters.frames_in.get() + 1);
+        runner
+            .counters
+            .frames_in
+            .set(runner.counters.frames_in.get() + 1);
         runner.step(input);
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _clean: bool,
+    ) -> Result<()> {
         self.gone(ws)
     }
 
@@ -152,7 +174,21 @@ impl SiteHub {
         if let Some(runner) = self.runner.borrow().as_ref() {
             return Ok(runner.clone());
         }
-        let runner = Rc::new(Runner::new(&self.state, &self.env)?);
+        // The name the object was addressed by, or the site every socket carries.
+        let site = self
+            .state
+            .id()
+            .name()
+            .or_else(|| {
+                self.state.get_websockets().iter().find_map(|ws| {
+                    ws.deserialize_attachment::<Attachment>()
+                        .ok()
+                        .flatten()
+                        .map(|a| a.site)
+                })
+            })
+            .ok_or_else(|| Error::RustError("a site hub is addressed by its site key".into()))?;
+        let runner = Rc::new(Runner::new(&self.state, &self.env, site)?);
         self.runner.replace(Some(runner.clone()));
         runner.rebuild(&self.state);
         Ok(runner)
@@ -219,19 +255,8 @@ fn now_ms() -> UnixMillis {
     Date::now().as_millis()
 }
 
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .ok()
-        .filter(|v| !v.is_empty())
-}
-
 impl Runner {
-    fn new(state: &State, env: &Env) -> Result<Self> {
-        let site = state
-            .id()
-            .name()
-            .ok_or_else(|| Error::RustError("a site hub is addressed by its site key".into()))?;
+    fn new(state: &State, env: &Env, site: String) -> Result<Self> {
         let visitor_key = secret(env, "VITRINE_VISITOR_KEY")
             .ok_or_else(|| Error::RustError("VITRINE_VISITOR_KEY is not set".into()))?;
         let call_key = secret(env, "VITRINE_CALL_KEY");
@@ -270,7 +295,9 @@ impl Runner {
         Ok(Self {
             hub: RefCell::new(Hub::new(&site, config)),
             site,
-            state: State::from(JsValue::from(state.as_raw()).unchecked_into::<worker_sys::DurableObjectState>()),
+            state: State::from(
+                JsValue::from(state.as_raw()).unchecked_into::<worker_sys::DurableObjectState>(),
+            ),
             sockets: RefCell::new(HashMap::new()),
             next_conn: Cell::new(1),
             addresses: RefCell::new(AddressCaps::new(sockets_per_address)),
@@ -408,6 +435,7 @@ impl Runner {
                     if let Some((ws, _)) = self.sockets.borrow().get(&conn) {
                         let agent = matches!(state, Resumable::Agent { .. });
                         let attachment = Attachment {
+                            site: self.site.clone(),
                             conn,
                             agent,
                             state: Some(state),
@@ -455,7 +483,11 @@ impl Runner {
                     runner.step(Input::Tick);
                 }
             });
-        } else if self.alarm_at.get().is_none_or(|armed| armed > at || armed < now) {
+        } else if self
+            .alarm_at
+            .get()
+            .is_none_or(|armed| armed > at || armed < now)
+        {
             self.alarm_at.set(Some(at));
             let storage = self.state.storage();
             wasm_bindgen_futures::spawn_local(async move {
@@ -510,6 +542,7 @@ impl Runner {
         let conn = self.next_conn.get();
         self.next_conn.set(conn + 1);
         pair.server.serialize_attachment(Attachment {
+            site: self.site.clone(),
             conn,
             agent: side == Side::Agent,
             state: None,

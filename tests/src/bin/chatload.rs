@@ -197,6 +197,7 @@ async fn main() -> Result<()> {
             let mut client = Client::visitor(&server, &site).await?;
             client
                 .send(&hello(
+                    &site,
                     &format!("bench-chat-{i:06}"),
                     &format!("bench-visit-{i:06}"),
                     1,

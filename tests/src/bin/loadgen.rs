@@ -111,7 +111,7 @@ async fn main() -> Result<()> {
             let visitor_id = format!("bench-visitor-{i:06}");
             let mut client = Client::visitor(&server, &site).await?;
             let mut seq = 1;
-            client.send(&hello(&visitor_id, &format!("bench-visit-{i:06}"), seq, "https://shop.example/", "bench 0")).await?;
+            client.send(&hello(&site, &visitor_id, &format!("bench-visit-{i:06}"), seq, "https://shop.example/", "bench 0")).await?;
             client.next().await?; // welcome
             page_views.fetch_add(1, Ordering::Relaxed);
             connected.fetch_add(1, Ordering::Relaxed);

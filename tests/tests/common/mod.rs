@@ -1,12 +1,20 @@
-//! Starting the real server for an integration test: free ports, a fresh data directory,
-//! and the test visitor key (so a test can play a widget the hub gave a credential to).
+//! Starting what an integration test talks to, on either target (one suite, two targets):
+//!
+//! - **local** (default): the local server in process — API and hub — on SQLite in a fresh
+//!   data directory.
+//! - **edge** (`VITRINE_EDGE_URL` set, as `cargo xtask test` does): the hub is the Worker
+//!   in workerd (`wrangler dev --local`), on DynamoDB Local; the API is the local server
+//!   on the same table. Every test gets its own site and admin there (tenants side by
+//!   side in one table, as in production), since the Worker outlives the test.
+//!
+//! Both use the test visitor key, so a test can play a widget the hub gave a credential to.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use vitrine_server::{start, Config, Running};
+use anyhow::{Context, Result};
+use vitrine_server::{start, Config, Running, StoreKind};
 use vitrine_tests::TEST_VISITOR_KEY;
 
 pub fn temp_data_dir() -> PathBuf {
@@ -33,4 +41,104 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Result<(Running, St
     let running = start(config).await?;
     let base = format!("http://{}", running.addr);
     Ok((running, base))
+}
+
+/// The Worker under test, if the suite runs against the edge.
+pub struct Edge {
+    pub url: String,
+    pub operator_token: String,
+}
+
+pub fn edge() -> Option<Edge> {
+    let url = std::env::var("VITRINE_EDGE_URL").ok()?;
+    Some(Edge {
+        url: url.trim_end_matches('/').to_string(),
+        operator_token: std::env::var("VITRINE_EDGE_OPERATOR_TOKEN").unwrap_or_default(),
+    })
+}
+
+/// What a test talks to: the API (`api`), the hub's sockets (`hub`), its site and admin.
+pub struct Stack {
+    pub server: Running,
+    pub api: String,
+    pub hub: String,
+    pub site: String,
+    pub admin: (String, String),
+    config: Config,
+}
+
+pub async fn stack() -> Result<Stack> {
+    stack_with(|_| {}).await
+}
+
+/// A stack on the target under test; `adjust` changes the local server's configuration
+/// (the Worker's is fixed when it starts: `cargo xtask test` gives it the same grace period).
+pub async fn stack_with(adjust: impl FnOnce(&mut Config)) -> Result<Stack> {
+    let mut config = config(temp_data_dir());
+    adjust(&mut config);
+    if edge().is_some() {
+        let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        config.store = StoreKind::Dynamodb;
+        config.dynamodb_endpoint = Some(
+            std::env::var("VITRINE_DYNAMODB_ENDPOINT")
+                .context("the edge target needs VITRINE_DYNAMODB_ENDPOINT")?,
+        );
+        config.dynamodb_table =
+            std::env::var("VITRINE_EDGE_TABLE").unwrap_or_else(|_| "vitrine".into());
+        config.demo_site_key = format!("site-{id}");
+        config.admin_email = format!("admin-{id}@demo.shop");
+    }
+    Stack::start(config).await
+}
+
+impl Stack {
+    async fn start(config: Config) -> Result<Self> {
+        let server = start(config.clone()).await?;
+        let api = format!("http://{}", server.addr);
+        let hub = edge().map_or_else(|| api.clone(), |e| e.url);
+        Ok(Self {
+            server,
+            api,
+            hub,
+            site: config.demo_site_key.clone(),
+            admin: (config.admin_email.clone(), config.admin_password.clone()),
+            config,
+        })
+    }
+
+    pub fn is_edge(&self) -> bool {
+        edge().is_some()
+    }
+
+    /// The hub loses its memory: locally the whole server dies and starts again on the
+    /// same store (every socket drops); at the edge the site's Durable Object is evicted
+    /// (its sockets stay open with the runtime, and the next event rebuilds the hub).
+    pub async fn restart(self) -> Result<Self> {
+        match edge() {
+            None => {
+                self.server.abort();
+                Self::start(self.config).await
+            }
+            Some(edge) => {
+                let res = reqwest::Client::new()
+                    .post(format!("{}/internal/evict?site={}", edge.url, self.site))
+                    .bearer_auth(&edge.operator_token)
+                    .send()
+                    .await?;
+                anyhow::ensure!(res.status().is_success(), "evict: {}", res.status());
+                Ok(self)
+            }
+        }
+    }
+
+    /// The Worker's counters for this test's site (edge only).
+    pub async fn edge_stats(&self) -> Result<serde_json::Value> {
+        let edge = edge().context("edge target only")?;
+        let res = reqwest::Client::new()
+            .get(format!("{}/internal/stats?site={}", edge.url, self.site))
+            .bearer_auth(&edge.operator_token)
+            .send()
+            .await?;
+        Ok(res.json().await?)
+    }
 }
