@@ -66,29 +66,4 @@ fn js_body(body: &[u8]) -> worker::wasm_bindgen::JsValue {
     worker::js_sys::Uint8Array::from(body).into()
 }
 
-impl LocalStore for Dynamo<Fetcher> {
-    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
-        Dynamo::get(self, pk, sk).await
-    }
-    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
-        Dynamo::put(self, item, condition).await
-    }
-    async fn update(&self, pk: &str, sk: &str, attrs: Map<String, Value>) -> StoreResult<()> {
-        Dynamo::update(self, pk, sk, attrs).await
-    }
-    async fn delete(&self, pk: &str, sk: &str) -> StoreResult<()> {
-        Dynamo::delete(self, pk, sk).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
-        Dynamo::transact(self, writes).await
-    }
-    async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64> {
-        Dynamo::incr(self, pk, sk, expires_at).await
-    }
-    async fn query(&self, query: Query) -> StoreResult<Page> {
-        Dynamo::query(self, query).await
-    }
-    async fn count(&self, pk: &str, sk_prefix: &str) -> StoreResult<u64> {
-        Dynamo::count(self, pk, sk_prefix).await
-    }
-}
+store_for!(LocalStore, Fetcher);

@@ -23,6 +23,44 @@ use vitrine_core::store::{
     Query, StoreError, StoreResult, Write,
 };
 
+/// Implements a store trait (`Store` natively, `LocalStore` in the Worker) for a
+/// `Dynamo<transport>` by calling its inherent methods: written once for both.
+macro_rules! store_for {
+    ($store:path, $transport:ty) => {
+        impl $store for $crate::Dynamo<$transport> {
+            async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
+                $crate::Dynamo::get(self, pk, sk).await
+            }
+            async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
+                $crate::Dynamo::put(self, item, condition).await
+            }
+            async fn update(
+                &self,
+                pk: &str,
+                sk: &str,
+                attrs: Map<String, Value>,
+            ) -> StoreResult<()> {
+                $crate::Dynamo::update(self, pk, sk, attrs).await
+            }
+            async fn delete(&self, pk: &str, sk: &str) -> StoreResult<()> {
+                $crate::Dynamo::delete(self, pk, sk).await
+            }
+            async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+                $crate::Dynamo::transact(self, writes).await
+            }
+            async fn incr(&self, pk: &str, sk: &str, expires_at: u64) -> StoreResult<u64> {
+                $crate::Dynamo::incr(self, pk, sk, expires_at).await
+            }
+            async fn query(&self, query: Query) -> StoreResult<Page> {
+                $crate::Dynamo::query(self, query).await
+            }
+            async fn count(&self, pk: &str, sk_prefix: &str) -> StoreResult<u64> {
+                $crate::Dynamo::count(self, pk, sk_prefix).await
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(not(target_arch = "wasm32"))]

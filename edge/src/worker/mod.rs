@@ -79,11 +79,7 @@ fn var(env: &Env, name: &str) -> Option<String> {
 /// edge knows. A key that is not one is refused here (no object is made for it).
 async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
     let url = req.url()?;
-    let site = url
-        .query_pairs()
-        .find(|(k, _)| k == "site")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let site = site_param(&url);
     if !access::is_site_key(&site) {
         let origin = req.headers().get("origin")?;
         let refusal = match url.path() {
@@ -112,6 +108,14 @@ async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
     init.with_method(Method::Get).with_headers(headers);
     let forwarded = Request::new_with_init(url.as_str(), &init)?;
     site_stub(env, &site)?.fetch_with_request(forwarded).await
+}
+
+/// The `site` query parameter (empty when missing).
+fn site_param(url: &Url) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == "site")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn site_stub(env: &Env, site: &str) -> Result<Stub> {
@@ -162,11 +166,7 @@ async fn operator(req: Request, env: &Env) -> Result<Response> {
         return Response::error("unauthorized", 401);
     }
     let url = req.url()?;
-    let site = url
-        .query_pairs()
-        .find(|(k, _)| k == "site")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let site = site_param(&url);
     if !access::is_site_key(&site) {
         return Response::error("site: not a site key", 400);
     }
