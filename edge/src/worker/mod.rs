@@ -81,12 +81,7 @@ async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
     let url = req.url()?;
     let site = site_param(&url);
     if !access::is_site_key(&site) {
-        let origin = req.headers().get("origin")?;
-        let refusal = match url.path() {
-            "/ws/visitor" => access::admit_visitor(None, origin.as_deref()).err(),
-            _ => None,
-        };
-        return refuse(refusal.unwrap_or(access::UNKNOWN_SITE));
+        return refuse(access::UNKNOWN_SITE);
     }
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use vitrine_core::access::{self, AddressCaps, AgentHandshake, Refusal, SiteRecord};
+use vitrine_core::access::{self, AddressCaps, AgentHandshake, SiteRecord};
 use vitrine_core::codec::{self, Payload, Side};
 use vitrine_core::hub::{storage, CallConfig, Hub, HubConfig, Input, Output, Resumable};
 use vitrine_core::media_key;
@@ -32,7 +32,7 @@ use vitrine_dynamo::Credentials;
 use worker::wasm_bindgen::prelude::*;
 use worker::*;
 
-use super::{secret, var, ADDRESS, CITY, COUNTRY};
+use super::{refuse, secret, var, ADDRESS, CITY, COUNTRY};
 
 /// Waits shorter than this are timers in memory; longer ones are alarms.
 const SHORT_WAIT_MS: u64 = 2_000;
@@ -600,10 +600,6 @@ impl Runner {
         self.site_record.replace(Some((record, now_ms())));
         self.step(Input::SiteSettings(settings));
     }
-}
-
-fn refuse(refusal: Refusal) -> Result<Response> {
-    super::refuse(refusal)
 }
 
 /// POSTs a command to the media node, signed with the media key; retried briefly.
