@@ -1,33 +1,59 @@
-// Bundles the widget (one IIFE, no globals but `Vitrine`) and the portal (Preact) into dist/.
-// Writes dist/sizes.json with the widget's raw and gzipped size (its budget is 12 KB gz).
+// Bundles the widget and the portal (Preact) into dist/, as the CDN serves them:
+//
+// - w/widget.<version>.js, w/widget-call.<version>.js: immutable, named by their content
+// - widget.js: the loader a shop's tag names (short-lived), which loads this release's
+//   widget with its integrity hash; widget.json publishes both for shops that pin (SRI)
+// - _headers: caching and security headers (Cloudflare's format; the local server too)
+//
+// Writes dist/sizes.json with what a page loads first, loader + widget (budget 12 KB gz).
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 
 const here = new URL('.', import.meta.url).pathname;
 const dist = `${here}dist`;
 mkdirSync(`${dist}/portal`, { recursive: true });
+mkdirSync(`${dist}/w`, { recursive: true });
 
-await build({
-  entryPoints: [`${here}widget/src/widget.ts`],
-  outfile: `${dist}/widget.js`,
-  bundle: true,
-  minify: true,
-  format: 'iife',
-  target: ['es2019'],
-  legalComments: 'none',
-});
+/** Bundles one entry in memory (an IIFE). */
+async function bundle(entry, target, define = {}) {
+  const out = await build({
+    entryPoints: [`${here}widget/src/${entry}`],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: [target],
+    legalComments: 'none',
+    define,
+    write: false,
+  });
+  return out.outputFiles[0].contents;
+}
+
+/** Writes an immutable file named by its content; its path and integrity hash. */
+function versioned(name, code) {
+  const version = createHash('sha256').update(code).digest('hex').slice(0, 12);
+  const src = `/w/${name}.${version}.js`;
+  writeFileSync(`${dist}${src}`, code);
+  return { src, integrity: `sha384-${createHash('sha384').update(code).digest('base64')}` };
+}
 
 // The call UI, fetched by the widget only when a call starts.
-await build({
-  entryPoints: [`${here}widget/src/call-bundle.ts`],
-  outfile: `${dist}/widget-call.js`,
-  bundle: true,
-  minify: true,
-  format: 'iife',
-  target: ['es2020'],
-  legalComments: 'none',
-});
+const call = versioned('widget-call', await bundle('call-bundle.ts', 'es2020'));
+const widgetCode = await bundle('widget.ts', 'es2019', { __CALL_BUNDLE__: JSON.stringify(call) });
+const widget = versioned('widget', widgetCode);
+const loader = await bundle('loader.ts', 'es2019', { __WIDGET__: JSON.stringify(widget) });
+writeFileSync(`${dist}/widget.js`, loader);
+writeFileSync(`${dist}/widget.json`, JSON.stringify({ widget, call }, null, 2) + '\n');
+copyFileSync(`${here}_headers`, `${dist}/_headers`);
+
+// A loader cached for minutes still names the previous release: keep the last few.
+const kept = readdirSync(`${dist}/w`)
+  .map((name) => ({ name, at: statSync(`${dist}/w/${name}`).mtimeMs }))
+  .sort((a, b) => b.at - a.at);
+const current = new Set([widget.src, call.src].map((src) => src.slice(3)));
+for (const { name } of kept.filter((f) => !current.has(f.name)).slice(6)) rmSync(`${dist}/w/${name}`);
 
 await build({
   entryPoints: [`${here}portal/src/main.tsx`],
@@ -43,7 +69,11 @@ await build({
 copyFileSync(`${here}portal/index.html`, `${dist}/portal/index.html`);
 copyFileSync(`${here}portal/portal.css`, `${dist}/portal/portal.css`);
 
-const widget = readFileSync(`${dist}/widget.js`);
-const sizes = { widget_bytes: widget.length, widget_gzip_bytes: gzipSync(widget, { level: 9 }).length };
+const gz = (code) => gzipSync(code, { level: 9 }).length;
+const sizes = {
+  loader_bytes: loader.length,
+  widget_bytes: widgetCode.length,
+  first_load_gzip_bytes: gz(loader) + gz(widgetCode),
+};
 writeFileSync(`${dist}/sizes.json`, JSON.stringify(sizes, null, 2) + '\n');
-console.log(`widget.js: ${sizes.widget_bytes} bytes, ${sizes.widget_gzip_bytes} bytes gzipped`);
+console.log(`widget ${widget.src}: loader ${sizes.loader_bytes} + widget ${sizes.widget_bytes} bytes, ${sizes.first_load_gzip_bytes} bytes gzipped`);

@@ -196,14 +196,27 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
             reason: "not a site you are assigned to",
         })?;
     Ok(AdmittedAgent {
-        agent: AgentIdentity {
-            agent_id: agent.agent_id,
-            name: agent.name,
-            role: agent.role,
-        },
+        agent: identity(agent),
         session: agents::session_id(token),
         site,
     })
+}
+
+/// An agent as the hubs know them, read again after an admin changed them (`None`:
+/// removed). Adapters fail closed: an agent who cannot be read loses their sockets.
+pub async fn agent_identity<S: LocalStore + ?Sized>(
+    store: &S,
+    agent_id: &str,
+) -> StoreResult<Option<AgentIdentity>> {
+    Ok(agents::agent(store, agent_id).await?.map(identity))
+}
+
+fn identity(agent: agents::Agent) -> AgentIdentity {
+    AgentIdentity {
+        agent_id: agent.agent_id,
+        name: agent.name,
+        role: agent.role,
+    }
 }
 
 /// Whether a browser's `Origin` is the host it connects to. Clients that send no

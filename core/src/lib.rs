@@ -5,12 +5,14 @@
 //! - [`codec`]: decoding and validating what browsers send
 //! - [`hub`]: one site's live state as a state machine, and the run loop adapters keep
 //! - [`access`]: who may connect and who may see what
+//! - [`changes`]: what the API tells the hubs after an admin change (signed at the edge)
 //! - [`media_key`]: call tokens and call events, signed with the media node's key
 //! - [`store`]: the storage contract, what is stored under which keys, its contract suite
 //! - [`clock`]: time for adapters (the rest takes `now` as input)
 //! - [`typescript`]: generating `web/shared/protocol.ts`
 
 pub mod access;
+pub mod changes;
 pub mod clock;
 pub mod codec;
 pub mod hub;

@@ -127,7 +127,7 @@ pub const SIGNATURE_HEADER: &str = "x-vitrine-signature";
 /// Why a signed message (call event, media command) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignedError {
-    #[error("not signed with the media key")]
+    #[error("not signed with the expected key")]
     BadSignature,
     #[error("does not decode: {0}")]
     Malformed(String),
@@ -153,7 +153,8 @@ pub fn read_media_command(
     read_signed(key, body, signature)
 }
 
-fn read_signed<T: serde::de::DeserializeOwned>(
+/// A signed JSON body: its signature checked first, then decoded.
+pub fn read_signed<T: serde::de::DeserializeOwned>(
     key: &[u8],
     body: &[u8],
     signature: Option<&str>,

@@ -22,13 +22,13 @@ use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
 use vitrine_core::access::{self, AddressCaps, AgentHandshake, Refusal, SiteCache, SiteRecord};
+use vitrine_core::changes::Changed;
 use vitrine_core::clock::now_ms;
 use vitrine_core::codec::{self, Payload, Side};
-use vitrine_core::hub::{storage, AgentIdentity, Hub, HubConfig, Input, Output};
+use vitrine_core::hub::{storage, Hub, HubConfig, Input, Output};
 use vitrine_core::media_key::{self, SignedError};
 use vitrine_core::protocol::media::MediaCommand;
 use vitrine_core::protocol::{close_code, ConnId, Location, MAX_FRAME_BYTES};
-use vitrine_core::store::agents;
 use vitrine_core::store::Store;
 
 use crate::metrics::EdgeMetrics;
@@ -200,53 +200,36 @@ impl<S: Store + Clone + Sync + 'static> Hubs<S> {
         self.input(&site.site.site_key, Input::SiteSettings(site.settings()));
     }
 
-    /// After an admin changed a site in this process: forget the cached copy and, if its
-    /// hub runs, hand it the new settings now (origins, consultants, calls switch, plan).
-    pub async fn site_changed(&self, key: &str) {
-        self.sites.lock().expect("site cache").forget(key);
-        if self.running(key) {
-            let _ = self.site(key).await;
-        }
-    }
-
-    /// After an admin changed or removed an agent: every running hub applies it to the
-    /// agent's open sockets now (a removed agent's close; a demoted one's may).
-    pub async fn agent_changed(&self, agent_id: &str) {
-        let agent = match agents::agent(&self.store, agent_id).await {
-            Ok(agent) => agent,
-            Err(e) => {
-                // Fail closed: an agent we cannot read loses their sockets.
-                tracing::warn!(error = %e, "agent lookup failed");
-                None
+    /// Applies an admin's change to the running hubs now: a site's new settings
+    /// (origins, consultants, calls switch, plan); an agent's new role, or their removal
+    /// (their sockets close, or a demoted one's may); an ended session's sockets close.
+    pub async fn changed(&self, change: &Changed) {
+        let input = match change {
+            Changed::Site { site_key } => {
+                self.sites.lock().expect("site cache").forget(site_key);
+                if self.running(site_key) {
+                    let _ = self.site(site_key).await;
+                }
+                return;
             }
+            Changed::Agent { agent_id, .. } => Input::AgentChanged {
+                agent_id: agent_id.clone(),
+                agent: access::agent_identity(&self.store, agent_id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "agent lookup failed; their sockets close");
+                        None
+                    }),
+            },
+            Changed::Session {
+                agent_id, session, ..
+            } => Input::SessionEnded {
+                agent_id: agent_id.clone(),
+                session: session.clone(),
+            },
         };
-        let identity = agent.map(|a| AgentIdentity {
-            agent_id: a.agent_id,
-            name: a.name,
-            role: a.role,
-        });
-        let hubs: Vec<_> = self
-            .hubs
-            .lock()
-            .expect("hub map lock")
-            .values()
-            .cloned()
-            .collect();
-        for hub in hubs {
-            let _ = hub.send(HubMsg::Input(Input::AgentChanged {
-                agent_id: agent_id.to_string(),
-                agent: identity.clone(),
-            }));
-        }
-    }
-
-    /// After a session ended (sign-out, password change): the sockets opened with it close.
-    pub fn session_ended(&self, agent_id: &str, session: &str) {
         for hub in self.hubs.lock().expect("hub map lock").values() {
-            let _ = hub.send(HubMsg::Input(Input::SessionEnded {
-                agent_id: agent_id.to_string(),
-                session: session.to_string(),
-            }));
+            let _ = hub.send(HubMsg::Input(input.clone()));
         }
     }
 

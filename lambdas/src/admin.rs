@@ -116,7 +116,13 @@ async fn admin_site<S: Backend, B>(
 }
 
 async fn site_changed<S, B>(state: &ApiState<S, B>, site_key: &str) {
-    changed(state, Changed::Site(site_key.to_string())).await;
+    changed(
+        state,
+        Changed::Site {
+            site_key: site_key.to_string(),
+        },
+    )
+    .await;
 }
 
 /// Edit, activate or deactivate a site, or change its consultants (A2). Only these
@@ -243,7 +249,14 @@ pub async fn update_agent<S: Backend, B>(
     };
     agents::update_agent(&state.store, &agent).await?;
     // Their open sockets follow at once (an agent who lost a site's access drops off it).
-    changed(&state, Changed::Agent(agent.agent_id.clone())).await;
+    changed(
+        &state,
+        Changed::Agent {
+            account_id: agent.account_id.clone(),
+            agent_id: agent.agent_id.clone(),
+        },
+    )
+    .await;
     Ok(Json(AgentProfile::from(&agent)))
 }
 
@@ -258,7 +271,14 @@ pub async fn delete_agent<S: Backend, B>(
     }
     // Their sessions end with them, and their open sockets close now.
     agents::delete_agent(&state.store, &agent).await?;
-    changed(&state, Changed::Agent(agent.agent_id.clone())).await;
+    changed(
+        &state,
+        Changed::Agent {
+            account_id: agent.account_id.clone(),
+            agent_id: agent.agent_id.clone(),
+        },
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -291,9 +291,12 @@ pub async fn logout<S: Backend, B>(
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
         if let Some(ended) = agents::delete_session(&state.store, &token).await? {
-            let session = agents::session_id(&token);
-            let agent_id = ended.agent_id;
-            crate::changed(&state, crate::Changed::Session { agent_id, session }).await;
+            let change = crate::Changed::Session {
+                account_id: ended.account_id,
+                agent_id: ended.agent_id,
+                session: agents::session_id(&token),
+            };
+            crate::changed(&state, change).await;
         }
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -366,8 +369,12 @@ pub async fn change_password<S: Backend, B>(
         let ended =
             agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
         for session in ended {
-            let agent_id = agent.agent_id.clone();
-            crate::changed(&state, crate::Changed::Session { agent_id, session }).await;
+            let change = crate::Changed::Session {
+                account_id: agent.account_id.clone(),
+                agent_id: agent.agent_id.clone(),
+                session,
+            };
+            crate::changed(&state, change).await;
         }
     }
     Ok(StatusCode::NO_CONTENT)

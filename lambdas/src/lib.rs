@@ -10,6 +10,7 @@
 mod admin;
 mod auth;
 mod conversations;
+mod edge;
 mod error;
 pub mod setup;
 
@@ -27,16 +28,10 @@ use vitrine_core::store::catalog::{CannedResponse, Offer, Product};
 use vitrine_core::store::Store;
 
 pub use auth::{hash_password, CurrentAgent, SESSION_COOKIE};
+pub use edge::notify_edge;
 pub use error::ApiError;
 
-/// What changed that live sockets depend on, for the hubs to apply at once: a site's
-/// settings and consultants; an agent's role, or their removal; a session that ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Changed {
-    Site(String),
-    Agent(String),
-    Session { agent_id: String, session: String },
-}
+pub use vitrine_core::changes::Changed;
 
 /// Called after something live sockets depend on changed; the API answers once it has
 /// returned.
@@ -156,7 +151,7 @@ async fn same_origin_writes(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::http::{header, Method};
+    use axum::http::{header, HeaderName, Method};
     use axum::response::IntoResponse;
     let refused = {
         let writes = !matches!(
@@ -169,7 +164,11 @@ async fn same_origin_writes(
                 .get(name)
                 .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
         };
-        writes && !vitrine_core::access::same_origin(header(header::ORIGIN), header(header::HOST))
+        // Behind the Worker, the host the browser spoke to is X-Forwarded-Host. A page of
+        // another site cannot add that header to a request without a CORS preflight,
+        // which this API never answers, so it cannot be used to pass this check.
+        let host = header(HeaderName::from_static("x-forwarded-host")).or(header(header::HOST));
+        writes && !vitrine_core::access::same_origin(header(header::ORIGIN), host)
     };
     if refused {
         return ApiError::forbidden("cross-origin requests may not change anything")

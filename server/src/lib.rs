@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+
+mod assets;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 use vitrine_core::hub::{CallConfig, HubConfig};
 use vitrine_edge::native::{EdgeConfig, Hubs};
-use vitrine_lambdas::{setup, ApiState, Changed};
+use vitrine_lambdas::{notify_edge, setup, ApiState, Changed};
 use vitrine_store::{AnyBlobs, AnyStore, BlobConfig, StoreConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -98,6 +98,13 @@ pub struct Config {
     /// Secret shared with the media node (call tokens, call events); random if unset.
     #[arg(long, env = "VITRINE_CALL_KEY", hide_env_values = true)]
     pub call_key: Option<String>,
+    /// The Worker whose site objects must hear what admins change (removed agents, ended
+    /// sessions, site settings) when the hubs run at the edge; with --changes-key.
+    #[arg(long, env = "VITRINE_EDGE_ORIGIN")]
+    pub edge_origin: Option<String>,
+    /// Signs change notices to --edge-origin (the Worker's VITRINE_CHANGES_KEY).
+    #[arg(long, env = "VITRINE_CHANGES_KEY", hide_env_values = true)]
+    pub changes_key: Option<String>,
     /// How long a visitor whose page closed stays shown before going offline.
     #[arg(long, env = "VITRINE_OFFLINE_GRACE_MS", default_value_t = HubConfig::default().offline_grace_ms)]
     pub offline_grace_ms: u64,
@@ -186,6 +193,10 @@ struct DemoState {
 
 /// Binds the listeners and serves until aborted.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    anyhow::ensure!(
+        config.edge_origin.is_some() == config.changes_key.is_some(),
+        "--edge-origin and --changes-key go together"
+    );
     if !config.web_dir.join("widget.js").exists() {
         tracing::warn!(
             "web assets not found in {}: build them with `cargo xtask web` (`cargo xtask dev` does)",
@@ -263,7 +274,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             sockets_per_address: config.sockets_per_address,
         },
     );
-    let app = app_router(&config, &store, blobs, &hubs);
+    let app = app_router(&config, &store, blobs, &hubs)?;
     let demo = demo_router(DemoState {
         dir: config.demo_dir.clone(),
         widget_src: format!("{public_url}/widget.js"),
@@ -335,76 +346,38 @@ fn app_router(
     store: &AnyStore,
     blobs: AnyBlobs,
     hubs: &Arc<Hubs<AnyStore>>,
-) -> Router {
+) -> anyhow::Result<Router> {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
-    let edge = hubs.clone();
+    let to_edge = match (&config.edge_origin, &config.changes_key) {
+        (Some(origin), Some(key)) => Some(notify_edge(store.clone(), origin, key.as_bytes())),
+        _ => None,
+    };
+    let local = hubs.clone();
     state.on_change = Some(Arc::new(move |change: Changed| {
-        let edge = edge.clone();
+        let (local, to_edge) = (local.clone(), to_edge.clone());
         Box::pin(async move {
-            match change {
-                Changed::Site(site) => edge.site_changed(&site).await,
-                Changed::Agent(agent) => edge.agent_changed(&agent).await,
-                Changed::Session { agent_id, session } => edge.session_ended(&agent_id, &session),
+            local.changed(&change).await;
+            if let Some(to_edge) = to_edge {
+                to_edge(change).await;
             }
         })
     }));
     let api = vitrine_lambdas::router(state);
-    // The widget is loaded by other sites: cross-origin, and cached briefly.
-    let widget = Router::new()
-        .nest_service(
-            "/widget.js",
-            tower_http::services::ServeFile::new(config.web_dir.join("widget.js")),
-        )
-        .nest_service(
-            "/widget-call.js",
-            tower_http::services::ServeFile::new(config.web_dir.join("widget-call.js")),
-        )
-        .layer(SetResponseHeaderLayer::overriding(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        ));
-    Router::new()
+    let headers = match std::fs::read_to_string(config.web_dir.join("_headers")) {
+        Ok(text) => assets::HeaderRules::parse(&text)?,
+        Err(_) => assets::HeaderRules::default(), // not built: warned at start
+    };
+    Ok(Router::new()
         .merge(api)
         .merge(hubs.routes())
-        .merge(widget)
-        .nest_service(
-            "/portal",
-            tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(PORTAL_CSP),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("same-origin"),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .service(
-                    ServeDir::new(config.web_dir.join("portal"))
-                        .append_index_html_on_directories(true),
-                ),
-        )
+        .merge(assets::routes(&config.web_dir))
         .route("/", get(|| async { Redirect::to("/portal/") }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(headers),
+            assets::apply_headers,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http()))
 }
-
-/// The portal runs only its own scripts (no inline script, no eval) and cannot be framed.
-/// Images may come from the shop's catalogue (https) or uploads; sockets go to this host
-/// and to the media node (another port, or host in the cloud).
-const PORTAL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' https: data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
-     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn demo_router(state: DemoState) -> Router {
     Router::new()

@@ -2,7 +2,7 @@
 // the portal, each in their own browser context, through the real server.
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
+import { edge, startServer, launchBrowser, openPortal, watchErrors } from './harness.mjs';
 
 let server;
 let browser;
@@ -203,7 +203,11 @@ test('leave a message while nobody is available, answered later', async () => {
   await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
 });
 
-test('an agent message written while the server is down survives closing the portal and is delivered once', async (t) => {
+// At the edge the hub outlives the API server these two crash; its own loss of memory is
+// tests/tests/chat.rs's kill-and-restart exchange, which runs against the Worker.
+const CRASH_SKIP = edge && 'crashes the local server, which is not the hub at the edge';
+
+test('an agent message written while the server is down survives closing the portal and is delivered once', { skip: CRASH_SKIP }, async (t) => {
   const chat = await takenChat(t, 'Is the chair available in oak?');
   const { portalContext, shop } = chat;
   let portal = chat.portal;
@@ -257,7 +261,7 @@ test('agent messages held back by the rate limit are resent without a reconnect,
   assert.deepEqual(facts.map((f) => Number(f.match(/Fact (\d+)/)[1])), Array.from({ length: COUNT }, (_, i) => i + 1));
 });
 
-test('a message the hub refuses for good stays visible with the reason until discarded', async (t) => {
+test('a message the hub refuses for good stays visible with the reason until discarded', { skip: CRASH_SKIP }, async (t) => {
   const chat = await takenChat(t, 'Do you ship to Iceland?');
   const { portalContext, shop } = chat;
   let portal = chat.portal;

@@ -1,25 +1,59 @@
 // Shared by the browser end-to-end tests: start the real server binary on free ports with a
 // fresh data directory, launch Debian's Chromium through playwright-core, stop both by PID.
+//
+// With VITRINE_E2E_EDGE_DYNAMODB (`cargo xtask e2e --edge`), the same tests run on the edge
+// stack: each test gets its own DynamoDB table, a server on it (the API and the demo
+// shop), and a Worker in workerd in front (portal, widget, every socket; /api carried to
+// that server), as `cargo xtask dev --edge` runs the product.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { freePort, startWorker } from '../../edge/worker/serve.mjs';
 
 const require = createRequire(new URL('../../web/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 
 export const ADMIN = { email: 'admin@demo.shop', password: 'vitrine-demo' };
 
+const EDGE_DYNAMODB = process.env.VITRINE_E2E_EDGE_DYNAMODB;
+/** Whether the tests run on the edge stack. */
+export const edge = Boolean(EDGE_DYNAMODB);
+
 export async function startServer(extraArgs = []) {
   const bin = process.env.VITRINE_BIN;
   if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
   const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  let worker;
+  if (edge) {
+    const id = randomBytes(6).toString('hex');
+    const workerUrl = `http://127.0.0.1:${await freePort()}`;
+    const keys = { visitor: `e2e-visitor-${id}`, changes: `e2e-changes-${id}` };
+    Object.assign(env, {
+      VITRINE_VISITOR_KEY: keys.visitor, VITRINE_CHANGES_KEY: keys.changes, VITRINE_EDGE_ORIGIN: workerUrl,
+      AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1',
+    });
+    extraArgs = [...extraArgs, '--store', 'dynamodb', '--dynamodb-endpoint', EDGE_DYNAMODB,
+      '--dynamodb-table', `e2e-${id}`, '--public-url', workerUrl];
+    const grace = extraArgs.indexOf('--offline-grace-ms');
+    worker = {
+      port: Number(new URL(workerUrl).port),
+      vars: {
+        VITRINE_DYNAMODB_ENDPOINT: EDGE_DYNAMODB, VITRINE_DYNAMODB_TABLE: `e2e-${id}`,
+        VITRINE_VISITOR_KEY: keys.visitor, VITRINE_CHANGES_KEY: keys.changes,
+        AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
+        ...(grace >= 0 ? { VITRINE_OFFLINE_GRACE_MS: extraArgs[grace + 1] } : {}),
+      },
+    };
+  }
   const spawnServer = async (app, demo) => {
     const child = spawn(bin, ['--bind', app, '--demo-bind', demo, '--data-dir', dataDir, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, RUST_LOG: 'warn' },
+      env,
     });
     const lines = createInterface({ input: child.stdout });
     const first = await new Promise((resolve, reject) => {
@@ -33,8 +67,11 @@ export async function startServer(extraArgs = []) {
   const exited = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
   let running = await spawnServer('127.0.0.1:0', '127.0.0.1:0');
   const { app, demo } = running;
+  if (worker) {
+    worker = await startWorker({ port: worker.port, vars: { ...worker.vars, VITRINE_API_ORIGIN: `http://${app}` } });
+  }
   return {
-    app: `http://${app}`,
+    app: worker ? worker.url : `http://${app}`,
     demo: `http://${demo}`,
     /** Kills the server at once (no drain), as a crash would. */
     async crash() {
@@ -46,6 +83,7 @@ export async function startServer(extraArgs = []) {
       running = await spawnServer(app, demo);
     },
     async stop() {
+      await worker?.stop();
       running.child.kill('SIGTERM');
       await exited(running.child);
       rmSync(dataDir, { recursive: true, force: true });

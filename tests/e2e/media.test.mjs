@@ -9,7 +9,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CALL_KEY, launchCallBrowser, startMediaNode } from './harness.mjs';
 
-const CALL_BUNDLE = readFileSync(new URL('../../web/dist/widget-call.js', import.meta.url), 'utf8');
+// This release's call UI, as the widget would load it.
+const dist = new URL('../../web/dist/', import.meta.url);
+const { call } = JSON.parse(readFileSync(new URL('widget.json', dist), 'utf8'));
+const CALL_BUNDLE = readFileSync(new URL(call.src.slice(1), dist), 'utf8');
 // A blank page on 127.0.0.1 (a secure context for getUserMedia, and in the same local
 // address space as the node, so Chromium's local-network checks let the socket through).
 const pages = createServer((_, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>call</title>'); });

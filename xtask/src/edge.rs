@@ -1,6 +1,6 @@
-//! The Worker in workerd (`wrangler dev --local`, from npm, in edge/worker), for the test,
-//! bench and dev commands: built first, pointed at a DynamoDB endpoint, stopped with
-//! everything it started.
+//! The Worker in workerd (`edge/worker/serve.mjs`: `wrangler dev --local`, from npm), for
+//! the test, bench and dev commands: built first, pointed at a DynamoDB endpoint, stopped
+//! with everything it started.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +14,8 @@ use crate::{run, wasm};
 /// The Worker's settings in tests (the integration suite starts its servers with the same).
 pub const TEST_VISITOR_KEY: &str = "integration-tests-visitor-key";
 pub const OPERATOR_TOKEN: &str = "local-operator-token";
+/// Signs the API's change notices to the Worker.
+pub const CHANGES_KEY: &str = "local-changes-key";
 /// The longest offline grace any test expects (live_list.rs waits for offline that long).
 pub const TEST_OFFLINE_GRACE_MS: &str = "2000";
 
@@ -38,6 +40,29 @@ pub fn start_on(
     port: u16,
     vars: &[(&str, &str)],
 ) -> Result<Worker> {
+    prepare(root, cache)?;
+    let dir = root.join("edge/worker");
+    let mut cmd = Command::new("node");
+    cmd.arg("serve.mjs")
+        .arg(port.to_string())
+        .args(vars.iter().map(|(name, value)| format!("{name}={value}")))
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null());
+    children.spawn_group(&mut cmd)?;
+    let url = format!("http://127.0.0.1:{port}");
+    // serve.mjs waits for the Worker itself; so does this (it may exit first on failure).
+    let deadline = Instant::now() + Duration::from_secs(130);
+    while Instant::now() < deadline {
+        if status(port, "/internal/stats?site=probe").is_ok_and(|s| s == 401) {
+            return Ok(Worker { url });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("the Worker did not answer within 130 s")
+}
+
+/// wrangler installed (npm) and the Worker built: what `serve.mjs` needs.
+pub fn prepare(root: &Path, cache: &Path) -> Result<()> {
     let dir = root.join("edge/worker");
     if !dir.join("node_modules/.bin/wrangler").exists() {
         run(Command::new("npm")
@@ -45,41 +70,7 @@ pub fn start_on(
             .env("WRANGLER_SEND_METRICS", "false")
             .current_dir(&dir))?;
     }
-    wasm::worker(root, cache)?;
-    let mut cmd = Command::new(dir.join("node_modules/.bin/wrangler"));
-    cmd.args([
-        "dev",
-        "--local",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-    ])
-    .args(["--inspector-port", &free_port()?.to_string()])
-    .args([
-        "--log-level",
-        "warn",
-        "--show-interactive-dev-session=false",
-    ])
-    .env("WRANGLER_SEND_METRICS", "false")
-    .env("CI", "1")
-    .current_dir(&dir)
-    .stdin(std::process::Stdio::null());
-    for (name, value) in vars {
-        cmd.arg("--var").arg(format!("{name}:{value}"));
-    }
-    children.spawn_group(&mut cmd)?;
-    let url = format!("http://127.0.0.1:{port}");
-    // Up when the Worker itself answers (an operator path without a token: 401).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if status(port, "/internal/stats?site=probe").is_ok_and(|s| s == 401) {
-            eprintln!("the Worker is up in workerd at {url}");
-            return Ok(Worker { url });
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    bail!("the Worker did not answer within 120 s")
+    wasm::worker(root, cache)
 }
 
 /// The status of a GET to 127.0.0.1:`port` (std only: no HTTP client in xtask).

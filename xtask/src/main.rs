@@ -142,6 +142,7 @@ fn dev_edge(extra: &[String]) -> Result<()> {
     let visitor_key = format!("dev-{}", std::process::id());
     let call_key = format!("dev-call-{}", std::process::id());
     let operator = format!("dev-operator-{}", std::process::id());
+    let changes_key = format!("dev-changes-{}", std::process::id());
     children.spawn(
         with_web_dirs(&mut Command::new(target_dir().join("debug/vitrine")))
             .args(["--store", "dynamodb", "--dynamodb-endpoint", &endpoint])
@@ -149,6 +150,8 @@ fn dev_edge(extra: &[String]) -> Result<()> {
             .args(["--public-url", &worker_url])
             .env("VITRINE_VISITOR_KEY", &visitor_key)
             .env("VITRINE_CALL_KEY", &call_key)
+            .env("VITRINE_EDGE_ORIGIN", &worker_url)
+            .env("VITRINE_CHANGES_KEY", &changes_key)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_REGION", "us-east-1")
@@ -170,6 +173,7 @@ fn dev_edge(extra: &[String]) -> Result<()> {
             ("VITRINE_VISITOR_KEY", &visitor_key),
             ("VITRINE_CALL_KEY", &call_key),
             ("VITRINE_OPERATOR_TOKEN", &operator),
+            ("VITRINE_CHANGES_KEY", &changes_key),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
         ],
@@ -200,7 +204,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// The integration suites that run against the Worker as well as the local server.
-const EDGE_SUITES: &[&str] = &["live_list", "chat"];
+const EDGE_SUITES: &[&str] = &["live_list", "chat", "revoke", "assets"];
 
 fn test() -> Result<()> {
     let root = root();
@@ -225,11 +229,13 @@ fn test() -> Result<()> {
     // 3. The same protocol suites against the edge.
     wasm::check(&root, &cache_dir())?;
     edge_suites(&mut children, &endpoint, &s3)?;
-    children.stop_all();
 
-    // 4. Browser end-to-end in Chromium against the real binaries.
+    // 4. Browser end-to-end in Chromium against the real binaries, then the presence and
+    //    chat ones against the Worker (each test its own Worker and table).
     build_bins()?;
-    browser_tests()?;
+    browser_tests(None)?;
+    browser_tests(Some(&endpoint))?;
+    children.stop_all();
     eprintln!("all tests passed");
     Ok(())
 }
@@ -245,6 +251,7 @@ fn edge_suites(children: &mut Children, endpoint: &str, s3: &str) -> Result<()> 
             ("VITRINE_DYNAMODB_ENDPOINT", endpoint),
             ("VITRINE_VISITOR_KEY", edge::TEST_VISITOR_KEY),
             ("VITRINE_OPERATOR_TOKEN", edge::OPERATOR_TOKEN),
+            ("VITRINE_CHANGES_KEY", edge::CHANGES_KEY),
             ("VITRINE_OFFLINE_GRACE_MS", edge::TEST_OFFLINE_GRACE_MS),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
@@ -257,6 +264,7 @@ fn edge_suites(children: &mut Children, endpoint: &str, s3: &str) -> Result<()> 
         .env("VITRINE_S3_ENDPOINT", s3)
         .env("VITRINE_EDGE_URL", &worker.url)
         .env("VITRINE_EDGE_OPERATOR_TOKEN", edge::OPERATOR_TOKEN)
+        .env("VITRINE_EDGE_CHANGES_KEY", edge::CHANGES_KEY)
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_REGION", "us-east-1")
@@ -279,10 +287,23 @@ fn build_bins() -> Result<()> {
         .current_dir(root()))
 }
 
-/// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time).
-fn browser_tests() -> Result<()> {
-    run(with_web_dirs(&mut Command::new("node"))
-        .args(["--test", "--test-concurrency=1", "tests/e2e/"])
+/// The browser tests that also run against the Worker.
+const EDGE_E2E: &[&str] = &["tests/e2e/presence.test.mjs", "tests/e2e/chat.test.mjs"];
+
+/// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time); with
+/// a DynamoDB endpoint, [`EDGE_E2E`] against the Worker (built first).
+fn browser_tests(edge_dynamodb: Option<&str>) -> Result<()> {
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-concurrency=1"]);
+    match edge_dynamodb {
+        None => node.arg("tests/e2e/"),
+        Some(endpoint) => {
+            edge::prepare(&root(), &cache_dir())?;
+            node.args(EDGE_E2E)
+                .env("VITRINE_E2E_EDGE_DYNAMODB", endpoint)
+        }
+    };
+    run(with_web_dirs(&mut node)
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
         .env(
             "VITRINE_MEDIA_BIN",
@@ -298,16 +319,26 @@ fn browser_tests() -> Result<()> {
 /// `cargo xtask e2e [--repeat N]`: the browser suite N times in a row, to show it is not
 /// flaky (run it beside `stress-ng --cpu 1` for a busy machine).
 fn e2e(args: &[String]) -> Result<()> {
+    let (edge, args) = match args {
+        [flag, rest @ ..] if flag == "--edge" => (true, rest),
+        _ => (false, args),
+    };
     let repeat: u32 = match args {
         [] => 1,
         [flag, n] if flag == "--repeat" => n.parse().context("--repeat takes a number")?,
-        _ => bail!("usage: cargo xtask e2e [--repeat N]"),
+        _ => bail!("usage: cargo xtask e2e [--edge] [--repeat N]"),
     };
     web()?;
     build_bins()?;
+    let mut children = Children::default();
+    let endpoint = match edge {
+        true => Some(ddb::start(&cache_dir(), &mut children)?),
+        false => None,
+    };
     for i in 1..=repeat {
         let started = std::time::Instant::now();
-        browser_tests().with_context(|| format!("run {i} of {repeat} failed"))?;
+        browser_tests(endpoint.as_deref())
+            .with_context(|| format!("run {i} of {repeat} failed"))?;
         eprintln!(
             "e2e run {i} of {repeat} passed in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -316,25 +347,19 @@ fn e2e(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The widget's initial JS must stay within its budget (DESIGN.md): 12 KB gzipped.
+/// What a page loads first (the loader and the widget) must stay within its budget
+/// (DESIGN.md): 12 KB gzipped.
 fn check_widget_size(root: &Path) -> Result<()> {
     const BUDGET: u64 = 12 * 1024;
-    let sizes = std::fs::read_to_string(root.join("web/dist/sizes.json"))?;
-    let gz: u64 = sizes
-        .split("\"widget_gzip_bytes\":")
-        .nth(1)
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches(['}', '\n'])
-                .trim()
-                .parse()
-                .ok()
-        })
-        .context("web/dist/sizes.json has no widget_gzip_bytes")?;
+    let sizes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("web/dist/sizes.json"))?)?;
+    let gz = sizes["first_load_gzip_bytes"]
+        .as_u64()
+        .context("web/dist/sizes.json has no first_load_gzip_bytes")?;
     if gz > BUDGET {
-        bail!("widget.js is {gz} bytes gzipped, over its {BUDGET}-byte budget");
+        bail!("the widget is {gz} bytes gzipped, over its {BUDGET}-byte budget");
     }
-    eprintln!("widget.js: {gz} bytes gzipped (budget {BUDGET})");
+    eprintln!("widget: {gz} bytes gzipped (budget {BUDGET})");
     Ok(())
 }
 

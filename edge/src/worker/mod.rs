@@ -10,6 +10,7 @@
 mod site_hub;
 
 use vitrine_core::access::{self, Refusal};
+use vitrine_core::changes::{self, NoticeError};
 use vitrine_core::media_key::{self, SignedError};
 use worker::*;
 
@@ -27,6 +28,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match (req.method(), url.path()) {
         (Method::Get, "/ws/visitor" | "/ws/agent") => to_site_hub(req, &env).await,
         (Method::Post, "/internal/call-events") => call_event(req, &env).await,
+        (Method::Post, changes::CHANGES_PATH) => change_notice(req, &env).await,
         (Method::Get | Method::Post, path) if path.starts_with("/internal/") => {
             operator(req, &env).await
         }
@@ -52,9 +54,14 @@ async fn to_api(mut req: Request, env: &Env) -> Result<Response> {
     );
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        if name != "host" {
+        if name != "host" && name != "x-forwarded-host" {
             headers.set(&name, &value)?;
         }
+    }
+    // The API checks that writes come from the origin the browser spoke to: this one.
+    if let Some(host) = url.host_str() {
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        headers.set("x-forwarded-host", &format!("{host}{port}"))?;
     }
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
@@ -149,6 +156,50 @@ async fn call_event(mut req: Request, env: &Env) -> Result<Response> {
         }
         Ok(_) | Err(SignedError::Malformed(_)) => Response::error("bad request", 400),
         Err(SignedError::BadSignature) => Response::error("unauthorized", 401),
+    }
+}
+
+/// `POST /internal/changed`: the API's signed notice of an admin change (an agent
+/// removed, a session ended, a site's settings), applied by the object of every site it
+/// names before the answer, so the API's own request returns after it took effect.
+async fn change_notice(mut req: Request, env: &Env) -> Result<Response> {
+    let Some(key) = secret(env, "VITRINE_CHANGES_KEY") else {
+        return Response::error("not found", 404);
+    };
+    let body = req.bytes().await?;
+    let signature = req.headers().get(media_key::SIGNATURE_HEADER)?;
+    let now = Date::now().as_millis();
+    let notice = match changes::read_notice(key.as_bytes(), &body, signature.as_deref(), now) {
+        Ok(notice) => notice,
+        Err(NoticeError::Signed(SignedError::BadSignature)) => {
+            return Response::error("unauthorized", 401)
+        }
+        Err(e) => return Response::error(format!("bad request: {e}"), 400),
+    };
+    let change = serde_json::to_string(&notice.change)?;
+    let told = notice
+        .sites
+        .iter()
+        .filter(|site| access::is_site_key(site))
+        .map(|site| {
+            let change = change.clone();
+            async move {
+                let mut init = RequestInit::new();
+                init.with_method(Method::Post)
+                    .with_body(Some(change.into()));
+                let request = Request::new_with_init("https://hub/changed", &init)?;
+                let reply = site_stub(env, site)?.fetch_with_request(request).await?;
+                Ok::<_, Error>(reply.status_code() < 300)
+            }
+        });
+    let all_applied = futures_util::future::join_all(told)
+        .await
+        .into_iter()
+        .all(|told| matches!(told, Ok(true)));
+    if all_applied {
+        Response::empty().map(|r| r.with_status(204))
+    } else {
+        Response::error("not every site applied it; retry", 503)
     }
 }
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use vitrine_core::access::{self, AddressCaps, AgentHandshake, SiteRecord};
+use vitrine_core::changes::Changed;
 use vitrine_core::codec::{self, Payload, Side};
 use vitrine_core::hub::{storage, CallConfig, Hub, HubConfig, Input, Output, Resumable};
 use vitrine_core::media_key;
@@ -86,8 +87,15 @@ impl DurableObject for SiteHub {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let runner = self.runner()?;
         let url = req.url()?;
+        // A change for a site nobody is on: nothing to apply, no hub to build.
+        if url.path() == "/changed"
+            && self.runner.borrow().is_none()
+            && self.state.get_websockets().is_empty()
+        {
+            return Response::empty();
+        }
+        let runner = self.runner()?;
         match url.path() {
             "/ws/visitor" => runner.accept(&req, Side::Visitor).await,
             "/ws/agent" => runner.accept(&req, Side::Agent).await,
@@ -95,6 +103,12 @@ impl DurableObject for SiteHub {
                 let mut req = req;
                 let event: CallEvent = serde_json::from_slice(&req.bytes().await?)?;
                 runner.step(Input::CallEvent(event));
+                Response::empty()
+            }
+            "/changed" => {
+                let mut req = req;
+                let change: Changed = serde_json::from_slice(&req.bytes().await?)?;
+                runner.changed(change).await;
                 Response::empty()
             }
             "/stats" => Response::from_json(&runner.stats()),
@@ -577,6 +591,34 @@ impl Runner {
         };
         self.step(input);
         Response::from_websocket(pair.client)
+    }
+
+    /// An admin's change, applied now: the site's settings read again; an agent's role
+    /// (or removal) read again, failing closed; an ended session's sockets closed.
+    async fn changed(self: &Rc<Self>, change: Changed) {
+        let input = match change {
+            Changed::Site { .. } => {
+                self.site_record.replace(None);
+                let _ = self.site().await;
+                return;
+            }
+            Changed::Agent { agent_id, .. } => Input::AgentChanged {
+                agent: access::agent_identity(&*self.store, &agent_id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        console_warn!(
+                            "site {}: agent lookup failed; their sockets close: {e}",
+                            self.site
+                        );
+                        None
+                    }),
+                agent_id,
+            },
+            Changed::Session {
+                agent_id, session, ..
+            } => Input::SessionEnded { agent_id, session },
+        };
+        self.step(input);
     }
 
     /// The site's record, read at most every [`SITE_TTL_MS`]; a fresh read goes to the hub.

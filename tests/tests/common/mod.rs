@@ -87,6 +87,12 @@ pub async fn stack_with(adjust: impl FnOnce(&mut Config)) -> Result<Stack> {
             std::env::var("VITRINE_EDGE_TABLE").unwrap_or_else(|_| "vitrine".into());
         config.demo_site_key = format!("site-{id}");
         config.admin_email = format!("admin-{id}@demo.shop");
+        // What admins change reaches the Worker's objects (signed with its key).
+        config.edge_origin = edge().map(|e| e.url);
+        config.changes_key = Some(
+            std::env::var("VITRINE_EDGE_CHANGES_KEY")
+                .context("the edge target needs VITRINE_EDGE_CHANGES_KEY")?,
+        );
     }
     Stack::start(config).await
 }

@@ -43,6 +43,8 @@ function useLoad<T>(load: () => Promise<T>): [T | null, () => void, string, (e: 
 function Sites({ onChanged }: { onChanged: () => void }) {
   const [sites, reload, error, fail] = useLoad(api.sites.list);
   const [agents] = useLoad(api.agents.list);
+  // The current widget release and its hash, as published for shops that pin it.
+  const [release] = useLoad(() => fetch('/widget.json').then((r) => r.json()).then((j: { widget: { src: string; integrity: string } }) => j.widget));
   const [editing, setEditing] = useState<Site | 'new' | null>(null);
   const save = async (form: HTMLFormElement, key: string | null) => {
     const data = new FormData(form);
@@ -71,7 +73,16 @@ function Sites({ onChanged }: { onChanged: () => void }) {
           {sites?.map((s) => (
             <tr data-site-key={s.site_key}>
               <td>{s.name}</td>
-              <td><code>{`<script src="${location.origin}/widget.js" data-site="${s.site_key}" async></script>`}</code></td>
+              <td>
+                <code>{`<script src="${location.origin}/widget.js" data-site="${s.site_key}" async></script>`}</code>
+                {release && (
+                  <details>
+                    <summary>Pinned to this release, with SRI</summary>
+                    <p>Never changes under you; you update it yourself for each release.</p>
+                    <code data-testid="sri-tag">{`<script src="${location.origin}${release.src}" integrity="${release.integrity}" crossorigin="anonymous" data-site="${s.site_key}" async></script>`}</code>
+                  </details>
+                )}
+              </td>
               <td>{s.active ? 'active' : 'deactivated'}</td>
               <td>{s.consultants.map((c) => agents?.find((a) => a.agent_id === c)?.name ?? c).join(', ') || '—'}</td>
               <td>

@@ -37,6 +37,9 @@ function newVisitId(now: number): string {
   return now.toString(36).padStart(9, '0') + '-' + randomId(8);
 }
 
+/** This release's call UI (an immutable file), filled in by build.mjs. */
+declare const __CALL_BUNDLE__: { src: string; integrity: string };
+
 function start(script: HTMLScriptElement): void {
   const site = script.getAttribute('data-site');
   if (!site) throw new Error('missing data-site attribute');
@@ -121,7 +124,9 @@ function start(script: HTMLScriptElement): void {
   function callModule(): Promise<CallUi> {
     callUi ??= new Promise((resolve, reject) => {
       const tag = document.createElement('script');
-      tag.src = `${server.protocol}//${server.host}/widget-call.js`;
+      tag.src = new URL(__CALL_BUNDLE__.src, server).href;
+      tag.integrity = __CALL_BUNDLE__.integrity;
+      tag.crossOrigin = 'anonymous';
       tag.onload = () => resolve((window as unknown as { __vitrineCall: CallUi }).__vitrineCall);
       tag.onerror = () => { callUi = null; reject(new Error('the call UI did not load')); };
       document.head.appendChild(tag);

@@ -1,0 +1,55 @@
+// Starts the built Worker (build/, `cargo xtask worker`) in workerd with `wrangler dev
+// --local`, on 127.0.0.1, and waits until the Worker itself answers. One way to start it
+// for every caller: xtask runs this file (`node serve.mjs PORT NAME=VALUE…`, stopped with
+// its process group), the browser tests import `startWorker`.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const here = new URL('.', import.meta.url).pathname;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** `vars`: the Worker's vars and secrets by name. `ownGroup`: the caller stops it with `stop()`. */
+export async function startWorker({ port, vars, ownGroup = true }) {
+  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(await freePort()), '--log-level', 'warn', '--show-interactive-dev-session=false'];
+  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
+  const child = spawn(`${here}node_modules/.bin/wrangler`, args, {
+    cwd: here,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    // No network here: workerd's placeholder `request.cf` without trying to fetch one.
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    detached: ownGroup,
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  // Up when the Worker answers an operator path without a token (401), not just workerd.
+  while ((await fetch(`${url}/internal/stats?site=probe`).then((r) => r.status, () => 0)) !== 401) {
+    if (child.exitCode !== null) throw new Error(`wrangler exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error('the Worker did not answer within 120 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) process.kill(ownGroup ? -child.pid : child.pid, 'SIGTERM');
+      await exited;
+    },
+  };
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  const [port, ...pairs] = process.argv.slice(2);
+  const vars = Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  // Stopped with the caller's process group, wrangler included.
+  const worker = await startWorker({ port: Number(port), vars, ownGroup: false });
+  console.log(`the Worker is up in workerd at ${worker.url}`);
+}
