@@ -113,6 +113,7 @@ pub struct Dynamo<T> {
 }
 
 /// Why a request did not succeed.
+#[derive(Debug)]
 enum Failure {
     /// A condition did not hold (the store contract's `ConditionFailed`).
     Condition,
@@ -585,6 +586,60 @@ fn classify(status: u16, answer: &[u8]) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A transport that only tells the time (signing needs nothing else).
+    struct At(u64);
+
+    impl Transport for At {
+        fn now_ms(&self) -> u64 {
+            self.0
+        }
+        async fn credentials(&self) -> Result<Credentials, String> {
+            unreachable!()
+        }
+        async fn post(
+            &self,
+            _: &str,
+            _: Vec<(String, String)>,
+            _: Vec<u8>,
+        ) -> Result<(u16, Vec<u8>), String> {
+            unreachable!()
+        }
+        async fn sleep(&self, _: u64) {}
+    }
+
+    /// Against an implementation we did not write: the expected headers are botocore's
+    /// for the same request (dynamo/tests/sigv4_known_answer.py).
+    #[test]
+    fn signs_as_botocore_does() {
+        let noon = 1_795_521_600_000; // 2026-11-24T12:00:00Z
+        let dynamo = Dynamo::new(
+            At(noon),
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            "eu-west-1",
+            "vitrine",
+        );
+        let body =
+            br#"{"TableName":"vitrine","Key":{"pk":{"S":"SITE#demo-shop"},"sk":{"S":"META"}}}"#;
+        let credentials = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            session_token: Some("session-token-example".into()),
+        };
+        let headers: std::collections::HashMap<_, _> = dynamo
+            .signed_headers("GetItem", body, credentials)
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(headers["x-amz-date"], "20261124T120000Z");
+        assert_eq!(headers["x-amz-security-token"], "session-token-example");
+        assert_eq!(
+            headers["authorization"],
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/eu-west-1/dynamodb/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, \
+             Signature=2942ee82be90331340d436115949c7895d92465b5efb642b0d7b28c1e9b8727c"
+        );
+    }
 
     #[test]
     fn throttling_and_server_errors_are_retried_conditions_and_bad_requests_are_not() {

@@ -4,6 +4,9 @@
 // its process group), the browser tests import `startWorker`.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const here = new URL('.', import.meta.url).pathname;
 
@@ -18,8 +21,11 @@ export function freePort() {
 
 /** `vars`: the Worker's vars and secrets by name. `ownGroup`: the caller stops it with `stop()`. */
 export async function startWorker({ port, vars, ownGroup = true }) {
+  const state = mkdtempSync(join(tmpdir(), 'vitrine-workerd-'));
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(await freePort()), '--log-level', 'warn', '--show-interactive-dev-session=false'];
+    '--inspector-port', String(await freePort()), '--log-level', 'warn', '--show-interactive-dev-session=false',
+    // Its own Durable Object storage: Workers side by side never share (or lock) one.
+    '--persist-to', state];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(`${here}node_modules/.bin/wrangler`, args, {
     cwd: here,
@@ -42,6 +48,7 @@ export async function startWorker({ port, vars, ownGroup = true }) {
     async stop() {
       if (child.exitCode === null) process.kill(ownGroup ? -child.pid : child.pid, 'SIGTERM');
       await exited;
+      rmSync(state, { recursive: true, force: true });
     },
   };
 }

@@ -204,7 +204,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// The integration suites that run against the Worker as well as the local server.
-const EDGE_SUITES: &[&str] = &["live_list", "chat", "revoke", "assets"];
+const EDGE_SUITES: &[&str] = &["live_list", "chat", "revoke", "assets", "outage"];
 
 fn test() -> Result<()> {
     let root = root();

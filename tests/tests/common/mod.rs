@@ -112,6 +112,11 @@ impl Stack {
         })
     }
 
+    /// The DynamoDB table of this stack (with `--store dynamodb`).
+    pub fn table(&self) -> &str {
+        &self.config.dynamodb_table
+    }
+
     pub fn is_edge(&self) -> bool {
         edge().is_some()
     }
@@ -146,5 +151,116 @@ impl Stack {
             .send()
             .await?;
         Ok(res.json().await?)
+    }
+}
+
+/// A TCP proxy in front of a server that a test can take down (every connection cut,
+/// new ones closed at once) and bring back: an outage of what is behind it.
+pub struct Outage {
+    pub url: String,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Outage {
+    /// Proxies to `target` (`http://host:port`).
+    pub async fn start(target: &str) -> Result<Self> {
+        use std::sync::atomic::Ordering;
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, conns) = (down.clone(), live.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if flag.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                conns.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Ok(Self {
+            url,
+            down,
+            live,
+            accept,
+        })
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            for conn in self.live.lock().unwrap().drain(..) {
+                conn.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.set_down(true);
+    }
+}
+
+/// A Worker of this test's own, in workerd (`edge/worker/serve.mjs`, built by
+/// `cargo xtask worker`), with `vars`; stopped with its process group when dropped.
+pub struct OwnWorker {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl OwnWorker {
+    pub async fn start(vars: &[(&str, &str)]) -> Result<Self> {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/worker");
+        let child = std::process::Command::new("node")
+            .arg("serve.mjs")
+            .arg(port.to_string())
+            .args(vars.iter().map(|(k, v)| format!("{k}={v}")))
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting serve.mjs")?;
+        let worker = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let probe = format!("{}/internal/stats?site=probe", worker.url);
+        for _ in 0..600 {
+            if let Ok(res) = reqwest::get(&probe).await {
+                if res.status() == 401 {
+                    return Ok(worker);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        anyhow::bail!("the Worker did not answer within 120 s")
+    }
+}
+
+impl Drop for OwnWorker {
+    fn drop(&mut self) {
+        // The whole group: node and the wrangler/workerd it started.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
     }
 }
