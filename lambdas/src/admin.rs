@@ -229,6 +229,14 @@ async fn account_agent<S: Backend, B>(
         .ok_or_else(|| ApiError::not_found("no such agent"))
 }
 
+async fn agent_changed<S, B>(state: &ApiState<S, B>, agent: &Agent) {
+    let change = Changed::Agent {
+        account_id: agent.account_id.clone(),
+        agent_id: agent.agent_id.clone(),
+    };
+    changed(state, change).await;
+}
+
 pub async fn update_agent<S: Backend, B>(
     State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
@@ -249,14 +257,7 @@ pub async fn update_agent<S: Backend, B>(
     };
     agents::update_agent(&state.store, &agent).await?;
     // Their open sockets follow at once (an agent who lost a site's access drops off it).
-    changed(
-        &state,
-        Changed::Agent {
-            account_id: agent.account_id.clone(),
-            agent_id: agent.agent_id.clone(),
-        },
-    )
-    .await;
+    agent_changed(&state, &agent).await;
     Ok(Json(AgentProfile::from(&agent)))
 }
 
@@ -271,14 +272,7 @@ pub async fn delete_agent<S: Backend, B>(
     }
     // Their sessions end with them, and their open sockets close now.
     agents::delete_agent(&state.store, &agent).await?;
-    changed(
-        &state,
-        Changed::Agent {
-            account_id: agent.account_id.clone(),
-            agent_id: agent.agent_id.clone(),
-        },
-    )
-    .await;
+    agent_changed(&state, &agent).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
