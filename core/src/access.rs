@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 use crate::clock::{secs, UnixMillis};
 use crate::codec;
-use crate::hub::{AgentIdentity, SiteSettings};
+use crate::hub::{AgentIdentity, Input, SiteSettings};
 use crate::protocol::{close_code, ConversationStatus, ConversationSummary, VisitorCredential};
 use crate::store::accounts::{self, Plan, Site};
 use crate::store::agents;
@@ -209,6 +209,40 @@ pub async fn agent_identity<S: LocalStore + ?Sized>(
     agent_id: &str,
 ) -> StoreResult<Option<AgentIdentity>> {
     Ok(agents::agent(store, agent_id).await?.map(identity))
+}
+
+/// What a hub must hear after the people behind its agent sockets (`connected`: identity
+/// as the hub has it, session) are read again: agents changed or removed, sessions ended.
+/// For adapters that can miss a change notice (the Worker hears them over the network),
+/// which re-check now and then. A read that fails changes nothing: a store outage must not
+/// sign everyone out.
+pub async fn recheck_agents<S: LocalStore + ?Sized>(
+    store: &S,
+    connected: &[(AgentIdentity, String)],
+    now_secs: u64,
+) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (known, session) in connected {
+        if seen.insert(known.agent_id.as_str()) {
+            match agent_identity(store, &known.agent_id).await {
+                Ok(now) if now.as_ref() != Some(known) => inputs.push(Input::AgentChanged {
+                    agent_id: known.agent_id.clone(),
+                    agent: now,
+                }),
+                Ok(_) | Err(_) => {}
+            }
+        }
+        match agents::session_by_id(store, session, now_secs).await {
+            Ok(Some(live)) if live.agent_id == known.agent_id => {}
+            Ok(_) => inputs.push(Input::SessionEnded {
+                agent_id: known.agent_id.clone(),
+                session: session.clone(),
+            }),
+            Err(_) => {}
+        }
+    }
+    inputs
 }
 
 fn identity(agent: agents::Agent) -> AgentIdentity {

@@ -6,6 +6,7 @@
 //! - [`hub`]: one site's live state as a state machine, and the run loop adapters keep
 //! - [`access`]: who may connect and who may see what
 //! - [`changes`]: what the API tells the hubs after an admin change (signed at the edge)
+//! - [`delivery`]: how a signed POST between our services is retried
 //! - [`media_key`]: call tokens and call events, signed with the media node's key
 //! - [`store`]: the storage contract, what is stored under which keys, its contract suite
 //! - [`clock`]: time for adapters (the rest takes `now` as input)
@@ -15,6 +16,7 @@ pub mod access;
 pub mod changes;
 pub mod clock;
 pub mod codec;
+pub mod delivery;
 pub mod hub;
 pub mod media_key;
 pub mod protocol;

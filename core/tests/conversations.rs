@@ -307,7 +307,7 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
     assert_eq!(b.held.len(), 1, "the second waits for the first");
     let first = b.take_held(|op| matches!(op, StoreOp::Open { .. }));
     b.reply(first.id, Ok(Answer::Done));
-    let second = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 2));
+    let second = b.take_held(|op| messages_of(op).iter().any(|m| m.seq == 2));
     assert!(
         matches!(second.op, StoreOp::Open { .. }),
         "sent with the summary too"
@@ -315,8 +315,8 @@ fn resends_are_acknowledged_not_duplicated_and_order_is_kept() {
     b.says(&v1(), "msg-00000003", "three");
     // Once stored, messages go on their own, concurrently. The store confirms #3 before
     // #2: nothing may overtake.
-    let third = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 3));
-    assert!(matches!(third.op, StoreOp::Message(_)));
+    let third = b.take_held(|op| messages_of(op).iter().any(|m| m.seq == 3));
+    assert!(matches!(third.op, StoreOp::Messages(_)));
     let out = b.reply(third.id, Ok(Answer::Done));
     assert!(out.agent_messages(1).is_empty());
     let out = b.reply(second.id, Ok(Answer::Done));
@@ -361,7 +361,7 @@ fn a_failed_write_is_reported_and_later_messages_still_flow() {
     b.visitor(&v1());
     b.says(&v1(), "msg-00000001", "one");
     b.says(&v1(), "msg-00000002", "two");
-    let first = b.take_held(|op| message_of(op).is_some_and(|m| m.seq == 1));
+    let first = b.take_held(|op| messages_of(op).iter().any(|m| m.seq == 1));
     let out = b.reply(
         first.id,
         Err(vitrine_core::store::StoreError::Backend("down".into())),
@@ -389,7 +389,7 @@ fn a_restarted_hub_resumes_numbering_from_the_store() {
     let stored: Vec<ChatMessage> = b
         .requests
         .iter()
-        .filter_map(|op| message_of(op).cloned())
+        .flat_map(|op| messages_of(op).to_vec())
         .collect();
     // A new hub, restored from what the store holds.
     let restored = Restored {
@@ -496,4 +496,28 @@ fn an_agent_message_refused_names_it_so_the_portal_stops_resending_it() {
         out.error_about(1),
         Some((ErrorCode::NotFound, Some("agent-msg-2".into())))
     );
+}
+
+#[test]
+fn two_visitors_writing_first_at_the_same_millisecond_with_the_same_client_id_get_two_conversations(
+) {
+    let mut b = Bench::new();
+    b.agent(&ada());
+    let v2 = Visitor::new(20, "visitor-2");
+    b.visitor(&v1());
+    b.visitor(&v2);
+    // A client picks its own message IDs: another widget may pick the same.
+    b.says(&v1(), "msg-00000001", "mine");
+    let out = b.says(&v2, "msg-00000001", "mine too");
+    assert_eq!(out.visitor_error(20), None);
+    let visitor_two = out.agent_messages(1);
+    let visitor_one = b
+        .says(&v1(), "msg-00000002", "still mine")
+        .agent_messages(1);
+    assert_ne!(
+        visitor_one[0].conversation_id, visitor_two[0].conversation_id,
+        "each visitor's own conversation"
+    );
+    assert_eq!(visitor_two[0].seq, 1);
+    assert_eq!(visitor_one[0].seq, 2);
 }

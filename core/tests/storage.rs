@@ -219,14 +219,94 @@ fn a_failed_message_is_not_retried_by_the_hub_its_sender_resends_it() {
     let v = Visitor::new(10, "visitor-1");
     b.visitor(&v);
     b.says(&v, "msg-00000001", "hello");
-    let message = b.take_held(|op| message_of(op).is_some());
+    let message = b.take_held(|op| !messages_of(op).is_empty());
     let out = b.reply(message.id, Err(down()));
     assert_eq!(out.visitor_error(10), Some(ErrorCode::NotSaved));
     let out = b.run_until(T0 + 120_000);
     assert!(
         !out.stores()
             .iter()
-            .any(|op| matches!(op, StoreOp::Message(_))),
+            .any(|op| matches!(op, StoreOp::Messages(_))),
         "no retry of its own"
     );
+}
+
+/// Six visitors in conversations already stored, and an agent reading them all.
+fn six_conversations() -> (Bench, Vec<Visitor>, Agent) {
+    let mut b = Bench::with(HubConfig {
+        address_conversation_burst: 10.0,
+        ..HubConfig::default()
+    })
+    .holding(hold_messages);
+    let agent = Agent::new(1, "agent-1", "Ada");
+    b.agent(&agent);
+    let visitors: Vec<Visitor> = (0..6)
+        .map(|i| Visitor::new(10 + i, &format!("visitor-{i}")))
+        .collect();
+    for v in &visitors {
+        b.visitor(v);
+        b.says(v, "msg-00000001", "hello");
+    }
+    b.store_all();
+    (b, visitors, agent)
+}
+
+#[test]
+fn messages_beyond_the_writes_in_flight_wait_and_go_together_delivered_only_once_stored() {
+    let (mut b, visitors, agent) = six_conversations();
+    for v in &visitors {
+        b.says(v, "msg-00000002", "anyone there?");
+    }
+    let held: Vec<usize> = b.held.iter().map(|r| messages_of(&r.op).len()).collect();
+    assert_eq!(
+        held,
+        [1, 1, 1, 1],
+        "four writes in flight, one message each"
+    );
+    let first = b.held[0].id;
+    let out = b.reply(first, Ok(Answer::Done));
+    assert_eq!(
+        out.agent_messages(agent.conn).len(),
+        1,
+        "the stored one only"
+    );
+    let together: Vec<Vec<String>> = out
+        .stores()
+        .iter()
+        .map(|op| {
+            messages_of(op)
+                .iter()
+                .map(|m| m.conversation_id.clone())
+                .collect()
+        })
+        .collect();
+    assert_eq!(together.len(), 1, "the two waiting go in one write");
+    assert_eq!(together[0].len(), 2);
+    let batch = b.take_held(|op| messages_of(op).len() == 2);
+    let out = b.reply(batch.id, Ok(Answer::Done));
+    let delivered: Vec<String> = out
+        .agent_messages(agent.conn)
+        .iter()
+        .map(|m| m.conversation_id.clone())
+        .collect();
+    assert_eq!(
+        delivered, together[0],
+        "both delivered once their write succeeded"
+    );
+}
+
+#[test]
+fn a_failed_write_of_messages_together_tells_each_sender() {
+    let (mut b, visitors, agent) = six_conversations();
+    for v in &visitors {
+        b.says(v, "msg-00000002", "anyone there?");
+    }
+    let first = b.held[0].id;
+    b.reply(first, Ok(Answer::Done));
+    let batch = b.take_held(|op| messages_of(op).len() == 2);
+    let out = b.reply(batch.id, Err(down()));
+    assert!(out.agent_messages(agent.conn).is_empty());
+    for v in &visitors[4..] {
+        assert_eq!(out.visitor_error(v.conn), Some(ErrorCode::NotSaved));
+    }
 }

@@ -25,6 +25,7 @@ use vitrine_core::access::{self, AddressCaps, AgentHandshake, Refusal, SiteCache
 use vitrine_core::changes::Changed;
 use vitrine_core::clock::now_ms;
 use vitrine_core::codec::{self, Payload, Side};
+use vitrine_core::delivery::{self, Delivery};
 use vitrine_core::hub::{storage, Hub, HubConfig, Input, Output};
 use vitrine_core::media_key::{self, SignedError};
 use vitrine_core::protocol::media::MediaCommand;
@@ -366,12 +367,12 @@ async fn run_hub<S: Store + Clone + Sync + 'static>(
     metrics.hubs.dec();
 }
 
-/// POSTs a command to the media node, signed with the media key; retried briefly (a
-/// revocation that never arrives leaves a seat open until its token expires).
+/// POSTs a command to the media node, signed with the media key, as [`delivery`] retries
+/// (a revocation that never arrives leaves a seat open until its token expires).
 async fn send_to_media_node(media: MediaControl, command: MediaCommand) {
     let body = serde_json::to_vec(&command).expect("commands serialize");
     let signature = media_key::sign_body(&media.key, &body);
-    for attempt in 0..4u32 {
+    let send = || async {
         let sent = media
             .http
             .post(&media.url)
@@ -381,16 +382,15 @@ async fn send_to_media_node(media: MediaControl, command: MediaCommand) {
             .timeout(Duration::from_secs(5))
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return,
-            Ok(r) if r.status().is_client_error() => {
-                tracing::warn!(status = %r.status(), "media node refused a command");
-                return;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+        sent.ok().map(|r| r.status().as_u16())
+    };
+    match delivery::deliver(send, tokio::time::sleep).await {
+        Delivery::Delivered => {}
+        Delivery::Refused(status) => tracing::warn!(status, "media node refused a command"),
+        Delivery::GaveUp => {
+            tracing::warn!(room = %command.room, "media node unreachable; a seat stays open until its token expires")
         }
     }
-    tracing::warn!(room = %command.room, "media node unreachable; a seat stays open until its token expires");
 }
 
 /// Queues a frame; a connection whose queue is full is too slow to keep and is dropped

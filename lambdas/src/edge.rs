@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use vitrine_core::changes::{self, Audience, ChangeNotice, Changed};
 use vitrine_core::clock::now_ms;
+use vitrine_core::delivery::{self, Delivery};
 use vitrine_core::media_key::SIGNATURE_HEADER;
 use vitrine_core::store::accounts;
 
 use crate::{Backend, OnChange};
-
-const ATTEMPTS: u32 = 3;
 
 /// The hook that tells the Worker at `origin`, signing with `key` (its `VITRINE_CHANGES_KEY`).
 pub fn notify_edge<S: Backend + Send>(store: S, origin: &str, key: &[u8]) -> OnChange {
@@ -46,7 +45,7 @@ pub fn notify_edge<S: Backend + Send>(store: S, origin: &str, key: &[u8]) -> OnC
                 at: now_ms(),
             };
             let (body, signature) = changes::sign_notice(&key, &notice);
-            for attempt in 0..ATTEMPTS {
+            let send = || async {
                 let sent = http
                     .post(&url)
                     .header("content-type", "application/json")
@@ -55,17 +54,23 @@ pub fn notify_edge<S: Backend + Send>(store: S, origin: &str, key: &[u8]) -> OnC
                     .send()
                     .await;
                 match sent {
-                    Ok(r) if r.status().is_success() => return,
-                    Ok(r) if r.status().is_client_error() => {
-                        tracing::error!(status = %r.status(), "the edge refused a change notice (is VITRINE_CHANGES_KEY the same on both?)");
-                        return;
+                    Ok(r) => Some(r.status().as_u16()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change notice not sent");
+                        None
                     }
-                    Ok(r) => tracing::warn!(status = %r.status(), attempt, "change notice failed"),
-                    Err(e) => tracing::warn!(error = %e, attempt, "change notice failed"),
                 }
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            };
+            match delivery::deliver(send, tokio::time::sleep).await {
+                Delivery::Delivered => {}
+                Delivery::Refused(status) => tracing::error!(
+                    status,
+                    "the edge refused a change notice (is VITRINE_CHANGES_KEY the same on both?)"
+                ),
+                Delivery::GaveUp => {
+                    tracing::error!(change = ?notice.change, "the edge did not hear a change")
+                }
             }
-            tracing::error!(change = ?notice.change, "the edge did not hear a change");
         })
     })
 }

@@ -19,6 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use vitrine_core::clock::now_ms as unix_now;
+use vitrine_core::delivery::{self, Delivery};
 use vitrine_core::media_key::{
     read_media_command, sign_body, verify_call_token, CallClaims, ReplayGuard, SignedError,
     TokenError, SIGNATURE_HEADER,
@@ -609,7 +610,7 @@ fn flush(
     }
 }
 
-/// Posts call events to the platform, signed with the shared key, retrying briefly.
+/// Posts call events to the platform, signed with the shared key, as `delivery` retries.
 async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<CallEvent>) {
     let client = reqwest::Client::new();
     while let Some(event) = events.recv().await {
@@ -618,7 +619,7 @@ async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<C
         };
         let body = serde_json::to_vec(&event).expect("event serializes");
         let signature = sign_body(&config.key, &body);
-        for attempt in 0..5u32 {
+        let send = || async {
             let sent = client
                 .post(url)
                 .header("content-type", "application/json")
@@ -627,14 +628,12 @@ async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<C
                 .timeout(Duration::from_secs(5))
                 .send()
                 .await;
-            match sent {
-                Ok(r) if r.status().is_success() => break,
-                Ok(r) if r.status().is_client_error() => {
-                    tracing::warn!(status = %r.status(), "call event refused");
-                    break;
-                }
-                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
-            }
+            sent.ok().map(|r| r.status().as_u16())
+        };
+        match delivery::deliver(send, tokio::time::sleep).await {
+            Delivery::Delivered => {}
+            Delivery::Refused(status) => tracing::warn!(status, "call event refused"),
+            Delivery::GaveUp => tracing::warn!(?event, "the platform did not hear a call event"),
         }
     }
 }

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use vitrine_core::hub::{CallConfig, HubConfig};
 use vitrine_edge::native::{EdgeConfig, Hubs};
@@ -305,6 +306,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tasks.push(tokio::spawn(async move {
             // The peer's address: per-address limits (sockets, sign-in attempts).
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            // Frames are small and latency-bound: without TCP_NODELAY a frame written
+            // while an earlier one is unacknowledged waits for the peer's delayed ACK
+            // (40 ms on Linux).
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "TCP_NODELAY not set");
+                }
+            });
             if let Err(e) = axum::serve(listener, service).await {
                 tracing::error!(error = %e, "{what} stopped");
             }

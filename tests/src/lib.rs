@@ -71,7 +71,8 @@ impl Client {
                 HeaderValue::from_str(value)?,
             );
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        // Browsers disable Nagle on their sockets; so does this client.
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
         Ok(Self { ws })
     }
 
@@ -336,6 +337,83 @@ pub mod bench {
             .nth(1)
             .context("bad metric")?
             .parse()?)
+    }
+
+    /// What a benchmark's server did, counted by the server itself.
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Counts {
+        /// Store requests the site's hub made.
+        pub store_requests: u64,
+        /// HTTP requests to DynamoDB (the Worker's objects; 0 on the SQLite server).
+        pub dynamodb_requests: u64,
+        /// Frames that reached the Worker's object plus its alarms: the times the runtime
+        /// had to run it (answered pings are not among them). 0 on the local server.
+        pub object_events: u64,
+    }
+
+    impl std::ops::Sub for Counts {
+        type Output = Counts;
+        fn sub(self, before: Counts) -> Counts {
+            Counts {
+                store_requests: self.store_requests - before.store_requests,
+                dynamodb_requests: self.dynamodb_requests - before.dynamodb_requests,
+                object_events: self.object_events - before.object_events,
+            }
+        }
+    }
+
+    /// Where the counts come from: the local server's `/metrics`, or the Worker's
+    /// per-site `/internal/stats` (with the operator token).
+    pub enum Counter {
+        Metrics(String),
+        Worker {
+            url: String,
+            site: String,
+            token: String,
+        },
+    }
+
+    impl Counter {
+        pub fn new(metrics: Option<&str>, worker: &str, site: &str, token: Option<&str>) -> Self {
+            match (metrics, token) {
+                (_, Some(token)) => Counter::Worker {
+                    url: worker.into(),
+                    site: site.into(),
+                    token: token.into(),
+                },
+                (Some(metrics), None) => Counter::Metrics(metrics.into()),
+                (None, None) => panic!("a benchmark needs --metrics or --operator-token"),
+            }
+        }
+
+        pub fn is_edge(&self) -> bool {
+            matches!(self, Counter::Worker { .. })
+        }
+
+        pub async fn read(&self) -> Result<Counts> {
+            match self {
+                Counter::Metrics(metrics) => Ok(Counts {
+                    store_requests: store_writes(metrics).await?,
+                    ..Counts::default()
+                }),
+                Counter::Worker { url, site, token } => {
+                    let stats: serde_json::Value = reqwest::Client::new()
+                        .get(format!("{url}/internal/stats?site={site}"))
+                        .bearer_auth(token)
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await?;
+                    let n = |name: &str| stats[name].as_u64().context("a counter is missing");
+                    Ok(Counts {
+                        store_requests: n("store_requests")?,
+                        dynamodb_requests: n("dynamodb_requests")?,
+                        object_events: n("frames_in")? + n("alarms")?,
+                    })
+                }
+            }
+        }
     }
 
     /// The `p` quantile (0–1) of sorted samples.

@@ -133,3 +133,33 @@ async fn the_edge_refuses_change_notices_it_cannot_verify() -> Result<()> {
     assert_eq!(post(fresh, signed).await?.status(), 204);
     Ok(())
 }
+
+/// At the edge a change notice travels over the network and can be lost (the API gives up
+/// after a few tries). The site's object reads its agents again every few minutes; the
+/// operator's `/internal/recheck` runs that now. A session ended without a notice (deleted
+/// straight from the table) is then closed all the same. Locally there is no network in
+/// between: the API applies every change in-process (the tests above).
+#[tokio::test]
+async fn at_the_edge_a_lost_change_notice_is_caught_up_by_the_periodic_recheck() -> Result<()> {
+    let s = common::stack().await?;
+    let Some(edge) = common::edge() else {
+        eprintln!("skipped: the local server hears every change in-process");
+        return Ok(());
+    };
+    let cookie = login(&s.api, &s.admin.0, &s.admin.1).await?;
+    let mut socket = Client::agent(&s.hub, &s.site, &cookie).await?;
+    socket.wait_for("snapshot", is_type("snapshot")).await?;
+    let token =
+        vitrine_core::store::agents::token_from_cookie_header(&cookie).expect("a session cookie");
+    let endpoint = std::env::var("VITRINE_DYNAMODB_ENDPOINT")?;
+    let table = vitrine_store::DynamoStore::connect_local(&endpoint, s.table()).await;
+    vitrine_core::store::agents::delete_session(&table, token).await?;
+    let recheck = reqwest::Client::new()
+        .post(format!("{}/internal/recheck?site={}", edge.url, s.site))
+        .bearer_auth(&edge.operator_token)
+        .send()
+        .await?;
+    assert!(recheck.status().is_success(), "{}", recheck.status());
+    assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4401));
+    Ok(())
+}

@@ -23,24 +23,33 @@ pub struct Worker {
     pub url: String,
 }
 
+/// Which Worker: as deployed, or the test build (with the store contract's route).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Deploy,
+    Test,
+}
+
 /// Builds the Worker and starts it on a free port with `vars` (name, value).
 pub fn start(
     root: &Path,
     cache: &Path,
+    build: Build,
     children: &mut Children,
     vars: &[(&str, &str)],
 ) -> Result<Worker> {
-    start_on(root, cache, children, free_port()?, vars)
+    start_on(root, cache, build, children, free_port()?, vars)
 }
 
 pub fn start_on(
     root: &Path,
     cache: &Path,
+    build: Build,
     children: &mut Children,
     port: u16,
     vars: &[(&str, &str)],
 ) -> Result<Worker> {
-    prepare(root, cache)?;
+    prepare(root, cache, build)?;
     let dir = root.join("edge/worker");
     let mut cmd = Command::new("node");
     cmd.arg("serve.mjs")
@@ -62,7 +71,7 @@ pub fn start_on(
 }
 
 /// wrangler installed (npm) and the Worker built: what `serve.mjs` needs.
-pub fn prepare(root: &Path, cache: &Path) -> Result<()> {
+pub fn prepare(root: &Path, cache: &Path, build: Build) -> Result<()> {
     let dir = root.join("edge/worker");
     if !dir.join("node_modules/.bin/wrangler").exists() {
         run(Command::new("npm")
@@ -70,7 +79,11 @@ pub fn prepare(root: &Path, cache: &Path) -> Result<()> {
             .env("WRANGLER_SEND_METRICS", "false")
             .current_dir(&dir))?;
     }
-    wasm::worker(root, cache)
+    let features: &[&str] = match build {
+        Build::Deploy => &[],
+        Build::Test => &["contract"],
+    };
+    wasm::worker(root, cache, features)
 }
 
 /// The status of a GET to 127.0.0.1:`port` (std only: no HTTP client in xtask).

@@ -69,7 +69,7 @@ fn main() -> Result<()> {
         Some("web") => web(),
         Some("gen-types") => gen_types(),
         Some("wasm-check") => wasm::check(&root(), &cache_dir()),
-        Some("worker") => wasm::worker(&root(), &cache_dir()),
+        Some("worker") => wasm::worker(&root(), &cache_dir(), &[]),
         Some("test-edge") => test_edge(),
         Some("bench") => bench(&rest),
         _ => {
@@ -162,6 +162,7 @@ fn dev_edge(extra: &[String]) -> Result<()> {
     edge::start_on(
         &root(),
         &cache_dir(),
+        edge::Build::Deploy,
         &mut children,
         worker_port,
         &[
@@ -204,7 +205,15 @@ fn target_dir() -> PathBuf {
 }
 
 /// The integration suites that run against the Worker as well as the local server.
-const EDGE_SUITES: &[&str] = &["live_list", "chat", "revoke", "assets", "outage"];
+/// `store_in_workerd` runs only there (its cases are ignored by a plain `cargo test`).
+const EDGE_SUITES: &[&str] = &[
+    "live_list",
+    "chat",
+    "revoke",
+    "assets",
+    "outage",
+    "store_in_workerd",
+];
 
 fn test() -> Result<()> {
     let root = root();
@@ -246,6 +255,7 @@ fn edge_suites(children: &mut Children, endpoint: &str, s3: &str) -> Result<()> 
     let worker = edge::start(
         &root(),
         &cache_dir(),
+        edge::Build::Test,
         children,
         &[
             ("VITRINE_DYNAMODB_ENDPOINT", endpoint),
@@ -260,6 +270,7 @@ fn edge_suites(children: &mut Children, endpoint: &str, s3: &str) -> Result<()> 
     run(cargo()
         .args(["test", "-p", "vitrine-tests"])
         .args(EDGE_SUITES.iter().flat_map(|t| ["--test", t]))
+        .args(["--", "--include-ignored"])
         .env("VITRINE_DYNAMODB_ENDPOINT", endpoint)
         .env("VITRINE_S3_ENDPOINT", s3)
         .env("VITRINE_EDGE_URL", &worker.url)
@@ -298,7 +309,7 @@ fn browser_tests(edge_dynamodb: Option<&str>) -> Result<()> {
     match edge_dynamodb {
         None => node.arg("tests/e2e/"),
         Some(endpoint) => {
-            edge::prepare(&root(), &cache_dir())?;
+            edge::prepare(&root(), &cache_dir(), edge::Build::Test)?;
             node.args(EDGE_E2E)
                 .env("VITRINE_E2E_EDGE_DYNAMODB", endpoint)
         }
@@ -365,9 +376,9 @@ fn check_widget_size(root: &Path) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     let kind = match args.first().map(String::as_str) {
-        Some(kind @ ("presence" | "chat" | "media")) => kind,
+        Some(kind @ ("presence" | "chat" | "media" | "memory")) => kind,
         _ => bail!(
-            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]"
+            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60] [--target local|edge]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30] [--target local|edge]\n       cargo xtask bench memory [--visitors 10000,50000]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]"
         ),
     };
     let root = root();
@@ -388,107 +399,228 @@ fn bench(args: &[String]) -> Result<()> {
     if kind == "media" {
         return bench_media(&release, &args[1..]);
     }
+    if kind == "memory" {
+        let mut command = Command::new(release.join("vitrine-hubmem"));
+        return run(command.args(&args[1..]));
+    }
+    let mut options = BenchOptions::parse(&args[1..])?;
+    if options.edge {
+        edge::prepare(&root, &cache_dir(), edge::Build::Deploy)?;
+    }
     if kind == "chat" {
-        return bench_chat(&release, &args[1..]);
+        return bench_chat(&release, options);
     }
-    let mut visitors = vec!["1000".to_string(), "10000".to_string()];
-    let mut seconds = "60".to_string();
-    let mut it = args[1..].iter();
-    while let Some(flag) = it.next() {
-        match (flag.as_str(), it.next()) {
-            ("--visitors", Some(v)) => visitors = v.split(',').map(str::to_string).collect(),
-            ("--seconds", Some(s)) => seconds = s.clone(),
-            _ => bail!("unknown bench option {flag}"),
-        }
-    }
-    for n in visitors {
-        let data = tempdir("vitrine-bench")?;
+    let visitors = options
+        .take("--visitors")
+        .unwrap_or_else(|| "1000,10000".into());
+    let seconds = options.take("--seconds").unwrap_or_else(|| "60".into());
+    options.done()?;
+    for n in visitors.split(',') {
         let mut children = Children::default();
-        let server = bench_server(&release, &mut children, &data)?;
+        let server = bench_server(&release, &mut children, options.edge)?;
         run(Command::new("bash").args([
             "-c",
             &format!(
-                "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --server-pid {} --visitors {n} --seconds {seconds}",
+                "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} {} --visitors {n} --seconds {seconds}",
                 release.join("vitrine-loadgen").display(),
-                server.port,
-                server.metrics_port,
-                server.pid
+                server.url,
+                server.counter_args(),
             ),
         ]))?;
         children.stop_all();
-        let _ = std::fs::remove_dir_all(&data);
     }
     Ok(())
+}
+
+/// A benchmark's options: `--target local|edge` and the benchmark's own `--name value`s.
+struct BenchOptions {
+    edge: bool,
+    rest: Vec<(String, String)>,
+}
+
+impl BenchOptions {
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut options = BenchOptions {
+            edge: false,
+            rest: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let Some(value) = it.next() else {
+                bail!("bench option {flag} needs a value");
+            };
+            match (flag.as_str(), value.as_str()) {
+                ("--target", "local") => {}
+                ("--target", "edge") => options.edge = true,
+                ("--target", other) => bail!("unknown target {other} (local or edge)"),
+                _ => options.rest.push((flag.clone(), value.clone())),
+            }
+        }
+        Ok(options)
+    }
+
+    fn take(&mut self, name: &str) -> Option<String> {
+        let at = self.rest.iter().position(|(flag, _)| flag == name)?;
+        Some(self.rest.remove(at).1)
+    }
+
+    fn done(&self) -> Result<()> {
+        match self.rest.first() {
+            Some((flag, _)) => bail!("unknown bench option {flag}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The visitor key of bench servers: the load generators play widgets holding credentials
 /// signed with it (it is `vitrine_tests::TEST_VISITOR_KEY`, which they sign with).
 const BENCH_VISITOR_KEY: &str = "integration-tests-visitor-key";
 
-/// A release server started for a benchmark.
+/// What a benchmark's load generator talks to.
 struct BenchServer {
-    port: u16,
+    /// Where the sockets and the API are: the server, or the Worker in front of it.
+    url: String,
     metrics_port: u16,
     pid: u32,
+    edge: bool,
+    /// The local server's data directory (SQLite), removed when the bench ends.
+    data: Option<PathBuf>,
 }
 
-/// Starts a release server on a fresh store (file limit raised for many sockets). The
-/// load comes from one address, so the per-address limits are lifted; widgets are played
-/// with the test visitor key.
-/// The server and the load generator each get a core of their own (`taskset`), so the
-/// generator's work cannot hide in the server's numbers, nor the reverse.
+impl BenchServer {
+    /// How the load generator reads the counters (and, locally, the server's memory).
+    fn counter_args(&self) -> String {
+        if self.edge {
+            format!("--operator-token {}", edge::OPERATOR_TOKEN)
+        } else {
+            format!(
+                "--metrics http://127.0.0.1:{} --server-pid {}",
+                self.metrics_port, self.pid
+            )
+        }
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if let Some(data) = &self.data {
+            let _ = std::fs::remove_dir_all(data);
+        }
+    }
+}
+
+/// The server side and the load generator each get a core of their own (`taskset`), so
+/// the generator's work cannot hide in the server's numbers, nor the reverse.
 const SERVER_CORE: u32 = 0;
 const LOADGEN_CORE: u32 = 1;
 
-fn bench_server(release: &Path, children: &mut Children, data: &Path) -> Result<BenchServer> {
+/// Starts a release server on a fresh store (file limit raised for many sockets): SQLite
+/// locally; at the edge, DynamoDB Local with the Worker in workerd in front (the server
+/// is then only the API), all of it on the server core. The load comes from one address,
+/// so the per-address limits are lifted; widgets are played with the test visitor key.
+fn bench_server(release: &Path, children: &mut Children, edge: bool) -> Result<BenchServer> {
     let (port, metrics_port) = (children::free_port()?, children::free_port()?);
-    let pid = children.spawn(
-        Command::new("bash")
-            .args([
-                "-c",
-                &format!(
-                    "ulimit -n $(ulimit -Hn); exec taskset -c {SERVER_CORE} {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 \
-                     --metrics-bind 127.0.0.1:{metrics_port} --data-dir {} \
-                     --sockets-per-address 1000000 --conversations-per-address 1000000",
-                    release.join("vitrine").display(),
-                    data.display()
-                ),
-            ])
-            .env("RUST_LOG", "warn")
-            .env("VITRINE_VISITOR_KEY", BENCH_VISITOR_KEY),
-    )?;
+    let mut server = Command::new("bash");
+    server.env("RUST_LOG", "warn");
+    server.env("VITRINE_VISITOR_KEY", BENCH_VISITOR_KEY);
+    let store_args;
+    let (mut data, mut worker_port, mut endpoint) = (None, 0, String::new());
+    if edge {
+        // Everything started from here on inherits the server core, workerd's and Java's
+        // threads included.
+        run(Command::new("taskset").args([
+            "-a",
+            "-p",
+            "-c",
+            &SERVER_CORE.to_string(),
+            &std::process::id().to_string(),
+        ]))?;
+        // And as many open files as allowed: workerd (and wrangler's proxy in front of it)
+        // hold a socket or two per visitor.
+        run(Command::new("bash").args([
+            "-c",
+            &format!(
+                "prlimit --pid {} --nofile=262144:262144 2>/dev/null || prlimit --pid {0} --nofile=$(ulimit -Hn):$(ulimit -Hn)",
+                std::process::id()
+            ),
+        ]))?;
+        endpoint = ddb::start(&cache_dir(), children)?;
+        worker_port = children::free_port()?;
+        store_args = format!("--store dynamodb --dynamodb-endpoint {endpoint} --public-url http://127.0.0.1:{worker_port}");
+        server
+            .env(
+                "VITRINE_EDGE_ORIGIN",
+                format!("http://127.0.0.1:{worker_port}"),
+            )
+            .env("VITRINE_CHANGES_KEY", edge::CHANGES_KEY)
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_REGION", "us-east-1");
+    } else {
+        let dir = tempdir("vitrine-bench")?;
+        store_args = format!("--data-dir {}", dir.display());
+        data = Some(dir);
+    }
+    let pid = children.spawn(server.args([
+        "-c",
+        &format!(
+            "ulimit -n $(ulimit -Hn); exec taskset -c {SERVER_CORE} {} --bind 127.0.0.1:{port} --demo-bind 127.0.0.1:0 \
+             --metrics-bind 127.0.0.1:{metrics_port} {store_args} \
+             --sockets-per-address 1000000 --conversations-per-address 1000000",
+            release.join("vitrine").display(),
+        ),
+    ]))?;
     children::wait_for_port(port)?;
+    let mut url = format!("http://127.0.0.1:{port}");
+    if edge {
+        let api = url.clone();
+        url = edge::start_on(
+            &root(),
+            &cache_dir(),
+            edge::Build::Deploy,
+            children,
+            worker_port,
+            &[
+                ("VITRINE_DYNAMODB_ENDPOINT", endpoint.as_str()),
+                ("VITRINE_API_ORIGIN", &api),
+                ("VITRINE_VISITOR_KEY", BENCH_VISITOR_KEY),
+                ("VITRINE_OPERATOR_TOKEN", edge::OPERATOR_TOKEN),
+                ("VITRINE_CHANGES_KEY", edge::CHANGES_KEY),
+                ("VITRINE_SOCKETS_PER_ADDRESS", "1000000"),
+                ("VITRINE_CONVERSATIONS_PER_ADDRESS", "1000000"),
+                ("AWS_ACCESS_KEY_ID", "local"),
+                ("AWS_SECRET_ACCESS_KEY", "local"),
+            ],
+        )?
+        .url;
+    }
     Ok(BenchServer {
-        port,
+        url,
         metrics_port,
         pid,
+        edge,
+        data,
     })
 }
 
-fn bench_chat(release: &Path, args: &[String]) -> Result<()> {
-    let (mut conversations, mut seconds) = ("1000".to_string(), "30".to_string());
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        match (flag.as_str(), it.next()) {
-            ("--conversations", Some(v)) => conversations = v.clone(),
-            ("--seconds", Some(s)) => seconds = s.clone(),
-            _ => bail!("unknown bench option {flag}"),
-        }
-    }
-    let data = tempdir("vitrine-bench-chat")?;
+fn bench_chat(release: &Path, mut options: BenchOptions) -> Result<()> {
+    let conversations = options
+        .take("--conversations")
+        .unwrap_or_else(|| "1000".into());
+    let seconds = options.take("--seconds").unwrap_or_else(|| "30".into());
+    options.done()?;
     let mut children = Children::default();
-    let server = bench_server(release, &mut children, &data)?;
+    let server = bench_server(release, &mut children, options.edge)?;
     let result = run(Command::new("bash").args([
         "-c",
         &format!(
-            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server http://127.0.0.1:{} --metrics http://127.0.0.1:{} --conversations {conversations} --seconds {seconds}",
+            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} {} --conversations {conversations} --seconds {seconds}",
             release.join("vitrine-chatload").display(),
-            server.port,
-            server.metrics_port
+            server.url,
+            server.counter_args(),
         ),
     ]));
     children.stop_all();
-    let _ = std::fs::remove_dir_all(&data);
     result
 }
 

@@ -97,7 +97,7 @@ fn wasm_bindgen(cache: &Path) -> Result<PathBuf> {
 
 /// The Worker, ready for `wrangler`: `edge/worker/build/` holds the wasm, its JS glue and
 /// the module shim (`edge/worker/shim.mjs`) imports them.
-pub fn worker(root: &Path, cache: &Path) -> Result<()> {
+pub fn worker(root: &Path, cache: &Path, features: &[&str]) -> Result<()> {
     run(cargo_wasm(root, cache)?
         .args([
             "rustc",
@@ -110,6 +110,8 @@ pub fn worker(root: &Path, cache: &Path) -> Result<()> {
             "--target",
             "wasm32-unknown-unknown",
             "-Zbuild-std=std,panic_abort",
+            "--features",
+            &features.join(","),
         ])
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
         .env("CARGO_PROFILE_RELEASE_LTO", "true")

@@ -3,7 +3,7 @@
 //! duplicates a message.
 //!
 //! Delivery rule (B2): a message gets the conversation's next sequence number, is handed
-//! to the store as [`StoreOp::Message`], and is delivered to anyone (including the
+//! to the store as [`StoreOp::Messages`], and is delivered to anyone (including the
 //! sender's ack) only once the store confirmed it — in sequence order. So everything a
 //! client has seen is durable, a restart resumes from the store with the same numbers,
 //! and a resend (same `client_id`) is acknowledged again instead of stored twice.
@@ -269,7 +269,7 @@ impl Conversations {
                 id
             }
             None => {
-                let id = new_conversation_id(ctx.now, &client_id);
+                let id = new_conversation_id(ctx.now, visitor_id, &client_id);
                 self.open(
                     ctx,
                     &id,
@@ -365,7 +365,7 @@ impl Conversations {
             )
             .about(&client_id));
         }
-        let id = new_conversation_id(ctx.now, &client_id);
+        let id = new_conversation_id(ctx.now, visitor_id, &client_id);
         self.open(
             ctx,
             &id,
@@ -787,7 +787,7 @@ impl Conversations {
         let id = match self.open_by_visitor.get(visitor_id) {
             Some(id) => id.clone(),
             None => {
-                let id = new_conversation_id(ctx.now, &format!("call-{visitor_id}"));
+                let id = new_conversation_id(ctx.now, visitor_id, "call");
                 self.open(
                     ctx,
                     &id,
@@ -890,7 +890,7 @@ impl Conversations {
         }
         // Until the store has the conversation, its summary goes with each message.
         if conv.stored {
-            ctx.store(StoreOp::Message(message));
+            ctx.store(StoreOp::Messages(vec![message]));
         } else {
             ctx.store(StoreOp::Open {
                 summary: conv.summary.clone(),

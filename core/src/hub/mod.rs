@@ -534,6 +534,21 @@ impl Hub {
         .min()
     }
 
+    /// Each connected agent's identity and session, once per session (what
+    /// [`crate::access::recheck_agents`] reads again).
+    pub fn agent_sessions(&self) -> Vec<(AgentIdentity, String)> {
+        let mut sessions: Vec<(AgentIdentity, String)> = Vec::new();
+        for (_, agent) in self.roster.agents() {
+            if !sessions
+                .iter()
+                .any(|(a, s)| a.agent_id == agent.identity.agent_id && *s == agent.session)
+            {
+                sessions.push((agent.identity.clone(), agent.session.clone()));
+            }
+        }
+        sessions
+    }
+
     pub fn visitor_count(&self) -> usize {
         self.presence.len()
     }
@@ -1080,13 +1095,12 @@ impl Hub {
             } => self
                 .presence
                 .visit_counted(&mut ctx, &visitor_id, &visit_id, visit_count),
-            Delivery::MessageStored {
-                conversation_id,
-                seq,
-                ok,
-            } => self
-                .conversations
-                .message_stored(&mut ctx, &conversation_id, seq, ok),
+            Delivery::MessagesStored { messages, ok } => {
+                for (conversation_id, seq) in messages {
+                    self.conversations
+                        .message_stored(&mut ctx, &conversation_id, seq, ok);
+                }
+            }
             Delivery::ConversationLoaded {
                 conversation_id,
                 loaded,

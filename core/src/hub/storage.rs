@@ -8,6 +8,10 @@
 //!   conversation's summary, a visitor's block, the site's calls switch) are sent one at a
 //!   time per thing and in order; a newer one waiting replaces an older one waiting.
 //! - A chat message is not retried here: its sender is told (`not_saved`) and resends it.
+//! - Chat messages are group-committed: up to [`MESSAGE_WRITES_IN_FLIGHT`] writes at a
+//!   time; messages that come meanwhile wait and go together, in one transaction, when one
+//!   of them finishes. A quiet site writes each message at once; a busy one makes fewer,
+//!   larger writes instead of a queue of small ones (each still delivered only once stored).
 //! - The restore request (open conversations and blocks) is retried until it succeeds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -18,9 +22,11 @@ use crate::clock::UnixMillis;
 use crate::protocol::{ChatMessage, ConversationSummary};
 use crate::store::browsing::{self, Visit, VisitedPage};
 use crate::store::conversations::{self, Restored};
-use crate::store::{accounts, LocalStore, StoreError};
+use crate::store::{accounts, LocalStore, StoreError, MAX_TRANSACTION_WRITES};
 
 /// A read or write the hub asks its adapter to run.
+// Short-lived (made, sent, answered): boxing the big variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
     /// Load the open conversations and blocked visitors (a new hub, once).
@@ -41,8 +47,9 @@ pub enum StoreOp {
     },
     /// A conversation's lifecycle changed (taken, transferred, ended, reopened).
     Conversation(ConversationSummary),
-    /// A chat message; the hub delivers it only once this succeeded.
-    Message(ChatMessage),
+    /// Chat messages (of any conversations), all or none; the hub delivers each only once
+    /// this succeeded.
+    Messages(Vec<ChatMessage>),
     Blocked {
         visitor_id: String,
         blocked: bool,
@@ -109,7 +116,7 @@ pub async fn perform<S: LocalStore + ?Sized>(
         StoreOp::Conversation(summary) => conversations::save_conversation(store, site, &summary)
             .await
             .map(|_| Answer::Done),
-        StoreOp::Message(message) => conversations::save_message(store, site, &message)
+        StoreOp::Messages(messages) => conversations::save_messages(store, site, &messages)
             .await
             .map(|_| Answer::Done),
         StoreOp::Blocked {
@@ -146,9 +153,9 @@ pub(super) enum Delivery {
         visit_id: String,
         visit_count: u32,
     },
-    MessageStored {
-        conversation_id: String,
-        seq: u64,
+    /// These messages (conversation, seq) were stored, or (`ok` false) were not.
+    MessagesStored {
+        messages: Vec<(String, u64)>,
         ok: bool,
     },
     ConversationLoaded {
@@ -175,7 +182,7 @@ fn subject(op: &StoreOp) -> Option<Subject> {
         StoreOp::Restore
         | StoreOp::Visit { .. }
         | StoreOp::PageView { .. }
-        | StoreOp::Message(_)
+        | StoreOp::Messages(_)
         | StoreOp::LoadConversation { .. } => None,
     }
 }
@@ -189,7 +196,7 @@ fn retried(op: &StoreOp) -> bool {
         | StoreOp::Conversation(_)
         | StoreOp::Blocked { .. }
         | StoreOp::CallsSetting { .. } => true,
-        StoreOp::Open { .. } | StoreOp::Message(_) | StoreOp::LoadConversation { .. } => false,
+        StoreOp::Open { .. } | StoreOp::Messages(_) | StoreOp::LoadConversation { .. } => false,
     }
 }
 
@@ -205,6 +212,8 @@ fn supersedes(op: &StoreOp) -> bool {
 /// (visits, page views) are dropped rather than let a store outage grow memory without
 /// bound. State writes are bounded by what they describe; messages are never kept.
 const MAX_KEPT: usize = 50_000;
+/// Message writes in flight at once; more messages wait for one of them (group commit).
+pub const MESSAGE_WRITES_IN_FLIGHT: usize = 4;
 const FIRST_BACKOFF_MS: u64 = 250;
 const MAX_BACKOFF_MS: u64 = 30_000;
 
@@ -225,6 +234,10 @@ pub(super) struct Storage {
     to_retry: HashMap<u64, Kept>,
     /// Writes whose turn came (the one before them succeeded), sent at the next tick.
     pending_sends: Vec<Kept>,
+    /// Message writes in flight (or about to be sent).
+    message_writes: usize,
+    /// Messages waiting for a message write to finish, to go together.
+    queued_messages: VecDeque<ChatMessage>,
     restore_requested: bool,
     /// Browsing writes dropped because too many requests were kept.
     pub dropped: u64,
@@ -254,6 +267,11 @@ impl Storage {
             self.dropped += 1;
             return;
         }
+        if let StoreOp::Messages(messages) = op {
+            self.queued_messages.extend(messages);
+            self.send_messages(out);
+            return;
+        }
         if let Some(subject) = subject(&op) {
             if !self.busy.insert(subject.clone()) {
                 let queue = self.waiting.entry(subject).or_default();
@@ -277,9 +295,29 @@ impl Storage {
         self.in_flight.insert(id, kept);
     }
 
+    /// Queued messages, as many writes as may be in flight, each as large as a transaction
+    /// may be.
+    fn send_messages(&mut self, out: &mut Vec<Output>) {
+        while self.message_writes < MESSAGE_WRITES_IN_FLIGHT && !self.queued_messages.is_empty() {
+            let n = self.queued_messages.len().min(MAX_TRANSACTION_WRITES);
+            let batch = self.queued_messages.drain(..n).collect();
+            self.message_writes += 1;
+            self.send(
+                Kept {
+                    op: StoreOp::Messages(batch),
+                    attempts: 0,
+                },
+                out,
+            );
+        }
+    }
+
     /// The adapter's answer; what it means for the hub, if anything.
     pub fn reply(&mut self, reply: StoreReply, now: UnixMillis) -> Option<Delivery> {
         let kept = self.in_flight.remove(&reply.id)?;
+        if matches!(kept.op, StoreOp::Messages(_)) {
+            self.message_writes -= 1;
+        }
         let answer = match reply.result {
             Ok(answer) => answer,
             Err(_) if retried(&kept.op) => {
@@ -292,13 +330,14 @@ impl Storage {
             Err(error) => {
                 self.next_of(subject(&kept.op));
                 return match kept.op {
-                    StoreOp::Message(message) | StoreOp::Open { message, .. } => {
-                        Some(Delivery::MessageStored {
-                            conversation_id: message.conversation_id,
-                            seq: message.seq,
-                            ok: false,
-                        })
-                    }
+                    StoreOp::Messages(messages) => Some(Delivery::MessagesStored {
+                        messages: keys(messages),
+                        ok: false,
+                    }),
+                    StoreOp::Open { message, .. } => Some(Delivery::MessagesStored {
+                        messages: keys(vec![message]),
+                        ok: false,
+                    }),
                     StoreOp::LoadConversation { conversation_id } => {
                         Some(Delivery::ConversationLoaded {
                             conversation_id,
@@ -320,15 +359,13 @@ impl Storage {
             }
             (StoreOp::Open { summary, message }, _) => {
                 self.next_of(Some(Subject::Conversation(summary.conversation_id)));
-                Some(Delivery::MessageStored {
-                    conversation_id: message.conversation_id,
-                    seq: message.seq,
+                Some(Delivery::MessagesStored {
+                    messages: keys(vec![message]),
                     ok: true,
                 })
             }
-            (StoreOp::Message(m), _) => Some(Delivery::MessageStored {
-                conversation_id: m.conversation_id,
-                seq: m.seq,
+            (StoreOp::Messages(messages), _) => Some(Delivery::MessagesStored {
+                messages: keys(messages),
                 ok: true,
             }),
             (StoreOp::LoadConversation { conversation_id }, Answer::Conversation(loaded)) => {
@@ -364,10 +401,18 @@ impl Storage {
         for kept in std::mem::take(&mut self.pending_sends) {
             self.send(kept, out);
         }
+        self.send_messages(out);
         while let Some(id) = self.retry.pop_due(now) {
             if let Some(kept) = self.to_retry.remove(&id) {
                 self.send(kept, out);
             }
         }
     }
+}
+
+fn keys(messages: Vec<ChatMessage>) -> Vec<(String, u64)> {
+    messages
+        .into_iter()
+        .map(|m| (m.conversation_id, m.seq))
+        .collect()
 }

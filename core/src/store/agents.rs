@@ -309,10 +309,17 @@ pub async fn session<S: LocalStore + ?Sized>(
     token: &str,
     now_secs: u64,
 ) -> StoreResult<Option<Session>> {
-    match store
-        .get(&format!("SESSION#{}", session_id(token)), "META")
-        .await?
-    {
+    session_by_id(store, &session_id(token), now_secs).await
+}
+
+/// The live session with this ID (the [`session_id`] of its token, which is what hubs
+/// keep); `None` if unknown or expired.
+pub async fn session_by_id<S: LocalStore + ?Sized>(
+    store: &S,
+    id: &str,
+    now_secs: u64,
+) -> StoreResult<Option<Session>> {
+    match store.get(&format!("SESSION#{id}"), "META").await? {
         Some(item) if !item.is_expired(now_secs) => item.decode().map(Some),
         _ => Ok(None),
     }

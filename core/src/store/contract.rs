@@ -690,12 +690,14 @@ pub async fn a_conversation_opens_with_its_first_message_or_not_at_all<S: LocalS
     assert_eq!(restored.conversations[0].1, vec![first]);
 }
 
-/// Expands to one `#[tokio::test]` per contract case. `$make` is an async expression
-/// that yields a fresh, empty store.
+/// The contract's cases, named once: expands `$then!($args… case, case, …)`. For runners
+/// other than [`store_contract_tests!`](crate::store_contract_tests) (the Worker runs
+/// them in workerd by name).
+#[doc(hidden)]
 #[macro_export]
-macro_rules! store_contract_tests {
-    ($make:expr) => {
-        $crate::store_contract_tests!(@cases $make;
+macro_rules! store_contract_cases {
+    ($then:path; $($args:tt)*) => {
+        $then!($($args)*
             put_get_roundtrip, put_overwrites, conditional_put_refuses_existing,
             expired_items_are_invisible, delete_removes, query_by_prefix_in_order,
             query_pages_with_cursor, invalid_items_are_refused, browsing_records_are_idempotent,
@@ -704,7 +706,16 @@ macro_rules! store_contract_tests {
             counters_count_up_until_they_expire, accounts_sites_and_sessions,
             agents_are_people_in_accounts_and_sessions_die_with_them,
             a_conversation_opens_with_its_first_message_or_not_at_all,
-            conversations_and_messages);
+            conversations_and_messages, messages_are_written_together_and_resends_stay_free);
+    };
+}
+
+/// Expands to one `#[tokio::test]` per contract case. `$make` is an async expression
+/// that yields a fresh, empty store.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_cases!($crate::store_contract_tests; @cases $make;);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
@@ -716,6 +727,25 @@ macro_rules! store_contract_tests {
         )*
     };
 }
+
+macro_rules! by_name {
+    ($($case:ident),*) => {
+        /// Every case's name.
+        pub const CASES: &[&str] = &[$(stringify!($case)),*];
+
+        /// Runs the case named `case` against a fresh, empty store (panics as a test
+        /// does when the store breaks the contract); `false` if there is no such case.
+        pub async fn run<S: LocalStore>(case: &str, s: &S) -> bool {
+            match case {
+                $(stringify!($case) => $case(s).await,)*
+                _ => return false,
+            }
+            true
+        }
+    };
+}
+
+crate::store_contract_cases!(by_name;);
 
 fn chat_summary(
     id: &str,
@@ -758,6 +788,47 @@ fn chat_message(
         page_url: None,
         at: 1_700_000_000_000 + seq,
     }
+}
+
+/// The hub's group commit: messages of several conversations in one write; a batch that
+/// holds a message stored already (a resend) still stores the others; a message whose seq
+/// another message took fails the batch.
+pub async fn messages_are_written_together_and_resends_stay_free<S: LocalStore>(s: &S) {
+    use super::conversations as c;
+    use crate::protocol::{Author, ConversationStatus::*};
+    for (id, visitor) in [("0001-conv-a", "visitor-a"), ("0002-conv-b", "visitor-b")] {
+        c::save_conversation(s, "site1", &chat_summary(id, visitor, Active, "Zoé"))
+            .await
+            .unwrap();
+    }
+    let a1 = chat_message("0001-conv-a", 1, "client-a1", Author::Visitor);
+    let b1 = chat_message("0002-conv-b", 1, "client-b1", Author::Visitor);
+    let a2 = chat_message("0001-conv-a", 2, "client-a2", Author::Visitor);
+    c::save_messages(s, "site1", &[a1.clone(), b1.clone()])
+        .await
+        .unwrap();
+    c::save_messages(s, "site1", &[a1.clone(), a2.clone()])
+        .await
+        .unwrap();
+    let seqs = |conversation: &'static str| async move {
+        c::messages_after(s, "site1", conversation, 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| (m.seq, m.client_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seqs("0001-conv-a").await,
+        [(1, "client-a1".to_string()), (2, "client-a2".to_string())]
+    );
+    assert_eq!(seqs("0002-conv-b").await, [(1, "client-b1".to_string())]);
+    let clash = chat_message("0002-conv-b", 1, "client-other", Author::Visitor);
+    let b2 = chat_message("0002-conv-b", 2, "client-b2", Author::Visitor);
+    assert_eq!(
+        c::save_messages(s, "site1", &[b2, clash]).await,
+        Err(StoreError::ConditionFailed)
+    );
 }
 
 /// Conversations, messages and blocks: resends are free, a taken seq is refused, open

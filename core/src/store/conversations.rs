@@ -39,10 +39,13 @@ fn seq_sk(seq: u64) -> String {
     format!("{seq:012}")
 }
 
-/// A time-sortable conversation ID made from the first message's client ID.
-pub fn new_conversation_id(now: UnixMillis, client_id: &str) -> String {
-    let tail: String = client_id.chars().take(24).collect();
-    format!("{:0>9}-{tail}", base36(now))
+/// A time-sortable conversation ID made from the visitor's ID and the first message's
+/// client ID: two visitors who write at the same millisecond with the same client ID (a
+/// client picks its own) still get two conversations.
+pub fn new_conversation_id(now: UnixMillis, visitor_id: &str, client_id: &str) -> String {
+    let visitor: String = visitor_id.chars().take(12).collect();
+    let client: String = client_id.chars().take(24).collect();
+    format!("{:0>9}-{visitor}-{client}", base36(now))
 }
 
 pub fn base36(mut n: u64) -> String {
@@ -151,6 +154,41 @@ pub async fn save_message<S: LocalStore + ?Sized>(
         .await
     {
         Err(StoreError::ConditionFailed) if is_stored(store, site, message).await? => Ok(()),
+        other => other,
+    }
+}
+
+/// Messages of any conversations in one transaction (the hub's group commit), at most
+/// [`super::MAX_TRANSACTION_WRITES`]. A message stored already (a resend whose first answer was
+/// lost) fails the transaction; then each is written alone, as [`save_message`] does.
+pub async fn save_messages<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    messages: &[ChatMessage],
+) -> StoreResult<()> {
+    if let [message] = messages {
+        return save_message(store, site, message).await;
+    }
+    let writes = messages
+        .iter()
+        .map(|m| {
+            Ok(Write::Put {
+                item: Item::new(
+                    messages_pk(site, &m.conversation_id),
+                    seq_sk(m.seq),
+                    encode(m)?,
+                ),
+                condition: Condition::NotExists,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    match store.transact(writes).await {
+        Err(StoreError::ConditionFailed) => {
+            for message in messages {
+                save_message(store, site, message).await?;
+            }
+            Ok(())
+        }
         other => other,
     }
 }

@@ -161,7 +161,7 @@ fn hold_loads(op: &StoreOp) -> bool {
 
 /// Messages (and loads) wait for the test: it decides when the store confirms them.
 pub fn hold_messages(op: &StoreOp) -> bool {
-    message_of(op).is_some() || matches!(op, StoreOp::LoadConversation { .. })
+    !messages_of(op).is_empty() || matches!(op, StoreOp::LoadConversation { .. })
 }
 
 /// Everything waits for the test.
@@ -300,7 +300,7 @@ impl Bench {
     pub fn held_messages(&self) -> Vec<ChatMessage> {
         self.held
             .iter()
-            .filter_map(|r| message_of(&r.op).cloned())
+            .flat_map(|r| messages_of(&r.op).to_vec())
             .collect()
     }
 
@@ -417,11 +417,13 @@ pub fn nonce(conn: ConnId) -> [u8; 16] {
     nonce
 }
 
-/// The chat message a store request writes, if any (alone, or opening its conversation).
-pub fn message_of(op: &StoreOp) -> Option<&ChatMessage> {
+/// The chat messages a store request writes, if any (alone, together, or opening their
+/// conversation).
+pub fn messages_of(op: &StoreOp) -> &[ChatMessage] {
     match op {
-        StoreOp::Message(m) | StoreOp::Open { message: m, .. } => Some(m),
-        _ => None,
+        StoreOp::Messages(messages) => messages,
+        StoreOp::Open { message, .. } => std::slice::from_ref(message),
+        _ => &[],
     }
 }
 
@@ -434,7 +436,7 @@ pub fn success(op: &StoreOp) -> Answer {
         StoreOp::PageView { .. }
         | StoreOp::Open { .. }
         | StoreOp::Conversation(_)
-        | StoreOp::Message(_)
+        | StoreOp::Messages(_)
         | StoreOp::Blocked { .. }
         | StoreOp::CallsSetting { .. } => Answer::Done,
     }
@@ -585,7 +587,7 @@ impl Out {
     pub fn notes(&self) -> Vec<String> {
         self.stores()
             .into_iter()
-            .filter_map(message_of)
+            .flat_map(|op| messages_of(op).to_vec())
             .filter_map(|m| match &m.body {
                 MessageBody::Event { text } => Some(text.clone()),
                 _ => None,

@@ -29,6 +29,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get, "/ws/visitor" | "/ws/agent") => to_site_hub(req, &env).await,
         (Method::Post, "/internal/call-events") => call_event(req, &env).await,
         (Method::Post, changes::CHANGES_PATH) => change_notice(req, &env).await,
+        #[cfg(feature = "contract")]
+        (Method::Post, "/internal/contract") => store_contract(req, &env).await,
         (Method::Get | Method::Post, path) if path.starts_with("/internal/") => {
             operator(req, &env).await
         }
@@ -114,8 +116,13 @@ async fn to_site_hub(req: Request, env: &Env) -> Result<Response> {
 
 /// The `site` query parameter (empty when missing).
 fn site_param(url: &Url) -> String {
+    query_param(url, "site")
+}
+
+/// A query parameter's value; empty when absent.
+fn query_param(url: &Url, name: &str) -> String {
     url.query_pairs()
-        .find(|(k, _)| k == "site")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
 }
@@ -203,12 +210,19 @@ async fn change_notice(mut req: Request, env: &Env) -> Result<Response> {
     }
 }
 
-/// `/internal/{stats,evict}?site=…`: the operator's view of one site's object (counters),
-/// and a way to drop its memory as an eviction does (tests). Bearer `VITRINE_OPERATOR_TOKEN`.
-async fn operator(req: Request, env: &Env) -> Result<Response> {
+/// Whether the request carries the operator's token (`VITRINE_OPERATOR_TOKEN`, bearer).
+fn is_operator(req: &Request, env: &Env) -> Result<bool> {
     let token = secret(env, "VITRINE_OPERATOR_TOKEN").unwrap_or_default();
     let given = req.headers().get("authorization")?;
-    if !access::bearer_matches(&token, given.as_deref()) {
+    Ok(access::bearer_matches(&token, given.as_deref()))
+}
+
+/// `/internal/{stats,evict,recheck}?site=…`: the operator's view of one site's object
+/// (counters), a way to drop its memory as an eviction does (tests), and to read its site
+/// and agents again now rather than at the next periodic re-check. Bearer
+/// `VITRINE_OPERATOR_TOKEN`.
+async fn operator(req: Request, env: &Env) -> Result<Response> {
+    if !is_operator(&req, env)? {
         return Response::error("unauthorized", 401);
     }
     let url = req.url()?;
@@ -221,6 +235,25 @@ async fn operator(req: Request, env: &Env) -> Result<Response> {
     init.with_method(req.method());
     let request = Request::new_with_init(&format!("https://hub{path}"), &init)?;
     site_stub(env, &site)?.fetch_with_request(request).await
+}
+
+/// `/internal/contract?case=…&table=…` (test builds only, feature `contract`): one case
+/// of the store contract against the Durable Objects' own DynamoDB client (fetch
+/// transport, SigV4 in wasm) on a fresh table. 200 when it held; a broken contract panics,
+/// which workerd answers with a 500 and the panic in its log. Bearer operator token.
+#[cfg(feature = "contract")]
+async fn store_contract(req: Request, env: &Env) -> Result<Response> {
+    if !is_operator(&req, env)? {
+        return Response::error("unauthorized", 401);
+    }
+    let url = req.url()?;
+    let (case, table) = (query_param(&url, "case"), query_param(&url, "table"));
+    let store = site_hub::dynamodb(env, Some(&table));
+    if vitrine_core::store::contract::run(&case, &store).await {
+        Response::ok(format!("{case}: held"))
+    } else {
+        Response::error(format!("no case {case}"), 404)
+    }
 }
 
 /// A secret (or, in `wrangler dev`, a var); `None` when unset or empty.

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use vitrine_core::access::{self, AddressCaps, AgentHandshake, SiteRecord};
 use vitrine_core::changes::Changed;
 use vitrine_core::codec::{self, Payload, Side};
+use vitrine_core::delivery::{self, Delivery};
 use vitrine_core::hub::{storage, CallConfig, Hub, HubConfig, Input, Output, Resumable};
 use vitrine_core::media_key;
 use vitrine_core::protocol::media::{CallEvent, MediaCommand};
@@ -39,6 +40,9 @@ use super::{refuse, secret, var, ADDRESS, CITY, COUNTRY};
 const SHORT_WAIT_MS: u64 = 2_000;
 /// How long a read of the site's record is used before it is read again.
 const SITE_TTL_MS: u64 = 30_000;
+/// How often the site and the people behind agent sockets are read again, should a change
+/// notice have been lost on its way (the API tries it 4 times, then gives up).
+const RECHECK_MS: u64 = 5 * 60_000;
 
 #[wasm_bindgen]
 extern "C" {
@@ -112,6 +116,12 @@ impl DurableObject for SiteHub {
                 Response::empty()
             }
             "/stats" => Response::from_json(&runner.stats()),
+            // What the periodic re-check does, now (operators; tests).
+            "/recheck" => {
+                runner.rechecked_at.set(now_ms());
+                runner.recheck().await;
+                Response::empty()
+            }
             "/evict" => {
                 // What an eviction does to memory; the sockets stay with the runtime.
                 self.runner.replace(None);
@@ -129,6 +139,10 @@ impl DurableObject for SiteHub {
         runner.alarm_at.set(None);
         runner.counters.alarms.set(runner.counters.alarms.get() + 1);
         runner.step(Input::Tick);
+        if runner.rechecked_at.get() + RECHECK_MS <= now_ms() {
+            runner.rechecked_at.set(now_ms());
+            runner.recheck().await;
+        }
         Response::empty()
     }
 
@@ -260,6 +274,8 @@ struct Runner {
     site_record: RefCell<Option<(SiteRecord, UnixMillis)>>,
     media: Option<(String, Vec<u8>)>,
     alarm_at: Cell<Option<UnixMillis>>,
+    /// When the site and agents were last read again ([`RECHECK_MS`]).
+    rechecked_at: Cell<UnixMillis>,
     /// The in-memory timer's generation: a newer one makes older ones no-ops.
     timer: Cell<(u64, Option<UnixMillis>)>,
     counters: Counters,
@@ -267,6 +283,24 @@ struct Runner {
 
 fn now_ms() -> UnixMillis {
     Date::now().as_millis()
+}
+
+/// The table on DynamoDB, as the Worker's settings say (its secrets sign the requests);
+/// `table` instead of the configured one (the store contract's fresh tables).
+pub(super) fn dynamodb(env: &Env, table: Option<&str>) -> EdgeStore {
+    let credentials = Credentials {
+        access_key_id: secret(env, "AWS_ACCESS_KEY_ID").unwrap_or_default(),
+        secret_access_key: secret(env, "AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+        session_token: secret(env, "AWS_SESSION_TOKEN"),
+    };
+    let region = var(env, "AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+    let endpoint = var(env, "VITRINE_DYNAMODB_ENDPOINT")
+        .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+    let table = table
+        .map(str::to_string)
+        .or_else(|| var(env, "VITRINE_DYNAMODB_TABLE"))
+        .unwrap_or_else(|| "vitrine".into());
+    EdgeStore::new(Fetcher::new(credentials), &endpoint, &region, &table)
 }
 
 impl Runner {
@@ -290,15 +324,11 @@ impl Runner {
         if let Some(ms) = var(env, "VITRINE_OFFLINE_GRACE_MS").and_then(|v| v.parse().ok()) {
             config.offline_grace_ms = ms;
         }
-        let credentials = Credentials {
-            access_key_id: secret(env, "AWS_ACCESS_KEY_ID").unwrap_or_default(),
-            secret_access_key: secret(env, "AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
-            session_token: secret(env, "AWS_SESSION_TOKEN"),
-        };
-        let region = var(env, "AWS_REGION").unwrap_or_else(|| "us-east-1".into());
-        let endpoint = var(env, "VITRINE_DYNAMODB_ENDPOINT")
-            .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
-        let table = var(env, "VITRINE_DYNAMODB_TABLE").unwrap_or_else(|| "vitrine".into());
+        // As the server's `--conversations-per-address` (benchmarks lift it).
+        if let Some(n) = var(env, "VITRINE_CONVERSATIONS_PER_ADDRESS").and_then(|v| v.parse().ok())
+        {
+            config.address_conversation_burst = n;
+        }
         let sockets_per_address = var(env, "VITRINE_SOCKETS_PER_ADDRESS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(100);
@@ -315,15 +345,11 @@ impl Runner {
             sockets: RefCell::new(HashMap::new()),
             next_conn: Cell::new(1),
             addresses: RefCell::new(AddressCaps::new(sockets_per_address)),
-            store: Rc::new(EdgeStore::new(
-                Fetcher::new(credentials),
-                &endpoint,
-                &region,
-                &table,
-            )),
+            store: Rc::new(dynamodb(env, None)),
             site_record: RefCell::new(None),
             media,
             alarm_at: Cell::new(None),
+            rechecked_at: Cell::new(now_ms()),
             timer: Cell::new((0, None)),
             counters: Counters::default(),
         })
@@ -621,6 +647,18 @@ impl Runner {
         self.step(input);
     }
 
+    /// Reads the site and the people behind agent sockets again; what changed goes to the
+    /// hub as a change notice would have.
+    async fn recheck(self: &Rc<Self>) {
+        self.site_record.replace(None);
+        let _ = self.site().await;
+        let connected = self.hub.borrow().agent_sessions();
+        let now_secs = now_ms() / 1000;
+        for input in access::recheck_agents(&*self.store, &connected, now_secs).await {
+            self.step(input);
+        }
+    }
+
     /// The site's record, read at most every [`SITE_TTL_MS`]; a fresh read goes to the hub.
     async fn site(self: &Rc<Self>) -> std::result::Result<Option<SiteRecord>, ()> {
         if let Some((record, at)) = &*self.site_record.borrow() {
@@ -648,7 +686,7 @@ impl Runner {
 async fn send_to_media_node(url: String, key: Vec<u8>, command: MediaCommand) {
     let body = serde_json::to_string(&command).expect("commands serialize");
     let signature = media_key::sign_body(&key, body.as_bytes());
-    for attempt in 0..4u32 {
+    let send = || async {
         let headers = Headers::new();
         let _ = headers.set("content-type", "application/json");
         let _ = headers.set(media_key::SIGNATURE_HEADER, &signature);
@@ -660,14 +698,13 @@ async fn send_to_media_node(url: String, key: Vec<u8>, command: MediaCommand) {
             Ok(request) => Fetch::Request(request).send().await,
             Err(e) => Err(e),
         };
-        match sent {
-            Ok(r) if (200..300).contains(&r.status_code()) => return,
-            Ok(r) if (400..500).contains(&r.status_code()) => {
-                console_warn!("media node refused a command: {}", r.status_code());
-                return;
-            }
-            _ => Delay::from(Duration::from_millis(200 << attempt)).await,
+        sent.ok().map(|r| r.status_code())
+    };
+    match delivery::deliver(send, Delay::from).await {
+        Delivery::Delivered => {}
+        Delivery::Refused(status) => console_warn!("media node refused a command: {status}"),
+        Delivery::GaveUp => {
+            console_warn!("media node unreachable; a seat stays open until its token expires")
         }
     }
-    console_warn!("media node unreachable; a seat stays open until its token expires");
 }

@@ -5,7 +5,6 @@
 //! Reports visitor → agent and agent → visitor delivery latency (send → frame received,
 //! which includes the store write the hub waits for) and store writes per message.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::Parser;
 use serde_json::{json, Value};
-use vitrine_tests::bench::{percentile, store_writes, Rng};
+use vitrine_tests::bench::{percentile, Counter, Rng};
 use vitrine_tests::{agent_message, hello, visitor_message, Api, Client};
 
 #[derive(Parser)]
@@ -22,7 +21,10 @@ struct Args {
     server: String,
     /// The server's operator listener (its `/metrics`), http://host:port.
     #[arg(long)]
-    metrics: String,
+    metrics: Option<String>,
+    /// `--server` is the Worker: its counters are read with this operator token.
+    #[arg(long)]
+    operator_token: Option<String>,
     #[arg(long, default_value_t = 1000)]
     conversations: usize,
     #[arg(long, default_value_t = 30)]
@@ -269,13 +271,20 @@ async fn main() -> Result<()> {
     }
     let setup_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let writes_before = store_writes(&args.metrics).await?;
+    let counter = Counter::new(
+        args.metrics.as_deref(),
+        &args.server,
+        &args.site,
+        args.operator_token.as_deref(),
+    );
+    let counts_before = counter.read().await?;
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let sent = messages.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(1000)).await; // let the last ones land
-    let writes = store_writes(&args.metrics).await? - writes_before;
+    let counts = counter.read().await? - counts_before;
+    let writes = counts.store_requests;
     stop.store(true, Ordering::Relaxed);
 
     let sorted = |v: &Mutex<Vec<f64>>| {
@@ -284,9 +293,6 @@ async fn main() -> Result<()> {
         v
     };
     let (va, av) = (sorted(&to_agent), sorted(&to_visitor));
-    let mut counts = HashMap::new();
-    counts.insert("visitor->agent", va.len());
-    counts.insert("agent->visitor", av.len());
     println!("conversations: {n} active, {agents} agents (set up in {setup_secs:.1} s)");
     for (name, lat) in [("visitor -> agent", &va), ("agent -> visitor", &av)] {
         println!(
@@ -301,13 +307,28 @@ async fn main() -> Result<()> {
         "messages sent in window: {sent}; store writes: {writes} ({:.2} per message)",
         writes as f64 / sent.max(1) as f64
     );
+    if counter.is_edge() {
+        println!(
+            "DynamoDB requests: {} ({:.2} per message)",
+            counts.dynamodb_requests,
+            counts.dynamodb_requests as f64 / sent.max(1) as f64
+        );
+    }
     println!(
-        "| {n} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+        "| {n} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
         percentile(&va, 0.5),
         percentile(&va, 0.99),
         percentile(&av, 0.5),
         percentile(&av, 0.99),
-        writes as f64 / sent.max(1) as f64
+        writes as f64 / sent.max(1) as f64,
+        if counter.is_edge() {
+            format!(
+                "{:.2}",
+                counts.dynamodb_requests as f64 / sent.max(1) as f64
+            )
+        } else {
+            "–".into()
+        }
     );
     std::process::exit(0);
 }

@@ -1,7 +1,9 @@
 //! The presence benchmark's load generator (`cargo xtask bench presence` runs it against a
 //! release server). N simulated visitors over real WebSockets send page views (mean one
 //! per 30 s), heartbeats (every 25 s) and activity changes; one agent watches. Reports the
-//! page view → agent latency, the server's memory per visitor, and store writes.
+//! page view → agent latency, the server's memory per visitor (local server) and what the
+//! window cost the store (and at the edge: DynamoDB requests, and how often the runtime had
+//! to run the site's Durable Object).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use serde_json::json;
-use vitrine_tests::bench::{percentile, store_writes, Rng};
+use vitrine_tests::bench::{percentile, Counter, Rng};
 use vitrine_tests::{hello, login, page_view, Client};
 
 #[derive(Parser)]
@@ -20,9 +22,13 @@ struct Args {
     server: String,
     /// The server's operator listener (its `/metrics`), http://host:port.
     #[arg(long)]
-    metrics: String,
+    metrics: Option<String>,
+    /// `--server` is the Worker: its counters are read with this operator token.
     #[arg(long)]
-    server_pid: u32,
+    operator_token: Option<String>,
+    /// The local server's process (its memory is measured).
+    #[arg(long)]
+    server_pid: Option<u32>,
     #[arg(long, default_value_t = 1000)]
     visitors: usize,
     #[arg(long, default_value_t = 60)]
@@ -52,7 +58,13 @@ fn rss_kib(pid: u32) -> Result<u64> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let epoch = Instant::now();
-    let base_rss = rss_kib(args.server_pid)?;
+    let counter = Counter::new(
+        args.metrics.as_deref(),
+        &args.server,
+        &args.site,
+        args.operator_token.as_deref(),
+    );
+    let base_rss = args.server_pid.map(rss_kib).transpose()?;
 
     let cookie = login(&args.server, &args.email, &args.password).await?;
     let mut agent = Client::agent(&args.server, &args.site, &cookie).await?;
@@ -93,15 +105,17 @@ async fn main() -> Result<()> {
     let page_views = Arc::new(AtomicU64::new(0));
     let heartbeats = Arc::new(AtomicU64::new(0));
     let connected = Arc::new(AtomicU64::new(0));
+    let retried = Arc::new(AtomicU64::new(0));
     let stop_at = Arc::new(Mutex::new(None::<Instant>));
     let mut tasks = Vec::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     for i in 0..args.visitors {
         let (server, site) = (args.server.clone(), args.site.clone());
-        let (page_views, heartbeats, connected, stop_at, gate) = (
+        let (page_views, heartbeats, connected, retried, stop_at, gate) = (
             page_views.clone(),
             heartbeats.clone(),
             connected.clone(),
+            retried.clone(),
             stop_at.clone(),
             gate.clone(),
         );
@@ -109,10 +123,28 @@ async fn main() -> Result<()> {
             let permit = gate.acquire_owned().await.unwrap();
             let mut rng = Rng(0x9E3779B97F4A7C15 ^ (i as u64 + 1));
             let visitor_id = format!("bench-visitor-{i:06}");
-            let mut client = Client::visitor(&server, &site).await?;
             let mut seq = 1;
-            client.send(&hello(&site, &visitor_id, &format!("bench-visit-{i:06}"), seq, "https://shop.example/", "bench 0")).await?;
-            client.next().await?; // welcome
+            // As the widget does: a socket that fails or brings no welcome (a site object
+            // still starting) is opened again a moment later.
+            let mut tries = 0;
+            let mut client = loop {
+                let joined = async {
+                    let mut client = Client::visitor(&server, &site).await?;
+                    client.send(&hello(&site, &visitor_id, &format!("bench-visit-{i:06}"), seq, "https://shop.example/", "bench 0")).await?;
+                    client.next().await?; // welcome
+                    anyhow::Ok(client)
+                };
+                match joined.await {
+                    Ok(client) => break client,
+                    Err(e) if tries < 10 => {
+                        tries += 1;
+                        retried.fetch_add(1, Ordering::Relaxed);
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             page_views.fetch_add(1, Ordering::Relaxed);
             connected.fetch_add(1, Ordering::Relaxed);
             drop(permit);
@@ -162,8 +194,8 @@ async fn main() -> Result<()> {
     }
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let loaded_rss = rss_kib(args.server_pid)?;
-    let writes_before = store_writes(&args.metrics).await?;
+    let loaded_rss = args.server_pid.map(rss_kib).transpose()?;
+    let counts_before = counter.read().await?;
     let views_before = page_views.load(Ordering::Relaxed);
     let beats_before = heartbeats.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
@@ -175,7 +207,8 @@ async fn main() -> Result<()> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     measuring.store(false, Ordering::Relaxed);
-    let writes = store_writes(&args.metrics).await? - writes_before;
+    let counts = counter.read().await? - counts_before;
+    let writes = counts.store_requests;
     let views = page_views.load(Ordering::Relaxed) - views_before;
     let beats = heartbeats.load(Ordering::Relaxed) - beats_before;
     agent_task.abort();
@@ -184,10 +217,17 @@ async fn main() -> Result<()> {
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = args.visitors as f64;
     let hours = args.seconds as f64 / 3600.0;
-    let per_visitor_kib = (loaded_rss.saturating_sub(base_rss)) as f64 / n;
+    let per_visitor_kib = match (base_rss, loaded_rss) {
+        (Some(base), Some(loaded)) => {
+            println!("server RSS: {base} KiB idle -> {loaded} KiB loaded");
+            loaded.saturating_sub(base) as f64 / n
+        }
+        _ => f64::NAN,
+    };
     println!(
-        "visitors: {}  (all connected in {connect_secs:.1} s)",
-        args.visitors
+        "visitors: {}  (all connected in {connect_secs:.1} s; {} sockets opened again)",
+        args.visitors,
+        retried.load(Ordering::Relaxed)
     );
     println!(
         "steady window: {} s, {} page views, {} heartbeats",
@@ -201,24 +241,46 @@ async fn main() -> Result<()> {
         lat.last().copied().unwrap_or(f64::NAN)
     );
     println!(
-        "server RSS: {base_rss} KiB idle -> {loaded_rss} KiB loaded = {per_visitor_kib:.1} KiB per connected visitor"
-    );
-    println!(
         "store writes in window: {writes} ({:.1} per visitor-hour; page views {:.1} per visitor-hour; heartbeats cost {})",
         writes as f64 / n / hours,
         views as f64 / n / hours,
         writes.saturating_sub(views)
     );
-    println!(
-        "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} |",
-        args.visitors,
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
-        lat.last().copied().unwrap_or(f64::NAN),
-        per_visitor_kib,
-        writes as f64 / n / hours,
-        views as f64 / n / hours
-    );
+    if counter.is_edge() {
+        println!(
+            "DynamoDB requests in window: {} ({:.2} per visitor-hour); object runs (frames + alarms): {} ({:.1} per visitor-hour)",
+            counts.dynamodb_requests,
+            counts.dynamodb_requests as f64 / n / hours,
+            counts.object_events,
+            counts.object_events as f64 / n / hours,
+        );
+        println!(
+            "| visitors | p50 (ms) | p99 (ms) | max (ms) | hub store requests /visitor-h | DynamoDB requests /visitor-h | object runs /visitor-h | page views /visitor-h | heartbeats /visitor-h |"
+        );
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            args.visitors,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN),
+            writes as f64 / n / hours,
+            counts.dynamodb_requests as f64 / n / hours,
+            counts.object_events as f64 / n / hours,
+            views as f64 / n / hours,
+            beats as f64 / n / hours,
+        );
+    } else {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} |",
+            args.visitors,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN),
+            per_visitor_kib,
+            writes as f64 / n / hours,
+            views as f64 / n / hours
+        );
+    }
     for client in clients {
         let _ = client.close().await;
     }
