@@ -1,5 +1,6 @@
 // Starts the built Worker (build/, `cargo xtask worker`) in workerd with `wrangler dev
-// --local`, on 127.0.0.1, and waits until the Worker itself answers. One way to start it
+// --local` (or, `--direct`, through Miniflare without wrangler's proxy: benchmarks), on
+// 127.0.0.1, and waits until the Worker itself answers. One way to start it
 // for every caller: xtask runs this file (`node serve.mjs PORT NAME=VALUE…`, stopped with
 // its process group), the browser tests import `startWorker`.
 import { spawn } from 'node:child_process';
@@ -17,6 +18,40 @@ export function freePort() {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The Worker in workerd through Miniflare, without `wrangler dev`'s proxy in front: what the
+ * benchmarks use (the proxy, a Node process, costs more than the Worker does: see
+ * BENCHMARKS.md). The same settings as wrangler.toml, written here once more.
+ */
+export async function startWorkerDirect({ port, vars }) {
+  const { Miniflare } = await import('miniflare');
+  const state = mkdtempSync(join(tmpdir(), 'vitrine-workerd-'));
+  const mf = new Miniflare({
+    host: '127.0.0.1',
+    port,
+    rootPath: here,
+    modules: true,
+    scriptPath: `${here}shim.mjs`,
+    modulesRules: [
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+      { type: 'ESModule', include: ['**/*.js'] },
+    ],
+    compatibilityDate: '2026-04-01',
+    durableObjects: { SITE_HUB: { className: 'SiteHub', useSQLite: true } },
+    durableObjectsPersist: state,
+    assets: { directory: `${here}../../web/dist`, binding: 'ASSETS', routerConfig: { has_user_worker: true } },
+    bindings: { VITRINE_DYNAMODB_TABLE: 'vitrine', AWS_REGION: 'us-east-1', ...vars },
+  });
+  const url = await mf.ready;
+  return {
+    url: String(url).replace(/\/$/, ''),
+    async stop() {
+      await mf.dispose();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
 }
 
 /** `vars`: the Worker's vars and secrets by name. `ownGroup`: the caller stops it with `stop()`. */
@@ -54,9 +89,14 @@ export async function startWorker({ port, vars, ownGroup = true }) {
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const [port, ...pairs] = process.argv.slice(2);
+  // `node serve.mjs [--direct] PORT NAME=VALUE…`
+  const args = process.argv.slice(2);
+  const direct = args[0] === '--direct';
+  const [port, ...pairs] = direct ? args.slice(1) : args;
   const vars = Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
-  // Stopped with the caller's process group, wrangler included.
-  const worker = await startWorker({ port: Number(port), vars, ownGroup: false });
-  console.log(`the Worker is up in workerd at ${worker.url}`);
+  // Stopped with the caller's process group (wrangler, or Miniflare's workerd, included).
+  const worker = direct
+    ? await startWorkerDirect({ port: Number(port), vars })
+    : await startWorker({ port: Number(port), vars, ownGroup: false });
+  console.log(`the Worker is up in workerd at ${worker.url}${direct ? ' (Miniflare, no dev proxy)' : ''}`);
 }

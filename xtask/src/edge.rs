@@ -38,13 +38,15 @@ pub fn start(
     children: &mut Children,
     vars: &[(&str, &str)],
 ) -> Result<Worker> {
-    start_on(root, cache, build, children, free_port()?, vars)
+    start_on(root, cache, build, false, children, free_port()?, vars)
 }
 
+/// `direct`: through Miniflare, without `wrangler dev`'s proxy (benchmarks).
 pub fn start_on(
     root: &Path,
     cache: &Path,
     build: Build,
+    direct: bool,
     children: &mut Children,
     port: u16,
     vars: &[(&str, &str)],
@@ -53,6 +55,7 @@ pub fn start_on(
     let dir = root.join("edge/worker");
     let mut cmd = Command::new("node");
     cmd.arg("serve.mjs")
+        .args(direct.then_some("--direct"))
         .arg(port.to_string())
         .args(vars.iter().map(|(name, value)| format!("{name}={value}")))
         .current_dir(&dir)

@@ -163,6 +163,7 @@ fn dev_edge(extra: &[String]) -> Result<()> {
         &root(),
         &cache_dir(),
         edge::Build::Deploy,
+        false,
         &mut children,
         worker_port,
         &[
@@ -578,6 +579,7 @@ fn bench_server(release: &Path, children: &mut Children, edge: bool) -> Result<B
             &root(),
             &cache_dir(),
             edge::Build::Deploy,
+            true,
             children,
             worker_port,
             &[
