@@ -624,8 +624,7 @@ impl Runner {
     async fn changed(self: &Rc<Self>, change: Changed) {
         let input = match change {
             Changed::Site { .. } => {
-                self.site_record.replace(None);
-                let _ = self.site().await;
+                self.reread_site().await;
                 return;
             }
             Changed::Agent { agent_id, .. } => Input::AgentChanged {
@@ -650,13 +649,18 @@ impl Runner {
     /// Reads the site and the people behind agent sockets again; what changed goes to the
     /// hub as a change notice would have.
     async fn recheck(self: &Rc<Self>) {
-        self.site_record.replace(None);
-        let _ = self.site().await;
+        self.reread_site().await;
         let connected = self.hub.borrow().agent_sessions();
         let now_secs = now_ms() / 1000;
         for input in access::recheck_agents(&*self.store, &connected, now_secs).await {
             self.step(input);
         }
+    }
+
+    /// The site's record read now, whatever the cache holds; it goes to the hub.
+    async fn reread_site(self: &Rc<Self>) {
+        self.site_record.replace(None);
+        let _ = self.site().await;
     }
 
     /// The site's record, read at most every [`SITE_TTL_MS`]; a fresh read goes to the hub.

@@ -136,10 +136,9 @@ async fn main() -> Result<()> {
                 };
                 match joined.await {
                     Ok(client) => break client,
-                    Err(e) if tries < 10 => {
+                    Err(_) if tries < 10 => {
                         tries += 1;
                         retried.fetch_add(1, Ordering::Relaxed);
-                        let _ = e;
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     Err(e) => return Err(e),
