@@ -334,31 +334,36 @@ impl<T: Transport> Dynamo<T> {
             Err(e) => return Err(e.into()),
         }
         let attribute = |name: &str| json!({ "AttributeName": name, "AttributeType": "S" });
-        let created = self
-            .call(
-                "CreateTable",
-                json!({
-                    "TableName": self.table,
-                    "KeySchema": [
-                        { "AttributeName": "pk", "KeyType": "HASH" },
-                        { "AttributeName": "sk", "KeyType": "RANGE" },
-                    ],
-                    "AttributeDefinitions": [attribute("pk"), attribute("sk")],
-                    "BillingMode": "PAY_PER_REQUEST",
-                }),
-            )
-            .await;
-        match created {
-            Ok(_) => {}
+        let definition = json!({
+            "KeySchema": [
+                { "AttributeName": "pk", "KeyType": "HASH" },
+                { "AttributeName": "sk", "KeyType": "RANGE" },
+            ],
+            "AttributeDefinitions": [attribute("pk"), attribute("sk")],
+            "BillingMode": "PAY_PER_REQUEST",
+        });
+        match self.create(definition, "ttl").await {
             // Another process (a second API instance starting) created it meanwhile.
-            Err(Failure::Fatal(why)) if why.starts_with("ResourceInUseException") => return Ok(()),
-            Err(e) => return Err(e.into()),
+            Err(Failure::Fatal(why)) if why.starts_with("ResourceInUseException") => Ok(()),
+            outcome => Ok(outcome?),
         }
+    }
+
+    /// Creates this store's table from a `CreateTable` request's fields (key schema,
+    /// attributes, billing, indexes) and turns expiry on for `ttl_attribute`. The tests
+    /// build the infrastructure template's table with it.
+    pub async fn create_table(&self, definition: Value, ttl_attribute: &str) -> StoreResult<()> {
+        Ok(self.create(definition, ttl_attribute).await?)
+    }
+
+    async fn create(&self, mut definition: Value, ttl_attribute: &str) -> Result<(), Failure> {
+        definition["TableName"] = json!(self.table);
+        self.call("CreateTable", definition).await?;
         self.call(
             "UpdateTimeToLive",
             json!({
                 "TableName": self.table,
-                "TimeToLiveSpecification": { "AttributeName": "ttl", "Enabled": true },
+                "TimeToLiveSpecification": { "AttributeName": ttl_attribute, "Enabled": true },
             }),
         )
         .await?;

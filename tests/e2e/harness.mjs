@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { connect } from 'node:net';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { freePort, startWorker } from '../../edge/worker/serve.mjs';
@@ -22,6 +23,57 @@ export const ADMIN = { email: 'admin@demo.shop', password: 'vitrine-demo' };
 const EDGE_DYNAMODB = process.env.VITRINE_E2E_EDGE_DYNAMODB;
 /** Whether the tests run on the edge stack. */
 export const edge = Boolean(EDGE_DYNAMODB);
+// With VITRINE_E2E_CARGO_LAMBDA too, the portal's API is `vitrine-api-lambda` under
+// cargo-lambda's Runtime API emulator instead of the server (which still seeds the table
+// and serves the demo shop).
+const LAMBDA = edge && process.env.VITRINE_E2E_CARGO_LAMBDA
+  ? { emulator: process.env.VITRINE_E2E_CARGO_LAMBDA, bin: process.env.VITRINE_E2E_API_LAMBDA, s3: process.env.VITRINE_E2E_S3 }
+  : null;
+
+/** The emulator and the API Lambda polling it, on the test's table. */
+async function startLambda(workerVars, serverEnv) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const emulator = spawn(LAMBDA.emulator, ['lambda', 'watch', '--only-lambda-apis', '--disable-cors',
+    '--invoke-address', '127.0.0.1', '--invoke-port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The Runtime API is up before the function starts, as in Lambda.
+  const listening = Date.now() + 30_000;
+  const accepts = () => new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+  while (!(await accepts())) {
+    if (Date.now() > listening) throw new Error('the Lambda emulator did not listen in 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const fn = spawn(LAMBDA.bin, [], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...serverEnv, RUST_LOG: 'warn',
+      AWS_LAMBDA_RUNTIME_API: `${origin}/.rt`, AWS_LAMBDA_FUNCTION_NAME: '_',
+      AWS_LAMBDA_FUNCTION_VERSION: '1', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+      VITRINE_DYNAMODB_TABLE: workerVars.VITRINE_DYNAMODB_TABLE, VITRINE_DYNAMODB_ENDPOINT: EDGE_DYNAMODB,
+      VITRINE_S3_BUCKET: `e2e-blobs`, VITRINE_S3_ENDPOINT: LAMBDA.s3,
+      VITRINE_SECURE_COOKIES: 'false',
+    },
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${origin}/api/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('the API Lambda did not answer in 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const stopped = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  return {
+    origin,
+    async stop() {
+      fn.kill('SIGTERM');
+      emulator.kill('SIGTERM');
+      await Promise.all([stopped(fn), stopped(emulator)]);
+    },
+  };
+}
 
 export async function startServer(extraArgs = []) {
   const bin = process.env.VITRINE_BIN;
@@ -67,8 +119,14 @@ export async function startServer(extraArgs = []) {
   const exited = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
   let running = await spawnServer('127.0.0.1:0', '127.0.0.1:0');
   const { app, demo } = running;
+  let lambda;
   if (worker) {
-    worker = await startWorker({ port: worker.port, vars: { ...worker.vars, VITRINE_API_ORIGIN: `http://${app}` } });
+    let apiOrigin = `http://${app}`;
+    if (LAMBDA) {
+      lambda = await startLambda(worker.vars, env);
+      apiOrigin = lambda.origin;
+    }
+    worker = await startWorker({ port: worker.port, vars: { ...worker.vars, VITRINE_API_ORIGIN: apiOrigin } });
   }
   return {
     app: worker ? worker.url : `http://${app}`,
@@ -84,6 +142,7 @@ export async function startServer(extraArgs = []) {
     },
     async stop() {
       await worker?.stop();
+      await lambda?.stop();
       running.child.kill('SIGTERM');
       await exited(running.child);
       rmSync(dataDir, { recursive: true, force: true });

@@ -12,11 +12,17 @@
 //! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
 //!   the first failing run)
 //! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
+//! - `package`     the API's Lambda zip and the media node's tarball (target/package)
+//! - `deploy [--dry-run] …` package, `sam deploy`, the Worker's secrets, `wrangler deploy`
 
 mod children;
 mod ddb;
+mod deploy;
 mod edge;
+mod iac;
+mod lambda;
 mod moto;
+mod package;
 mod wasm;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +78,8 @@ fn main() -> Result<()> {
         Some("worker") => wasm::worker(&root(), &cache_dir(), &[]),
         Some("test-edge") => test_edge(),
         Some("bench") => bench(&rest),
+        Some("package") => package::package(),
+        Some("deploy") => deploy::deploy(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|test-edge|bench>"
@@ -230,21 +238,30 @@ fn test() -> Result<()> {
     let mut children = Children::default();
     let endpoint = ddb::start(&cache_dir(), &mut children)?;
     let s3 = moto::start(&cache_dir(), &mut children)?;
+    let cargo_lambda = lambda::cargo_lambda(&cache_dir())?;
     run(cargo()
         .args(["test", "--workspace", "--all-targets"])
         .env("VITRINE_DYNAMODB_ENDPOINT", &endpoint)
         .env("VITRINE_S3_ENDPOINT", &s3)
+        .env("VITRINE_CARGO_LAMBDA", &cargo_lambda)
         .current_dir(&root))?;
 
-    // 3. The same protocol suites against the edge.
+    // 3. The infrastructure, offline: template lint and security scan, the Worker's
+    //    deploy dry run, the packages (their glibc checked against Amazon Linux 2023).
+    iac::check(&root, &cache_dir())?;
+    package::package()?;
+
+    // 4. The same protocol suites against the edge.
     wasm::check(&root, &cache_dir())?;
     edge_suites(&mut children, &endpoint, &s3)?;
 
-    // 4. Browser end-to-end in Chromium against the real binaries, then the presence and
-    //    chat ones against the Worker (each test its own Worker and table).
+    // 5. Browser end-to-end in Chromium against the real binaries, then the presence and
+    //    chat ones against the Worker (each test its own Worker and table), then the
+    //    chat one with the portal's API on Lambda (under the Runtime API emulator).
     build_bins()?;
     browser_tests(None)?;
     browser_tests(Some(&endpoint))?;
+    browser_tests_on_lambda(&endpoint, &s3, &cargo_lambda)?;
     children.stop_all();
     eprintln!("all tests passed");
     Ok(())
@@ -305,16 +322,40 @@ const EDGE_E2E: &[&str] = &["tests/e2e/presence.test.mjs", "tests/e2e/chat.test.
 /// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time); with
 /// a DynamoDB endpoint, [`EDGE_E2E`] against the Worker (built first).
 fn browser_tests(edge_dynamodb: Option<&str>) -> Result<()> {
+    browser_tests_with(edge_dynamodb, EDGE_E2E, &[])
+}
+
+/// The chat browser test with the portal's API as `vitrine-api-lambda` under cargo-lambda's
+/// Runtime API emulator (blobs on the S3-compatible server), the hub in workerd.
+fn browser_tests_on_lambda(dynamodb: &str, s3: &str, cargo_lambda: &Path) -> Result<()> {
+    let bin = target_dir().join("debug/vitrine-api-lambda");
+    browser_tests_with(
+        Some(dynamodb),
+        &["tests/e2e/chat.test.mjs"],
+        &[
+            ("VITRINE_E2E_CARGO_LAMBDA", cargo_lambda.as_os_str()),
+            ("VITRINE_E2E_API_LAMBDA", bin.as_os_str()),
+            ("VITRINE_E2E_S3", std::ffi::OsStr::new(s3)),
+        ],
+    )
+}
+
+fn browser_tests_with(
+    edge_dynamodb: Option<&str>,
+    edge_tests: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<()> {
     let mut node = Command::new("node");
     node.args(["--test", "--test-concurrency=1"]);
     match edge_dynamodb {
         None => node.arg("tests/e2e/"),
         Some(endpoint) => {
             edge::prepare(&root(), &cache_dir(), edge::Build::Test)?;
-            node.args(EDGE_E2E)
+            node.args(edge_tests)
                 .env("VITRINE_E2E_EDGE_DYNAMODB", endpoint)
         }
     };
+    node.envs(env.iter().copied());
     run(with_web_dirs(&mut node)
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
         .env(

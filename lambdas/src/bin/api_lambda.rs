@@ -1,28 +1,70 @@
-//! The agent/admin API as an AWS Lambda: the same router the local server mounts, over
-//! DynamoDB. Configuration: VITRINE_TABLE (the table name), VITRINE_BLOB_BUCKET (the S3
-//! bucket for chat images), standard AWS environment.
+//! The agent/admin API as an AWS Lambda (`provided.al2023`, behind an API Gateway HTTP API
+//! or a function URL, payload v2): the same router the local server mounts, over DynamoDB
+//! and S3. Configured by environment variables only (the template sets them); the two
+//! endpoints are for local servers in tests, never set in the cloud.
 
-use vitrine_lambdas::{router, ApiState};
+use clap::Parser;
+use vitrine_lambdas::{notify_edge, router, ApiState};
 use vitrine_store::{BlobConfig, StoreConfig};
+
+#[derive(Parser)]
+struct Config {
+    #[arg(long, env = "VITRINE_DYNAMODB_TABLE")]
+    dynamodb_table: String,
+    #[arg(long, env = "VITRINE_S3_BUCKET")]
+    s3_bucket: String,
+    /// The Worker's origin: admin changes are told to the site objects there at once.
+    #[arg(long, env = "VITRINE_EDGE_ORIGIN", requires = "changes_key")]
+    edge_origin: Option<String>,
+    /// Signs those change notices (the Worker's VITRINE_CHANGES_KEY).
+    #[arg(
+        long,
+        env = "VITRINE_CHANGES_KEY",
+        hide_env_values = true,
+        requires = "edge_origin"
+    )]
+    changes_key: Option<String>,
+    /// `false` only for plain-HTTP tests; the cloud is HTTPS.
+    #[arg(long, env = "VITRINE_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
+    secure_cookies: bool,
+    #[arg(long, env = "VITRINE_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    #[arg(long, env = "VITRINE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let table = std::env::var("VITRINE_TABLE").map_err(|_| "VITRINE_TABLE is not set")?;
-    let bucket =
-        std::env::var("VITRINE_BLOB_BUCKET").map_err(|_| "VITRINE_BLOB_BUCKET is not set")?;
+    tracing_subscriber::fmt()
+        .json()
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = Config::parse_from(["vitrine-api-lambda"]);
     let store = StoreConfig::Dynamodb {
-        table,
-        endpoint: None,
+        table: config.dynamodb_table,
+        endpoint: config.dynamodb_endpoint,
         create: false,
     }
     .open()
     .await?;
     let blobs = BlobConfig::S3 {
-        bucket,
+        bucket: config.s3_bucket,
         prefix: "blobs/".into(),
-        endpoint: None,
+        endpoint: config.s3_endpoint,
     }
     .open()
     .await?;
-    lambda_http::run(router(ApiState::new(store, blobs, true))).await
+    let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
+    match (&config.edge_origin, &config.changes_key) {
+        (Some(origin), Some(key)) => {
+            state.on_change = Some(notify_edge(store, origin, key.as_bytes()))
+        }
+        _ => tracing::warn!(
+            "VITRINE_EDGE_ORIGIN is not set: site objects learn admin changes only at their periodic re-check"
+        ),
+    }
+    lambda_http::run(router(state)).await
 }
