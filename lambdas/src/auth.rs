@@ -332,6 +332,9 @@ impl CurrentAgent {
 }
 
 /// A fresh random password for an invited agent (shown once to the admin).
+/// The shortest password an agent may choose.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 pub fn new_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 16];
@@ -349,7 +352,7 @@ pub async fn change_password<S: Backend, B>(
     me: CurrentAgent,
     Json(req): Json<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
-    if req.new.chars().count() < 10 || req.new.len() > 1024 {
+    if req.new.chars().count() < MIN_PASSWORD_CHARS || req.new.len() > 1024 {
         return Err(ApiError::bad_request(
             "the new password needs at least 10 characters",
         ));

@@ -1,6 +1,5 @@
-//! Operator set-up, done outside the API: the demo data of a local install. (Plans are
-//! `store::accounts::set_plan`; the first admin of an account is made the same way the
-//! demo's is.)
+//! Operator set-up, done outside the API: the demo data of a local install and the first
+//! admin of a new one. (Plans are `store::accounts::set_plan`.)
 
 use vitrine_core::store::accounts::{self, Account, Plan, Site};
 use vitrine_core::store::agents::{self, Agent, Role};
@@ -96,6 +95,56 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
     Ok(())
 }
 
+/// A new install's first account and its admin (the operator's `vitrine admin …`): the
+/// account `account_id` on a plan with calls, and `email` as its admin with `password`.
+/// Refused when that e-mail already belongs to someone (nothing is changed then).
+pub async fn first_admin<S: Store + Sync>(
+    store: &S,
+    account_id: &str,
+    account_name: &str,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<Agent, crate::ApiError> {
+    vitrine_core::codec::validate_id_length("account", account_id, 3)
+        .map_err(|e| crate::ApiError::bad_request(e.message))?;
+    if password.chars().count() < crate::auth::MIN_PASSWORD_CHARS {
+        return Err(crate::ApiError::bad_request(format!(
+            "the password needs at least {} characters",
+            crate::auth::MIN_PASSWORD_CHARS
+        )));
+    }
+    if agents::person(store, email).await?.is_some() {
+        return Err(crate::ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "exists",
+            format!("{email} already has an account"),
+        ));
+    }
+    if accounts::get_account(store, account_id).await?.is_none() {
+        accounts::put_account(
+            store,
+            &Account {
+                account_id: account_id.into(),
+                name: account_name.into(),
+                plan: Plan { calls: true },
+            },
+        )
+        .await?;
+    }
+    let password = password.to_string();
+    let password_hash = argon2_blocking(move || hash_password(&password)).await?;
+    let agent = Agent {
+        agent_id: new_agent_id(),
+        email: agents::normalize_email(email),
+        account_id: account_id.into(),
+        name: name.into(),
+        role: Role::Admin,
+    };
+    agents::create_agent(store, &agent, Some(&password_hash)).await?;
+    Ok(agent)
+}
+
 /// The key visitor credentials are signed with, kept in the store so every process (and
 /// every restart) of an install shares it: created at random on first use.
 pub async fn visitor_key<S: Store + Sync>(store: &S) -> StoreResult<Vec<u8>> {
@@ -184,4 +233,53 @@ async fn seed_catalogue<S: Store + Sync>(store: &S, demo: &Demo) -> StoreResult<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_store::SqliteStore;
+
+    #[tokio::test]
+    async fn a_new_install_gets_one_admin_and_a_taken_email_changes_nothing() {
+        let store = SqliteStore::in_memory().unwrap();
+        let admin = first_admin(
+            &store,
+            "acme",
+            "Acme",
+            "Boss@Acme.test",
+            "Boss",
+            "long enough pw",
+        )
+        .await
+        .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert_eq!(admin.email, "boss@acme.test");
+        let account = accounts::get_account(&store, "acme")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(account.plan.calls);
+
+        let again = first_admin(
+            &store,
+            "other",
+            "Other",
+            "boss@acme.test",
+            "B",
+            "long enough pw",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(again.status, axum::http::StatusCode::CONFLICT);
+        assert!(accounts::get_account(&store, "other")
+            .await
+            .unwrap()
+            .is_none());
+
+        let short = first_admin(&store, "x", "X", "x@x.test", "X", "short")
+            .await
+            .unwrap_err();
+        assert_eq!(short.status, axum::http::StatusCode::BAD_REQUEST);
+    }
 }

@@ -22,15 +22,53 @@ enum Command {
         #[arg(long, action = ArgAction::Set)]
         calls: bool,
     },
+    /// Operator: create an account and its first admin in the configured store (a new
+    /// cloud install has no demo data), and exit. The password comes from
+    /// VITRINE_FIRST_ADMIN_PASSWORD, never from the command line.
+    Admin {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        account_name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "VITRINE_FIRST_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Cli { config, command } = Cli::parse();
-    if let Some(Command::Plan { account, calls }) = command {
+    if let Some(Command::Plan { account, calls }) = &command {
+        let (account, calls) = (account.clone(), *calls);
         let store = config.store_config().open().await?;
         let account = set_plan(&store, &account, Plan { calls }).await?;
         println!("{}", serde_json::to_string(&account)?);
+        return Ok(());
+    }
+    if let Some(Command::Admin {
+        account,
+        account_name,
+        email,
+        name,
+        password,
+    }) = command
+    {
+        let store = config.store_config().open().await?;
+        let admin = vitrine_lambdas::setup::first_admin(
+            &store,
+            &account,
+            &account_name,
+            &email,
+            &name,
+            &password,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        println!("{}", serde_json::to_string(&admin)?);
         return Ok(());
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
