@@ -97,9 +97,56 @@ pub fn read_notice(
     Ok(notice)
 }
 
+/// The browser's address, as the Worker saw it, on what it carries to the API: behind
+/// the Worker every request reaches the API from Cloudflare's addresses, so per-address
+/// limits (sign-in throttling) need the real one — and must not believe anyone else.
+pub const CLIENT_ADDRESS_HEADER: &str = "x-vitrine-client-address";
+/// Its signature with the changes key (the one secret the API and the Worker share).
+pub const CLIENT_ADDRESS_SIGNATURE_HEADER: &str = "x-vitrine-client-address-signature";
+
+/// What the Worker signs for an address (a domain prefix keeps it from ever being
+/// mistaken for a signed notice body).
+fn client_address_message(address: &str) -> Vec<u8> {
+    format!("client-address\n{address}").into_bytes()
+}
+
+pub fn sign_client_address(key: &[u8], address: &str) -> String {
+    media_key::sign_body(key, &client_address_message(address))
+}
+
+/// The address if its signature is the Worker's.
+pub fn verified_client_address<'a>(
+    key: &[u8],
+    address: &'a str,
+    signature: &str,
+) -> Option<&'a str> {
+    media_key::verify_body(key, &client_address_message(address), signature).then_some(address)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_address_is_believed_only_with_the_workers_signature() {
+        let signature = sign_client_address(b"key", "203.0.113.9");
+        assert_eq!(
+            verified_client_address(b"key", "203.0.113.9", &signature),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            verified_client_address(b"key", "198.51.100.1", &signature),
+            None
+        );
+        assert_eq!(
+            verified_client_address(b"other", "203.0.113.9", &signature),
+            None
+        );
+        assert_eq!(
+            verified_client_address(b"key", "203.0.113.9", "forged"),
+            None
+        );
+    }
 
     fn notice(at: UnixMillis) -> ChangeNotice {
         ChangeNotice {

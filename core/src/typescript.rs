@@ -113,10 +113,15 @@ pub fn generate() -> String {
 mod tests {
     #[test]
     fn generated_typescript_is_up_to_date() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        // At run time: a test binary reused from a target dir shared between clones
+        // keeps the compile-time path of the clone that built it.
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = std::path::Path::new(&manifest_dir)
             .join("..")
             .join(super::GENERATED_PATH);
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         assert!(
             committed == super::generate(),
             "{} is out of date: run `cargo xtask gen-types` and commit it",

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use vitrine_core::changes;
 use vitrine_core::clock::{now_ms, secs};
 use vitrine_core::protocol::http::{AccountChoice, ChangePassword, LoginAnswer, LoginRequest};
 use vitrine_core::store::accounts;
@@ -138,14 +139,28 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Where a request came from: the socket's peer locally, API Gateway's `sourceIp` on
-/// Lambda. Only ever used to count, never to trust.
+/// Where a request came from: the browser's address as the Worker signed it (when the API
+/// sits behind the Worker and shares its key), else the socket's peer locally, else API
+/// Gateway's `sourceIp` on Lambda. Only ever used to count, never to trust.
 pub struct ClientAddress(pub String);
 
-impl<S: Sync> FromRequestParts<S> for ClientAddress {
+impl<S: Sync, B: Sync> FromRequestParts<ApiState<S, B>> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState<S, B>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        if let (Some(key), Some(address), Some(signature)) = (
+            &state.client_address_key,
+            header(changes::CLIENT_ADDRESS_HEADER),
+            header(changes::CLIENT_ADDRESS_SIGNATURE_HEADER),
+        ) {
+            if let Some(address) = changes::verified_client_address(key, address, signature) {
+                return Ok(Self(address.to_string()));
+            }
+        }
         if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
         {
             return Ok(Self(addr.ip().to_string()));
@@ -412,6 +427,42 @@ const DUMMY_HASH: &str =
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    /// The address the throttle counts for a request with these headers.
+    async fn address_of(key: Option<&[u8]>, headers: &[(&str, &str)]) -> String {
+        let mut request = axum::http::Request::builder().uri("/api/login");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        let mut state = ApiState::new((), (), true);
+        state.client_address_key = key.map(<[u8]>::to_vec);
+        let ClientAddress(address) = ClientAddress::from_request_parts(&mut parts, &state)
+            .await
+            .unwrap();
+        address
+    }
+
+    #[tokio::test]
+    async fn behind_the_worker_the_throttle_counts_the_browsers_signed_address() {
+        let signature = changes::sign_client_address(b"changes-key", "203.0.113.9");
+        let signed = [
+            (changes::CLIENT_ADDRESS_HEADER, "203.0.113.9"),
+            (changes::CLIENT_ADDRESS_SIGNATURE_HEADER, signature.as_str()),
+        ];
+        assert_eq!(
+            address_of(Some(b"changes-key"), &signed).await,
+            "203.0.113.9"
+        );
+        // A forged or foreign signature, or no key here: the header is not believed.
+        let forged = [
+            (changes::CLIENT_ADDRESS_HEADER, "198.51.100.1"),
+            (changes::CLIENT_ADDRESS_SIGNATURE_HEADER, signature.as_str()),
+        ];
+        assert_eq!(address_of(Some(b"changes-key"), &forged).await, "unknown");
+        assert_eq!(address_of(Some(b"other-key"), &signed).await, "unknown");
+        assert_eq!(address_of(None, &signed).await, "unknown");
+    }
 
     #[test]
     fn hashes_interoperate_with_the_argon2_crates_own_hasher_and_verifier() {

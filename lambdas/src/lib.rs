@@ -53,6 +53,9 @@ pub struct ApiState<S, B> {
     pub secure_cookies: bool,
     pub session_ttl_secs: u64,
     pub on_change: Option<OnChange>,
+    /// The key the Worker signs browsers' addresses with (its `VITRINE_CHANGES_KEY`): set
+    /// when the API is behind the Worker.
+    pub client_address_key: Option<Vec<u8>>,
 }
 
 impl<S, B> ApiState<S, B> {
@@ -63,6 +66,7 @@ impl<S, B> ApiState<S, B> {
             secure_cookies,
             session_ttl_secs: 12 * 3600,
             on_change: None,
+            client_address_key: None,
         }
     }
 }

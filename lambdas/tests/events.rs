@@ -52,7 +52,10 @@ impl Api {
     /// One invocation: the fixture `name` with each `(from, to)` replaced, through the
     /// adapter; the Lambda response as JSON.
     async fn invoke(&self, name: &str, fill: &[(&str, &str)]) -> Value {
-        let path = format!("{}/tests/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        // The manifest dir at run time (a reused test binary keeps its build's path).
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let path = format!("{dir}/tests/events/{name}");
         let mut text = std::fs::read_to_string(&path).expect("fixture");
         for (from, to) in fill {
             text = text.replace(from, to);

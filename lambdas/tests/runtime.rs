@@ -91,7 +91,10 @@ async fn the_api_lambda_serves_the_portals_requests_under_the_runtime_api() {
             "--invoke-port",
             &port.to_string(),
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("cargo-lambda starts");

@@ -357,6 +357,7 @@ fn app_router(
     hubs: &Arc<Hubs<AnyStore>>,
 ) -> anyhow::Result<Router> {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
+    state.client_address_key = config.changes_key.as_ref().map(|k| k.as_bytes().to_vec());
     let to_edge = match (&config.edge_origin, &config.changes_key) {
         (Some(origin), Some(key)) => Some(notify_edge(store.clone(), origin, key.as_bytes())),
         _ => None,

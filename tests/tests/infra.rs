@@ -9,8 +9,11 @@ use vitrine_dynamo::native::DynamoStore;
 /// The template as JSON, short-form intrinsics spelled out (`!Ref X` → `{"Ref": "X"}`,
 /// `!GetAtt A.B` → `{"Fn::GetAtt": "A.B"}`).
 fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/aws/template.yaml");
-    let text = std::fs::read_to_string(path).expect("the template");
+    // The manifest dir at run time (a reused test binary keeps its build's path).
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let text =
+        std::fs::read_to_string(format!("{dir}/../infra/aws/template.yaml")).expect("the template");
     to_json(serde_norway::from_str(&text).expect("YAML"))
 }
 

@@ -60,6 +60,17 @@ async fn to_api(mut req: Request, env: &Env) -> Result<Response> {
             headers.set(&name, &value)?;
         }
     }
+    // The browser's address, signed: the API sees only Cloudflare's.
+    headers.delete(changes::CLIENT_ADDRESS_HEADER)?;
+    headers.delete(changes::CLIENT_ADDRESS_SIGNATURE_HEADER)?;
+    if let (Some(address), Some(key)) = (
+        req.headers().get("cf-connecting-ip")?,
+        secret(env, "VITRINE_CHANGES_KEY"),
+    ) {
+        let signature = changes::sign_client_address(key.as_bytes(), &address);
+        headers.set(changes::CLIENT_ADDRESS_HEADER, &address)?;
+        headers.set(changes::CLIENT_ADDRESS_SIGNATURE_HEADER, &signature)?;
+    }
     // The API checks that writes come from the origin the browser spoke to: this one.
     if let Some(host) = url.host_str() {
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();

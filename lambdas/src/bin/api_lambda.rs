@@ -60,7 +60,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
     match (&config.edge_origin, &config.changes_key) {
         (Some(origin), Some(key)) => {
-            state.on_change = Some(notify_edge(store, origin, key.as_bytes()))
+            state.on_change = Some(notify_edge(store, origin, key.as_bytes()));
+            state.client_address_key = Some(key.as_bytes().to_vec());
         }
         _ => tracing::warn!(
             "VITRINE_EDGE_ORIGIN is not set: site objects learn admin changes only at their periodic re-check"

@@ -228,7 +228,11 @@ impl OwnWorker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/worker");
+        let dir = PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../edge/worker");
         let child = std::process::Command::new("node")
             .arg("serve.mjs")
             .arg(port.to_string())
