@@ -147,15 +147,11 @@ async fn the_api_lambda_serves_the_portals_requests_under_the_runtime_api() {
     let cookie = set_cookie.split(';').next().unwrap().to_string();
 
     // The cookie round trip, and the same request without it.
-    let me: Value = http
-        .get(url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed_in_get = |path: &str| {
+        let request = http.get(url(path)).header("cookie", &cookie);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let me = signed_in_get("/api/me").await;
     assert_eq!(me["agent"]["email"], "admin@lambda.test", "{me}");
     let anonymous = http.get(url("/api/me")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
@@ -170,15 +166,7 @@ async fn the_api_lambda_serves_the_portals_requests_under_the_runtime_api() {
         .await
         .unwrap();
     assert!(created.status().is_success(), "{}", created.status());
-    let canned: Value = http
-        .get(url("/api/canned"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let canned = signed_in_get("/api/canned").await;
     assert!(
         canned.to_string().contains("Returns are free for 30 days."),
         "{canned}"
