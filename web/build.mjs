@@ -68,6 +68,7 @@ await build({
 });
 copyFileSync(`${here}portal/index.html`, `${dist}/portal/index.html`);
 copyFileSync(`${here}portal/portal.css`, `${dist}/portal/portal.css`);
+copyFileSync(`${here}portal/favicon.svg`, `${dist}/portal/favicon.svg`);
 
 const gz = (code) => gzipSync(code, { level: 9 }).length;
 const sizes = {

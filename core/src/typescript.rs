@@ -64,6 +64,7 @@ pub fn generate() -> String {
         http::LoginAnswer::decl(&cfg),
         http::AccountChoice::decl(&cfg),
         http::Me::decl(&cfg),
+        http::Session::decl(&cfg),
         http::ChangePassword::decl(&cfg),
         http::ConversationQuery::decl(&cfg),
         http::FoundConversation::decl(&cfg),

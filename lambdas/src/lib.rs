@@ -20,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use vitrine_core::codec::validate_id;
-use vitrine_core::protocol::http::Me;
+use vitrine_core::protocol::http::{Me, Session};
 use vitrine_core::store::accounts::{self, Site};
 use vitrine_core::store::blobs::{BlobStore, MAX_BLOB_BYTES};
 use vitrine_core::store::browsing::{self, VisitorDetails};
@@ -84,6 +84,7 @@ where
         .route("/api/login", post(auth::login::<S, B>))
         .route("/api/logout", post(auth::logout::<S, B>))
         .route("/api/me", get(me::<S, B>))
+        .route("/api/session", get(session::<S, B>))
         .route("/api/me/password", post(auth::change_password::<S, B>))
         .route(
             "/api/sites/{site}/visitors/{visitor_id}",
@@ -197,6 +198,22 @@ async fn me<S: Backend, B>(
         agent: me.profile,
         sites,
     }))
+}
+
+async fn session<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
+    me: Result<CurrentAgent, ApiError>,
+) -> Result<Json<Session>, ApiError> {
+    match me {
+        Ok(me) => {
+            let Json(me) = self::me(State(state), me).await?;
+            Ok(Json(Session { me: Some(me) }))
+        }
+        Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+            Ok(Json(Session { me: None }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The site `site` if this agent works on it; "not found" for another account's site, a

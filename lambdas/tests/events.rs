@@ -169,3 +169,20 @@ async fn an_image_uploaded_base64_comes_back_as_the_same_binary_body() {
         engine.decode(PNG_BASE64).unwrap()
     );
 }
+
+#[tokio::test]
+async fn the_session_says_who_is_signed_in_and_signed_out_is_not_an_error() {
+    let api = api().await;
+    let signed_out = api.invoke("session_signed_out.json", &[]).await;
+    assert_eq!(status(&signed_out), 200, "{signed_out}");
+    assert_eq!(json_body(&signed_out)["me"], Value::Null);
+    let session = sign_in(&api).await;
+    let signed_in = api
+        .invoke("session.json", &[("{{session}}", &session)])
+        .await;
+    assert_eq!(status(&signed_in), 200, "{signed_in}");
+    assert_eq!(
+        json_body(&signed_in)["me"]["agent"]["email"],
+        "admin@events.test"
+    );
+}

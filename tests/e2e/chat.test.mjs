@@ -107,11 +107,36 @@ test('reactive chat: pending, taken, typing preview one way, rich messages, tran
   await conversation.locator('[data-testid=send]').click();
   await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left 😊' }).waitFor();
 
-  // Canned response through the "/" picker.
-  await conversation.locator('[data-testid=composer]').fill('/ship');
-  await conversation.locator('[data-testid=canned-picker] button').first().click();
-  await conversation.locator('[data-testid=send]').click();
+  // Canned responses, keyboard first: "/" opens the list, arrows move, Enter picks (and
+  // never sends the "/…" itself), Esc closes; the mouse still works.
+  const composer = conversation.locator('[data-testid=composer]');
+  const options = conversation.locator('[data-testid=canned-picker] [role=option]');
+  await composer.fill('/');
+  await options.nth(2).waitFor();
+  await composer.press('ArrowDown');
+  await composer.press('ArrowDown');
+  await composer.press('ArrowUp');
+  const chosen = await conversation.locator('[data-testid=canned-picker] [aria-selected=true]').textContent();
+  assert.equal(await options.nth(1).getAttribute('aria-selected'), 'true', 'arrows moved to the second');
+  assert.equal(await composer.getAttribute('aria-activedescendant'), await options.nth(1).getAttribute('id'));
+  await composer.press('Enter');
+  const picked = await composer.inputValue();
+  assert.ok(chosen.includes(picked), `${chosen} / ${picked}`);
+  await composer.fill('/ret');
+  await composer.press('Enter');
+  assert.equal(await composer.inputValue(), 'You can return any item within 30 days, free of charge.');
+  await composer.fill('/nothing-like-it');
+  await conversation.locator('[data-testid=canned-picker]', { hasText: 'No canned response matches' }).waitFor();
+  await composer.press('Enter');
+  assert.equal(await composer.inputValue(), '/nothing-like-it', 'Enter with no match sends nothing');
+  await composer.press('Escape');
+  await conversation.locator('[data-testid=canned-picker]').waitFor({ state: 'detached' });
+  await composer.fill('/ship');
+  await options.first().click();
+  assert.match(await composer.inputValue(), /^Delivery takes 2–4 working days/);
+  await composer.press('Enter');
   await shop.locator(`${W} .msg.agent`, { hasText: 'Delivery takes 2–4 working days' }).waitFor();
+  assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: '/' }).count(), 0, 'no "/…" ever reached the visitor');
 
   // An offer and a product card (C6), rendered as cards in the widget.
   await conversation.locator('[data-testid=offers]').click();

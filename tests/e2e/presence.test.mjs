@@ -141,3 +141,34 @@ test('a wrong password is refused with a clear message', async () => {
   await page.locator('[role=alert]', { hasText: 'wrong email or password' }).waitFor();
   await context.close();
 });
+
+test('the portal and the shop load without a failed request: no 401 while signed out, no missing favicon', async (t) => {
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const failed = [];
+  context.on('response', (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+  });
+  context.on('requestfailed', (r) => failed.push(`failed ${r.url()}`));
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+
+  // Signed out: the sign-in form, asked for without an error.
+  await page.goto(`${server.app}/portal/`);
+  await page.locator('#email').waitFor();
+  // Signed in, then reloaded (the session is found, still without an error).
+  await page.fill('#email', 'admin@demo.shop');
+  await page.fill('#password', 'vitrine-demo');
+  await page.click('button[type=submit]');
+  await page.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  await page.reload();
+  await page.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  // The shop with the widget.
+  await page.goto(`${server.demo}/product-lamp.html`);
+  await page.locator('[data-vitrine-widget]').waitFor({ state: 'attached' });
+  // Favicons are asked for lazily: give the browser a moment to ask.
+  await page.waitForTimeout(500);
+  assert.deepEqual(failed, []);
+  assert.deepEqual(consoleErrors, []);
+});

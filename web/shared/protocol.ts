@@ -283,6 +283,8 @@ export type AccountChoice = { account_id: string, name: string, role: Role, };
 
 export type Me = { agent: AgentProfile, sites: Array<Site>, };
 
+export type Session = { me: Me | null, };
+
 export type ChangePassword = { current: string, new: string, };
 
 export type ConversationQuery = { 

@@ -59,6 +59,13 @@ pub struct Me {
     pub sites: Vec<Site>,
 }
 
+/// `GET /api/session`: who is signed in on this browser, if anyone. The portal asks this
+/// at every load; signed out is an answer, not an error (no 401 in the console).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Session {
+    pub me: Option<Me>,
+}
+
 /// `POST /api/me/password`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

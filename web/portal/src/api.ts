@@ -18,6 +18,7 @@ import type {
   Offer,
   Product,
   ProductQuery,
+  Session,
   Site,
   SiteInput,
   Uploaded,
@@ -65,6 +66,7 @@ function collection<T>(path: string) {
 
 export const api = {
   me: () => call<Me>('GET', '/api/me'),
+  session: () => call<Session>('GET', '/api/session'),
   login: (email: string, password: string, account_id?: string) =>
     call<LoginAnswer>('POST', '/api/login', { email, password, account_id } satisfies LoginRequest),
   logout: () => call<void>('POST', '/api/logout', {}),

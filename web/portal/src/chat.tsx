@@ -194,9 +194,41 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
     if (t.length > MAX_MESSAGE_CHARS) return setError(`At most ${MAX_MESSAGE_CHARS} characters.`);
     send({ kind: 'text', text: t });
     setText('');
+    setDismissed(null);
   };
-  const slash = text.startsWith('/') ? text.slice(1).toLowerCase() : null;
+  // The "/" picker: a listbox the keyboard drives (arrows move, Enter or Tab picks, Esc
+  // closes); while it is open Enter never sends the "/…" text itself.
+  const [active, setActive] = useState(0);
+  // Esc closes it for the text as it was then (and what is typed after it), so "/path"
+  // can still be written as text; any other text opens it again.
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  const closed = dismissed !== null && text.startsWith(dismissed);
+  const slash = text.startsWith('/') && !closed ? text.slice(1).toLowerCase() : null;
   const matches = slash === null ? [] : canned.filter((c) => c.shortcut.toLowerCase().includes(slash) || c.text.toLowerCase().includes(slash));
+  const current = Math.min(active, Math.max(matches.length - 1, 0));
+  const pick = (c: CannedResponse) => {
+    setText(c.text);
+    setTyping(true);
+    setActive(0);
+  };
+  const pickerKey = (e: KeyboardEvent): boolean => {
+    if (slash === null) return false;
+    if (e.key === 'Escape') {
+      setDismissed(text);
+      return true;
+    }
+    if (matches.length === 0) return e.key === 'Enter' && !e.shiftKey; // nothing to pick: nothing sent
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      const step = e.key === 'ArrowDown' ? 1 : matches.length - 1;
+      setActive((current + step) % matches.length);
+      return true;
+    }
+    if ((e.key === 'Enter' && !e.shiftKey) || e.key === 'Tab') {
+      pick(matches[current]);
+      return true;
+    }
+    return false;
+  };
   const upload = async (file: File | undefined) => {
     if (!file) return;
     setError('');
@@ -209,9 +241,21 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
   };
   return (
     <form class="composer" onSubmit={submit}>
-      {matches.length > 0 && (
-        <ul class="picker" data-testid="canned-picker">
-          {matches.map((c) => <li><button type="button" onClick={() => setText(c.text)}><b>/{c.shortcut}</b> {c.text}</button></li>)}
+      {slash !== null && (
+        <ul class="picker" id={`canned-${id}`} role="listbox" aria-label="Canned responses" data-testid="canned-picker">
+          {matches.length === 0 && <li class="muted">No canned response matches “/{slash}” (Esc to write it as text).</li>}
+          {matches.map((c, i) => (
+            <li
+              id={`canned-${id}-${i}`}
+              role="option"
+              aria-selected={i === current}
+              class={i === current ? 'active' : ''}
+              onMouseDown={(e) => e.preventDefault() /* keep the composer's focus */}
+              onClick={() => pick(c)}
+            >
+              <b>/{c.shortcut}</b> {c.text}
+            </li>
+          ))}
         </ul>
       )}
       {panel === 'emoji' && <div class="picker emoji">{EMOJI.map((e) => <button type="button" onClick={() => setText(text + e)}>{e}</button>)}</div>}
@@ -229,12 +273,20 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
         placeholder="Write a message — type / for canned responses"
         value={text}
         maxLength={MAX_MESSAGE_CHARS}
+        role="combobox"
+        aria-autocomplete="list"
+        aria-expanded={slash !== null}
+        aria-controls={slash !== null ? `canned-${id}` : undefined}
+        aria-activedescendant={matches.length > 0 ? `canned-${id}-${current}` : undefined}
         onInput={(e) => {
-          setText((e.target as HTMLTextAreaElement).value);
-          setTyping((e.target as HTMLTextAreaElement).value.length > 0);
+          const value = (e.target as HTMLTextAreaElement).value;
+          setText(value);
+          setTyping(value.length > 0);
+          setActive(0);
         }}
         onBlur={() => setTyping(false)}
         onKeyDown={(e) => {
+          if (pickerKey(e)) return e.preventDefault();
           if (e.key === 'Enter' && !e.shiftKey) submit(e);
         }}
       />

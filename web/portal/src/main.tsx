@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { AccountChoice, LiveVisitor, VisitorDetails } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
-import { api, ApiError, type Me } from './api';
+import { api, type Me } from './api';
 import { ChatConsole, StartChat } from './chat';
 import { CallActions, CallPanel } from './call';
 import { duration, useHub, useNow, type Hub, type Notice } from './live';
@@ -13,10 +13,7 @@ import { duration, useHub, useNow, type Hub, type Notice } from './live';
 function App() {
   const [me, setMe] = useState<Me | null | false>(null);
   const refresh = () =>
-    api.me().then(setMe).catch((e) => {
-      if (e instanceof ApiError && e.status === 401) setMe(false);
-      else window.setTimeout(refresh, 2000);
-    });
+    api.session().then((s) => setMe(s.me ?? false)).catch(() => window.setTimeout(refresh, 2000));
   useEffect(() => void refresh(), []);
   if (me === null) return <p class="empty">Loading…</p>;
   if (me === false) return <Login onDone={refresh} />;
