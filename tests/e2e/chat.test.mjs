@@ -318,3 +318,45 @@ test('a message the hub refuses for good stays visible with the reason until dis
   assert.equal(await portal.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('outbox')).length), 0);
   assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: 'with the carrier' }).count(), 0);
 });
+
+test('a long conversation scrolls inside itself: its header and composer stay on screen, new messages follow unless the agent scrolled up', async (t) => {
+  const { portal, shop } = await takenChat(t, 'Question 0');
+  await portal.setViewportSize({ width: 1100, height: 620 });
+  const conversation = portal.locator('[data-testid=conversation]');
+  for (let i = 1; i <= 14; i += 1) {
+    await visitorSays(shop, `Question ${i}: ${'and a few more words to fill the line '.repeat(2)}`);
+    await conversation.locator('.msg.visitor', { hasText: `Question ${i}:` }).waitFor();
+  }
+  const list = conversation.locator('[data-testid=messages]');
+  const geometry = () => portal.evaluate(() => {
+    const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+    const ol = document.querySelector('[data-testid=messages]');
+    return {
+      pageScrolls: document.scrollingElement.scrollHeight > window.innerHeight + 1,
+      end: box('[data-testid=end]').bottom,
+      send: box('[data-testid=send]').bottom,
+      viewport: window.innerHeight,
+      listScrolls: ol.scrollHeight > ol.clientHeight,
+      fromBottom: ol.scrollHeight - ol.scrollTop - ol.clientHeight,
+      scrollTop: ol.scrollTop,
+    };
+  });
+  let g = await geometry();
+  assert.equal(g.pageScrolls, false, 'the page itself does not scroll');
+  assert.ok(g.listScrolls, 'the messages overflow their list');
+  assert.ok(g.end > 0 && g.end <= g.viewport && g.send <= g.viewport, JSON.stringify(g));
+  assert.ok(g.fromBottom < 2, `follows the newest message: ${JSON.stringify(g)}`);
+
+  // Scrolled up to read: a new message does not pull the list down.
+  await list.evaluate((ol) => { ol.scrollTop = 0; ol.dispatchEvent(new Event('scroll')); });
+  await visitorSays(shop, 'Question 15: still there?');
+  await conversation.locator('.msg.visitor', { hasText: 'Question 15:' }).waitFor();
+  g = await geometry();
+  assert.equal(g.scrollTop, 0, 'stays where the agent was reading');
+  // Back at the bottom, the list follows again.
+  await list.evaluate((ol) => { ol.scrollTop = ol.scrollHeight; ol.dispatchEvent(new Event('scroll')); });
+  await visitorSays(shop, 'Question 16: hello?');
+  await conversation.locator('.msg.visitor', { hasText: 'Question 16:' }).waitFor();
+  g = await geometry();
+  assert.ok(g.fromBottom < 2, JSON.stringify(g));
+});

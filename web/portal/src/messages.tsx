@@ -1,5 +1,6 @@
 // Rendering chat messages in the portal: text is text (never markup), links are http(s)
 // only, images come only from the blob store, offers and products are cards.
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { ChatMessage, MessageBody } from '../../shared/protocol';
 import { safeHref, splitLinks } from '../../shared/text';
 
@@ -36,8 +37,20 @@ function Card(p: { title: string; lines: string[]; image: string | null; href: s
 }
 
 export function MessageList({ messages }: { messages: ChatMessage[] }) {
+  // The list scrolls inside the conversation; it follows new messages while the agent
+  // is at the bottom, and stays where they scrolled up to read otherwise.
+  const list = useRef<HTMLOListElement>(null);
+  const atBottom = useRef(true);
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+  }, [messages.length, messages[messages.length - 1]?.seq]);
+  const onScroll = () => {
+    const el = list.current;
+    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  };
   return (
-    <ol class="messages" data-testid="messages">
+    <ol class="messages" data-testid="messages" ref={list} onScroll={onScroll} aria-live="polite">
       {messages.map((m) => (
         <li class={`msg ${m.author.kind}`} data-seq={m.seq}>
           {m.author.kind === 'agent' && <span class="who">{m.author.name}</span>}
