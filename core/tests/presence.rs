@@ -178,6 +178,20 @@ fn a_visitor_goes_offline_after_the_grace_period_and_is_removed_later() {
 }
 
 #[test]
+fn an_offline_row_says_when_the_visitor_left_so_their_clocks_stop_there() {
+    let mut b = bench_with_ada();
+    b.visitor(&Visitor::new(10, "visitor-1"));
+    let online = b.run_until(T0 + 1_000).list_updates(1);
+    assert!(online
+        .iter()
+        .all(|(rows, _)| rows.iter().all(|r| r.left_at.is_none())));
+    b.disconnect(10);
+    let offline = b.run_until(T0 + 6_000).list_updates(1);
+    assert_eq!(offline[0].0[0].status, VisitorStatus::Offline);
+    assert_eq!(offline[0].0[0].left_at, Some(T0 + 1_000));
+}
+
+#[test]
 fn leave_starts_the_grace_period_before_the_socket_closes() {
     let mut b = bench_with_ada();
     let v = Visitor::new(10, "visitor-1");

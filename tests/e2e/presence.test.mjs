@@ -64,7 +64,7 @@ test('a visitor appears, navigates, is recognised when returning, and goes offli
   assert.match(await row(portal).locator('.page-link').getAttribute('href'), /\?category=Lighting$/);
 
   // Details: the browsing history, most recent first.
-  await row(portal).click();
+  await row(portal).locator('.id').click();
   const details = portal.locator('[data-testid=details]');
   await details.locator('[data-testid=page-view-count]', { hasText: '4' }).waitFor();
   const history = await details.locator('[data-testid=history] li a').allTextContents();
@@ -75,7 +75,13 @@ test('a visitor appears, navigates, is recognised when returning, and goes offli
 
   // Closing the tab: offline after the grace period.
   await shop.close();
-  await portal.locator(`tr.visitor[data-visitor-id="${visitorId}"] .dot[data-status=offline]`).waitFor({ timeout: 10_000 });
+  const gone = portal.locator(`tr.visitor[data-visitor-id="${visitorId}"]`);
+  await gone.locator('.dot[data-status=offline]').waitFor({ timeout: 10_000 });
+  // Said in words too, and their clocks stopped when they left.
+  assert.equal(await gone.locator('[data-testid=status-word]').textContent(), 'Offline');
+  const stopped = await gone.locator('[data-testid=time-on-site]').textContent();
+  await portal.waitForTimeout(2_200);
+  assert.equal(await gone.locator('[data-testid=time-on-site]').textContent(), stopped);
 
   // The same browser 31 minutes later (we move its clock in storage) is a returning visitor.
   await shopper.addInitScript(() => {

@@ -86,7 +86,12 @@ me: boolean,
  */
 site: boolean, agents_online: number, };
 
-export type LiveVisitor = { visitor_id: string, status: VisitorStatus, visit_started_at: number, page: CurrentPage, location: Location, 
+export type LiveVisitor = { visitor_id: string, status: VisitorStatus, 
+/**
+ * When an offline visitor's last tab closed: their times on page and on site stop
+ * there. `None` while they are online.
+ */
+left_at: number | null, visit_started_at: number, page: CurrentPage, location: Location, 
 /**
  * Seen on an earlier visit (from the store).
  */

@@ -488,6 +488,7 @@ fn row(id: &str, v: &Visitor, marks: RowMarks) -> LiveVisitor {
     LiveVisitor {
         visitor_id: id.to_string(),
         status: v.status,
+        left_at: v.left_at.filter(|_| v.status == VisitorStatus::Offline),
         visit_started_at: v.visit_started_at,
         page: v.page.clone(),
         location: v.location.clone(),

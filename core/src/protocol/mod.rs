@@ -582,6 +582,9 @@ pub struct AgentAvailability {
 pub struct LiveVisitor {
     pub visitor_id: String,
     pub status: VisitorStatus,
+    /// When an offline visitor's last tab closed: their times on page and on site stop
+    /// there. `None` while they are online.
+    pub left_at: Option<UnixMillis>,
     pub visit_started_at: UnixMillis,
     pub page: CurrentPage,
     pub location: Location,

@@ -255,11 +255,16 @@ function SelectUsers({ hub, picked, setPicked }: { hub: Hub; picked: Set<string>
   );
 }
 
+/** Status in words beside its shape (colour alone tells nothing to some agents). */
+const STATUS_WORD: Record<LiveVisitor['status'], string> = { active: 'Active', idle: 'Idle', offline: 'Offline' };
+
 function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
   v: LiveVisitor; now: number; selected: boolean; onSelect: () => void;
   picked: Set<string> | null; onPick: (on: boolean) => void;
 }) {
   const isPicked = picked?.has(v.visitor_id) ?? false;
+  // An offline visitor's clocks stop when they left.
+  const until = v.status === 'offline' && v.left_at ? v.left_at : now;
   const full = (picked?.size ?? 0) >= MAX_CALL_GUESTS;
   return (
     <tr class={`visitor ${v.status} ${selected ? 'selected' : ''}`} data-visitor-id={v.visitor_id} onClick={onSelect}>
@@ -271,7 +276,8 @@ function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
         </td>
       )}
       <td>
-        <span class="dot" data-status={v.status} title={v.status} aria-label={v.status} />
+        <span class="dot" data-status={v.status} aria-hidden="true" />
+        <span class="status-word" data-testid="status-word">{STATUS_WORD[v.status]}</span>
         <span class="id">{v.visitor_id.slice(0, 8)}</span>
         {v.returning && <span class="badge" data-testid="returning" title={`visit ${v.visit_count}`}>returning</span>}
         {v.in_call && <span class="badge incall">in call</span>}
@@ -284,8 +290,8 @@ function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
           {v.page.title || v.page.url}
         </a>
       </td>
-      <td data-testid="time-on-page">{duration(now - v.page.opened_at)}</td>
-      <td data-testid="time-on-site">{duration(now - v.visit_started_at)}</td>
+      <td data-testid="time-on-page">{duration(until - v.page.opened_at)}</td>
+      <td data-testid="time-on-site">{duration(until - v.visit_started_at)}</td>
     </tr>
   );
 }
