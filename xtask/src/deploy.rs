@@ -116,6 +116,7 @@ secret() {{ aws secretsmanager get-secret-value --secret-id "$(output "$1")" --r
 # 3. The Worker's secrets, from the stack's (values never printed). The visitor key and
 #    the operator token are the Worker's own: made once, kept on later deploys.
 cd '{worker}'
+npm ci --no-audit --no-fund
 secret ChangesKey | npx wrangler secret put VITRINE_CHANGES_KEY
 secret CallKey | npx wrangler secret put VITRINE_CALL_KEY
 secret EdgeCredentials | npx wrangler secret bulk

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{run, wasm};
+use crate::{edge, run};
 
 const TOOLS: &[&str] = &["cfn-lint==1.58.0", "checkov==3.3.30"];
 pub const TEMPLATE: &str = "infra/aws/template.yaml";
@@ -36,13 +36,15 @@ pub fn check(root: &Path, cache: &Path) -> Result<()> {
         .args(["--file", TEMPLATE, "--framework", "cloudformation"])
         .args(["--compact", "--quiet", "--skip-download"])
         .current_dir(root))?;
-    // The Worker as deployed (without the test build's routes).
-    wasm::worker(root, cache, &[])?;
+    // The Worker as deployed (without the test build's routes), with the pinned wrangler
+    // installed first (a fresh clone has none).
+    edge::prepare(root, cache, edge::Build::Deploy)?;
+    let worker = root.join("edge/worker");
     let out = std::env::temp_dir().join(format!("vitrine-wrangler-{}", std::process::id()));
-    let dry_run = run(Command::new("npx")
-        .args(["wrangler", "deploy", "--dry-run", "--outdir"])
+    let dry_run = run(Command::new(worker.join("node_modules/.bin/wrangler"))
+        .args(["deploy", "--dry-run", "--outdir"])
         .arg(&out)
-        .current_dir(root.join("edge/worker")));
+        .current_dir(&worker));
     let _ = std::fs::remove_dir_all(&out);
     dry_run
 }
