@@ -8,7 +8,7 @@
 //! binaries need is checked against Amazon Linux 2023's glibc (2.34), so a binary that
 //! would fail to start in Lambda or on the VM fails here instead.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -50,14 +50,11 @@ pub fn package() -> Result<()> {
     }
 
     // The API: one file named bootstrap, executable, at the zip's root.
-    let staging = out.join(format!("api-{arch}"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    std::fs::copy(
-        release.join("vitrine-api-lambda"),
-        staging.join("bootstrap"),
+    let staging = stage(
+        &out.join(format!("api-{arch}")),
+        &release.join("vitrine-api-lambda"),
+        "bootstrap",
     )?;
-    strip(&staging.join("bootstrap"))?;
     let api_zip = out.join(format!("vitrine-api-lambda-{arch}.zip"));
     let _ = std::fs::remove_file(&api_zip);
     run(Command::new("python3")
@@ -67,14 +64,11 @@ pub fn package() -> Result<()> {
         .current_dir(&staging))?;
 
     // The media node: binary + what installs and runs it.
-    let staging = out.join(format!("media-node-{arch}"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    std::fs::copy(
-        release.join("vitrine-media-node"),
-        staging.join("vitrine-media-node"),
+    let staging = stage(
+        &out.join(format!("media-node-{arch}")),
+        &release.join("vitrine-media-node"),
+        "vitrine-media-node",
     )?;
-    strip(&staging.join("vitrine-media-node"))?;
     for file in ["install.sh", "vitrine-media-node.service", "nginx.conf"] {
         std::fs::copy(root.join("infra/media-node").join(file), staging.join(file))?;
     }
@@ -100,6 +94,15 @@ pub fn package() -> Result<()> {
         "arm64: build on an arm64 machine with the same command (this one has no aarch64 standard library)"
     );
     Ok(())
+}
+
+/// A fresh directory `dir` holding `binary`, stripped, as `name`.
+fn stage(dir: &Path, binary: &Path, name: &str) -> Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    std::fs::copy(binary, dir.join(name))?;
+    strip(&dir.join(name))?;
+    Ok(dir.to_path_buf())
 }
 
 /// Symbols are not needed to run (panics still name their location); ~40 % of the size.
