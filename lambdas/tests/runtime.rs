@@ -2,7 +2,9 @@
 //! (cargo-lambda's `watch --only-lambda-apis`, from crates.io, which also turns plain HTTP
 //! into function-URL events, payload v2) and works on DynamoDB Local and an S3-compatible
 //! server. `cargo xtask test` provides all three (VITRINE_CARGO_LAMBDA,
-//! VITRINE_DYNAMODB_ENDPOINT, VITRINE_S3_ENDPOINT).
+//! VITRINE_DYNAMODB_ENDPOINT, VITRINE_S3_ENDPOINT), and runs this test again on each
+//! packaged `bootstrap` (VITRINE_LAMBDA_BOOTSTRAP; VITRINE_LAMBDA_RUNNER runs the arm64 one
+//! under qemu-user).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -59,6 +61,23 @@ async fn listening(port: u16) {
     }
 }
 
+/// The binary this build made, or a packaged `bootstrap` (through its runner, if any).
+fn function_command() -> Command {
+    let Ok(bootstrap) = std::env::var("VITRINE_LAMBDA_BOOTSTRAP") else {
+        return Command::new(env!("CARGO_BIN_EXE_vitrine-api-lambda"));
+    };
+    let runner = std::env::var("VITRINE_LAMBDA_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(bootstrap);
+            command
+        }
+        None => Command::new(bootstrap),
+    }
+}
+
 #[tokio::test]
 async fn the_api_lambda_serves_the_portals_requests_under_the_runtime_api() {
     let (dynamodb, s3) = (
@@ -100,7 +119,7 @@ async fn the_api_lambda_serves_the_portals_requests_under_the_runtime_api() {
         .expect("cargo-lambda starts");
     let mut started = Started(vec![emulator]);
     listening(port).await;
-    let function = Command::new(env!("CARGO_BIN_EXE_vitrine-api-lambda"))
+    let function = function_command()
         .env("AWS_LAMBDA_RUNTIME_API", format!("{origin}/.rt"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "_")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")

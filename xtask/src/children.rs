@@ -33,6 +33,18 @@ impl Children {
         Ok(pid)
     }
 
+    /// Whether the child `pid` has exited (it is then no longer stopped by `stop_all`).
+    pub fn exited(&mut self, pid: u32) -> Result<bool> {
+        let Some(index) = self.0.iter().position(|(c, _)| c.id() == pid) else {
+            bail!("{pid} is not a child of this command");
+        };
+        let exited = self.0[index].0.try_wait()?.is_some();
+        if exited {
+            self.0.remove(index);
+        }
+        Ok(exited)
+    }
+
     pub fn stop_all(&mut self) {
         for (mut child, group) in self.0.drain(..).rev() {
             // SIGTERM first so servers can flush; then make sure.

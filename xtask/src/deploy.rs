@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::{iac, root, run, target_dir};
+use crate::{iac, package, root, run, target_dir};
 
 struct Deploy {
     stack: String,
@@ -20,12 +20,14 @@ struct Deploy {
     vpc: String,
     subnet: String,
     alarm_email: String,
+    /// Lambda's name for it: `x86_64` or `arm64` (both are packaged).
+    arch: String,
     dry_run: bool,
 }
 
 const USAGE: &str = "usage: cargo xtask deploy [--dry-run] --stack NAME --region REGION \
 --domain AGENTS_HOST --media-domain MEDIA_HOST --bucket ARTIFACTS_BUCKET --vpc VPC_ID \
---subnet PUBLIC_SUBNET_ID --alarm-email ADDRESS";
+--subnet PUBLIC_SUBNET_ID --alarm-email ADDRESS [--arch x86_64|arm64]";
 
 fn parse(args: &[String]) -> Result<Deploy> {
     let mut dry_run = false;
@@ -58,10 +60,14 @@ fn parse(args: &[String]) -> Result<Deploy> {
         vpc: take("vpc")?,
         subnet: take("subnet")?,
         alarm_email: take("alarm-email")?,
+        arch: values.remove("arch").unwrap_or_else(|| "x86_64".into()),
         dry_run,
     };
     if let Some(unknown) = values.keys().next() {
         bail!("unknown option --{unknown}\n{USAGE}");
+    }
+    if !package::ARCHES.iter().any(|a| a.name == deploy.arch) {
+        bail!("--arch {}: x86_64 or arm64", deploy.arch);
     }
     for host in [&deploy.domain, &deploy.media_domain] {
         if host.contains('/') || host.contains(':') {
@@ -73,9 +79,11 @@ fn parse(args: &[String]) -> Result<Deploy> {
 
 fn script(d: &Deploy) -> String {
     let root = root();
-    let arch = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        _ => "x86_64",
+    let arch = &d.arch;
+    // The media node's instance: one core is enough (BENCHMARKS.md), of the arch's family.
+    let instance = match arch.as_str() {
+        "arm64" => "c7g.large",
+        _ => "c7i.large",
     };
     let package = target_dir().join("package");
     let api_zip = package.join(format!("vitrine-api-lambda-{arch}.zip"));
@@ -96,7 +104,7 @@ fn script(d: &Deploy) -> String {
     let template = root.join(iac::TEMPLATE);
     let worker = root.join("edge/worker");
     format!(
-        r#"# 1. What is deployed: the API's zip and the media node's tarball (glibc checked).
+        r#"# 1. What is deployed: the API's zip and the media node's tarball for {arch} (glibc checked).
 cargo xtask package
 aws s3 cp '{media_tar}' 's3://{bucket}/{media_key}' --region '{region}'
 
@@ -106,6 +114,7 @@ sam deploy --template-file '{template}' --stack-name '{stack}' --region '{region
   --no-fail-on-empty-changeset --parameter-overrides \
   EdgeOrigin='https://{domain}' Architecture='{arch}' ApiPackage='{api_zip}' \
   MediaNodeDomain='{media_domain}' MediaNodePackage='s3://{bucket}/{media_key}' \
+  MediaNodeInstanceType='{instance}' \
   VpcId='{vpc}' SubnetId='{subnet}' AlarmEmail='{alarm_email}'
 
 output() {{ aws cloudformation describe-stacks --stack-name '{stack}' --region '{region}' \
@@ -183,9 +192,26 @@ mod tests {
             "AlarmEmail='ops@example.com'",
             "--domain 'agents.example.com'",
             "VITRINE_MEDIA_URL:'wss://media1.example.com/ws/call'",
+            "Architecture='x86_64'",
+            "MediaNodeInstanceType='c7i.large'",
         ] {
             assert!(script.contains(value), "{value} missing from\n{script}");
         }
+    }
+
+    #[test]
+    fn arm64_deploys_the_arm64_packages_on_a_graviton_node() {
+        let script = script(&parse(&args(&format!("{FULL} --arch arm64"))).unwrap());
+        for value in [
+            "Architecture='arm64'",
+            "vitrine-api-lambda-arm64.zip",
+            "vitrine-media-node-arm64.tar.gz",
+            "MediaNodeInstanceType='c7g.large'",
+        ] {
+            assert!(script.contains(value), "{value} missing from\n{script}");
+        }
+        assert!(!script.contains("x86_64"), "{script}");
+        assert!(parse(&args(&format!("{FULL} --arch riscv64"))).is_err());
     }
 
     #[test]

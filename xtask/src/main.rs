@@ -12,7 +12,8 @@
 //! - `e2e [--repeat N]` the browser end-to-end tests alone, N times in a row (stops at
 //!   the first failing run)
 //! - `bench presence|chat|media …`   the benchmarks (BENCHMARKS.md)
-//! - `package`     the API's Lambda zip and the media node's tarball (target/package)
+//! - `package`     the API's Lambda zip and the media node's tarball, x86_64 and arm64
+//!   (target/package)
 //! - `deploy [--dry-run] …` package, `sam deploy`, the Worker's secrets, `wrangler deploy`
 
 mod children;
@@ -23,6 +24,7 @@ mod iac;
 mod lambda;
 mod moto;
 mod package;
+mod toolchain;
 mod wasm;
 
 use std::path::{Path, PathBuf};
@@ -78,11 +80,11 @@ fn main() -> Result<()> {
         Some("worker") => wasm::worker(&root(), &cache_dir(), &[]),
         Some("test-edge") => test_edge(),
         Some("bench") => bench(&rest),
-        Some("package") => package::package(),
+        Some("package") => package::package().map(drop),
         Some("deploy") => deploy::deploy(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|test-edge|bench>"
+                "usage: cargo xtask <dev|test|e2e|web|gen-types|wasm-check|worker|test-edge|bench|package|deploy>"
             );
             std::process::exit(2);
         }
@@ -247,9 +249,19 @@ fn test() -> Result<()> {
         .current_dir(&root))?;
 
     // 3. The infrastructure, offline: template lint and security scan, the Worker's
-    //    deploy dry run, the packages (their glibc checked against Amazon Linux 2023).
+    //    deploy dry run, the packages for x86_64 and arm64 (their glibc checked against
+    //    Amazon Linux 2023), then what was packed, run: each bootstrap under the Runtime
+    //    API emulator, each media node to /health (arm64 under qemu-user).
     iac::check(&root, &cache_dir())?;
-    package::package()?;
+    let packages = package::package()?;
+    package::run_packages(
+        &packages,
+        &[
+            ("VITRINE_DYNAMODB_ENDPOINT", endpoint.as_ref()),
+            ("VITRINE_S3_ENDPOINT", s3.as_ref()),
+            ("VITRINE_CARGO_LAMBDA", cargo_lambda.as_os_str()),
+        ],
+    )?;
 
     // 4. The same protocol suites against the edge.
     wasm::check(&root, &cache_dir())?;

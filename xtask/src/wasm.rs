@@ -1,60 +1,22 @@
-//! The wasm32 builds: `vitrine-core` and `vitrine-dynamo` (checked), and the Worker. rustup cannot add targets on this
-//! machine, so this uses Debian's `rustc-web` toolchain unpacked under ~/.cache (not
-//! installed: the machine's default toolchain stays as it is) with -Zbuild-std.
+//! The wasm32 builds: `vitrine-core` and `vitrine-dynamo` (checked), and the Worker, on
+//! Debian's `rustc-web` toolchain (`toolchain.rs`: rustup cannot add targets here).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::run;
+use crate::{run, toolchain};
 
 /// wasm-bindgen's version in Cargo.lock (the CLI must match it).
 const WASM_BINDGEN: &str = "0.2.130";
 
-const PACKAGES: &[&str] = &[
-    "rustc-web",
-    "libstd-rust-web-1.96",
-    "libstd-rust-web-dev",
-    "libllvm22",
-    "rust-web-llvm",
-    "lld-22",
-    "liblld-22",
-    "rust-web-src",
-];
-
-/// Debian's wasm32 toolchain, unpacked once under `cache`; a cargo command that uses it.
+/// A cargo command on Debian's `rustc-web` toolchain, building for wasm32.
 fn cargo_wasm(root: &Path, cache: &Path) -> Result<Command> {
-    let base = cache.join("vitrine-wasm-toolchain");
-    let prefix = base.join("prefix");
-    let rustc = prefix.join("usr/bin/rustc");
-    if !rustc.exists() {
-        let debs = base.join("debs");
-        std::fs::create_dir_all(&debs)?;
-        run(Command::new("apt-get")
-            .arg("download")
-            .args(PACKAGES)
-            .current_dir(&debs))?;
-        for deb in std::fs::read_dir(&debs)? {
-            let deb = deb?.path();
-            run(Command::new("dpkg").arg("-x").arg(&deb).arg(&prefix))?;
-        }
-    }
-    let path = format!(
-        "{}:{}:{}",
-        prefix.join("usr/bin").display(),
-        prefix.join("usr/lib/llvm-22/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new("cargo");
-    cmd.env("PATH", path)
-        .env("LD_LIBRARY_PATH", prefix.join("usr/lib/x86_64-linux-gnu"))
-        .env("RUSTC", &rustc)
-        .env("RUSTC_BOOTSTRAP", "1")
-        // Another rustc: its own target directory, outside the clone.
-        .env("CARGO_TARGET_DIR", cache.join("vitrine-wasm-target"))
-        .env("RUSTFLAGS", r#"--cfg getrandom_backend="wasm_js""#)
-        .current_dir(root);
+    let mut cmd = toolchain::cargo(root, cache)?;
+    // Another rustc: its own target directory, outside the clone.
+    cmd.env("CARGO_TARGET_DIR", cache.join("vitrine-wasm-target"))
+        .env("RUSTFLAGS", r#"--cfg getrandom_backend="wasm_js""#);
     Ok(cmd)
 }
 
