@@ -13,6 +13,8 @@ pub struct FrameError {
     pub message: String,
     /// The message refused, if the error is about one (see [`ErrorFrame::client_id`]).
     pub client_id: Option<String>,
+    /// The conversation the frame was about (see [`ErrorFrame::conversation_id`]).
+    pub conversation_id: Option<String>,
 }
 
 impl FrameError {
@@ -21,7 +23,14 @@ impl FrameError {
             code,
             message: message.into(),
             client_id: None,
+            conversation_id: None,
         }
+    }
+
+    /// The same error, said in the conversation `id`.
+    pub fn in_conversation(mut self, id: &str) -> Self {
+        self.conversation_id = Some(id.to_string());
+        self
     }
 
     /// The same error, about the message `client_id`.
@@ -35,6 +44,7 @@ impl FrameError {
             code: self.code,
             message: self.message.clone(),
             client_id: self.client_id.clone(),
+            conversation_id: self.conversation_id.clone(),
         }
     }
 }

@@ -175,6 +175,81 @@ fn a_visitor_calling_a_busy_agent_is_not_added_and_the_agent_is_told() {
 }
 
 #[test]
+fn a_visitor_whose_agent_is_busy_is_offered_to_every_available_agent() {
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.agent(&bo());
+    b.visitor(&v1());
+    b.visitor(&v2());
+    // Visitor 2 chats with Ada…
+    let mut out = b.says(&v2(), "msg-00000001", "Can we talk?");
+    out.extend(b.store_all());
+    let id = out.summary(1).expect("a conversation").conversation_id;
+    b.agent_does(
+        &ada(),
+        AgentFrame::Take {
+            conversation_id: id,
+        },
+    );
+    b.store_all();
+    // …who is in a call with visitor 1 when visitor 2 asks for one: Bo is free (V7).
+    call_accepted(&mut b);
+    let out = b
+        .at(T0 + 10)
+        .visitor_does(&v2(), VisitorFrame::CallRequest { cancel: false });
+    assert_eq!(
+        out.to_visitor(11),
+        vec![VisitorServerFrame::CallRequested { pending: true }]
+    );
+    let out = b.at(T0 + 11).agent_does(
+        &bo(),
+        AgentFrame::CallAccept {
+            visitor_id: "visitor-2".into(),
+        },
+    );
+    assert!(out
+        .to_visitor(11)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::CallJoin { .. })));
+}
+
+#[test]
+fn nobody_available_means_busy_at_once_not_a_request_nobody_sees() {
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada().unavailable());
+    b.visitor(&v1());
+    let out = b
+        .at(T0 + 1)
+        .visitor_does(&v1(), VisitorFrame::CallRequest { cancel: false });
+    assert_eq!(out.to_visitor(10), vec![VisitorServerFrame::CallBusy {}]);
+    assert!(!b.hub.live_list()[0].call_requested);
+}
+
+#[test]
+fn a_blocked_visitor_cannot_ask_for_a_call_and_their_request_is_withdrawn() {
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let request = VisitorFrame::CallRequest { cancel: false };
+    b.at(T0 + 1).visitor_does(&v1(), request.clone());
+    assert!(b.hub.live_list()[0].call_requested);
+    let out = b.at(T0 + 2).agent_does(
+        &ada(),
+        AgentFrame::Block {
+            visitor_id: "visitor-1".into(),
+            blocked: true,
+        },
+    );
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::CallRequested { pending: false }));
+    assert!(!b.hub.live_list()[0].call_requested);
+    let out = b.at(T0 + 3).visitor_does(&v1(), request);
+    assert_eq!(out.visitor_error(10), Some(ErrorCode::Blocked));
+    assert!(!b.hub.live_list()[0].call_requested);
+}
+
+#[test]
 fn calls_switched_off_are_not_offered_and_cannot_start() {
     let mut b = Bench::with_calls(false);
     b.agent(&ada());

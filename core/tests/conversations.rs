@@ -181,8 +181,33 @@ fn transfer_hands_over_ownership_only_to_an_agent_online() {
         text(&out.agent_messages(2)[0]),
         "Ada transferred the conversation to Bo"
     );
+    assert!(
+        out.to_agent(2)
+            .contains(&AgentServerFrame::TransferredToYou {
+                conversation_id: id.clone(),
+                from: AgentRef {
+                    agent_id: "ada".into(),
+                    name: "Ada".into()
+                },
+            }),
+        "Bo is told who handed it over"
+    );
+    assert!(
+        out.to_agent(1).iter().any(|f| matches!(f,
+            AgentServerFrame::ConversationHidden { conversation_id, owner: Some(owner) }
+                if *conversation_id == id && owner.name == "Bo")),
+        "Ada's view says who has it now"
+    );
+    // Ada's late message is refused in that conversation, about that message.
     let out = b.agent_says(&ada(), &id, "msg-ada-0009", "still here?");
-    assert_eq!(out.agent_error(1), Some(ErrorCode::NotFound));
+    let refused = out.to_agent(1).into_iter().find_map(|f| match f {
+        AgentServerFrame::Error(e) => Some(e),
+        _ => None,
+    });
+    let refused = refused.expect("an error");
+    assert_eq!(refused.code, ErrorCode::NotFound);
+    assert_eq!(refused.client_id.as_deref(), Some("msg-ada-0009"));
+    assert_eq!(refused.conversation_id.as_deref(), Some(id.as_str()));
     assert_eq!(
         b.last_stored_summary().unwrap().owner.unwrap().agent_id,
         "bo",
@@ -275,7 +300,27 @@ fn a_blocked_visitor_cannot_start_conversations_until_unblocked() {
         blocked,
     };
     let out = b.agent_does(&ada(), block(true));
-    assert_eq!(out.visitor_error(10), Some(ErrorCode::Blocked));
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::Blocked { blocked: true }));
+    // The visitor reads that the chat ended, never that they were blocked.
+    let mut out = out;
+    out.extend(b.store_all());
+    let visitor_read: Vec<String> = out
+        .to_visitor(10)
+        .iter()
+        .filter_map(|f| match f {
+            VisitorServerFrame::Message { message } => Some(text(message)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        visitor_read
+            .iter()
+            .any(|t| t == "Ada ended the conversation"),
+        "{visitor_read:?}"
+    );
+    assert!(!visitor_read.iter().any(|t| t.contains("block")));
     assert!(out.to_agent(2).contains(&AgentServerFrame::Blocked {
         visitors: vec!["visitor-1".into()]
     }));
@@ -291,7 +336,16 @@ fn a_blocked_visitor_cannot_start_conversations_until_unblocked() {
         "the widget stops resending it"
     );
     assert!(b.held_messages().is_empty());
-    b.agent_does(&ada(), block(false));
+    // A reload (a new tab) is told at once, before it writes anything.
+    let out = b.visitor(&v1().tab(12));
+    assert!(out
+        .to_visitor(12)
+        .iter()
+        .any(|f| matches!(f, VisitorServerFrame::Welcome { blocked: true, .. })));
+    let out = b.agent_does(&ada(), block(false));
+    assert!(out
+        .to_visitor(12)
+        .contains(&VisitorServerFrame::Blocked { blocked: false }));
     b.says(&v1(), "msg-00000010", "thanks");
     assert_eq!(b.held_messages().len(), 1, "a new conversation starts");
 }

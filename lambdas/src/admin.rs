@@ -200,6 +200,17 @@ pub async fn invite_agent<S: Backend, B>(
         None => None,
     };
     match agents::create_agent(&state.store, &agent, password_hash.as_deref()).await {
+        Ok(()) if password.is_some() => {
+            // The password is the admin's to pass on, so only good for choosing one's own.
+            agents::require_password_change(&state.store, &email).await?;
+            Ok((
+                StatusCode::CREATED,
+                Json(Invited {
+                    agent: AgentProfile::from(&agent),
+                    password,
+                }),
+            ))
+        }
         Ok(()) => Ok((
             StatusCode::CREATED,
             Json(Invited {

@@ -280,6 +280,7 @@ pub async fn login<S: Backend, B>(
         agent_id: agent.agent_id.clone(),
         account_id: agent.account_id.clone(),
         expires_at: now_secs() + state.session_ttl_secs,
+        password_change_required: person.as_ref().is_some_and(|p| p.must_change),
     };
     agents::create_session(&state.store, &token, &session).await?;
     let cookie = format!(
@@ -383,6 +384,9 @@ pub async fn change_password<S: Backend, B>(
     let new = req.new.clone();
     let password_hash = argon2_blocking(move || hash_password(&new)).await?;
     agents::set_password(&state.store, &me.agent.email, &password_hash).await?;
+    if me.session.password_change_required {
+        agents::lift_password_change(&state.store, &me.token).await?;
+    }
     for agent in agents::agents_of(&state.store, &me.agent.email).await? {
         let ended =
             agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
@@ -410,6 +414,12 @@ impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
         let (session, agent) = agents::agent_for_session(&state.store, &token, now_secs())
             .await?
             .ok_or_else(|| ApiError::unauthorized("your session has expired; sign in again"))?;
+        // A one-time password's session may only choose the real one (and sign out).
+        if session.password_change_required && !PASSWORD_CHANGE_PATHS.contains(&parts.uri.path()) {
+            return Err(ApiError::forbidden(
+                "choose your own password first (the one you were given works only once)",
+            ));
+        }
         Ok(CurrentAgent {
             session,
             token,
@@ -418,6 +428,10 @@ impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
         })
     }
 }
+
+/// What a session signed in with a one-time password may do.
+const PASSWORD_CHANGE_PATHS: &[&str] =
+    &["/api/session", "/api/me", "/api/me/password", "/api/logout"];
 
 /// argon2id hash of a random password nobody knows (see `login`).
 const DUMMY_HASH: &str =

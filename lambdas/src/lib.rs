@@ -197,6 +197,7 @@ async fn me<S: Backend, B>(
     Ok(Json(Me {
         agent: me.profile,
         sites,
+        must_change_password: me.session.password_change_required,
     }))
 }
 

@@ -155,8 +155,15 @@ test('reactive chat: pending, taken, typing preview one way, rich messages, tran
   await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left' }).waitFor();
   assert.equal(await shop.locator(`${W} .msg.agent`, { hasText: 'Yes, 3 left' }).count(), 1);
 
-  // Transfer to the colleague (C8): it moves to their Active folder.
+  // Transfer to the colleague (C8): the owner's view says at once who has it and offers
+  // nothing that would fail; the colleague is notified; it moves to their Active folder.
   await conversation.locator('[data-testid=transfer]').selectOption({ label: 'Demo agent' });
+  await conversation.locator('[data-testid=conversation-gone]', { hasText: 'Demo agent has this conversation now' }).waitFor();
+  assert.equal(await conversation.locator('[data-testid=composer]').count(), 0);
+  assert.equal(await conversation.locator('[data-testid=end]').count(), 0);
+  await colleague.locator('[data-testid=notifications]').click();
+  await colleague.locator('[data-testid=notification-menu]', { hasText: 'transferred a chat to you' }).waitFor();
+  await colleague.locator('[data-testid=notifications]').click();
   await colleague.locator('[data-testid=folder-active]').click();
   await colleague.locator('[data-testid=count-active]', { hasText: '1' }).waitFor();
   await colleague.locator('.conv').first().click();
@@ -167,21 +174,36 @@ test('reactive chat: pending, taken, typing preview one way, rich messages, tran
   await shop.locator(`${W} .msg.agent`, { hasText: 'I am taking over' }).waitFor();
   assert.equal(await shop.locator(`${W} h2`).textContent(), 'Demo agent');
 
-  // End (C10), then find it in Closed by searching, and reopen it.
+  // End (C10) asks first: Esc or Cancel keeps it; then find it in Closed and reopen it
+  // with one click.
   await theirs.locator('[data-testid=end]').click();
+  await colleague.keyboard.press('Escape');
+  await theirs.locator('[data-testid=end]').click();
+  await theirs.locator('[data-testid=end-confirm]').click();
   await shop.locator(`${W} .note`, { hasText: 'This conversation has ended' }).waitFor();
   await colleague.locator('[data-testid=folder-closed]').click();
   await colleague.locator('.conv').first().click();
   await colleague.locator('[data-testid=reopen]').click();
   await colleague.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
   await shop.locator(`${W} .msg.system`, { hasText: 'reopened the conversation' }).waitFor();
+  assert.equal(await colleague.locator('[data-testid=conversation-error]').count(), 0, 'no stale error after reopening');
 
-  // Block (C9): the visitor can no longer write.
+  // Block (C9): the visitor can no longer write nor ask for a call, also after a reload,
+  // and reads that the chat ended, not that they were blocked.
+  await shop.locator('button.vitrine-call').waitFor();
   await colleague.locator('[data-testid=block]').click();
   await colleague.locator('[data-testid=block-confirm]').click();
   await shop.locator(`${W} .note`, { hasText: 'You can no longer start conversations here' }).waitFor();
   assert.equal(await shop.locator(`${W} textarea`).isDisabled(), true);
+  await shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
+  await shop.locator(`${W} .msg.system`, { hasText: 'ended the conversation' }).waitFor();
+  assert.equal(await shop.locator(`${W} .msg`, { hasText: 'block' }).count(), 0);
   await colleague.locator('[data-testid=unblock]').waitFor();
+  await shop.reload();
+  await shop.locator(`${W} button.launcher`).click();
+  await shop.locator(`${W} .note`, { hasText: 'You can no longer start conversations here' }).waitFor();
+  assert.equal(await shop.locator(`${W} textarea`).isDisabled(), true);
+  assert.equal(await shop.locator('button.vitrine-call').count(), 0);
 
   assert.deepEqual(errors, []);
   assert.equal(await shop.evaluate(() => window.pwned), undefined);
@@ -212,10 +234,21 @@ test('leave a message while nobody is available, answered later', async () => {
   const launcher = shop.locator(`${W} button.launcher`);
   await launcher.locator('text=Leave a message').waitFor();
   await launcher.click();
+  // Both contact fields fit inside the panel (none clipped at its edge).
+  const panelBox = await shop.locator(`${W} .panel`).boundingBox();
+  for (const name of ['name', 'email']) {
+    const box = await shop.locator(`${W} input[name=${name}]`).boundingBox();
+    assert.ok(box.x >= panelBox.x && box.x + box.width <= panelBox.x + panelBox.width, `${name} field inside the panel`);
+  }
   await shop.fill(`${W} input[name=name]`, 'Zoé');
   await shop.fill(`${W} input[name=email]`, 'zoe@mail.example');
   await visitorSays(shop, 'Please call me back about the chair.');
   await shop.locator(`${W} .msg.visitor:not(.sending)`, { hasText: 'call me back' }).waitFor();
+  // The visitor is told the message is kept, not invited to a chat nobody would answer.
+  await shop.locator(`${W} .note`, { hasText: 'we have your message' }).waitFor();
+  assert.equal(await shop.locator(`${W} .panel h2`).textContent(), 'Message received');
+  assert.equal(await launcher.locator('.label').textContent(), 'Message sent');
+  assert.equal(await shop.locator('button.vitrine-call').count(), 0, 'no call offered when nobody can answer');
 
   // Later: the agent comes back, finds it pending with the contact, and answers.
   await portal.click('[data-testid=availability]');

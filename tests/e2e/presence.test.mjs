@@ -129,6 +129,21 @@ test('availability switches the widget between chat and leave-a-message; the lis
   const viewport = portal.viewportSize();
   assert.equal(Math.round(box.width), viewport.width);
   assert.equal(Math.round(box.height), viewport.height);
+  // A row opens its details over the full-screen list; Esc closes them, then full screen.
+  await portal.locator('tr.visitor').first().click();
+  const details = portal.locator('[data-testid=details]');
+  await details.waitFor();
+  const detailsBox = await details.boundingBox();
+  assert.ok(detailsBox.x >= 0 && detailsBox.x + detailsBox.width <= viewport.width + 1, 'the details are on screen');
+  assert.equal(await portal.evaluate(() => {
+    const d = document.querySelector('[data-testid=details]').getBoundingClientRect();
+    return document.elementFromPoint(d.x + d.width / 2, d.y + 20)?.closest('[data-testid=details]') !== null;
+  }), true, 'the details are on top of the list');
+  await portal.keyboard.press('Escape');
+  await details.waitFor({ state: 'detached' });
+  await portal.locator('section.list.fullscreen').waitFor();
+  await portal.keyboard.press('Escape');
+  await portal.locator('section.list.fullscreen').waitFor({ state: 'detached' });
 
   // The widget keeps to its one global and its shadow root: the page's own styles are intact.
   assert.equal(await shop.evaluate(() => typeof window.Vitrine), 'object');
@@ -146,6 +161,46 @@ test('a wrong password is refused with a clear message', async () => {
   await page.click('button[type=submit]');
   await page.locator('[role=alert]', { hasText: 'wrong email or password' }).waitFor();
   await context.close();
+});
+
+test('an invited agent signs in once with the one-time password and must choose their own', async (t) => {
+  const admin = await openPortal(browser, server);
+  t.after(() => admin.context().close());
+  await admin.click('[data-testid=page-admin]');
+  const invite = admin.locator('form.editor', { hasText: 'Invite' });
+  await invite.locator('input[name=name]').fill('Noa');
+  await invite.locator('input[name=email]').fill('noa@demo.shop');
+  await invite.locator('button[type=submit]').click();
+  const oneTime = await admin.locator('[data-testid=invited] code').textContent();
+
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const signIn = async (password) => {
+    await page.goto(`${server.app}/portal/`);
+    await page.fill('#email', 'noa@demo.shop');
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+  };
+  await signIn(oneTime);
+  // Nothing but choosing a password: no console, no live connection.
+  const choose = page.locator('[data-testid=choose-password]');
+  await choose.waitFor();
+  assert.equal(await page.locator('[data-testid=connection]').count(), 0);
+  await choose.locator('#new').fill('my own good password');
+  await choose.locator('#repeat').fill('my own good passwrod');
+  await choose.locator('button[type=submit]').click();
+  await choose.locator('[role=alert]', { hasText: 'differ' }).waitFor();
+  await choose.locator('#repeat').fill('my own good password');
+  await choose.locator('button[type=submit]').click();
+  await page.locator('[data-testid=page-visitors]').waitFor();
+
+  // The one-time password no longer signs in; the chosen one does.
+  await page.click('text=Sign out');
+  await signIn(oneTime);
+  await page.locator('[role=alert]', { hasText: 'wrong email or password' }).waitFor();
+  await signIn('my own good password');
+  await page.locator('[data-testid=page-visitors]').waitFor();
 });
 
 test('the portal and the shop load without a failed request: no 401 while signed out, no missing favicon', async (t) => {

@@ -145,6 +145,53 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
 }
 
 #[tokio::test]
+async fn an_invitations_password_serves_only_to_choose_ones_own_and_then_stops_working(
+) -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    let (status, invited) = admin
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": "new@demo.shop", "name": "New agent", "role": "agent"})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{invited}");
+    let one_time = invited["password"]
+        .as_str()
+        .expect("a password")
+        .to_string();
+
+    let newbie = Api::login(&base, "new@demo.shop", &one_time).await?;
+    let (_, me) = newbie.call("GET", "/api/me", None).await?;
+    assert_eq!(me["must_change_password"], true);
+    let (status, refused) = newbie.call("GET", "/api/canned", None).await?;
+    assert_eq!(status, 403, "{refused}");
+    let mut socket = Client::agent(&base, DEMO_SITE, &newbie.cookie).await?;
+    assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
+
+    let (status, _) = newbie
+        .call(
+            "POST",
+            "/api/me/password",
+            Some(json!({"current": one_time, "new": "a password of my own"})),
+        )
+        .await?;
+    assert_eq!(status, 204);
+    let (_, me) = newbie.call("GET", "/api/me", None).await?;
+    assert_eq!(me["must_change_password"], false);
+    let (status, _) = newbie.call("GET", "/api/canned", None).await?;
+    assert_eq!(status, 200, "the same session is a full one now");
+
+    // The one-time password is spent; the chosen one signs in to a full session.
+    assert!(Api::login(&base, "new@demo.shop", &one_time).await.is_err());
+    let again = Api::login(&base, "new@demo.shop", "a password of my own").await?;
+    let (_, me) = again.call("GET", "/api/me", None).await?;
+    assert_eq!(me["must_change_password"], false);
+    Ok(())
+}
+
+#[tokio::test]
 async fn repeated_wrong_passwords_are_throttled_with_retry_after() -> Result<()> {
     let (_server, base) = common::start_with(|_| {}).await?;
     let http = reqwest::Client::new();

@@ -58,7 +58,11 @@ has_conversation: boolean,
 /**
  * V11: whether the widget may offer calls at all.
  */
-calls: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, } | { "type": "call_invite", call_id: string, agent_name: string, preview: CallJoinInfo, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_closed", call_id: string, reason: string, } | { "type": "call_requested", pending: boolean, } | { "type": "call_busy", } | { "type": "calls", enabled: boolean, } | { "type": "navigate", url: string, } | { "type": "interaction", allowed: boolean, };
+calls: boolean, 
+/**
+ * C9: this visitor is blocked here (no chat, no call requests).
+ */
+blocked: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, } | { "type": "call_invite", call_id: string, agent_name: string, preview: CallJoinInfo, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_closed", call_id: string, reason: string, } | { "type": "call_requested", pending: boolean, } | { "type": "call_busy", } | { "type": "blocked", blocked: boolean, } | { "type": "calls", enabled: boolean, } | { "type": "navigate", url: string, } | { "type": "interaction", allowed: boolean, };
 
 export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, } | { "type": "call_start", visitor_ids: Array<string>, } | { "type": "call_accept", visitor_id: string, } | { "type": "call_add", call_id: string, visitor_ids: Array<string>, } | { "type": "call_remove", call_id: string, visitor_id: string, } | { "type": "call_end", call_id: string, } | { "type": "navigate", visitor_id: string, url: string, } | { "type": "set_interaction", call_id: string, allowed: boolean, } | { "type": "set_calls", enabled: boolean, };
 
@@ -74,7 +78,7 @@ agents: Array<OnlineAgent>,
 /**
  * Visitors blocked on this site (C9).
  */
-blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, } | { "type": "conversation_hidden", conversation_id: string, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
+blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, } | { "type": "conversation_hidden", conversation_id: string, owner: AgentRef | null, } | { "type": "transferred_to_you", conversation_id: string, from: AgentRef, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
 
 export type AgentAvailability = { 
 /**
@@ -124,7 +128,12 @@ export type ErrorFrame = { code: ErrorCode, message: string,
  * The message this error is about, when it is about one. The client stops resending
  * it, unless the code says to try again (`rate_limited`, `not_saved`).
  */
-client_id: string | null, };
+client_id: string | null, 
+/**
+ * The conversation the refused frame was about: the portal says it there, not
+ * everywhere.
+ */
+conversation_id: string | null, };
 
 export type ErrorCode = "bad_frame" | "oversize" | "unknown_type" | "forbidden" | "unsupported_version" | "hello_required" | "invalid_field" | "rate_limited" | "blocked" | "not_found" | "conflict" | "not_saved";
 
@@ -286,7 +295,12 @@ export type LoginAnswer = { "outcome": "signed_in", agent: AgentProfile, } | { "
 
 export type AccountChoice = { account_id: string, name: string, role: Role, };
 
-export type Me = { agent: AgentProfile, sites: Array<Site>, };
+export type Me = { agent: AgentProfile, sites: Array<Site>, 
+/**
+ * Signed in with an invitation's one-time password: the portal asks for a new one
+ * before anything else (the API refuses everything else until then).
+ */
+must_change_password: boolean, };
 
 export type Session = { me: Me | null, };
 

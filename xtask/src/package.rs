@@ -211,8 +211,9 @@ pub fn run_packages(packages: &[Package], env: &[(&str, &std::ffi::OsStr)]) -> R
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let bootstrap = unzip_bootstrap(&package.api_zip, &dir)?;
+        // --workspace: the features of the main test run, so nothing is built again.
         run(cargo()
-            .args(["test", "-p", "vitrine-lambdas", "--test", "runtime"])
+            .args(["test", "--workspace", "--test", "runtime"])
             .env("VITRINE_LAMBDA_BOOTSTRAP", &bootstrap)
             .env("VITRINE_LAMBDA_RUNNER", package.arch.runner.join(" "))
             .envs(env.iter().copied())

@@ -334,21 +334,15 @@ impl Calls {
         if self.in_call(visitor_id) {
             return Err(error(ErrorCode::Conflict, "you are already in a call"));
         }
-        // The agents who could answer: available, or the visitor's own agent if the
-        // conversation is taken. If all of them are in a call, the request is not queued.
+        // V7: the agents who could answer are every available agent of the chat and the
+        // visitor's own agent (even if away); the request goes to all of them. Only if
+        // none is free is it not queued: the visitor hears so at once.
         let candidates: BTreeSet<String> = ctx
             .roster
             .agents()
             .filter(|(_, a)| a.available || owner == Some(a.identity.agent_id.as_str()))
-            .filter(|(_, a)| owner.is_none_or(|o| o == a.identity.agent_id))
             .map(|(_, a)| a.identity.agent_id.clone())
             .collect();
-        if candidates.is_empty() {
-            return Err(error(
-                ErrorCode::Conflict,
-                "no agent is available for a call",
-            ));
-        }
         if candidates.iter().all(|a| self.call_of_agent(a).is_some()) {
             ctx.to_agents(
                 |a| candidates.contains(&a.identity.agent_id),
@@ -367,6 +361,17 @@ impl Calls {
         );
         ctx.emit(Event::RowChanged(visitor_id.to_string()));
         Ok(())
+    }
+
+    /// A blocked visitor's call request is withdrawn (C9).
+    pub fn withdraw_request(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str) {
+        if self.requests.remove(visitor_id) {
+            ctx.emit(Event::RowChanged(visitor_id.to_string()));
+            ctx.to_visitor(
+                visitor_id,
+                VisitorServerFrame::CallRequested { pending: false },
+            );
+        }
     }
 
     /// V1/V4: the visitor accepts or declines an invitation.

@@ -70,8 +70,19 @@ fn error(code: ErrorCode, message: impl Into<String>) -> FrameError {
     FrameError::new(code, message)
 }
 
+/// What a blocked visitor's chat and call requests are refused with.
+pub fn blocked_error() -> FrameError {
+    error(
+        ErrorCode::Blocked,
+        "you can no longer start conversations here",
+    )
+}
+
 fn not_yours() -> FrameError {
-    error(ErrorCode::NotFound, "no such conversation of yours")
+    error(
+        ErrorCode::NotFound,
+        "this conversation is not yours: a colleague has it now",
+    )
 }
 
 impl Conversations {
@@ -208,14 +219,7 @@ impl Conversations {
             }
         }
         if self.blocked.contains(visitor_id) {
-            return ctx.error(
-                conn,
-                error(
-                    ErrorCode::Blocked,
-                    "you can no longer start conversations here",
-                )
-                .about(&client_id),
-            );
+            return ctx.error(conn, blocked_error().about(&client_id));
         }
         let opens = !self.open_by_visitor.contains_key(visitor_id);
         let address = ctx
@@ -511,6 +515,15 @@ impl Conversations {
         );
         show_to_visitor(ctx, &visitor_id, view);
         self.publish(ctx, id, Some(&summary));
+        for conn in ctx.roster.agent_conns_of(&target.agent_id) {
+            ctx.to_agent(
+                conn,
+                AgentServerFrame::TransferredToYou {
+                    conversation_id: id.to_string(),
+                    from: me.as_ref(),
+                },
+            );
+        }
         Ok(())
     }
 
@@ -579,18 +592,12 @@ impl Conversations {
         }
         if blocked {
             if let Some(id) = self.open_by_visitor.get(visitor_id).cloned() {
-                self.close(ctx, &id, format!("{} blocked the visitor", me.name));
+                // The visitor reads this too: it says the chat ended, not why.
+                self.close(ctx, &id, format!("{} ended the conversation", me.name));
             }
-            ctx.to_visitor(
-                visitor_id,
-                VisitorServerFrame::Error(
-                    error(
-                        ErrorCode::Blocked,
-                        "you can no longer start conversations here",
-                    )
-                    .to_frame(),
-                ),
-            );
+        }
+        if changed {
+            ctx.to_visitor(visitor_id, VisitorServerFrame::Blocked { blocked });
         }
         ctx.to_agents(
             |_| true,
@@ -1002,9 +1009,13 @@ impl Conversations {
                 ctx.to_agent(conn, AgentServerFrame::ConversationChanged { conversation });
             } else if could {
                 let conversation_id = id.to_string();
+                let owner = summary.owner.clone();
                 ctx.to_agent(
                     conn,
-                    AgentServerFrame::ConversationHidden { conversation_id },
+                    AgentServerFrame::ConversationHidden {
+                        conversation_id,
+                        owner,
+                    },
                 );
             }
         }

@@ -893,6 +893,11 @@ impl Hub {
             VisitorFrame::EndConversation {} => {
                 self.conversations.visitor_ends(&mut ctx, conn, &visitor_id)
             }
+            VisitorFrame::CallRequest { cancel: false }
+                if self.conversations.is_blocked(&visitor_id) =>
+            {
+                ctx.error(conn, conversations::blocked_error())
+            }
             VisitorFrame::CallRequest { cancel } => {
                 let owner = self.conversations.owner_of_open(&visitor_id);
                 self.calls
@@ -947,6 +952,7 @@ impl Hub {
             agents_available: self.presence.site_available(),
             has_conversation: self.conversations.open_of(visitor_id).is_some(),
             calls: self.calls.on(),
+            blocked: self.conversations.is_blocked(visitor_id),
         };
         let mut ctx = ctx!(self, now);
         self.presence
@@ -972,6 +978,7 @@ impl Hub {
             }
             _ => Default::default(),
         };
+        let about = conversation_of(&frame).map(str::to_string);
         let mut ctx = ctx!(self, now);
         let result = match frame {
             AgentFrame::Ping {} => {
@@ -1038,6 +1045,9 @@ impl Hub {
             } => {
                 self.conversations
                     .block(&mut ctx, &me, &visitor_id, blocked);
+                if blocked {
+                    self.calls.withdraw_request(&mut ctx, &visitor_id);
+                }
                 Ok(())
             }
             AgentFrame::CallStart { visitor_ids } => {
@@ -1068,6 +1078,10 @@ impl Hub {
             AgentFrame::SetCalls { enabled } => self.calls.set_enabled(&mut ctx, enabled),
         };
         if let Err(error) = result {
+            let error = match &about {
+                Some(id) => error.in_conversation(id),
+                None => error,
+            };
             ctx!(self, now).error(conn, error);
         }
     }
@@ -1155,5 +1169,27 @@ fn marks(calls: &Calls, conversations: &Conversations, visitor_id: &str) -> RowM
         in_call: calls.in_call(visitor_id),
         call_requested: calls.requested(visitor_id),
         unread: conversations.unread_of(visitor_id),
+    }
+}
+
+/// The conversation an agent's frame acts on, if it acts on one.
+fn conversation_of(frame: &AgentFrame) -> Option<&str> {
+    match frame {
+        AgentFrame::Take { conversation_id }
+        | AgentFrame::SendMessage {
+            conversation_id, ..
+        }
+        | AgentFrame::Typing {
+            conversation_id, ..
+        }
+        | AgentFrame::MarkRead {
+            conversation_id, ..
+        }
+        | AgentFrame::Transfer {
+            conversation_id, ..
+        }
+        | AgentFrame::End { conversation_id }
+        | AgentFrame::Reopen { conversation_id } => Some(conversation_id),
+        _ => None,
     }
 }

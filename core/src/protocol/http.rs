@@ -57,6 +57,9 @@ pub struct AccountChoice {
 pub struct Me {
     pub agent: AgentProfile,
     pub sites: Vec<Site>,
+    /// Signed in with an invitation's one-time password: the portal asks for a new one
+    /// before anything else (the API refuses everything else until then).
+    pub must_change_password: bool,
 }
 
 /// `GET /api/session`: who is signed in on this browser, if anyone. The portal asks this

@@ -140,6 +140,8 @@ pub enum VisitorServerFrame {
         has_conversation: bool,
         /// V11: whether the widget may offer calls at all.
         calls: bool,
+        /// C9: this visitor is blocked here (no chat, no call requests).
+        blocked: bool,
     },
     /// Whether any agent of the site is available changed (P5).
     Availability {
@@ -188,8 +190,13 @@ pub enum VisitorServerFrame {
     CallRequested {
         pending: bool,
     },
-    /// V7: every agent is already in a call; the request was not added.
+    /// V7: every agent who could answer is in a call (or none is available any more);
+    /// the request was not added.
     CallBusy {},
+    /// C9: the visitor was blocked on this site, or unblocked.
+    Blocked {
+        blocked: bool,
+    },
     /// V11: calls switched on or off for the site.
     Calls {
         enabled: bool,
@@ -516,9 +523,16 @@ pub enum AgentServerFrame {
         conversation: ConversationSummary,
     },
     /// A conversation this agent saw is no longer theirs to see (taken by or transferred
-    /// to someone else): only its ID, nothing of what it says.
+    /// to someone else): its ID and who has it now, nothing of what it says.
     ConversationHidden {
         conversation_id: String,
+        owner: Option<AgentRef>,
+    },
+    /// A colleague handed this agent a conversation (C8); its `conversation_changed`
+    /// comes with it.
+    TransferredToYou {
+        conversation_id: String,
+        from: AgentRef,
     },
     /// A new message in a conversation this agent may read.
     Message {
@@ -635,6 +649,10 @@ pub struct ErrorFrame {
     /// it, unless the code says to try again (`rate_limited`, `not_saved`).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The conversation the refused frame was about: the portal says it there, not
+    /// everywhere.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

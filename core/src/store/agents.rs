@@ -45,6 +45,9 @@ pub struct Agent {
 pub struct Person {
     pub email: String,
     pub password_hash: String,
+    /// The password was generated for an invitation: the first sign-in must replace it.
+    #[serde(default)]
+    pub must_change: bool,
 }
 
 /// What the portal knows about the signed-in agent.
@@ -75,6 +78,9 @@ pub struct Session {
     pub account_id: String,
     /// Unix seconds.
     pub expires_at: u64,
+    /// Signed in with a one-time password: good only for choosing a new one.
+    #[serde(default)]
+    pub password_change_required: bool,
 }
 
 /// Name of the cookie that carries an agent's session token.
@@ -121,7 +127,8 @@ pub async fn person<S: LocalStore + ?Sized>(store: &S, email: &str) -> StoreResu
     }
 }
 
-/// Sets a person's password (hash); `ConditionFailed` if there is no such person.
+/// Sets a person's password (hash), one they chose; `ConditionFailed` if there is no
+/// such person.
 pub async fn set_password<S: LocalStore + ?Sized>(
     store: &S,
     email: &str,
@@ -129,7 +136,33 @@ pub async fn set_password<S: LocalStore + ?Sized>(
 ) -> StoreResult<()> {
     let mut attrs = serde_json::Map::new();
     attrs.insert("password_hash".into(), password_hash.into());
+    attrs.insert("must_change".into(), false.into());
     store.update(&person_pk(email), "PROFILE", attrs).await
+}
+
+/// The person's password was generated (an invitation): it must be replaced at the
+/// first sign-in.
+pub async fn require_password_change<S: LocalStore + ?Sized>(
+    store: &S,
+    email: &str,
+) -> StoreResult<()> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("must_change".into(), true.into());
+    store
+        .update(&person_pk(&normalize_email(email)), "PROFILE", attrs)
+        .await
+}
+
+/// The session's holder chose a new password: it is a full session from now on.
+pub async fn lift_password_change<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+) -> StoreResult<()> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("password_change_required".into(), false.into());
+    store
+        .update(&format!("SESSION#{}", session_id(token)), "META", attrs)
+        .await
 }
 
 pub async fn agent<S: LocalStore + ?Sized>(
@@ -226,6 +259,7 @@ pub async fn create_agent<S: LocalStore + ?Sized>(
                 &Person {
                     email: email.clone(),
                     password_hash: password_hash.to_string(),
+                    must_change: false,
                 },
             )?,
             condition: Condition::NotExists,

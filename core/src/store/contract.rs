@@ -474,6 +474,8 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         account_id: "acc-1".into(),
         // Far in the future: stores also filter by the real clock.
         expires_at: 4_000_000_000,
+        // Signed in with a one-time password: lifted once a new one is chosen.
+        password_change_required: true,
     };
     agents::create_session(s, "token-abc", &session)
         .await
@@ -486,6 +488,16 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         (found, agent.agent_id.as_str()),
         (session.clone(), "agent-1")
     );
+    agents::lift_password_change(s, "token-abc").await.unwrap();
+    let session = Session {
+        password_change_required: false,
+        ..session
+    };
+    let (found, _) = agents::agent_for_session(s, "token-abc", 3_999_999_999)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, session);
     assert_eq!(
         agents::agent_for_session(s, "token-abc", 4_000_000_000)
             .await
@@ -584,6 +596,7 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
             agent_id: agent.agent_id.clone(),
             account_id: agent.account_id.clone(),
             expires_at: far,
+            password_change_required: false,
         };
         agents::create_session(s, token, &session).await.unwrap();
     }
@@ -592,6 +605,7 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
         agent_id: "agent-a".into(),
         account_id: "acc-b".into(),
         expires_at: far,
+        password_change_required: false,
     };
     agents::create_session(s, "t-forged", &forged)
         .await
@@ -600,10 +614,24 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
         agents::agent_for_session(s, "t-forged", 1).await.unwrap(),
         None
     );
+    // An invitation's password must be replaced; choosing one lifts that.
+    agents::require_password_change(s, "Kim@mail.example")
+        .await
+        .unwrap();
+    let kim = agents::person(s, "kim@mail.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kim.must_change);
     // A password change keeps the session that made it and ends the others.
     agents::set_password(s, "kim@mail.example", "hash-2")
         .await
         .unwrap();
+    let kim = agents::person(s, "kim@mail.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!kim.must_change && kim.password_hash == "hash-2");
     let ended = agents::delete_sessions_of(s, "agent-a", Some("t-a1"))
         .await
         .unwrap();

@@ -577,7 +577,9 @@ impl Out {
         self.to_agent(conn)
             .into_iter()
             .filter_map(|f| match f {
-                AgentServerFrame::ConversationHidden { conversation_id } => Some(conversation_id),
+                AgentServerFrame::ConversationHidden {
+                    conversation_id, ..
+                } => Some(conversation_id),
                 _ => None,
             })
             .collect()

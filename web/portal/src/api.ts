@@ -22,7 +22,7 @@ import type {
   Site,
   SiteInput,
   Uploaded,
-  VisitorDetails,
+  VisitorDetails, ChangePassword,
 } from '../../shared/protocol';
 
 export type { FoundConversation, Gallery, Me, SiteInput };
@@ -70,6 +70,8 @@ export const api = {
   login: (email: string, password: string, account_id?: string) =>
     call<LoginAnswer>('POST', '/api/login', { email, password, account_id } satisfies LoginRequest),
   logout: () => call<void>('POST', '/api/logout', {}),
+  changePassword: (current: string, next: string) =>
+    call<void>('POST', '/api/me/password', { current, new: next } satisfies ChangePassword),
   visitor: (site: string, visitorId: string) =>
     call<VisitorDetails>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}`),
   conversations: (params: ConversationQuery) => call<FoundConversation[]>('GET', `/api/conversations?${q(params)}`),

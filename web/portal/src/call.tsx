@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LiveVisitor } from '../../shared/protocol';
 import { CallSession, callSupportProblem, type RemoteMedia } from '../../shared/call';
-import type { Hub } from './live';
+import { GENERAL, type Hub } from './live';
 
 export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }) {
   const { call, calls } = hub.state;
@@ -11,7 +11,8 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
   // The switch shows the agent's choice at once; the hub's `calls` frame (or an error)
   // then settles it. Without this, any redraw before the reply flicks it back.
   const [switching, setSwitching] = useState<boolean | null>(null);
-  useEffect(() => setSwitching(null), [calls.enabled, hub.state.lastError]);
+  const error = hub.state.errors.get(GENERAL);
+  useEffect(() => setSwitching(null), [calls.enabled, error]);
   if (!calls.available) return null;
   // What the agent chose, until the hub confirms it.
   const enabled = switching ?? calls.enabled;
@@ -29,7 +30,6 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
         Offer calls to visitors on this site
       </label>
       {problem && <p class="error">{problem}</p>}
-      {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
       {!call && visitor.call_requested && (
         <button data-testid="answer-call" onClick={() => hub.send({ type: 'call_accept', visitor_id: visitor.visitor_id })}>Answer call</button>
       )}

@@ -7,6 +7,7 @@ import type { CannedResponse, ChatMessage, ConversationSummary, MessageBody, Off
 import { MAX_MESSAGE_CHARS } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { api, type FoundConversation, type Gallery, type Me } from './api';
+import { ErrorLine } from './error-line';
 import type { Hub } from './live';
 import { MessageList } from './messages';
 
@@ -79,7 +80,7 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
   const live = hub.state.conversations.get(id);
   const [stored, setStored] = useState<ConversationSummary | null>(null);
   const [minimised, setMinimised] = useState(false);
-  const [confirmBlock, setConfirmBlock] = useState(false);
+  const [confirm, setConfirm] = useState<'block' | 'end' | null>(null);
   const summary = live ?? stored ?? fallback ?? null;
   const messages = hub.state.messages.get(id) ?? [];
   const draft = hub.state.drafts.get(id);
@@ -101,8 +102,26 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
     if (live && live.unread > 0 && !minimised) hub.send({ type: 'mark_read', conversation_id: id, seq: lastSeq });
   }, [lastSeq, live?.unread, minimised]);
 
+  const gone = hub.state.gone.get(id);
+  if (gone !== undefined && !live) {
+    // A colleague has it now: say so, offer nothing that would fail.
+    return (
+      <section class="conversation" aria-label="Conversation" data-testid="conversation" data-status="gone">
+        <header>
+          <h2>{summary ? contactLabel(summary) : 'Conversation'}</h2>
+          <span class="spacer" />
+          <button class="ghost" aria-label="Close conversation" onClick={onClose}>✕</button>
+        </header>
+        <p class="notice" role="status" data-testid="conversation-gone">
+          {gone ? `${gone.name} has this conversation now.` : 'A colleague has this conversation now.'} It is no longer in your folders.
+        </p>
+        <Unsent hub={hub} id={id} />
+      </section>
+    );
+  }
   if (!summary) return <p class="empty">Loading…</p>;
   const act = (frame: Parameters<Hub['send']>[0]) => hub.send(frame);
+  const error = hub.state.errors.get(id);
   return (
     <section class={`conversation ${minimised ? 'minimised' : ''}`} aria-label="Conversation" data-testid="conversation" data-status={summary.status}>
       <header>
@@ -123,44 +142,67 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
             {targets.map((a) => <option value={a.agent_id}>{a.name}{a.expert ? ' (expert)' : ''}</option>)}
           </select>
         )}
-        {confirmBlock ? (
-          <span class="confirm">Block this visitor?
-            <button data-testid="block-confirm" onClick={() => (act({ type: 'block', visitor_id: summary.visitor_id, blocked: true }), setConfirmBlock(false))}>Block</button>
-            <button class="ghost" onClick={() => setConfirmBlock(false)}>Cancel</button>
-          </span>
+        {confirm === 'block' ? (
+          <Confirm question="Block this visitor? They can no longer chat or call." action="Block" testId="block-confirm"
+            onYes={() => (act({ type: 'block', visitor_id: summary.visitor_id, blocked: true }), setConfirm(null))} onNo={() => setConfirm(null)} />
         ) : blocked ? (
           <button class="ghost" data-testid="unblock" onClick={() => act({ type: 'block', visitor_id: summary.visitor_id, blocked: false })}>Unblock</button>
         ) : (
-          <button class="ghost" data-testid="block" onClick={() => setConfirmBlock(true)}>Block</button>
+          <button class="ghost" data-testid="block" onClick={() => setConfirm('block')}>Block</button>
         )}
-        {summary.status !== 'closed' ? (
-          <button data-testid="end" onClick={() => act({ type: 'end', conversation_id: id })}>End</button>
+        {summary.status === 'closed' ? (
+          <button data-testid="reopen" onClick={() => (hub.clearError(id), act({ type: 'reopen', conversation_id: id }))}>Reopen</button>
+        ) : confirm === 'end' ? (
+          <Confirm question="End this conversation?" action="End" testId="end-confirm"
+            onYes={() => (act({ type: 'end', conversation_id: id }), setConfirm(null))} onNo={() => setConfirm(null)} />
         ) : (
-          <button data-testid="reopen" onClick={() => act({ type: 'reopen', conversation_id: id })}>Reopen</button>
+          <button data-testid="end" onClick={() => setConfirm('end')}>End</button>
         )}
         <button class="ghost" data-testid="minimise" aria-pressed={minimised} onClick={() => setMinimised(!minimised)}>{minimised ? 'Restore' : 'Minimise'}</button>
         <button class="ghost" aria-label="Close conversation" onClick={onClose}>✕</button>
       </header>
       {!minimised && (
         <>
-          {hub.state.lastError && <p class="error" role="alert" onClick={hub.clearError}>{hub.state.lastError}</p>}
+          {error && <ErrorLine text={error} testId="conversation-error" onDismiss={() => hub.clearError(id)} />}
           <MessageList messages={messages} />
-          {hub.state.outbox.filter((o) => o.conversation_id === id).map((o) => {
-            const text = o.body.kind === 'text' ? o.body.text : `[${o.body.kind}]`;
-            return o.refused ? (
-              <p class="msg agent refused" data-testid="refused">
-                {text}
-                <span class="why">Not sent: {o.refused}. <button class="link" onClick={() => hub.discard(o.client_id)}>Discard</button></span>
-              </p>
-            ) : (
-              <p class="msg agent sending">{text} · sending…</p>
-            );
-          })}
+          <Unsent hub={hub} id={id} />
           {draft && <p class="draft" data-testid="typing-preview" title="The visitor is typing (not sent yet)">{draft}</p>}
           {summary.status !== 'closed' && (summary.status === 'pending' || mineActive) && <Composer id={id} hub={hub} />}
         </>
       )}
     </section>
+  );
+}
+
+/** An inline question before an action that cannot be undone in one click; Esc says no. */
+function Confirm({ question, action, testId, onYes, onNo }: { question: string; action: string; testId: string; onYes: () => void; onNo: () => void }) {
+  const yes = useRef<HTMLButtonElement>(null);
+  useEffect(() => yes.current?.focus(), []);
+  return (
+    <span class="confirm" role="group" aria-label={question} onKeyDown={(e) => e.key === 'Escape' && (e.stopPropagation(), onNo())}>
+      {question}
+      <button ref={yes} data-testid={testId} onClick={onYes}>{action}</button>
+      <button class="ghost" onClick={onNo}>Cancel</button>
+    </span>
+  );
+}
+
+/** This conversation's messages still in the outbox: sending, or refused with why. */
+function Unsent({ hub, id }: { hub: Hub; id: string }) {
+  return (
+    <>
+      {hub.state.outbox.filter((o) => o.conversation_id === id).map((o) => {
+        const text = o.body.kind === 'text' ? o.body.text : `[${o.body.kind}]`;
+        return o.refused ? (
+          <p class="msg agent refused" data-testid="refused">
+            {text}
+            <span class="why">Not sent: {o.refused}. <button class="link" onClick={() => hub.discard(o.client_id)}>Discard</button></span>
+          </p>
+        ) : (
+          <p class="msg agent sending">{text} · sending…</p>
+        );
+      })}
+    </>
   );
 }
 

@@ -6,6 +6,7 @@
 // them (B2); it survives a reload of the portal.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type {
+  AgentRef,
   CallJoinInfo,
   CallSummary,
   AgentAvailability,
@@ -53,7 +54,12 @@ export interface LiveState {
   agents: OnlineAgent[];
   blocked: Set<string>;
   outbox: Outgoing[];
-  lastError: string | null;
+  /** What the hub refused, said where it belongs: by conversation ID, or under '' for
+   *  the rest (calls, visitors). A conversation's clears when it changes. */
+  errors: Map<string, string>;
+  /** Conversations this agent saw that a colleague has now (taken or transferred), with
+   *  who has them: the view says so instead of going on as if nothing happened. */
+  gone: Map<string, AgentRef | null>;
 }
 
 export interface Notice {
@@ -77,8 +83,12 @@ const initial = (): LiveState => ({
   agents: [],
   blocked: new Set(),
   outbox: [],
-  lastError: null,
+  errors: new Map(),
+  gone: new Map(),
 });
+
+/** Errors not about a conversation are kept under this key. */
+export const GENERAL = '';
 
 /** The live connection to one site's hub for the agent `agentId` (whose unsent messages
  *  are kept apart from any other agent signing in on the same browser). */
@@ -108,17 +118,19 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
       if (frame.type === 'snapshot') box.flush(); // the hub recognises resends by client_id
       else if (frame.type === 'message') box.confirm(frame.message.client_id);
       else if (frame.type === 'message_ack') box.confirm(frame.client_id);
-      else if (frame.type === 'error') box.failed(frame);
+      // A refused message is said beside it, by the outbox; nowhere else.
+      const saidByOutbox = frame.type === 'error' && box.pending.some((o) => o.client_id === frame.client_id);
+      if (frame.type === 'error') box.failed(frame);
       if (frame.type === 'conversation_changed') {
         const c = frame.conversation;
         setState((s) => {
           const before = s.conversations.get(c.conversation_id);
           if (!before && c.status === 'pending') notice.current({ at: Date.now(), text: 'New chat waiting', conversationId: c.conversation_id });
-          if (before && before.owner?.agent_id !== c.owner?.agent_id && c.status === 'active' && before.status === 'active')
-            notice.current({ at: Date.now(), text: `Chat transferred to you`, conversationId: c.conversation_id });
           return s;
         });
       }
+      if (frame.type === 'transferred_to_you')
+        notice.current({ at: Date.now(), text: `${frame.from.name} transferred a chat to you`, conversationId: frame.conversation_id });
       setState((s) => {
         switch (frame.type) {
           case 'snapshot':
@@ -145,7 +157,12 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
             const c = frame.conversation;
             if (c.status !== 'closed') conversations.set(c.conversation_id, c);
             else conversations.delete(c.conversation_id);
-            return { ...s, conversations };
+            // It changed: an older refusal about it no longer holds; ours again if it was gone.
+            const errors = new Map(s.errors);
+            errors.delete(c.conversation_id);
+            const gone = new Map(s.gone);
+            gone.delete(c.conversation_id);
+            return { ...s, conversations, errors, gone };
           }
           case 'conversation_hidden': {
             // No longer ours to see (taken by, or transferred to, a colleague).
@@ -153,7 +170,11 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
             conversations.delete(frame.conversation_id);
             const messages = new Map(s.messages);
             messages.delete(frame.conversation_id);
-            return { ...s, conversations, messages };
+            const drafts = new Map(s.drafts);
+            drafts.delete(frame.conversation_id);
+            const gone = new Map(s.gone);
+            gone.set(frame.conversation_id, frame.owner);
+            return { ...s, conversations, messages, drafts, gone };
           }
           case 'message': {
             const m = frame.message;
@@ -184,9 +205,12 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
           case 'missed_call':
             notice.current({ at: frame.at, text: `Missed call from visitor ${frame.visitor_id.slice(0, 8)} (you were in a call)` });
             return s;
-          case 'error':
-            console.warn('hub error', frame.code, frame.message);
-            return { ...s, lastError: frame.message };
+          case 'error': {
+            if (saidByOutbox) return s;
+            const errors = new Map(s.errors);
+            errors.set(frame.conversation_id ?? GENERAL, sentence(frame.message));
+            return { ...s, errors };
+          }
           default:
             return s;
         }
@@ -242,13 +266,25 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
         return { ...s, messages };
       });
     },
-    clearError() {
-      setState((s) => ({ ...s, lastError: null }));
+    /** Dismisses what was said about a conversation (or, by default, the rest). */
+    clearError(key: string = GENERAL) {
+      setState((s) => {
+        if (!s.errors.has(key)) return s;
+        const errors = new Map(s.errors);
+        errors.delete(key);
+        return { ...s, errors };
+      });
     },
   };
 }
 
 export type Hub = ReturnType<typeof useHub>;
+
+/** The hub's reasons are lower-case clauses; shown alone they start a sentence. */
+export function sentence(reason: string): string {
+  const text = reason.charAt(0).toUpperCase() + reason.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
 
 /** Re-renders every second so durations tick. */
 export function useNow(): number {

@@ -8,7 +8,8 @@ import { Admin } from './admin';
 import { api, type Me } from './api';
 import { ChatConsole, StartChat } from './chat';
 import { CallActions, CallPanel } from './call';
-import { duration, useHub, useNow, type Hub, type Notice } from './live';
+import { duration, GENERAL, useHub, useNow, type Hub, type Notice } from './live';
+import { ErrorLine } from './error-line';
 
 function App() {
   const [me, setMe] = useState<Me | null | false>(null);
@@ -17,6 +18,8 @@ function App() {
   useEffect(() => void refresh(), []);
   if (me === null) return <p class="empty">Loading…</p>;
   if (me === false) return <Login onDone={refresh} />;
+  if (me.must_change_password)
+    return <ChoosePassword forced onDone={refresh} onCancel={() => api.logout().finally(() => setMe(false))} />;
   return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} />;
 }
 
@@ -31,6 +34,7 @@ function Login({ onDone }: { onDone: () => void }) {
     setError('');
     try {
       const answer = await api.login(String(data.get('email')), String(data.get('password')), account);
+      signedInWith = String(data.get('password'));
       if (answer.outcome === 'choose_account') setChoices(answer.accounts);
       else onDone();
     } catch (err) {
@@ -63,7 +67,57 @@ function Login({ onDone }: { onDone: () => void }) {
   );
 }
 
-type Page = 'visitors' | 'chats' | 'admin';
+/** The password just typed at sign-in, so a one-time one need not be typed twice. */
+let signedInWith: string | null = null;
+
+/** The person's own password: forced after signing in with an invitation's one-time
+ *  password (nothing else works until then), or chosen from the header any time. */
+function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean; onDone: () => void; onCancel: () => void }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const knownCurrent = forced ? signedInWith : null;
+  const submit = async (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    const next = String(data.get('new'));
+    if (next !== String(data.get('repeat'))) return setError('The two new passwords differ.');
+    if ([...next].length < MIN_PASSWORD_CHARS) return setError(`Choose at least ${MIN_PASSWORD_CHARS} characters.`);
+    setBusy(true);
+    setError('');
+    try {
+      await api.changePassword(knownCurrent ?? String(data.get('current')), next);
+      signedInWith = null;
+      onDone();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="login" data-testid="choose-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+      <h1>{forced ? 'Choose your password' : 'Change your password'}</h1>
+      {forced && <p class="muted">The password you were given works only once. Choose your own to continue.</p>}
+      {!knownCurrent && (
+        <>
+          <label for="current">{forced ? 'The password you were given' : 'Current password'}</label>
+          <input id="current" name="current" type="password" autocomplete="current-password" required />
+        </>
+      )}
+      <label for="new">New password (at least {MIN_PASSWORD_CHARS} characters)</label>
+      <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
+      <label for="repeat">New password again</label>
+      <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
+      <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save password'}</button>
+      <button type="button" class="ghost" onClick={onCancel}>{forced ? 'Sign out' : 'Cancel'}</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+/** The API's minimum (lambdas::auth::MIN_PASSWORD_CHARS), checked here first to say it sooner. */
+const MIN_PASSWORD_CHARS = 10;
+
+type Page = 'visitors' | 'chats' | 'admin' | 'password';
 
 /** A short chime (WebAudio, no asset) for new chats (C13). */
 function chime() {
@@ -107,6 +161,17 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
   const site = me.sites.find((s) => s.site_key === siteKey) ?? null;
 
   useEffect(() => localStorage.setItem('vitrine:available', String(available)), [available]);
+  // Full screen: a row's details open over the list; Esc closes them, then full screen.
+  useEffect(() => {
+    if (!fullscreen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      if (selected) setSelected(null);
+      else setFullscreen(false);
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [fullscreen, selected]);
   useEffect(() => {
     if (live.connection === 'signed-out') onSignOut();
   }, [live.connection]);
@@ -176,9 +241,12 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
           <span class="muted">{live.availability.agents_online} agent{live.availability.agents_online === 1 ? '' : 's'} online</span>
         )}
         <span class="muted">{me.agent.name}</span>
+        <button class="ghost" data-testid="page-password" aria-pressed={page === 'password'} onClick={() => setPage('password')}>Password</button>
         <button class="ghost" onClick={onSignOut}>Sign out</button>
       </header>
-      {page === 'admin' ? (
+      {page === 'password' ? (
+        <ChoosePassword onDone={() => setPage('visitors')} onCancel={() => setPage('visitors')} />
+      ) : page === 'admin' ? (
         <Admin onChanged={onChanged} />
       ) : !siteKey || !site ? (
         <p class="empty">You are not assigned to any chat yet{me.agent.role === 'admin' ? ': create one under Admin.' : '. Ask an admin.'}</p>
@@ -197,6 +265,7 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
                 {fullscreen ? 'Exit full screen' : 'Full screen'}
               </button>
             </div>
+            {live.errors.has(GENERAL) && <ErrorLine text={live.errors.get(GENERAL)!} testId="visitors-error" onDismiss={() => hub.clearError()} />}
             {visitors.length === 0 ? (
               <p class="empty">Nobody on the site right now. Open the demo shop in another window.</p>
             ) : (

@@ -109,8 +109,11 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
     },
 
     /** The hub welcomed us: show the UI, reconcile the conversation, resend the outbox. */
-    welcome(agentsAvailable: boolean, hasConversation: boolean) {
+    welcome(agentsAvailable: boolean, hasConversation: boolean, isBlocked: boolean) {
       available = agentsAvailable;
+      blocked = isBlocked;
+      // Nothing a blocked visitor wrote is sent: it would stay "sending" forever.
+      if (blocked) outbox.clear();
       if (!ui) {
         ui = mountUi(server, handlers);
         ui.markSeen(state.lastSeq);
@@ -153,6 +156,10 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
           break;
         case 'agent_typing':
           agentTyping = frame.typing;
+          break;
+        case 'blocked':
+          blocked = frame.blocked;
+          if (blocked) outbox.clear();
           break;
         case 'error':
           if (frame.code === 'blocked') {

@@ -69,7 +69,10 @@ button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px
 .typing { color: #64748b; font-size: 12px; font-style: italic; padding: 0 12px 6px; }
 form { display: flex; flex-direction: column; gap: 6px; padding: 10px; border-top: 1px solid #e2e8f0; }
 .row { display: flex; gap: 6px; }
-input, textarea { flex: 1; font: inherit; padding: 7px 9px; border: 1px solid #cbd5e1; border-radius: 8px; color: inherit; background: #fff; }
+.contact { flex-wrap: wrap; }
+.contact input { flex: 1 1 130px; }
+.note.left { color: #166534; }
+input, textarea { flex: 1; min-width: 0; font: inherit; padding: 7px 9px; border: 1px solid #cbd5e1; border-radius: 8px; color: inherit; background: #fff; }
 textarea { resize: none; height: 40px; }
 .send { background: #4338ca; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; font: 600 14px system-ui, sans-serif; cursor: pointer; }
 [hidden] { display: none !important; }
@@ -141,7 +144,7 @@ export function mountUi(server: string, handlers: UiHandlers) {
   <div class="log" aria-live="polite"></div>
   <div class="typing" hidden></div>
   <form>
-    <div class="row contact"><input name="name" placeholder="Your name (optional)" maxlength="120" autocomplete="name"><input name="email" type="email" placeholder="E-mail (optional)" maxlength="254" autocomplete="email"></div>
+    <div class="row contact"><input name="name" aria-label="Your name (optional)" placeholder="Your name (optional)" maxlength="120" autocomplete="name"><input name="email" type="email" aria-label="E-mail (optional)" placeholder="E-mail (optional)" maxlength="254" autocomplete="email"></div>
     <div class="row"><textarea name="text" aria-label="Your message" placeholder="Write a message…" maxlength="4000"></textarea><button class="send" type="submit">Send</button></div>
   </form>
 </section>
@@ -174,13 +177,16 @@ export function mountUi(server: string, handlers: UiHandlers) {
   const render = () => {
     const { available, status, agentName, blocked } = view;
     const chatting = status === 'pending' || status === 'active';
-    button.classList.toggle('offline', !available && !chatting);
+    // A message left while nobody was available: it waits, and the visitor is told so
+    // (not shown an invitation to chat that nobody would answer).
+    const left = status === 'pending' && !available;
+    button.classList.toggle('offline', !available && status !== 'active');
     button.setAttribute('data-state', available ? 'available' : 'away');
-    $<HTMLElement>('.label').textContent = chatting ? 'Chat' : available ? 'Chat with us' : 'Leave a message';
+    $<HTMLElement>('.label').textContent = left ? 'Message sent' : chatting ? 'Chat' : available ? 'Chat with us' : 'Leave a message';
     badge.hidden = unread === 0 || !panel.hidden;
     badge.textContent = String(unread);
     $<HTMLElement>('h2').textContent =
-      status === 'active' && agentName ? agentName : available || chatting ? 'Chat with us' : 'Leave us a message';
+      status === 'active' && agentName ? agentName : left ? 'Message received' : available || chatting ? 'Chat with us' : 'Leave us a message';
     $<HTMLElement>('.end').hidden = !chatting;
     contactRow.hidden = chatting || available;
     const typing = $<HTMLElement>('.typing');
@@ -214,6 +220,8 @@ export function mountUi(server: string, handlers: UiHandlers) {
       }
       log.append(bubble);
     }
+    if (left && view.pending.length === 0)
+      log.append(el('p', 'note left', 'Thank you — we have your message. An advisor will answer here when one is back, or by e-mail if you left your address.'));
     if (status === 'closed') log.append(el('p', 'note', 'This conversation has ended. Write again to start a new one.'));
     if (blocked) log.append(el('p', 'note', 'You can no longer start conversations here.'));
     log.scrollTop = log.scrollHeight;

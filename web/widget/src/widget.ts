@@ -135,21 +135,33 @@ function start(script: HTMLScriptElement): void {
   }
   let callButton: HTMLButtonElement | null = null;
   let callPending = false;
-  function showCallButton(enabled: boolean, label?: string): void {
-    if (!enabled) { callButton?.remove(); callButton = null; return; }
+  // "Request a call" is offered only when someone could answer it: calls on for the site
+  // (V11), an agent available, the visitor not blocked (C9); a pending request stays.
+  const calls = { on: false, agents: false, blocked: false, busy: false };
+  function refreshCallButton(): void {
+    const offered = calls.on && !calls.blocked && (calls.agents || callPending);
+    if (!offered) { callButton?.remove(); callButton = null; return; }
     if (!callButton) {
       // Bottom left: never over the chat panel or the call popup, which sit on the right.
       const host = document.createElement('div');
       document.body.appendChild(host);
       const shadow = host.attachShadow({ mode: 'open' });
-      shadow.innerHTML = '<style>button{position:fixed;left:20px;bottom:20px;z-index:2147482999;border:0;border-radius:20px;padding:8px 14px;background:#16a34a;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}</style><button type="button" class="vitrine-call"></button>';
+      shadow.innerHTML = '<style>button{position:fixed;left:20px;bottom:20px;z-index:2147482999;border:0;border-radius:20px;padding:8px 14px;background:#15803d;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}button:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}</style><button type="button" class="vitrine-call" aria-live="polite"></button>';
       callButton = shadow.querySelector('button');
-      callButton!.onclick = () => guard(() => send({ type: 'call_request', cancel: callPending }));
+      callButton!.onclick = () => guard(() => { calls.busy = false; send({ type: 'call_request', cancel: callPending }); });
     }
-    callButton!.textContent = label ?? (callPending ? 'Calling… (cancel)' : 'Request a call');
+    callButton!.textContent = calls.busy
+      ? 'All advisors are busy — try again soon'
+      : callPending ? 'Calling… (cancel)' : 'Request a call';
   }
 
   function onFrame(frame: VisitorServerFrame): void {
+    // Blocked (C9) stops calls as well as chat; the chat part hears it below.
+    if (frame.type === 'blocked' || (frame.type === 'error' && frame.code === 'blocked')) {
+      calls.blocked = frame.type === 'blocked' ? frame.blocked : true;
+      callPending = false;
+      refreshCallButton();
+    }
     if (chat.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
@@ -158,24 +170,28 @@ function start(script: HTMLScriptElement): void {
         if (state.credential && state.credential.visitor_id !== frame.credential.visitor_id) chat.forget();
         state.credential = frame.credential;
         save(state);
-        chat.welcome(frame.agents_available, frame.has_conversation);
-        showCallButton(frame.calls);
+        chat.welcome(frame.agents_available, frame.has_conversation, frame.blocked);
+        Object.assign(calls, { on: frame.calls, agents: frame.agents_available, blocked: frame.blocked });
+        refreshCallButton();
         break;
       case 'calls':
-        showCallButton(frame.enabled);
+        calls.on = frame.enabled;
+        refreshCallButton();
         break;
       case 'call_requested':
         callPending = frame.pending;
-        showCallButton(true);
+        refreshCallButton();
         break;
       case 'call_busy':
-        showCallButton(true, 'All agents are busy — try again soon');
+        calls.busy = true;
+        refreshCallButton();
         break;
+
       case 'call_invite':
       case 'call_join':
       case 'call_closed':
       case 'interaction':
-        if (frame.type === 'call_join') { callPending = false; showCallButton(!!callButton); }
+        if (frame.type === 'call_join') { callPending = false; refreshCallButton(); }
         callModule().then((m) => guard(() => m.handle(frame, { send })), (e) => console.warn('[vitrine]', e));
         break;
       case 'navigate':
@@ -184,6 +200,8 @@ function start(script: HTMLScriptElement): void {
         break;
       case 'availability':
         chat.setAvailable(frame.agents_available);
+        calls.agents = frame.agents_available;
+        refreshCallButton();
         break;
       case 'error':
         console.warn(`[vitrine] server error ${frame.code}: ${frame.message}`);
