@@ -130,7 +130,7 @@ test('availability switches the widget between chat and leave-a-message; the lis
   assert.equal(Math.round(box.width), viewport.width);
   assert.equal(Math.round(box.height), viewport.height);
   // A row opens its details over the full-screen list; Esc closes them, then full screen.
-  await portal.locator('tr.visitor').first().click();
+  await portal.locator('tr.visitor .id').first().click();
   const details = portal.locator('[data-testid=details]');
   await details.waitFor();
   const detailsBox = await details.boundingBox();
@@ -167,6 +167,7 @@ test('an invited agent signs in once with the one-time password and must choose 
   const admin = await openPortal(browser, server);
   t.after(() => admin.context().close());
   await admin.click('[data-testid=page-admin]');
+  await admin.click('[data-testid=admin-agents]');
   const invite = admin.locator('form.editor', { hasText: 'Invite' });
   await invite.locator('input[name=name]').fill('Noa');
   await invite.locator('input[name=email]').fill('noa@demo.shop');

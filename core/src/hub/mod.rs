@@ -652,7 +652,10 @@ impl Hub {
                 if tell {
                     ctx!(self, now).error(
                         conn,
-                        FrameError::new(ErrorCode::RateLimited, "too many frames; slow down"),
+                        FrameError::new(
+                            ErrorCode::RateLimited,
+                            "you are sending too fast; slow down",
+                        ),
                     );
                 }
                 false

@@ -2,7 +2,7 @@
 // history with search), the conversation with its actions (take, transfer, block, end,
 // reopen, minimise, open the visitor's page) and the composer (emoji, canned responses
 // with a "/" picker, images, offers, product cards).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { CannedResponse, ChatMessage, ConversationSummary, MessageBody, Offer, Site } from '../../shared/protocol';
 import { MAX_MESSAGE_CHARS } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
@@ -177,9 +177,19 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
 /** An inline question before an action that cannot be undone in one click; Esc says no. */
 function Confirm({ question, action, testId, onYes, onNo }: { question: string; action: string; testId: string; onYes: () => void; onNo: () => void }) {
   const yes = useRef<HTMLButtonElement>(null);
-  useEffect(() => yes.current?.focus(), []);
+  // A layout effect: Esc works from the moment the question shows, not a frame later.
+  useLayoutEffect(() => {
+    yes.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      onNo();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
   return (
-    <span class="confirm" role="group" aria-label={question} onKeyDown={(e) => e.key === 'Escape' && (e.stopPropagation(), onNo())}>
+    <span class="confirm" role="group" aria-label={question}>
       {question}
       <button ref={yes} data-testid={testId} onClick={onYes}>{action}</button>
       <button class="ghost" onClick={onNo}>Cancel</button>

@@ -118,9 +118,10 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
       if (frame.type === 'snapshot') box.flush(); // the hub recognises resends by client_id
       else if (frame.type === 'message') box.confirm(frame.message.client_id);
       else if (frame.type === 'message_ack') box.confirm(frame.client_id);
-      // A refused message is said beside it, by the outbox; nowhere else.
-      const saidByOutbox = frame.type === 'error' && box.pending.some((o) => o.client_id === frame.client_id);
       if (frame.type === 'error') box.failed(frame);
+      // A message refused for good is said beside it, by the outbox, and nowhere else;
+      // one held back for a while (rate limit) is also said in its conversation.
+      const saidByOutbox = frame.type === 'error' && box.pending.some((o) => o.client_id === frame.client_id && o.refused);
       if (frame.type === 'conversation_changed') {
         const c = frame.conversation;
         setState((s) => {
@@ -183,6 +184,13 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
             const drafts = new Map(s.drafts);
             if (m.author.kind === 'visitor') drafts.delete(m.conversation_id);
             return { ...s, messages, drafts };
+          }
+          case 'message_ack': {
+            // One of ours went through: a "slow down" about this conversation is over.
+            if (!s.errors.has(frame.conversation_id)) return s;
+            const errors = new Map(s.errors);
+            errors.delete(frame.conversation_id);
+            return { ...s, errors };
           }
           case 'typing_preview': {
             const drafts = new Map(s.drafts);

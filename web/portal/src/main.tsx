@@ -1,7 +1,7 @@
 // The agent portal: sign in, watch the site's visitors live, open a visitor's details,
 // chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import type { AccountChoice, LiveVisitor, VisitorDetails } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
@@ -162,7 +162,8 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
 
   useEffect(() => localStorage.setItem('vitrine:available', String(available)), [available]);
   // Full screen: a row's details open over the list; Esc closes them, then full screen.
-  useEffect(() => {
+  // A layout effect: registered before the next key press, not after the next frame.
+  useLayoutEffect(() => {
     if (!fullscreen) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.key !== 'Escape' || e.defaultPrevented) return;
@@ -244,6 +245,9 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
         <button class="ghost" data-testid="page-password" aria-pressed={page === 'password'} onClick={() => setPage('password')}>Password</button>
         <button class="ghost" onClick={onSignOut}>Sign out</button>
       </header>
+      {live.errors.has(GENERAL) && (
+        <div class="page-error"><ErrorLine text={live.errors.get(GENERAL)!} testId="hub-error" onDismiss={() => hub.clearError()} /></div>
+      )}
       {page === 'password' ? (
         <ChoosePassword onDone={() => setPage('visitors')} onCancel={() => setPage('visitors')} />
       ) : page === 'admin' ? (
@@ -265,7 +269,6 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
                 {fullscreen ? 'Exit full screen' : 'Full screen'}
               </button>
             </div>
-            {live.errors.has(GENERAL) && <ErrorLine text={live.errors.get(GENERAL)!} testId="visitors-error" onDismiss={() => hub.clearError()} />}
             {visitors.length === 0 ? (
               <p class="empty">Nobody on the site right now. Open the demo shop in another window.</p>
             ) : (
