@@ -276,6 +276,23 @@ impl Api {
         })
     }
 
+    /// Signs in an invited person with the one-time password they were given and
+    /// chooses their own (the session is a full one then), as the portal makes them.
+    pub async fn login_invited(base: &str, email: &str, one_time: &str) -> Result<Self> {
+        let api = Self::login(base, email, one_time).await?;
+        let (status, body) = api
+            .call(
+                "POST",
+                "/api/me/password",
+                Some(json!({"current": one_time, "new": format!("own {one_time}")})),
+            )
+            .await?;
+        if status != 204 {
+            bail!("choosing a password failed: {status} {body}");
+        }
+        Ok(api)
+    }
+
     /// Sends a request; returns the status and the JSON body (Null when empty).
     pub async fn call(
         &self,

@@ -220,7 +220,7 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
         )
         .await?;
     assert_eq!(status, 200, "{body}");
-    let bo = Api::login(
+    let bo = Api::login_invited(
         &s.api,
         "bo@demo.shop",
         invited["password"].as_str().unwrap(),

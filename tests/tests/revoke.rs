@@ -42,7 +42,7 @@ async fn an_agent_removed_or_unassigned_is_cut_off_at_once() -> Result<()> {
     let mut sockets = Vec::new();
     let mut cookies = Vec::new();
     for (email, _, password) in &people {
-        let cookie = login(&s.api, email, password).await?;
+        let cookie = Api::login_invited(&s.api, email, password).await?.cookie;
         let mut socket = Client::agent(&s.hub, &s.site, &cookie).await?;
         socket.wait_for("snapshot", is_type("snapshot")).await?;
         sockets.push(socket);
