@@ -190,12 +190,15 @@ test('reactive chat: pending, taken, typing preview one way, rich messages, tran
 
   // Block (C9): the visitor can no longer write nor ask for a call, also after a reload,
   // and reads that the chat ended, not that they were blocked.
-  await shop.locator('button.vitrine-call').waitFor();
+  // Calls are offered only where a media node is configured: the local stack, not the
+  // edge test stack.
+  const callsOffered = !edge;
+  if (callsOffered) await shop.locator('button.vitrine-call').waitFor();
   await colleague.locator('[data-testid=block]').click();
   await colleague.locator('[data-testid=block-confirm]').click();
   await shop.locator(`${W} .note`, { hasText: 'You can no longer start conversations here' }).waitFor();
   assert.equal(await shop.locator(`${W} textarea`).isDisabled(), true);
-  await shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
+  if (callsOffered) await shop.locator('button.vitrine-call').waitFor({ state: 'detached' });
   // (The text the visitor reads is asserted in core/tests/conversations.rs; waiting for it
   // here timed out once in CI while passing locally — under investigation, see the note.)
   assert.equal(await shop.locator(`${W} .msg`, { hasText: 'block' }).count(), 0);
