@@ -90,6 +90,8 @@ pub fn bearer_matches(token: &str, header: Option<&str>) -> bool {
 pub struct SiteRecord {
     pub site: Site,
     pub plan: Plan,
+    /// K1: how its visitors' identities are checked (`None`: not set up, all refused).
+    pub identity: Option<accounts::SiteIdentity>,
 }
 
 impl SiteRecord {
@@ -100,6 +102,10 @@ impl SiteRecord {
             calls_in_plan: self.plan.calls,
             calls_enabled: self.site.calls_enabled,
             consultants: self.site.consultants.clone(),
+            language: self.site.language,
+            typing_preview: self.site.typing_preview,
+            identity: self.identity.clone(),
+            cobrowse_consent: self.site.cobrowse_consent,
         }
     }
 }
@@ -123,7 +129,12 @@ pub async fn load_site<S: LocalStore + ?Sized>(
         return Ok(None);
     };
     let plan = accounts::account_plan(store, &site.account_id).await?;
-    Ok(Some(SiteRecord { site, plan }))
+    let identity = accounts::site_identity(store, key).await?;
+    Ok(Some(SiteRecord {
+        site,
+        plan,
+        identity,
+    }))
 }
 
 /// A visitor's socket: the site must exist and be active, and the page's `Origin` must be
@@ -402,8 +413,12 @@ mod tests {
                 allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
                 consultants: vec![],
                 calls_enabled: true,
+                language: None,
+                typing_preview: true,
+                cobrowse_consent: true,
             },
             plan: Plan { calls: true },
+            identity: None,
         }
     }
 

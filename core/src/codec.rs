@@ -189,12 +189,114 @@ fn validate_visitor_frame(frame: &VisitorFrame) -> Result<(), FrameError> {
         VisitorFrame::CallAnswer { call_id, .. } | VisitorFrame::CallHangup { call_id } => {
             validate_id("call_id", call_id)
         }
+        VisitorFrame::Identify {
+            identity,
+            signature,
+        } => {
+            validate_identity(identity)?;
+            match signature {
+                Some(signature) => validate_length("signature", signature, 128),
+                None => Ok(()),
+            }
+        }
+        VisitorFrame::Track { event } => validate_shop_event(event),
+        VisitorFrame::Transcript {
+            conversation_id,
+            email,
+        } => {
+            validate_id("conversation_id", conversation_id)?;
+            if email.trim().is_empty() {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "email must not be empty",
+                ));
+            }
+            validate_email(email.trim())
+        }
+        VisitorFrame::CobrowseEvents { chunk, .. } => {
+            validate_length("chunk", chunk, MAX_COBROWSE_CHUNK)
+        }
+        VisitorFrame::CobrowseConsent { .. } | VisitorFrame::CobrowseStop {} => Ok(()),
         VisitorFrame::Activity { .. }
         | VisitorFrame::Ping {}
         | VisitorFrame::Leave {}
         | VisitorFrame::EndConversation {}
         | VisitorFrame::CallRequest { .. } => Ok(()),
     }
+}
+
+/// A shop's user ID goes into store keys: 1–64 characters of letters, digits and
+/// `- _ . @ + :` (numbers, UUIDs and e-mail addresses all fit; `#` and spaces do not).
+pub fn validate_contact_id(id: &str) -> Result<(), FrameError> {
+    let ok = (1..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@+:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "identity.id must be 1–{MAX_ID_CHARS} characters of A–Z, a–z, 0–9 and - _ . @ + :"
+            ),
+        ))
+    }
+}
+
+/// What the shop (or an agent editing a card) says of a contact.
+pub fn validate_identity(identity: &Identity) -> Result<(), FrameError> {
+    validate_contact_id(&identity.id)?;
+    if let Some(name) = &identity.name {
+        validate_length("identity.name", name, MAX_NAME_CHARS)?;
+    }
+    if let Some(email) = &identity.email {
+        validate_email(email)?;
+    }
+    if let Some(phone) = &identity.phone {
+        let ok = phone.chars().count() <= 40
+            && phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !ok {
+            return Err(FrameError::new(
+                ErrorCode::InvalidField,
+                "identity.phone must be at most 40 digits, spaces and + - ( ) .",
+            ));
+        }
+    }
+    if let Some(address) = &identity.address {
+        validate_length("identity.address", address, 300)?;
+    }
+    Ok(())
+}
+
+pub fn validate_shop_event(event: &ShopEvent) -> Result<(), FrameError> {
+    validate_id("event.event_id", &event.event_id)?;
+    if !(event.value.is_finite() && (0.0..1e9).contains(&event.value)) {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            "event.value must be a number from 0 to 999,999,999",
+        ));
+    }
+    if let Some(currency) = &event.currency {
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(FrameError::new(
+                ErrorCode::InvalidField,
+                "event.currency must be a three-letter ISO 4217 code (EUR, PLN…)",
+            ));
+        }
+    }
+    if event.items.len() > MAX_EVENT_ITEMS {
+        return Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("event.items has at most {MAX_EVENT_ITEMS} products"),
+        ));
+    }
+    event
+        .items
+        .iter()
+        .try_for_each(|url| validate_http_url("event.items", url))
 }
 
 fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
@@ -260,6 +362,19 @@ fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
             validate_http_url("url", url)
         }
         AgentFrame::SetCalls { .. } => Ok(()),
+        AgentFrame::CobrowseStart { visitor_id } | AgentFrame::CobrowseStop { visitor_id } => {
+            validate_id("visitor_id", visitor_id)
+        }
+        AgentFrame::CobrowsePoint { visitor_id, x, y } => {
+            validate_id("visitor_id", visitor_id)?;
+            if !(0.0..=1.0).contains(x) || !(0.0..=1.0).contains(y) {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "x and y are fractions of the viewport (0 to 1)",
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -379,7 +494,7 @@ pub fn validate_email(email: &str) -> Result<(), FrameError> {
     } else {
         Err(FrameError::new(
             ErrorCode::InvalidField,
-            "contact.email is not an e-mail address",
+            "email is not an e-mail address",
         ))
     }
 }

@@ -5,6 +5,8 @@
 //! - [`codec`]: decoding and validating what browsers send
 //! - [`hub`]: one site's live state as a state machine, and the run loop adapters keep
 //! - [`access`]: who may connect and who may see what
+//! - [`identity`]: verifying who a shop says its visitor is (signed identities, K1)
+//! - [`recommend`]: product recommendations from what shoppers viewed next (K4)
 //! - [`changes`]: what the API tells the hubs after an admin change (signed at the edge)
 //! - [`delivery`]: how a signed POST between our services is retried
 //! - [`media_key`]: call tokens and call events, signed with the media node's key
@@ -18,7 +20,9 @@ pub mod clock;
 pub mod codec;
 pub mod delivery;
 pub mod hub;
+pub mod identity;
 pub mod media_key;
 pub mod protocol;
+pub mod recommend;
 pub mod store;
 pub mod typescript;

@@ -5,7 +5,7 @@
 use ts_rs::{Config, TS};
 
 use crate::protocol::{self as p, http, media};
-use crate::store::{accounts, agents, browsing, catalog};
+use crate::store::{accounts, agents, api_keys, browsing, catalog, contacts, mail};
 
 /// Path of the generated file, relative to the workspace root.
 pub const GENERATED_PATH: &str = "web/shared/protocol.ts";
@@ -37,9 +37,11 @@ pub fn generate() -> String {
         p::ChatMessage::decl(&cfg),
         p::Author::decl(&cfg),
         p::MessageBody::decl(&cfg),
+        p::ChatEvent::decl(&cfg),
         p::OnlineAgent::decl(&cfg),
         media::CallRole::decl(&cfg),
         p::CallJoinInfo::decl(&cfg),
+        p::CallEnd::decl(&cfg),
         p::CallParticipantState::decl(&cfg),
         p::CallParticipant::decl(&cfg),
         p::CallSummary::decl(&cfg),
@@ -56,6 +58,7 @@ pub fn generate() -> String {
         browsing::Visit::decl(&cfg),
         browsing::VisitedPage::decl(&cfg),
         accounts::Site::decl(&cfg),
+        accounts::Language::decl(&cfg),
         agents::Role::decl(&cfg),
         agents::AgentProfile::decl(&cfg),
         http::ErrorBody::decl(&cfg),
@@ -77,6 +80,39 @@ pub fn generate() -> String {
         http::InviteInput::decl(&cfg),
         http::Invited::decl(&cfg),
         http::AgentUpdate::decl(&cfg),
+        p::Identity::decl(&cfg),
+        p::ShopEvent::decl(&cfg),
+        p::ShopEventKind::decl(&cfg),
+        p::ContactRef::decl(&cfg),
+        p::CobrowseState::decl(&cfg),
+        contacts::ContactProfile::decl(&cfg),
+        contacts::ContactEdit::decl(&cfg),
+        contacts::Note::decl(&cfg),
+        contacts::Task::decl(&cfg),
+        contacts::Score::decl(&cfg),
+        contacts::ViewedProduct::decl(&cfg),
+        contacts::AbandonedCart::decl(&cfg),
+        contacts::ContactCard::decl(&cfg),
+        accounts::SiteIdentity::decl(&cfg),
+        http::VisitorContact::decl(&cfg),
+        http::TagsInput::decl(&cfg),
+        http::NoteInput::decl(&cfg),
+        http::TaskInput::decl(&cfg),
+        http::TaskUpdate::decl(&cfg),
+        http::IdentityInput::decl(&cfg),
+        mail::SmtpSecurity::decl(&cfg),
+        mail::MailStatus::decl(&cfg),
+        mail::EmailRecord::decl(&cfg),
+        http::MailSettingsView::decl(&cfg),
+        http::MailSettingsInput::decl(&cfg),
+        http::MailTestInput::decl(&cfg),
+        api_keys::Scope::decl(&cfg),
+        api_keys::ApiKey::decl(&cfg),
+        http::ApiKeyInput::decl(&cfg),
+        http::NewApiKey::decl(&cfg),
+        http::ContactUpsert::decl(&cfg),
+        http::RowError::decl(&cfg),
+        http::ContactsImported::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in core/ by `cargo xtask gen-types`. Do not edit.\n\n",

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use vitrine_core::hub::storage::Answer;
-use vitrine_core::hub::{HubConfig, StoreOp};
+use vitrine_core::hub::{HubConfig, Input, SiteSettings, StoreOp};
 use vitrine_core::protocol::*;
 use vitrine_core::store::conversations::Restored;
 
@@ -66,10 +66,12 @@ fn pending_then_taken(b: &mut Bench) -> String {
         "Bo no longer sees Ada's active conversation: he gets its ID alone"
     );
     assert!(out.summary(2).is_none(), "and nothing of what it says");
-    assert!(out
-        .visitor_messages(10)
-        .iter()
-        .any(|m| text(m) == "Ada joined the conversation"));
+    // What happened, for each UI to say in its language, and the same in English.
+    assert!(out.visitor_messages(10).iter().any(|m| m.body
+        == MessageBody::Event {
+            text: "Ada joined the conversation".into(),
+            event: Some(ChatEvent::Joined { name: "Ada".into() }),
+        }));
     id
 }
 
@@ -153,6 +155,38 @@ fn typing_preview_goes_to_the_agent_and_only_typing_state_to_the_visitor() {
     assert!(out
         .to_visitor(10)
         .contains(&VisitorServerFrame::AgentTyping { typing: false }));
+}
+
+#[test]
+fn a_site_without_typing_preview_keeps_drafts_from_agents_and_tells_widgets_its_language() {
+    let mut b = bench();
+    b.input(Input::SiteSettings(SiteSettings {
+        language: Some(Language::Fr),
+        typing_preview: false,
+        ..SiteSettings::default()
+    }));
+    let out = b.visitor(&Visitor::new(11, "visitor-2"));
+    assert!(out.to_visitor(11).iter().any(|f| matches!(
+        f,
+        VisitorServerFrame::Welcome {
+            language: Some(Language::Fr),
+            typing_preview: false,
+            ..
+        }
+    )));
+    pending_then_taken(&mut b);
+    // Even a widget that sends drafts anyway gets none of them through.
+    let out = b.visitor_does(
+        &v1(),
+        VisitorFrame::Typing {
+            draft: "my card number is".into(),
+        },
+    );
+    assert!(
+        !format!("{:?}", out.0).contains("card number"),
+        "a site without typing preview lets no draft out: {:?}",
+        out.0
+    );
 }
 
 #[test]

@@ -73,9 +73,15 @@ export async function startWorker({ port, vars, ownGroup = true }) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   // Up when the Worker answers an operator path without a token (401), not just workerd.
-  while ((await fetch(`${url}/internal/stats?site=probe`).then((r) => r.status, () => 0)) !== 401) {
+  const probe = () => fetch(`${url}/internal/stats?site=probe`, { signal: AbortSignal.timeout(5000) })
+    .then((r) => r.status, () => 0);
+  while ((await probe()) !== 401) {
     if (child.exitCode !== null) throw new Error(`wrangler exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('the Worker did not answer within 120 s');
+    if (Date.now() > deadline) {
+      process.kill(ownGroup ? -child.pid : child.pid, 'SIGTERM');
+      await exited;
+      throw new Error('the Worker did not answer within 120 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

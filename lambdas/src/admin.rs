@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use vitrine_core::codec::{self, is_http_url};
 use vitrine_core::protocol::http::{
@@ -21,7 +21,7 @@ use vitrine_core::store::StoreError;
 use crate::auth::{argon2_blocking, new_password};
 use crate::{changed, hash_password, ApiError, ApiState, Backend, Changed, CurrentAgent};
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
     getrandom::fill(&mut raw).expect("the OS has a random source");
     raw.iter().map(|b| format!("{b:02x}")).collect()
@@ -70,6 +70,9 @@ async fn checked_site<S: Backend, B>(
         active: input.active,
         allowed_origins: origins,
         consultants: consultants.into_iter().collect(),
+        language: input.language,
+        typing_preview: input.typing_preview,
+        cobrowse_consent: input.cobrowse_consent,
     })
 }
 
@@ -98,12 +101,20 @@ pub async fn create_site<S: Backend, B>(
         allowed_origins: input.allowed_origins,
         consultants: input.consultants,
         calls_enabled: true,
+        language: input.language,
+        typing_preview: input.typing_preview,
+        cobrowse_consent: input.cobrowse_consent,
     };
     accounts::put_site(&state.store, &site).await?;
+    let identity = accounts::SiteIdentity {
+        secret: crate::contacts::new_identity_secret(),
+        required: true,
+    };
+    accounts::put_site_identity(&state.store, &site.site_key, &identity).await?;
     Ok((StatusCode::CREATED, Json(site)))
 }
 
-async fn admin_site<S: Backend, B>(
+pub(crate) async fn admin_site<S: Backend, B>(
     state: &ApiState<S, B>,
     me: &CurrentAgent,
     site_key: &str,
@@ -115,7 +126,7 @@ async fn admin_site<S: Backend, B>(
         .ok_or_else(|| ApiError::not_found("no such site"))
 }
 
-async fn site_changed<S, B>(state: &ApiState<S, B>, site_key: &str) {
+pub(crate) async fn site_changed<S, B>(state: &ApiState<S, B>, site_key: &str) {
     changed(
         state,
         Changed::Site {
@@ -166,11 +177,13 @@ pub async fn list_agents<S: Backend, B>(
 }
 
 /// Makes someone an agent, expert or admin of the account (A1). A person new to Vitrine
-/// gets a one-time password the admin passes on; someone who is already an agent of
+/// gets a one-time password by e-mail (K3), or, when the account has no SMTP server or
+/// sending failed, shown to the admin to pass on; someone who is already an agent of
 /// another account signs in with their own and picks this account.
 pub async fn invite_agent<S: Backend, B>(
     State(state): State<ApiState<S, B>>,
     me: CurrentAgent,
+    headers: axum::http::HeaderMap,
     Json(input): Json<InviteInput>,
 ) -> Result<(StatusCode, Json<Invited>), ApiError> {
     me.require_admin()?;
@@ -200,24 +213,31 @@ pub async fn invite_agent<S: Backend, B>(
         None => None,
     };
     match agents::create_agent(&state.store, &agent, password_hash.as_deref()).await {
-        Ok(()) if password.is_some() => {
-            // The password is the admin's to pass on, so only good for choosing one's own.
-            agents::require_password_change(&state.store, &email).await?;
+        Ok(()) => {
+            let (mut emailed, mut email_error) = (false, None);
+            let mut password = password;
+            if let Some(p) = &password {
+                // The password is only good for choosing one's own.
+                agents::require_password_change(&state.store, &email).await?;
+                match crate::mail::invite(&state, &headers, &agent, p).await {
+                    Ok(sent) => emailed = sent,
+                    Err(e) => email_error = Some(e),
+                }
+                if emailed {
+                    // It went to the agent alone; the admin never sees it.
+                    password = None;
+                }
+            }
             Ok((
                 StatusCode::CREATED,
                 Json(Invited {
                     agent: AgentProfile::from(&agent),
                     password,
+                    emailed,
+                    email_error,
                 }),
             ))
         }
-        Ok(()) => Ok((
-            StatusCode::CREATED,
-            Json(Invited {
-                agent: AgentProfile::from(&agent),
-                password,
-            }),
-        )),
         Err(StoreError::ConditionFailed) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "email_taken",

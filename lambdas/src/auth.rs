@@ -3,13 +3,13 @@
 //! hashed with a TTL and bound to one agent of one account (logout, deletion and password
 //! changes revoke them).
 
+use crate::Json;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Argon2, Block, Params};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use vitrine_core::changes;
 use vitrine_core::clock::{now_ms, secs};
 use vitrine_core::protocol::http::{AccountChoice, ChangePassword, LoginAnswer, LoginRequest};

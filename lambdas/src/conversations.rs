@@ -3,11 +3,11 @@
 //! blobs. Live traffic (new messages, typing) goes through the hub's WebSocket instead.
 //! Who may read what is `access::may_read_conversation`, the hub's rule too.
 
+use crate::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use vitrine_core::access::may_read_conversation;
 use vitrine_core::codec::validate_id;

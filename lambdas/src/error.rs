@@ -1,6 +1,5 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use vitrine_core::protocol::http::{ErrorBody, ErrorDetail};
 use vitrine_core::store::StoreError;
 
@@ -44,6 +43,24 @@ impl ApiError {
     }
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+}
+
+/// `axum::Json` whose refusals (not JSON, wrong fields, wrong content type) are API errors
+/// like any other: `{"error": {"code": "bad_request", "message": …}}` with status 400.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        Self::bad_request(rejection.body_text())
     }
 }
 

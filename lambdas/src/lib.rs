@@ -6,19 +6,25 @@
 //! - `auth`: sign in/out, who am I, change password
 //! - `conversations`: folders and search, message history, image uploads and blobs
 //! - `admin`: sites, agents, offers, canned responses, the product catalogue (A1–A3)
+//! - `contacts`: contact cards, tags, notes, tasks (K1–K5); the sites' identity secrets
+//! - `mail`: the account's SMTP server (K3)
+//! - `shop`: the shop backend's REST API (API keys; contacts upsert, read, CSV import)
 
 mod admin;
 mod auth;
+mod contacts;
 mod conversations;
 mod edge;
 mod error;
+mod mail;
 pub mod setup;
+mod shop;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Router;
 use vitrine_core::codec::validate_id;
 use vitrine_core::protocol::http::{Me, Session};
 use vitrine_core::store::accounts::{self, Site};
@@ -29,7 +35,7 @@ use vitrine_core::store::Store;
 
 pub use auth::{hash_password, CurrentAgent, SESSION_COOKIE};
 pub use edge::notify_edge;
-pub use error::ApiError;
+pub use error::{ApiError, Json};
 
 pub use vitrine_core::changes::Changed;
 
@@ -89,6 +95,63 @@ where
         .route(
             "/api/sites/{site}/visitors/{visitor_id}",
             get(visitor::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/visitors/{visitor_id}/contact",
+            get(contacts::of_visitor::<S, B>).post(contacts::create_for_visitor::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/contacts/{contact_id}",
+            get(contacts::card::<S, B>).put(contacts::edit::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/contacts/{contact_id}/tags",
+            put(contacts::set_tags::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/contacts/{contact_id}/notes",
+            post(contacts::add_note::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/contacts/{contact_id}/tasks",
+            post(contacts::add_task::<S, B>),
+        )
+        .route(
+            "/api/sites/{site}/contacts/{contact_id}/tasks/{task_id}",
+            put(contacts::update_task::<S, B>),
+        )
+        .route("/api/sites/{site}/tags", get(contacts::site_tags::<S, B>))
+        .route(
+            "/api/sites/{site}/agents",
+            get(contacts::site_agents::<S, B>),
+        )
+        .route("/api/tasks", get(contacts::my_tasks::<S, B>))
+        .route(
+            "/api/admin/mail",
+            get(mail::get::<S, B>)
+                .put(mail::put::<S, B>)
+                .delete(mail::delete::<S, B>),
+        )
+        .route("/api/admin/mail/test", post(mail::test::<S, B>))
+        .route(
+            "/api/admin/api-keys",
+            get(shop::list_keys::<S, B>).post(shop::create_key::<S, B>),
+        )
+        .route(
+            "/api/admin/api-keys/{key_id}",
+            axum::routing::delete(shop::revoke_key::<S, B>),
+        )
+        .route(
+            "/api/v1/sites/{site}/contacts/{contact_id}",
+            get(shop::read::<S, B>).put(shop::upsert::<S, B>),
+        )
+        .route(
+            "/api/v1/sites/{site}/contacts/import",
+            post(shop::import::<S, B>).layer(DefaultBodyLimit::max(2 * 1024 * 1024)),
+        )
+        .route(
+            "/api/admin/sites/{site}/identity",
+            get(contacts::identity::<S, B>).post(contacts::set_identity::<S, B>),
         )
         .route("/api/conversations", get(conversations::search::<S, B>))
         .route(

@@ -49,9 +49,23 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
                 allowed_origins: vec![],
                 consultants: vec![],
                 calls_enabled: true,
+                language: None,
+                typing_preview: true,
+                cobrowse_consent: true,
             },
         )
         .await?;
+    }
+    // K1: the demo shop's backend signs its customers with this (read from the store).
+    if accounts::site_identity(store, &demo.site_key)
+        .await?
+        .is_none()
+    {
+        let identity = accounts::SiteIdentity {
+            secret: crate::contacts::new_identity_secret(),
+            required: true,
+        };
+        accounts::put_site_identity(store, &demo.site_key, &identity).await?;
     }
     if agents::person(store, &demo.admin_email).await?.is_none() {
         let password = demo.admin_password.clone();
@@ -87,6 +101,9 @@ pub async fn seed_demo<S: Store + Sync>(store: &S, demo: &Demo) -> Result<(), cr
                     .cloned()
                     .chain(consultants)
                     .collect(),
+                language: site.language,
+                typing_preview: site.typing_preview,
+                cobrowse_consent: site.cobrowse_consent,
             };
             accounts::edit_site(store, &site, &edit).await?;
         }

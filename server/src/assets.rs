@@ -65,6 +65,10 @@ pub fn routes(web_dir: &Path) -> Router {
             "/portal",
             ServeDir::new(web_dir.join("portal")).append_index_html_on_directories(true),
         )
+        .nest_service(
+            "/mirror",
+            ServeDir::new(web_dir.join("mirror")).append_index_html_on_directories(true),
+        )
 }
 
 /// Middleware: the headers of every rule matching the request's path.

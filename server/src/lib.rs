@@ -1,7 +1,7 @@
 //! The local all-in-one server. It composes the crates and adds nothing of its own but
 //! wiring: the API router (`vitrine-lambdas`), the hub endpoints (`vitrine-edge`), the
 //! store (`vitrine-store`), the embedded media node, static files, and the demo seed so a
-//! newcomer can sign in.
+//! newcomer can sign in; the demo shop (`demo`), on its own origin.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,9 +10,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 mod assets;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+mod demo;
+use axum::http::header;
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -185,13 +185,6 @@ impl Config {
     }
 }
 
-#[derive(Clone)]
-struct DemoState {
-    dir: PathBuf,
-    widget_src: String,
-    site_key: String,
-}
-
 /// Binds the listeners and serves until aborted.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     anyhow::ensure!(
@@ -276,10 +269,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
     );
     let app = app_router(&config, &store, blobs, &hubs)?;
-    let demo = demo_router(DemoState {
+    let demo = demo::router(demo::DemoState {
         dir: config.demo_dir.clone(),
         widget_src: format!("{public_url}/widget.js"),
         site_key: config.demo_site_key.clone(),
+        store: store.clone(),
     });
     let metrics = hubs.metrics.clone();
     let operator = Router::new().route(
@@ -319,6 +313,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
         }));
     }
+    tasks.push(tokio::spawn(mailer(store.clone())));
     let media_addr = media.as_ref().map(|m| m.http_addr);
     Ok(Running {
         addr,
@@ -330,6 +325,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store,
         tasks,
     })
+}
+
+/// Sends what the hubs queued for e-mail (K3), checking the outbox every second.
+async fn mailer(store: AnyStore) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = vitrine_mail::drain(&store, vitrine_core::clock::now_ms(), 50).await {
+            tracing::warn!(error = %e, "the mailer could not read the outbox");
+        }
+    }
 }
 
 /// The demo shop's data, with its catalogue from `catalogue.json` beside its pages.
@@ -387,39 +394,4 @@ fn app_router(
             assets::apply_headers,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http()))
-}
-
-fn demo_router(state: DemoState) -> Router {
-    Router::new()
-        .route_service(
-            "/shop.css",
-            tower_http::services::ServeFile::new(state.dir.join("shop.css")),
-        )
-        .route("/", get(demo_page))
-        .route("/{page}", get(demo_page))
-        .with_state(state)
-}
-
-/// Serves a demo shop page with the widget's script tag filled in.
-async fn demo_page(
-    State(state): State<DemoState>,
-    page: Option<axum::extract::Path<String>>,
-) -> Response {
-    let name = page.map(|p| p.0).unwrap_or_else(|| "index.html".into());
-    let valid = name.ends_with(".html")
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        && !name.contains("..");
-    if !valid {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
-    }
-    match tokio::fs::read_to_string(state.dir.join(&name)).await {
-        Ok(html) => Html(
-            html.replace("{{WIDGET_SRC}}", &state.widget_src)
-                .replace("{{SITE_KEY}}", &state.site_key),
-        )
-        .into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
-    }
 }

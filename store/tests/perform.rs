@@ -55,6 +55,9 @@ async fn requests_are_answered_with_what_the_hub_needs() {
         allowed_origins: vec![],
         consultants: vec![],
         calls_enabled: true,
+        language: None,
+        typing_preview: true,
+        cobrowse_consent: true,
     };
     accounts::put_site(&store, &site).await.unwrap();
     assert_eq!(

@@ -89,8 +89,18 @@ async function waitTiles(page, root, expected, what) {
   assert.fail(`${what}: tiles are ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
 }
 
+/** The name label of `label`'s tile lies on its video (not far below it). */
+async function labelOnVideo(page, root, label) {
+  const tile = page.locator(`${root} .tile`, { hasText: label }).first();
+  const video = await tile.locator('video').boundingBox();
+  const name = await tile.locator('span').boundingBox();
+  assert.ok(video && name, `${label}: no tile`);
+  assert.ok(name.y >= video.y && name.y + name.height <= video.y + video.height + 1,
+    `${label}: label at y=${name.y}..${name.y + name.height}, video at ${video.y}..${video.y + video.height}`);
+}
+
 async function confirm(portal) {
-  await portal.locator('.call [role=dialog] [data-testid=confirm]').click();
+  await portal.locator('.call [role=alertdialog] [data-testid=confirm]').click();
 }
 
 test('V1 proactive call: setting up, preview of the agent, accept, camera off at first, in-call mark, leave with confirmation, call notes', async (t) => {
@@ -115,35 +125,52 @@ test('V1 proactive call: setting up, preview of the agent, accept, camera off at
   // P4: marked in call in the live list.
   await portal.locator(`tr.visitor[data-visitor-id="${v.id}"] .badge.incall`).waitFor();
 
-  // V3: the visitor's camera is off until they switch it on; then the agent sees it.
+  // V3: the visitor's camera is off until they switch it on: the agent sees their
+  // initials, then their video; off again, the initials come back (not a frozen frame).
   const camera = v.shop.locator(`${CALL} button`, { hasText: 'Camera' });
-  assert.equal(await camera.getAttribute('class'), '');
+  assert.equal(await camera.getAttribute('aria-pressed'), 'false');
+  const visitorTile = portal.locator('.call .tile', { hasText: v.short });
+  await visitorTile.locator('[data-testid=initials]', { hasText: 'V' }).waitFor();
   await camera.click();
-  await v.shop.locator(`${CALL} button.on`, { hasText: 'Camera' }).waitFor();
+  await v.shop.locator(`${CALL} button[aria-pressed=true]`, { hasText: 'Camera' }).waitFor();
+  await seesVideo(portal, '.call', v.short);
+  assert.equal(await visitorTile.locator('[data-testid=initials]').count(), 0);
+  await camera.click();
+  await visitorTile.locator('[data-testid=initials]').waitFor();
+  await camera.click();
   await seesVideo(portal, '.call', v.short);
 
-  // V6: layouts on both sides.
-  await portal.click('.call button[title="Full screen"]');
+  // V6: layouts on both sides, named for screen readers; the name labels stay on the videos.
+  await portal.getByRole('button', { name: 'Call full screen' }).click();
   await portal.locator('.call.full').waitFor();
-  await portal.click('.call button[title="Docked right"]');
+  assert.equal(await portal.getByRole('button', { name: 'Call full screen' }).getAttribute('aria-pressed'), 'true');
+  await labelOnVideo(portal, '.call', v.short);
+  await portal.getByRole('button', { name: 'Call docked right' }).click();
   await portal.locator('.call.docked').waitFor();
+  await labelOnVideo(portal, '.call', v.short);
+  await labelOnVideo(portal, '.call', 'You');
   // A redraw (here the layout) keeps the playing <video>: no black flash, no restart.
   const agentVideo = v.shop.locator(`${CALL} .tile`, { hasText: 'Demo admin' }).locator('video');
   await agentVideo.evaluate((video) => { video.dataset.before = 'layout'; });
-  await v.shop.locator(`${CALL} button`, { hasText: '⛶' }).click();
+  await v.shop.getByRole('button', { name: 'Call full screen' }).click();
   await v.shop.locator('[data-vitrine-call] .call.full').waitFor();
   assert.deepEqual(await agentVideo.evaluate((video) => [video.dataset.before, video.paused]), ['layout', false]);
+  await labelOnVideo(v.shop, CALL, 'Demo admin');
 
   // V5: leaving asks first; Cancel keeps the call.
   await portal.click('[data-testid=leave-call]');
-  await portal.locator('.call [role=dialog]', { hasText: 'Leave the call?' }).waitFor();
-  await portal.click('.call [role=dialog] button.ghost');
-  assert.equal(await portal.locator('.call [role=dialog]').count(), 0);
+  await portal.locator('.call [role=alertdialog]', { hasText: 'Leave the call?' }).waitFor();
+  await portal.click('.call [role=alertdialog] button.ghost');
+  assert.equal(await portal.locator('.call [role=alertdialog]').count(), 0);
   await portal.click('[data-testid=leave-call]');
   await confirm(portal);
   await portal.locator('[data-testid=call-ended]').waitFor();
   await v.shop.locator(CALL, { hasText: /ended/i }).waitFor();
   await portal.locator(`tr.visitor[data-visitor-id="${v.id}"] .badge.incall`).waitFor({ state: 'detached' });
+  // "The call ended" closes: by its button, or by itself after a few seconds.
+  await portal.click('[data-testid=close-call-ended]');
+  await portal.locator('[data-testid=call-ended]').waitFor({ state: 'detached' });
+  await v.shop.locator(CALL, { hasText: /ended/i }).waitFor({ state: 'detached', timeout: 12_000 });
 
   // C14: the chat shows when the call started and how long it lasted.
   await v.shop.click(`${W} button.launcher`);
@@ -247,7 +274,7 @@ test('V4 + V5 group call: select users, only those who accept appear, screen sha
 
   // Remove v2, with confirmation: v2 is told, and disappears for everyone.
   await portal.locator('.call .tile', { hasText: v2.short }).locator('[data-testid=remove-participant]').click();
-  await portal.locator('.call [role=dialog]', { hasText: `Remove ${v2.short} from the call?` }).waitFor();
+  await portal.locator('.call [role=alertdialog]', { hasText: `Remove ${v2.short} from the call?` }).waitFor();
   await confirm(portal);
   await v2.shop.locator(CALL, { hasText: /removed/i }).waitFor();
   await waitTiles(portal, '.call', [v1.short, `${v1.short} (screen)`], 'after removal');
@@ -294,12 +321,17 @@ test('V8 + V9 navigate during a call: the visitor follows and rejoins; only allo
   await portal.locator('[role=alert], .error', { hasText: 'allowed origins' }).first().waitFor();
   assert.equal(new URL(v.shop.url()).pathname, '/');
 
-  // On the shop: the visitor's browser goes there and the call carries on.
+  // On the shop: the visitor's browser goes there and the call carries on, with the
+  // camera the visitor had switched on still on.
+  await v.shop.locator(`${CALL} button`, { hasText: 'Camera' }).click();
+  await v.shop.locator(`${CALL} button[aria-pressed=true]`, { hasText: 'Camera' }).waitFor();
   await portal.fill('[data-testid=navigate-url]', `${server.demo}/product-lamp.html`);
   await portal.click('[data-testid=navigate]');
   await v.shop.waitForURL(`${server.demo}/product-lamp.html`);
   await seesVideo(v.shop, CALL, 'Demo admin');
   await waitTiles(portal, '.call', [v.short], 'still in call after navigation');
+  await v.shop.locator(`${CALL} button[aria-pressed=true]`, { hasText: 'Camera' }).waitFor();
+  await seesVideo(portal, '.call', v.short);
 
   // V9: hand over control; the visitor is told, browses on their own…
   await portal.locator('[data-testid=allow-interaction]').check();

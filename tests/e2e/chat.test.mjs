@@ -397,3 +397,84 @@ test('a long conversation scrolls inside itself: its header and composer stay on
   g = await geometry();
   assert.ok(g.fromBottom < 2, JSON.stringify(g));
 });
+
+test('all-day console: shortcuts for next, take, write and end; unread counts per conversation; the visitor beside the chat', async (t) => {
+  const portal = await openPortal(browser, server);
+  const first = await openShop('/product-lamp.html');
+  const second = await openShop('/product-vase.html');
+  t.after(() => Promise.all([portal, first.shop, second.shop].map((p) => p.context().close())));
+  await portal.click('[data-testid=page-chats]');
+  // With nothing open, the console lists its keys.
+  await portal.locator('[data-testid=shortcuts]', { hasText: 'Alt+N' }).waitFor();
+
+  // Two visitors wait; the first has written twice: its row says how many are unread.
+  await first.shop.click(`${W} button.launcher`);
+  await visitorSays(first.shop, 'Is the lamp dimmable?');
+  await first.shop.locator(`${W} .msg.visitor`, { hasText: 'dimmable' }).waitFor();
+  await visitorSays(first.shop, 'And does it come in white?');
+  await second.shop.click(`${W} button.launcher`);
+  await visitorSays(second.shop, 'Hello, about the vase');
+  await portal.locator('[data-testid=count-pending]', { hasText: '2' }).waitFor();
+  const firstRow = portal.locator('.conv', { hasText: 'dimmable' }).or(portal.locator('.conv', { hasText: 'white' }));
+  await firstRow.locator('[data-testid=unread]', { hasText: '2' }).waitFor();
+  assert.equal(await firstRow.locator('[data-testid=unread]').getAttribute('aria-label'), '2 unread');
+
+  // Alt+N opens the one waiting longest; reading it clears its count.
+  await portal.keyboard.press('Alt+KeyN');
+  const conversation = portal.locator('[data-testid=conversation]');
+  await conversation.locator('.msg.visitor', { hasText: 'dimmable' }).waitFor();
+  await firstRow.locator('[data-testid=unread]').waitFor({ state: 'detached' });
+
+  // Beside it, the visitor: the page they are on, their history, the call button.
+  const side = portal.locator('[data-testid=side-panel]');
+  await side.locator('[data-testid=visitor-page]', { hasText: /lamp/i }).waitFor();
+  await side.locator('[data-testid=history] li').first().waitFor();
+  if (!edge) await side.locator('[data-testid=start-call]').waitFor();
+
+  // Alt+T takes it, Alt+R puts the cursor in the composer, Enter sends.
+  await portal.keyboard.press('Alt+KeyT');
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
+  await portal.keyboard.press('Alt+KeyR');
+  assert.equal(await portal.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer');
+  await portal.keyboard.type('Yes, dimmable and in white.');
+  // The emoji picker searches every emoji by name: Enter inserts the first found, Esc
+  // goes back to the composer.
+  await portal.click('[data-testid=emoji]');
+  const picker = portal.locator('[data-testid=emoji-picker]');
+  await picker.locator('.emoji-cell').first().waitFor();
+  await portal.keyboard.type('thumbs up');
+  await picker.getByRole('button', { name: /thumbs up/ }).first().waitFor();
+  await portal.keyboard.press('Enter');
+  await portal.keyboard.press('Escape');
+  await picker.waitFor({ state: 'detached' });
+  assert.equal(await portal.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer');
+  assert.match(await portal.locator('[data-testid=composer]').inputValue(), /^Yes, dimmable and in white\.👍\uFE0F?$/u);
+  await portal.keyboard.press('Enter');
+  await first.shop.locator(`${W} .msg.agent`, { hasText: 'dimmable and in white.👍' }).waitFor();
+
+  // Alt+X asks before ending: Esc says no, the confirmation says yes.
+  await portal.keyboard.press('Alt+KeyX');
+  await portal.locator('[data-testid=end-confirm]').waitFor();
+  await portal.keyboard.press('Escape');
+  await portal.locator('[data-testid=end-confirm]').waitFor({ state: 'detached' });
+  assert.equal(await conversation.getAttribute('data-status'), 'active');
+  await portal.keyboard.press('Alt+KeyX');
+  await portal.click('[data-testid=end-confirm]');
+  await conversation.locator('[data-testid=conversation-status]', { hasText: 'closed' }).waitFor();
+
+  // Alt+N again: the next visitor's conversation, and its visitor beside it.
+  await portal.keyboard.press('Alt+KeyN');
+  await conversation.locator('.msg.visitor', { hasText: 'about the vase' }).waitFor();
+  await side.locator('[data-testid=visitor-page]', { hasText: /vase/i }).waitFor();
+
+  // The panel can be put away, and stays away for the next conversation.
+  await portal.click('[data-testid=toggle-side-panel]');
+  await side.waitFor({ state: 'detached' });
+  await portal.reload();
+  await portal.click('[data-testid=page-chats]');
+  await portal.locator('.conv').first().click();
+  await conversation.waitFor();
+  assert.equal(await portal.locator('[data-testid=toggle-side-panel]').getAttribute('aria-pressed'), 'false');
+  assert.equal(await side.count(), 0);
+  assert.deepEqual([...first.errors, ...second.errors], []);
+});

@@ -6,7 +6,8 @@
 // shop), and a Worker in workerd in front (portal, widget, every socket; /api carried to
 // that server), as `cargo xtask dev --edge` runs the product.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -75,7 +76,24 @@ async function startLambda(workerVars, serverEnv) {
   };
 }
 
+/**
+ * The local server (and, on the edge stack, a Worker in front of it and maybe the API as a
+ * Lambda). The Worker's port is picked before the server starts (the server must know its
+ * public URL), so another process may take it meanwhile: a start that fails stops what it
+ * started and tries again on new ports, at most three times.
+ */
 export async function startServer(extraArgs = []) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(extraArgs);
+    } catch (e) {
+      if (attempt === 3) throw e;
+      console.warn(`# the test stack did not start (${e.message}); trying again on new ports`);
+    }
+  }
+}
+
+async function startServerOnce(extraArgs) {
   const bin = process.env.VITRINE_BIN;
   if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
   const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
@@ -121,16 +139,28 @@ export async function startServer(extraArgs = []) {
   const { app, demo } = running;
   let lambda;
   if (worker) {
-    let apiOrigin = `http://${app}`;
-    if (LAMBDA) {
-      lambda = await startLambda(worker.vars, env);
-      apiOrigin = lambda.origin;
+    try {
+      let apiOrigin = `http://${app}`;
+      if (LAMBDA) {
+        lambda = await startLambda(worker.vars, env);
+        apiOrigin = lambda.origin;
+      }
+      worker = await startWorker({ port: worker.port, vars: { ...worker.vars, VITRINE_API_ORIGIN: apiOrigin } });
+    } catch (e) {
+      // Nothing started here may outlive the failure: a live child keeps the test file
+      // from ever exiting.
+      await lambda?.stop();
+      running.child.kill('SIGTERM');
+      await exited(running.child);
+      rmSync(dataDir, { recursive: true, force: true });
+      throw e;
     }
-    worker = await startWorker({ port: worker.port, vars: { ...worker.vars, VITRINE_API_ORIGIN: apiOrigin } });
   }
   return {
     app: worker ? worker.url : `http://${app}`,
     demo: `http://${demo}`,
+    /** The server process (benchmarks read its CPU time). */
+    pid: running.child.pid,
     /** Kills the server at once (no drain), as a crash would. */
     async crash() {
       running.child.kill('SIGKILL');
@@ -161,6 +191,20 @@ export async function launchBrowser() {
   });
 }
 
+/** One browser for the test file and a fresh server (fresh store, fresh hubs) per test,
+ *  so no test can leave state behind for the next: `env.browser`, `env.server`. */
+export function perTestServer({ calls = false } = {}) {
+  const env = { browser: undefined, server: undefined };
+  before(async () => { env.browser = await (calls ? launchCallBrowser() : launchBrowser()); });
+  after(async () => { await env.browser?.close(); });
+  beforeEach(async () => { env.server = await startServer(); });
+  afterEach(async () => {
+    await env.server?.stop();
+    env.server = undefined;
+  });
+  return env;
+}
+
 /** Signs an agent (the admin by default) in and waits until the live list is connected. */
 export async function openPortal(browser, server, who = ADMIN) {
   const context = await browser.newContext();
@@ -178,6 +222,24 @@ export function watchErrors(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   return errors;
+}
+
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** WCAG 2.2 AA problems axe-core finds on the page as it is now, serious or critical
+ *  only, inside open shadow roots too (the widget's). Each as "rule: target — summary".
+ *  `evaluate` runs outside the page's CSP, so the portal's strict policy stays on. */
+export async function accessibilityProblems(page, context = 'document') {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async (context) => {
+    const result = await window.axe.run(context === 'document' ? document : context, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${JSON.stringify(n.target)} — ${n.failureSummary.split('\n')[1]?.trim()}`) }));
+  }, context);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n}`));
 }
 
 export const CALL_KEY = 'e2e-call-key-0123456789';
@@ -224,4 +286,50 @@ export async function launchCallBrowser() {
       '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
     ],
   });
+}
+
+/** A real SMTP server (aiosmtpd, VITRINE_AIOSMTPD) on a free port, keeping what arrives in
+ *  its own maildir: `smtp.port`, `await smtp.waitFor([...parts])`, `smtp.stop()`. */
+export async function startSmtp() {
+  const bin = process.env.VITRINE_AIOSMTPD;
+  if (!bin) throw new Error('VITRINE_AIOSMTPD is not set: run the browser tests with `cargo xtask test` or `cargo xtask e2e`');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'vitrine-smtp-'));
+  const child = spawn(bin, ['-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', join(dir, 'maildir')], { stdio: 'ignore' });
+  const accepts = () => new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
+  const deadline = Date.now() + 15_000;
+  while (!(await accepts())) {
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`aiosmtpd did not listen on ${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const received = () => {
+    try {
+      return readdirSync(join(dir, 'maildir', 'new')).map((f) => readFileSync(join(dir, 'maildir', 'new', f), 'utf8'));
+    } catch {
+      return [];
+    }
+  };
+  return {
+    port,
+    received,
+    async waitFor(parts, timeout = 20_000) {
+      const until = Date.now() + timeout;
+      for (;;) {
+        const found = received().find((m) => parts.every((p) => m.includes(p)));
+        if (found) return found;
+        if (Date.now() > until) throw new Error(`no e-mail with ${JSON.stringify(parts)}; got ${received().length}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    stop() {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

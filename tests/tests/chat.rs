@@ -271,6 +271,9 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
             allowed_origins: vec![],
             consultants: vec![],
             calls_enabled: true,
+            language: None,
+            typing_preview: true,
+            cobrowse_consent: true,
         },
     )
     .await?;

@@ -490,6 +490,9 @@ async fn unknown_sites_and_unauthorised_agents_are_refused() -> Result<()> {
             allowed_origins: vec![],
             consultants: vec![],
             calls_enabled: true,
+            language: None,
+            typing_preview: true,
+            cobrowse_consent: true,
         },
     )
     .await?;

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use vitrine_core::store::accounts::{self, Account, Plan, Site};
-use vitrine_core::store::agents::{self, Agent, Role};
 use vitrine_tests::{anonymous_hello, hello, login, visitor_message, Api, Client, DEMO_SITE};
 
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
@@ -68,39 +66,7 @@ async fn a_visitor_id_seen_elsewhere_opens_nothing_of_that_visitor() -> Result<(
 async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Result<()> {
     let (server, base) = common::start_with(|_| {}).await?;
     // A second account, with its own admin and site.
-    accounts::put_account(
-        &server.store,
-        &Account {
-            account_id: "b-account".into(),
-            name: "Boutique B".into(),
-            plan: Plan::default(),
-        },
-    )
-    .await?;
-    accounts::put_site(
-        &server.store,
-        &Site {
-            site_key: "b-shop".into(),
-            account_id: "b-account".into(),
-            name: "B shop".into(),
-            active: true,
-            allowed_origins: vec![],
-            consultants: vec![],
-            calls_enabled: true,
-        },
-    )
-    .await?;
-    let boss = Agent {
-        agent_id: "agent-b-boss".into(),
-        email: "boss@b.shop".into(),
-        account_id: "b-account".into(),
-        name: "Boss".into(),
-        role: Role::Admin,
-    };
-    let hash = vitrine_lambdas::hash_password("boss-password");
-    agents::create_agent(&server.store, &boss, Some(&hash)).await?;
-    // B invites the demo admin: no 409, and no new password (they have one).
-    let b = Api::login(&base, "boss@b.shop", "boss-password").await?;
+    let b = common::second_account(&server, &base).await?;
     let (status, invited) = b
         .call(
             "POST",

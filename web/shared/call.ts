@@ -4,7 +4,13 @@
 // The client always makes the offers (see core/src/protocol/media.rs): it sends its microphone,
 // camera and (optionally) screen on sendonly transceivers and receives every remote
 // track on a recvonly transceiver it maps to the track's id.
-import type { CallClientFrame, CallPeer, CallRole, CallServerFrame, RemoteTrack, TrackSource } from './protocol';
+import type { CallClientFrame, CallEnd, CallPeer, CallRole, CallServerFrame, RemoteTrack, TrackSource } from './protocol';
+
+/** Why a session is over: as the hub says it (`CallEnd`), or the connection's own end. */
+export type SessionEnd = CallEnd | 'connection_closed' | 'media_failed';
+
+/** V10: why calls cannot work in this browser. */
+export type CallProblem = 'no_webrtc' | 'no_devices';
 import { PING_EVERY_MS } from './socket';
 
 export interface CallJoin {
@@ -21,6 +27,9 @@ export interface RemoteMedia {
   role: CallRole;
   /** Microphone + camera. */
   main: MediaStream | null;
+  /** Whether the camera is on: off, its transceiver goes inactive and the node drops the
+   *  track, so the far end shows initials instead of a frozen last frame. */
+  camera: boolean;
   screen: MediaStream | null;
 }
 
@@ -28,16 +37,19 @@ export interface CallCallbacks {
   /** Remote participants and their media changed. */
   onChange(remotes: RemoteMedia[]): void;
   /** The call is over for this participant (ended, removed, node stopping, failure). */
-  onEnded(reason: string): void;
+  onEnded(reason: SessionEnd): void;
   onError?(code: string, message: string): void;
 }
 
-/** V10: null when calls can work in this browser, else a message to show. */
-export function callSupportProblem(): string | null {
-  if (typeof RTCPeerConnection === 'undefined') return 'This browser cannot make calls (no WebRTC). Try a recent Chrome, Edge, Firefox or Safari.';
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    return 'This page cannot use a camera or microphone (it needs https, or a browser that allows it).';
-  }
+/** What a tile shows when the camera is off: "Demo admin" → "DA". */
+export function initials(name: string): string {
+  return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('');
+}
+
+/** V10: null when calls can work in this browser, else why not (each UI words it). */
+export function callSupportProblem(): CallProblem | null {
+  if (typeof RTCPeerConnection === 'undefined') return 'no_webrtc';
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return 'no_devices';
   return null;
 }
 
@@ -65,9 +77,9 @@ export class CallSession {
       this.ping = setInterval(() => this.send({ type: 'ping' }), PING_EVERY_MS);
     };
     this.ws.onmessage = (e) => this.onFrame(JSON.parse(String(e.data)) as CallServerFrame);
-    this.ws.onclose = () => this.finish('The call connection closed.');
+    this.ws.onclose = () => this.finish('connection_closed');
     this.pc.onconnectionstatechange = () => {
-      if (this.pc.connectionState === 'failed') this.finish('The media connection failed.');
+      if (this.pc.connectionState === 'failed') this.finish('media_failed');
     };
   }
 
@@ -75,11 +87,11 @@ export class CallSession {
   async publish(opts: { microphone: boolean; camera: boolean }): Promise<void> {
     if (this.join.role === 'preview') return;
     const mic = this.pc.addTransceiver('audio', { direction: 'sendonly' });
-    const cam = this.pc.addTransceiver('video', { direction: 'sendonly' });
+    const cam = this.pc.addTransceiver('video', { direction: opts.camera ? 'sendonly' : 'inactive' });
     this.senders.set('microphone', mic);
     this.senders.set('camera', cam);
     if (opts.microphone) await this.setMicrophone(true);
-    if (opts.camera) await this.setCamera(true);
+    if (opts.camera) await this.device('video', true, 'camera');
     await this.negotiate();
   }
 
@@ -97,7 +109,16 @@ export class CallSession {
   }
 
   setMicrophone(on: boolean) { return this.device('audio', on, 'microphone'); }
-  setCamera(on: boolean) { return this.device('video', on, 'camera'); }
+  /** The camera is published only while on (see `RemoteMedia.camera`), so switching it
+   *  renegotiates; the microphone only swaps its track. */
+  async setCamera(on: boolean): Promise<boolean> {
+    const t = this.senders.get('camera');
+    if (!t) return false;
+    const result = await this.device('video', on, 'camera');
+    t.direction = result ? 'sendonly' : 'inactive';
+    await this.negotiate();
+    return result;
+  }
   get microphoneOn() { return !!this.senders.get('microphone')?.sender.track; }
   get cameraOn() { return !!this.senders.get('camera')?.sender.track; }
   get screenOn() { return !!this.senders.get('screen')?.sender.track; }
@@ -128,8 +149,8 @@ export class CallSession {
   /** Host: remove a participant (V5). */
   remove(participant: string) { this.send({ type: 'remove', participant }); }
   /** Host: end the call for everyone. */
-  end() { this.send({ type: 'end' }); this.finish('You ended the call.'); }
-  leave() { this.send({ type: 'leave' }); this.finish('You left the call.'); }
+  end() { this.send({ type: 'end' }); this.finish('ended'); }
+  leave() { this.send({ type: 'leave' }); this.finish('left'); }
 
   private queued: string[] = [];
 
@@ -139,7 +160,7 @@ export class CallSession {
     else if (this.ws.readyState === WebSocket.CONNECTING) this.queued.push(text);
   }
 
-  private finish(reason: string) {
+  private finish(reason: SessionEnd) {
     if (this.over) return;
     this.over = true;
     clearInterval(this.ping);
@@ -161,8 +182,9 @@ export class CallSession {
       case 'peer_left': this.peers.delete(frame.participant); this.emit(); break;
       case 'tracks': this.remoteTracks = frame.tracks; void this.negotiate(); break;
       case 'answer': this.answer?.(frame.sdp); break;
-      case 'removed': this.finish('The agent removed you from the call.'); break;
-      case 'ended': this.finish(frame.reason); break;
+      case 'removed': this.finish('removed'); break;
+      // The node's reason is for logs; the hub tells each side why in its own frame.
+      case 'ended': this.finish('ended'); break;
       case 'error': this.cb.onError?.(frame.code, frame.message); break;
       case 'pong': break;
     }
@@ -215,11 +237,13 @@ export class CallSession {
         const t = this.receiving.get(`${peer.participant}/${source}`);
         return t ? [t.receiver.track] : [];
       };
-      const main = [...tracks('microphone'), ...tracks('camera')];
+      const camera = tracks('camera');
+      const main = [...tracks('microphone'), ...camera];
       const screen = tracks('screen');
       remotes.push({
         participant: peer.participant, name: peer.name, role: peer.role,
         main: main.length ? new MediaStream(main) : null,
+        camera: camera.length > 0,
         screen: screen.length ? new MediaStream(screen) : null,
       });
     }

@@ -34,7 +34,7 @@ page_url: string,
 /**
  * Name and e-mail from the "leave a message" form, both optional.
  */
-contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", } | { "type": "call_request", cancel: boolean, } | { "type": "call_answer", call_id: string, accept: boolean, } | { "type": "call_hangup", call_id: string, };
+contact: Contact | null, } | { "type": "typing", draft: string, } | { "type": "end_conversation", } | { "type": "call_request", cancel: boolean, } | { "type": "call_answer", call_id: string, accept: boolean, } | { "type": "call_hangup", call_id: string, } | { "type": "identify", identity: Identity, signature: string | null, } | { "type": "track", event: ShopEvent, } | { "type": "transcript", conversation_id: string, email: string, } | { "type": "cobrowse_consent", accept: boolean, } | { "type": "cobrowse_stop", } | { "type": "cobrowse_events", seq: number, chunk: string, last: boolean, };
 
 export type VisitorCredential = { visitor_id: string, signature: string, };
 
@@ -62,9 +62,17 @@ calls: boolean,
 /**
  * C9: this visitor is blocked here (no chat, no call requests).
  */
-blocked: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, } | { "type": "call_invite", call_id: string, agent_name: string, preview: CallJoinInfo, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_closed", call_id: string, reason: string, } | { "type": "call_requested", pending: boolean, } | { "type": "call_busy", } | { "type": "blocked", blocked: boolean, } | { "type": "calls", enabled: boolean, } | { "type": "navigate", url: string, } | { "type": "interaction", allowed: boolean, };
+blocked: boolean, 
+/**
+ * B4: the language the site's admin chose for the widget; `null`: the browser's.
+ */
+language: Language | null, 
+/**
+ * C4: whether the widget sends drafts as the visitor types (and says so).
+ */
+typing_preview: boolean, } | { "type": "availability", agents_available: boolean, } | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation", conversation: VisitorConversation, messages: Array<ChatMessage>, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "agent_typing", typing: boolean, } | { "type": "call_invite", call_id: string, agent_name: string, preview: CallJoinInfo, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_closed", call_id: string, reason: CallEnd, } | { "type": "call_requested", pending: boolean, } | { "type": "call_busy", } | { "type": "blocked", blocked: boolean, } | { "type": "calls", enabled: boolean, } | { "type": "navigate", url: string, } | { "type": "interaction", allowed: boolean, } | { "type": "transcript_queued", email: string, } | { "type": "cobrowse_request", agent_name: string, } | { "type": "cobrowse_start", agent_name: string, } | { "type": "cobrowse_snapshot", } | { "type": "cobrowse_end", } | { "type": "cobrowse_point", x: number, y: number, agent_name: string, };
 
-export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, } | { "type": "call_start", visitor_ids: Array<string>, } | { "type": "call_accept", visitor_id: string, } | { "type": "call_add", call_id: string, visitor_ids: Array<string>, } | { "type": "call_remove", call_id: string, visitor_id: string, } | { "type": "call_end", call_id: string, } | { "type": "navigate", visitor_id: string, url: string, } | { "type": "set_interaction", call_id: string, allowed: boolean, } | { "type": "set_calls", enabled: boolean, };
+export type AgentFrame = { "type": "set_availability", available: boolean, } | { "type": "ping", } | { "type": "start_conversation", visitor_id: string, client_id: string, body: MessageBody, } | { "type": "take", conversation_id: string, } | { "type": "send_message", conversation_id: string, client_id: string, body: MessageBody, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "mark_read", conversation_id: string, seq: number, } | { "type": "transfer", conversation_id: string, to_agent_id: string, } | { "type": "end", conversation_id: string, } | { "type": "reopen", conversation_id: string, } | { "type": "block", visitor_id: string, blocked: boolean, } | { "type": "call_start", visitor_ids: Array<string>, } | { "type": "call_accept", visitor_id: string, } | { "type": "call_add", call_id: string, visitor_ids: Array<string>, } | { "type": "call_remove", call_id: string, visitor_id: string, } | { "type": "call_end", call_id: string, } | { "type": "navigate", visitor_id: string, url: string, } | { "type": "set_interaction", call_id: string, allowed: boolean, } | { "type": "set_calls", enabled: boolean, } | { "type": "cobrowse_start", visitor_id: string, } | { "type": "cobrowse_stop", visitor_id: string, } | { "type": "cobrowse_point", visitor_id: string, x: number, y: number, };
 
 export type AgentServerFrame = { "type": "snapshot", visitors: Array<LiveVisitor>, availability: AgentAvailability, 
 /**
@@ -78,7 +86,7 @@ agents: Array<OnlineAgent>,
 /**
  * Visitors blocked on this site (C9).
  */
-blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, } | { "type": "conversation_hidden", conversation_id: string, owner: AgentRef | null, } | { "type": "transferred_to_you", conversation_id: string, from: AgentRef, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: string, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, };
+blocked: Array<string>, server_now: number, } | { "type": "visitors_changed", upserts: Array<LiveVisitor>, removed: Array<string>, server_now: number, } | { "type": "availability" } & AgentAvailability | { "type": "pong" } | { "type": "error" } & ErrorFrame | { "type": "conversation_changed", conversation: ConversationSummary, } | { "type": "conversation_hidden", conversation_id: string, owner: AgentRef | null, } | { "type": "transferred_to_you", conversation_id: string, from: AgentRef, } | { "type": "message", message: ChatMessage, } | { "type": "message_ack", conversation_id: string, client_id: string, seq: number, } | { "type": "typing_preview", conversation_id: string, draft: string, } | { "type": "agents", agents: Array<OnlineAgent>, } | { "type": "blocked", visitors: Array<string>, } | { "type": "call_changed", call: CallSummary, } | { "type": "call_join", call_id: string, join: CallJoinInfo, } | { "type": "call_ended", call_id: string, reason: CallEnd, } | { "type": "missed_call", visitor_id: string, at: number, } | { "type": "calls", available: boolean, enabled: boolean, } | { "type": "cobrowse", visitor_id: string, state: CobrowseState, } | { "type": "cobrowse_events", visitor_id: string, seq: number, chunk: string, last: boolean, };
 
 export type AgentAvailability = { 
 /**
@@ -115,7 +123,11 @@ call_requested: boolean,
 /**
  * P7: unread chat messages (filled by the chat feature).
  */
-unread: number, };
+unread: number, 
+/**
+ * K1: who the shop says this visitor is; `None`: not identified (K5).
+ */
+contact: ContactRef | null, };
 
 export type CurrentPage = { url: string, title: string, opened_at: number, };
 
@@ -175,7 +187,9 @@ page_url: string | null, at: number, };
 
 export type Author = { "kind": "visitor" } | { "kind": "agent", agent_id: string, name: string, } | { "kind": "system" };
 
-export type MessageBody = { "kind": "text", text: string, } | { "kind": "image", blob_id: string, } | { "kind": "offer", title: string, text: string, image_url: string | null, link_url: string, } | { "kind": "product", name: string, brand: string, price: string, image_url: string | null, url: string, } | { "kind": "event", text: string, };
+export type MessageBody = { "kind": "text", text: string, } | { "kind": "image", blob_id: string, } | { "kind": "offer", title: string, text: string, image_url: string | null, link_url: string, } | { "kind": "product", name: string, brand: string, price: string, image_url: string | null, url: string, } | { "kind": "event", text: string, event?: ChatEvent, };
+
+export type ChatEvent = { "type": "joined", name: string, } | { "type": "transferred", from: string, to: string, } | { "type": "ended", by: string | null, } | { "type": "reopened", name: string, } | { "type": "call_started", agent: string, } | { "type": "call_ended", seconds: number, };
 
 export type OnlineAgent = { agent_id: string, name: string, expert: boolean, available: boolean, };
 
@@ -186,6 +200,8 @@ export type CallJoinInfo = {
  * ws(s)://…/ws/call
  */
 url: string, room: string, token: string, role: CallRole, };
+
+export type CallEnd = "ended" | "cancelled" | "declined" | "left" | "removed" | "answered_elsewhere";
 
 export type CallParticipantState = "invited" | "joined" | "declined" | "left" | "removed";
 
@@ -267,7 +283,22 @@ consultants: Array<string>,
  * V11: calls offered to visitors (an agent's switch; the account's plan decides
  * whether calls exist at all).
  */
-calls_enabled: boolean, };
+calls_enabled: boolean, 
+/**
+ * B4: the widget's language, forced by an admin; `None` follows the visitor's browser.
+ */
+language: Language | null, 
+/**
+ * C4: agents see what visitors type before they send it. Off, the hub drops drafts
+ * and the widget stops sending them.
+ */
+typing_preview: boolean, 
+/**
+ * P8: agents view a visitor's page only after the visitor accepts (on by default).
+ */
+cobrowse_consent: boolean, };
+
+export type Language = "en" | "fr" | "pl";
 
 export type Role = "admin" | "agent" | "expert";
 
@@ -344,10 +375,166 @@ export type Gallery = { products: Array<Product>, brands: Array<string>, categor
 
 export type Imported = { imported: number, };
 
-export type SiteInput = { name: string, active: boolean, allowed_origins: Array<string>, consultants: Array<string>, };
+export type SiteInput = { name: string, active: boolean, allowed_origins: Array<string>, consultants: Array<string>, 
+/**
+ * B4: force the widget's language (absent or null: the visitor's browser decides).
+ */
+language: Language | null, 
+/**
+ * C4: agents see visitors' drafts as they type.
+ */
+typing_preview: boolean, 
+/**
+ * P8: agents view a visitor's page only after the visitor accepts.
+ */
+cobrowse_consent: boolean, };
 
 export type InviteInput = { email: string, name: string, role: Role, };
 
-export type Invited = { agent: AgentProfile, password: string | null, };
+export type Invited = { agent: AgentProfile, 
+/**
+ * Shown once when it could not be e-mailed (no SMTP server, or sending failed).
+ */
+password: string | null, 
+/**
+ * The one-time password went to the agent by e-mail (K3).
+ */
+emailed: boolean, 
+/**
+ * Why the invitation could not be e-mailed (then `password` is shown instead).
+ */
+email_error: string | null, };
 
 export type AgentUpdate = { name: string, role: Role, };
+
+export type Identity = { id: string, name: string | null, email: string | null, phone: string | null, address: string | null, };
+
+export type ShopEvent = { event_id: string, kind: ShopEventKind, 
+/**
+ * In the shop's currency units (49.9 = 49.90 €).
+ */
+value: number, currency: string | null, 
+/**
+ * The products' page URLs (matched to the catalogue by URL).
+ */
+items: Array<string>, };
+
+export type ShopEventKind = "cart" | "purchase";
+
+export type ContactRef = { contact_id: string, name: string | null, email: string | null, };
+
+export type CobrowseState = "waiting" | "viewing" | "refused" | "stopped" | "gone" | "degraded";
+
+export type ContactProfile = { contact_id: string, name: string | null, email: string | null, phone: string | null, address: string | null, tags: Array<string>, 
+/**
+ * Identified with a valid signature (or by an agent), not merely claimed.
+ */
+verified: boolean, created_at: number, updated_at: number, };
+
+export type ContactEdit = { name: string | null, email: string | null, phone: string | null, address: string | null, };
+
+export type Note = { note_id: string, author: AgentRef, text: string, at: number, };
+
+export type Task = { task_id: string, site: string, contact_id: string, 
+/**
+ * The contact's name when the task was made (the task list shows it).
+ */
+contact_name: string | null, title: string, assignee: AgentRef, 
+/**
+ * `YYYY-MM-DD`, the shop's calendar day.
+ */
+due: string | null, done: boolean, created_by: AgentRef, created_at: number, };
+
+export type Score = { value: number, visits: number, page_views: number, last_seen_at: number | null, 
+/**
+ * The value of the last cart not followed by a purchase in its visit.
+ */
+cart_value: number, purchases: number, };
+
+export type ViewedProduct = { product: Product, at: number, };
+
+export type AbandonedCart = { value: number, currency: string | null, 
+/**
+ * The cart's products found in the catalogue, then any other URLs as they came.
+ */
+products: Array<Product>, at: number, };
+
+export type ContactCard = { profile: ContactProfile, site: string, 
+/**
+ * The browsers identified as this contact, most recent first.
+ */
+visitors: Array<string>, notes: Array<Note>, tasks: Array<Task>, score: Score, recently_viewed: Array<ViewedProduct>, abandoned_cart: AbandonedCart | null, 
+/**
+ * K3: e-mails sent to the contact, most recent first.
+ */
+emails: Array<EmailRecord>, 
+/**
+ * K4: catalogue products shoppers viewed next after what this contact viewed
+ * ([`crate::recommend`]), best first; never one they saw or have in the cart.
+ */
+recommended: Array<Product>, };
+
+export type SiteIdentity = { 
+/**
+ * What the shop's backend signs its users' IDs with ([`crate::identity::sign`]).
+ */
+secret: string, 
+/**
+ * Refuse identities without a valid signature. Off, anyone can claim any customer's
+ * card: only for shops that cannot sign yet.
+ */
+required: boolean, };
+
+export type VisitorContact = { card: ContactCard | null, };
+
+export type TagsInput = { tags: Array<string>, };
+
+export type NoteInput = { text: string, };
+
+export type TaskInput = { title: string, assignee_id: string, 
+/**
+ * `YYYY-MM-DD`.
+ */
+due: string | null, };
+
+export type TaskUpdate = { done: boolean, };
+
+export type IdentityInput = { required: boolean, rotate: boolean, };
+
+export type SmtpSecurity = "none" | "start_tls" | "tls";
+
+export type MailStatus = "queued" | "sent" | "failed";
+
+export type EmailRecord = { mail_id: string, to: string, subject: string, status: MailStatus, queued_at: number, 
+/**
+ * When it was sent, or given up.
+ */
+done_at: number | null, 
+/**
+ * Why the last try failed (the SMTP server's words).
+ */
+error: string | null, };
+
+export type MailSettingsView = { configured: boolean, host: string, port: number, security: SmtpSecurity, username: string | null, has_password: boolean, from: string, };
+
+export type MailSettingsInput = { host: string, port: number, security: SmtpSecurity, username: string | null, password?: string, from: string, };
+
+export type MailTestInput = { to: string, };
+
+export type Scope = "contacts:read" | "contacts:write";
+
+export type ApiKey = { key_id: string, account_id: string, name: string, scopes: Array<Scope>, created_at: number, 
+/**
+ * Who made it (an admin's name).
+ */
+created_by: string, };
+
+export type ApiKeyInput = { name: string, scopes: Array<Scope>, };
+
+export type NewApiKey = { key: ApiKey, token: string, };
+
+export type ContactUpsert = { name: string | null, email: string | null, phone: string | null, address: string | null, tags: Array<string> | null, };
+
+export type RowError = { row: number, message: string, };
+
+export type ContactsImported = { imported: number, errors: Array<RowError>, };

@@ -34,6 +34,11 @@ export class LiveSocket {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Bytes sent but not yet on the network (backpressure for co-browsing). */
+  get buffered(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   send(text: string): boolean {
     if (!this.open) return false;
     this.ws!.send(text);

@@ -15,14 +15,12 @@ pub const TEMPLATE: &str = "infra/aws/template.yaml";
 
 /// The virtualenv holding [`TOOLS`], made once.
 fn tools(cache: &Path) -> Result<PathBuf> {
-    let venv = cache.join("vitrine-iac-cfnlint1.58.0-checkov3.3.30");
-    if !venv.join("bin/checkov").exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(TOOLS))?;
-    }
-    Ok(venv.join("bin"))
+    crate::venv::tools(
+        cache,
+        "vitrine-iac-cfnlint1.58.0-checkov3.3.30",
+        TOOLS,
+        "checkov",
+    )
 }
 
 pub fn check(root: &Path, cache: &Path) -> Result<()> {

@@ -24,7 +24,9 @@ mod iac;
 mod lambda;
 mod moto;
 mod package;
+mod smtp;
 mod toolchain;
+mod venv;
 mod wasm;
 
 use std::path::{Path, PathBuf};
@@ -246,6 +248,7 @@ fn test() -> Result<()> {
         .env("VITRINE_DYNAMODB_ENDPOINT", &endpoint)
         .env("VITRINE_S3_ENDPOINT", &s3)
         .env("VITRINE_CARGO_LAMBDA", &cargo_lambda)
+        .env("VITRINE_AIOSMTPD", smtp::aiosmtpd(&cache_dir())?)
         .current_dir(&root))?;
 
     // 3. The infrastructure, offline: template lint and security scan, the Worker's
@@ -329,7 +332,13 @@ fn build_bins() -> Result<()> {
 }
 
 /// The browser tests that also run against the Worker.
-const EDGE_E2E: &[&str] = &["tests/e2e/presence.test.mjs", "tests/e2e/chat.test.mjs"];
+const EDGE_E2E: &[&str] = &[
+    "tests/e2e/presence.test.mjs",
+    "tests/e2e/chat.test.mjs",
+    "tests/e2e/languages.test.mjs",
+    "tests/e2e/contacts.test.mjs",
+    "tests/e2e/cobrowse.test.mjs",
+];
 
 /// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time); with
 /// a DynamoDB endpoint, [`EDGE_E2E`] against the Worker (built first).
@@ -378,6 +387,7 @@ fn browser_tests_with(
             "VITRINE_MEDIALOAD_BIN",
             target_dir().join("debug/vitrine-mediaload"),
         )
+        .env("VITRINE_AIOSMTPD", smtp::aiosmtpd(&cache_dir())?)
         .current_dir(root()))
 }
 
@@ -430,9 +440,29 @@ fn check_widget_size(root: &Path) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     let kind = match args.first().map(String::as_str) {
+        // Offline: no server, no web build.
+        Some("recommend") => {
+            return run(cargo()
+                .args(["run", "--release", "-q", "-p", "vitrine-tests", "--bin", "vitrine-recbench", "--"])
+                .args(&args[1..])
+                .current_dir(root()));
+        }
+        // In Chromium, against the release server.
+        Some("cobrowse") => {
+            web()?;
+            run(cargo()
+                .args(["build", "--release", "-p", "vitrine-server", "-p", "vitrine-media-node"])
+                .current_dir(root()))?;
+            let release = target_dir().join("release");
+            return run(with_web_dirs(&mut Command::new("node"))
+                .arg("tests/bench/cobrowse.mjs")
+                .env("VITRINE_BIN", release.join("vitrine"))
+                .env("VITRINE_MEDIA_BIN", release.join("vitrine-media-node"))
+                .current_dir(root()));
+        }
         Some(kind @ ("presence" | "chat" | "media" | "memory")) => kind,
         _ => bail!(
-            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60] [--target local|edge]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30] [--target local|edge]\n       cargo xtask bench memory [--visitors 10000,50000]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]"
+            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60] [--target local|edge]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30] [--target local|edge]\n       cargo xtask bench memory [--visitors 10000,50000]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]\n       cargo xtask bench recommend [--sessions 1000,10000,100000]\n       cargo xtask bench cobrowse"
         ),
     };
     let root = root();

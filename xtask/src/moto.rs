@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::children::{free_port, Children};
-use crate::run;
 
 const PACKAGE: &str = "moto[server]==5.2.5";
 
 /// Starts moto's S3 server and returns its endpoint URL.
 pub fn start(cache: &Path, children: &mut Children) -> Result<String> {
-    let venv = cache.join("vitrine-moto-5.2.5");
-    let server = venv.join("bin/moto_server");
-    if !server.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        run(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PACKAGE,
-        ]))?;
-    }
+    let server = crate::venv::tools(cache, "vitrine-moto-5.2.5", &[PACKAGE], "moto_server")?
+        .join("moto_server");
     let port = free_port()?;
     children.spawn(
         Command::new(&server)

@@ -40,7 +40,7 @@ const HOST: &str = "host";
 
 /// What the site's record says about calls and navigation (see
 /// [`crate::access::SiteRecord::settings`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteSettings {
     pub allowed_origins: Vec<String>,
     /// V11: the account's plan includes calls.
@@ -49,6 +49,30 @@ pub struct SiteSettings {
     pub calls_enabled: bool,
     /// Agents (not admins) assigned to the site; others lose their sockets.
     pub consultants: Vec<String>,
+    /// B4: the widget's language if an admin forced one.
+    pub language: Option<crate::store::accounts::Language>,
+    /// C4: whether agents see visitors' drafts.
+    pub typing_preview: bool,
+    /// K1: how visitors' identities are checked (`None`: every identity is refused).
+    pub identity: Option<crate::store::accounts::SiteIdentity>,
+    /// P8: agents may view a visitor's page only once the visitor accepts.
+    pub cobrowse_consent: bool,
+}
+
+impl Default for SiteSettings {
+    /// A site as created: no origins, no calls, typing preview on (C4's default).
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            calls_in_plan: false,
+            calls_enabled: false,
+            consultants: Vec::new(),
+            language: None,
+            typing_preview: true,
+            identity: None,
+            cobrowse_consent: true,
+        }
+    }
 }
 
 struct Call {
@@ -76,11 +100,6 @@ pub(super) struct Calls {
 
 fn error(code: ErrorCode, message: impl Into<String>) -> FrameError {
     FrameError::new(code, message)
-}
-
-fn duration_text(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{}:{:02}", s / 60, s % 60)
 }
 
 /// `https://shop.example` of `https://shop.example/a?b` (what a page's origin is).
@@ -417,7 +436,7 @@ impl Calls {
                 } else {
                     VisitorServerFrame::CallClosed {
                         call_id: call_id.to_string(),
-                        reason: "answered in another tab".into(),
+                        reason: CallEnd::AnsweredElsewhere,
                     }
                 };
                 ctx.to_visitor_conn(other, frame);
@@ -430,7 +449,7 @@ impl Calls {
                 visitor_id,
                 VisitorServerFrame::CallClosed {
                     call_id: call_id.to_string(),
-                    reason: "You declined the call.".into(),
+                    reason: CallEnd::Declined,
                 },
             );
         }
@@ -443,7 +462,7 @@ impl Calls {
             call_id,
             visitor_id,
             CallParticipantState::Left,
-            "You left the call.",
+            CallEnd::Left,
         );
     }
 
@@ -494,7 +513,7 @@ impl Calls {
         call_id: &str,
         visitor_id: &str,
         state: CallParticipantState,
-        reason: &str,
+        reason: CallEnd,
     ) {
         let Some(seat) = self
             .calls
@@ -513,7 +532,7 @@ impl Calls {
             visitor_id,
             VisitorServerFrame::CallClosed {
                 call_id: call_id.to_string(),
-                reason: reason.to_string(),
+                reason,
             },
         );
         self.changed(ctx, call_id);
@@ -601,7 +620,7 @@ impl Calls {
             call_id,
             visitor_id,
             CallParticipantState::Removed,
-            "The agent removed you from the call.",
+            CallEnd::Removed,
         );
         Ok(())
     }
@@ -614,7 +633,7 @@ impl Calls {
         call_id: &str,
     ) -> Result<(), FrameError> {
         self.own(call_id, me)?;
-        self.end_call(ctx, call_id, "The call ended.");
+        self.end_call(ctx, call_id, CallEnd::Ended);
         Ok(())
     }
 
@@ -829,7 +848,7 @@ impl Calls {
         }
     }
 
-    fn end_call(&mut self, ctx: &mut Ctx<'_>, call_id: &str, reason: &str) {
+    fn end_call(&mut self, ctx: &mut Ctx<'_>, call_id: &str, reason: CallEnd) {
         let Some(call) = self.calls.remove(call_id) else {
             return;
         };
@@ -841,10 +860,9 @@ impl Calls {
             ctx.emit(Event::CallNote {
                 visitor_id: v.clone(),
                 agent: call.agent.clone(),
-                text: format!(
-                    "Call ended · {}",
-                    duration_text(ctx.now.saturating_sub(*joined))
-                ),
+                note: ChatEvent::CallEnded {
+                    seconds: ctx.now.saturating_sub(*joined) / 1000,
+                },
             });
         }
         for (v, seat) in &call.participants {
@@ -853,7 +871,7 @@ impl Calls {
                     v,
                     VisitorServerFrame::CallClosed {
                         call_id: call_id.to_string(),
-                        reason: reason.to_string(),
+                        reason,
                     },
                 );
             }
@@ -864,7 +882,7 @@ impl Calls {
             |a| a.identity.agent_id == agent_id,
             AgentServerFrame::CallEnded {
                 call_id: call_id.to_string(),
-                reason: reason.to_string(),
+                reason,
             },
         );
     }
@@ -878,7 +896,7 @@ impl Calls {
         }
         if let Some(call_id) = self.call_of_agent(agent_id).map(str::to_string) {
             if self.joined(&call_id).is_empty() {
-                self.end_call(ctx, &call_id, "The agent cancelled the call.");
+                self.end_call(ctx, &call_id, CallEnd::Cancelled);
             }
         }
     }
@@ -915,7 +933,9 @@ impl Calls {
                 let agent = call.agent.clone();
                 ctx.emit(Event::CallNote {
                     visitor_id,
-                    text: format!("Call started with {}", agent.name),
+                    note: ChatEvent::CallStarted {
+                        agent: agent.name.clone(),
+                    },
                     agent,
                 });
             }
@@ -935,10 +955,9 @@ impl Calls {
                 ctx.emit(Event::CallNote {
                     visitor_id: visitor_id.clone(),
                     agent: call.agent.clone(),
-                    text: format!(
-                        "Call ended · {}",
-                        duration_text(event.at.saturating_sub(joined))
-                    ),
+                    note: ChatEvent::CallEnded {
+                        seconds: event.at.saturating_sub(joined) / 1000,
+                    },
                 });
                 // Their media left (closed tab, lost network): not in the call any more.
                 if state == CallParticipantState::Joined
@@ -949,11 +968,11 @@ impl Calls {
                         &room,
                         &visitor_id,
                         CallParticipantState::Left,
-                        "",
+                        CallEnd::Left,
                     );
                 }
             }
-            CallEventKind::RoomEnded { .. } => self.end_call(ctx, &room, "The call ended."),
+            CallEventKind::RoomEnded { .. } => self.end_call(ctx, &room, CallEnd::Ended),
             CallEventKind::RoomStarted
             | CallEventKind::ParticipantJoined { .. }
             | CallEventKind::ParticipantLeft { .. } => {}

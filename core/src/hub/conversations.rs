@@ -18,6 +18,7 @@ use crate::access::may_read_conversation;
 use crate::codec::FrameError;
 use crate::protocol::*;
 use crate::store::conversations::{new_conversation_id, Restored, RECENT_MESSAGES};
+use crate::store::mail::{MailContent, OutgoingMail, MAX_ANSWERS, MAX_TRANSCRIPTS};
 use crate::store::StoreError;
 
 struct Conversation {
@@ -29,6 +30,9 @@ struct Conversation {
     delivered_seq: u64,
     /// The newest messages, in seq order, stored or on their way to the store.
     recent: VecDeque<Entry>,
+    /// E-mails queued for it (K3): transcripts asked for, answers to an absent visitor.
+    transcripts: u8,
+    answers_mailed: u8,
 }
 
 struct Entry {
@@ -49,6 +53,8 @@ pub(super) struct Conversations {
     /// Each visitor has at most one open (pending or active) conversation.
     open_by_visitor: HashMap<String, String>,
     blocked: BTreeSet<String>,
+    /// K3: the contact each identified visitor is, to record e-mails on.
+    contact_ids: HashMap<String, String>,
     /// Reopen requests waiting for the store: conversation → agent connections.
     loading: HashMap<String, Vec<ConnId>>,
     /// The agent connection that said it is typing, per conversation.
@@ -91,6 +97,7 @@ impl Conversations {
             conversations: HashMap::new(),
             open_by_visitor: HashMap::new(),
             blocked: BTreeSet::new(),
+            contact_ids: HashMap::new(),
             loading: HashMap::new(),
             typing: HashMap::new(),
             buckets: HashMap::new(),
@@ -112,6 +119,8 @@ impl Conversations {
                 id,
                 Conversation {
                     delivered_seq: summary.last_seq,
+                    transcripts: 0,
+                    answers_mailed: 0,
                     recent: stored_entries(messages),
                     stored: true,
                     summary,
@@ -168,6 +177,100 @@ impl Conversations {
     /// A visitor left the site for good.
     pub fn visitor_gone(&mut self, visitor_id: &str) {
         self.buckets.remove(visitor_id);
+        self.contact_ids.remove(visitor_id);
+    }
+
+    /// K3: the visitor is this contact (identified by the shop, or by an e-mail they gave).
+    pub fn contact_is(&mut self, visitor_id: &str, contact_id: &str) {
+        self.contact_ids
+            .insert(visitor_id.to_string(), contact_id.to_string());
+    }
+
+    /// K3: e-mail the visitor their conversation (a few times at most).
+    pub fn transcript(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        visitor_id: &str,
+        id: &str,
+        email: &str,
+    ) -> Result<(), FrameError> {
+        let contact_id = self.contact_ids.get(visitor_id).cloned();
+        let Some(conv) = self
+            .conversations
+            .get_mut(id)
+            .filter(|c| c.summary.visitor_id == visitor_id)
+        else {
+            return Err(error(ErrorCode::NotFound, "no such conversation"));
+        };
+        if conv.transcripts >= MAX_TRANSCRIPTS {
+            return Err(error(
+                ErrorCode::RateLimited,
+                "this conversation's transcript was sent already",
+            ));
+        }
+        conv.transcripts += 1;
+        let n = u64::from(conv.transcripts);
+        ctx.store(StoreOp::QueueMail(OutgoingMail {
+            mail_id: OutgoingMail::id(ctx.now, id, n),
+            site: String::new(),
+            contact_id,
+            to: email.to_string(),
+            content: MailContent::Transcript {
+                conversation_id: id.to_string(),
+            },
+            queued_at: ctx.now,
+            attempts: 0,
+            due_at: ctx.now,
+        }));
+        Ok(())
+    }
+
+    /// K3: an agent's message reached the store while the visitor has no page open: it
+    /// goes to the e-mail they gave, if any (a left message, or a shop that identified them).
+    fn mail_answer(&mut self, ctx: &mut Ctx<'_>, id: &str, message: &ChatMessage) {
+        let Author::Agent { name, .. } = &message.author else {
+            return;
+        };
+        let text = match &message.body {
+            MessageBody::Text { text } => text.clone(),
+            MessageBody::Product { name, url, .. } => format!("{name}: {url}"),
+            MessageBody::Offer {
+                title, link_url, ..
+            } => format!("{title}: {link_url}"),
+            MessageBody::Image { .. } | MessageBody::Event { .. } => return,
+        };
+        let conv = self.conversations.get_mut(id).expect("present");
+        let visitor_id = &conv.summary.visitor_id;
+        if ctx.roster.visitor_activity(visitor_id).is_some() {
+            return;
+        }
+        let Some(email) = conv.summary.contact.email.clone() else {
+            return;
+        };
+        if conv.answers_mailed >= MAX_ANSWERS {
+            return;
+        }
+        conv.answers_mailed += 1;
+        let contact_id = self
+            .contact_ids
+            .get(visitor_id)
+            .cloned()
+            .or_else(|| Some(email.to_lowercase()))
+            .filter(|c| crate::codec::validate_contact_id(c).is_ok());
+        ctx.store(StoreOp::QueueMail(OutgoingMail {
+            mail_id: OutgoingMail::id(ctx.now, id, 100 + message.seq),
+            site: String::new(),
+            contact_id,
+            to: email,
+            content: MailContent::Answer {
+                conversation_id: id.to_string(),
+                agent: name.clone(),
+                text,
+            },
+            queued_at: ctx.now,
+            attempts: 0,
+            due_at: ctx.now,
+        }));
     }
 
     // -- visitors ---------------------------------------------------------------------------
@@ -260,15 +363,7 @@ impl Conversations {
         let id = match self.open_by_visitor.get(visitor_id).cloned() {
             Some(id) => {
                 if let Some(contact) = contact {
-                    let conv = self.conversations.get_mut(&id).expect("open is present");
-                    let merged = Contact {
-                        name: contact.name.or(conv.summary.contact.name.clone()),
-                        email: contact.email.or(conv.summary.contact.email.clone()),
-                    };
-                    if merged != conv.summary.contact {
-                        conv.summary.contact = merged;
-                        self.persist(ctx, &id);
-                    }
+                    self.merge_contact(ctx, &id, contact);
                 }
                 id
             }
@@ -338,7 +433,7 @@ impl Conversations {
 
     pub fn visitor_ends(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, visitor_id: &str) {
         match self.open_by_visitor.get(visitor_id).cloned() {
-            Some(id) => self.close(ctx, &id, "The visitor ended the conversation".into()),
+            Some(id) => self.close(ctx, &id, ChatEvent::Ended { by: None }),
             None => ctx.error(conn, error(ErrorCode::NotFound, "no open conversation")),
         }
     }
@@ -508,10 +603,10 @@ impl Conversations {
         self.system_message(
             ctx,
             id,
-            format!(
-                "{} transferred the conversation to {}",
-                me.name, target.name
-            ),
+            ChatEvent::Transferred {
+                from: me.name.clone(),
+                to: target.name.clone(),
+            },
         );
         show_to_visitor(ctx, &visitor_id, view);
         self.publish(ctx, id, Some(&summary));
@@ -540,7 +635,13 @@ impl Conversations {
                 "this conversation is already closed",
             ));
         }
-        self.close(ctx, id, format!("{} ended the conversation", me.name));
+        self.close(
+            ctx,
+            id,
+            ChatEvent::Ended {
+                by: Some(me.name.clone()),
+            },
+        );
         Ok(())
     }
 
@@ -593,7 +694,13 @@ impl Conversations {
         if blocked {
             if let Some(id) = self.open_by_visitor.get(visitor_id).cloned() {
                 // The visitor reads this too: it says the chat ended, not why.
-                self.close(ctx, &id, format!("{} ended the conversation", me.name));
+                self.close(
+                    ctx,
+                    &id,
+                    ChatEvent::Ended {
+                        by: Some(me.name.clone()),
+                    },
+                );
             }
         }
         if changed {
@@ -645,7 +752,13 @@ impl Conversations {
         let visitor_id = conv.summary.visitor_id.clone();
         let view = visitor_view(&conv.summary);
         self.persist(ctx, id);
-        self.system_message(ctx, id, format!("{} joined the conversation", me.name));
+        self.system_message(
+            ctx,
+            id,
+            ChatEvent::Joined {
+                name: me.name.clone(),
+            },
+        );
         show_to_visitor(ctx, &visitor_id, view);
         self.publish(ctx, id, Some(&before));
     }
@@ -686,12 +799,14 @@ impl Conversations {
                 summary,
                 stored: false,
                 delivered_seq: 0,
+                transcripts: 0,
+                answers_mailed: 0,
                 recent: VecDeque::new(),
             },
         );
     }
 
-    fn close(&mut self, ctx: &mut Ctx<'_>, id: &str, note: String) {
+    fn close(&mut self, ctx: &mut Ctx<'_>, id: &str, note: ChatEvent) {
         let Some(conv) = self.conversations.get_mut(id) else {
             return;
         };
@@ -770,13 +885,21 @@ impl Conversations {
             id.to_string(),
             Conversation {
                 delivered_seq: last_seq,
+                transcripts: 0,
+                answers_mailed: 0,
                 recent: stored_entries(messages),
                 stored: true,
                 summary,
             },
         );
         self.persist(ctx, id);
-        self.system_message(ctx, id, format!("{} reopened the conversation", me.name));
+        self.system_message(
+            ctx,
+            id,
+            ChatEvent::Reopened {
+                name: me.name.clone(),
+            },
+        );
         self.publish(ctx, id, Some(&before));
     }
 
@@ -789,7 +912,7 @@ impl Conversations {
         ctx: &mut Ctx<'_>,
         visitor_id: &str,
         agent: &AgentRef,
-        text: String,
+        note: ChatEvent,
     ) {
         let id = match self.open_by_visitor.get(visitor_id) {
             Some(id) => id.clone(),
@@ -808,17 +931,17 @@ impl Conversations {
                 id
             }
         };
-        self.system_message(ctx, &id, text);
+        self.system_message(ctx, &id, note);
     }
 
-    fn system_message(&mut self, ctx: &mut Ctx<'_>, id: &str, text: String) {
+    fn system_message(&mut self, ctx: &mut Ctx<'_>, id: &str, note: ChatEvent) {
         let seq = self.conversations[id].summary.last_seq + 1;
         self.append(
             ctx,
             id,
             format!("system-{seq}"),
             Author::System,
-            MessageBody::Event { text },
+            note.body(),
             None,
             None,
         );
@@ -966,6 +1089,7 @@ impl Conversations {
             if let Some(conn) = sender {
                 ack(ctx, conn, id, &message.client_id, message.seq);
             }
+            self.mail_answer(ctx, id, &message);
         }
         self.publish(ctx, id, None);
         ctx.emit(Event::RowChanged(summary.visitor_id.clone()));
@@ -978,6 +1102,30 @@ impl Conversations {
                 .all(|e| e.message.seq <= conv.delivered_seq)
         {
             self.conversations.remove(id);
+        }
+    }
+
+    /// The visitor said who they are (a form, or the shop's identity): the open
+    /// conversation's name and e-mail take what is new, and the agents see it (C11).
+    pub fn visitor_identified(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, contact: Contact) {
+        if let Some(id) = self.open_by_visitor.get(visitor_id).cloned() {
+            self.merge_contact(ctx, &id, contact);
+        }
+    }
+
+    fn merge_contact(&mut self, ctx: &mut Ctx<'_>, id: &str, contact: Contact) {
+        let Some(conv) = self.conversations.get_mut(id) else {
+            return;
+        };
+        let merged = Contact {
+            name: contact.name.or(conv.summary.contact.name.clone()),
+            email: contact.email.or(conv.summary.contact.email.clone()),
+        };
+        if merged != conv.summary.contact {
+            let before = conv.summary.clone();
+            conv.summary.contact = merged;
+            self.persist(ctx, id);
+            self.publish(ctx, id, Some(&before));
         }
     }
 

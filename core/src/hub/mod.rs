@@ -40,6 +40,7 @@
 //! explicit times and no sleeps, and the same code runs in wasm32 and natively.
 
 mod calls;
+pub mod cobrowse;
 mod conversations;
 mod presence;
 pub mod resume;
@@ -56,16 +57,18 @@ use crate::access;
 use crate::codec::FrameError;
 use crate::protocol::media::{CallEvent, MediaCommand};
 use crate::protocol::*;
-use crate::store::accounts::admits_role;
+use crate::store::accounts::{admits_role, Language, SiteIdentity};
 use crate::store::agents::Role;
+use crate::store::contacts::StoredEvent;
 
 pub use calls::{CallConfig, SiteSettings};
 pub use resume::{Resumable, SeenVisitor};
 pub use storage::{StoreOp, StoreReply, StoreRequest};
 
 use calls::Calls;
+use cobrowse::Cobrowse;
 use conversations::Conversations;
-use presence::{Presence, RowMarks};
+use presence::{Identified, Presence, RowMarks};
 use roster::{Admission, AgentConn, Peer, Roster, VisitorConn};
 use storage::{Delivery, Storage};
 
@@ -248,7 +251,7 @@ enum Event {
     CallNote {
         visitor_id: String,
         agent: AgentRef,
-        text: String,
+        note: ChatEvent,
     },
     /// A durable write or a read.
     Store(StoreOp),
@@ -356,9 +359,16 @@ pub struct Hub {
     presence: Presence,
     conversations: Conversations,
     calls: Calls,
+    cobrowse: Cobrowse,
     storage: Storage,
     /// The site's consultants: agents (not admins) must be one to stay connected.
     consultants: Vec<String>,
+    /// B4: the widget's language, if an admin forced one (told to widgets on `welcome`).
+    language: Option<Language>,
+    /// C4: off, visitors' drafts never reach agents (and widgets are told not to send them).
+    typing_preview: bool,
+    /// K1: how the shop's identities are checked.
+    identity: Option<SiteIdentity>,
     visitor_key: Vec<u8>,
     /// Until the store has answered the restore request: the inputs that came meanwhile.
     restoring: Option<VecDeque<Input>>,
@@ -377,8 +387,12 @@ impl Hub {
             presence: Presence::new(&config),
             conversations: Conversations::new(&config),
             calls: Calls::new(&site, config.calls.clone()),
+            cobrowse: Cobrowse::new(),
             storage: Storage::default(),
             consultants: Vec::new(),
+            language: None,
+            typing_preview: true,
+            identity: None,
             visitor_key: config.visitor_key.clone(),
             restoring: Some(VecDeque::new()),
             touched: config.remember.then(BTreeSet::new),
@@ -594,6 +608,11 @@ impl Hub {
                 session,
                 available,
             } => self.agent_connected(conn, agent, session, available, now),
+            // P8's page events have their own budget, in bytes (`cobrowse`).
+            Input::FromVisitor {
+                conn,
+                frame: frame @ VisitorFrame::CobrowseEvents { .. },
+            } => self.visitor_frame(conn, frame, now),
             Input::FromVisitor { conn, frame } => {
                 if self.admit(conn, now) {
                     self.visitor_frame(conn, frame, now);
@@ -626,6 +645,10 @@ impl Hub {
             Input::SiteSettings(settings) => {
                 let reassigned = settings.consultants != self.consultants;
                 self.consultants = settings.consultants.clone();
+                self.language = settings.language;
+                self.typing_preview = settings.typing_preview;
+                self.cobrowse.consent_required = settings.cobrowse_consent;
+                self.identity = settings.identity.clone();
                 self.calls.settings(&mut ctx!(self, now), settings);
                 if reassigned {
                     self.enforce_assignments(now);
@@ -679,6 +702,7 @@ impl Hub {
                 self.conversations.agent_conn_closed(&mut ctx, conn);
                 self.calls
                     .agent_conn_closed(&mut ctx, &agent.identity.agent_id);
+                self.cobrowse.agent_gone(&mut ctx, conn);
             }
             None => {}
         }
@@ -849,7 +873,13 @@ impl Hub {
                 | VisitorFrame::EndConversation {}
                 | VisitorFrame::CallRequest { .. }
                 | VisitorFrame::CallAnswer { .. }
-                | VisitorFrame::CallHangup { .. } => ctx!(self, now).error(
+                | VisitorFrame::CallHangup { .. }
+                | VisitorFrame::Identify { .. }
+                | VisitorFrame::Track { .. }
+                | VisitorFrame::Transcript { .. }
+                | VisitorFrame::CobrowseConsent { .. }
+                | VisitorFrame::CobrowseStop {}
+                | VisitorFrame::CobrowseEvents { .. } => ctx!(self, now).error(
                     conn,
                     FrameError::new(ErrorCode::HelloRequired, "send hello first"),
                 ),
@@ -880,15 +910,31 @@ impl Hub {
                 text,
                 page_url,
                 contact,
-            } => self.conversations.visitor_message(
-                &mut ctx,
-                conn,
-                &visitor_id,
-                client_id,
-                text,
-                page_url,
-                contact,
-            ),
+            } => {
+                // The leave-a-message form's e-mail makes an (unverified) contact too.
+                if let Some(form) = &contact {
+                    self.claimed(&visitor_id, form, now);
+                }
+                let mut ctx = ctx!(self, now);
+                // An identified visitor's conversation is found by their name and e-mail (C11).
+                let contact = contact.or_else(|| {
+                    self.presence.identity(&visitor_id).map(|i| Contact {
+                        name: i.name.clone(),
+                        email: i.email.clone(),
+                    })
+                });
+                self.conversations.visitor_message(
+                    &mut ctx,
+                    conn,
+                    &visitor_id,
+                    client_id,
+                    text,
+                    page_url,
+                    contact,
+                )
+            }
+            // The site keeps drafts to the visitor: not a byte of them goes further.
+            VisitorFrame::Typing { .. } if !self.typing_preview => {}
             VisitorFrame::Typing { draft } => {
                 self.conversations
                     .visitor_typing(&mut ctx, &visitor_id, draft)
@@ -913,7 +959,157 @@ impl Hub {
             VisitorFrame::CallHangup { call_id } => {
                 self.calls.hangup(&mut ctx, &visitor_id, &call_id)
             }
+            VisitorFrame::Identify {
+                identity,
+                signature,
+            } => self.identify(conn, &visitor_id, identity, signature, now),
+            VisitorFrame::Track { event } => {
+                if let Some(visit_id) = self.presence.visit_id(&visitor_id) {
+                    let event = StoredEvent {
+                        event,
+                        visit_id: visit_id.to_string(),
+                        at: now,
+                    };
+                    ctx.store(StoreOp::Track { visitor_id, event });
+                }
+            }
+            VisitorFrame::Transcript {
+                conversation_id,
+                email,
+            } => self.transcript(conn, &visitor_id, conversation_id, email, now),
+            VisitorFrame::CobrowseConsent { accept } => {
+                self.cobrowse.consent(&mut ctx, conn, &visitor_id, accept)
+            }
+            VisitorFrame::CobrowseStop {} => self.cobrowse.visitor_stop(&mut ctx, &visitor_id),
+            VisitorFrame::CobrowseEvents { seq, chunk, last } => {
+                self.cobrowse
+                    .events(&mut ctx, conn, &visitor_id, seq, chunk, last)
+            }
         }
+    }
+
+    /// K1: a visitor not identified by the shop gave an e-mail (the leave-a-message form):
+    /// they become the unverified contact of that address, which never changes a contact
+    /// the shop vouched for (the store refuses to link it).
+    fn claimed(&mut self, visitor_id: &str, form: &Contact, now: UnixMillis) {
+        if self.presence.identity(visitor_id).is_some() {
+            return;
+        }
+        let Some(email) = form
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        else {
+            return;
+        };
+        let id = email.to_lowercase();
+        if crate::codec::validate_contact_id(&id).is_err() {
+            return;
+        }
+        let identity = Identity {
+            id,
+            name: form.name.clone().filter(|n| !n.trim().is_empty()),
+            email: Some(email.to_string()),
+            ..Identity::default()
+        };
+        let mut ctx = ctx!(self, now);
+        if self.presence.identified(visitor_id, &identity) == Identified::Changed {
+            self.conversations.contact_is(visitor_id, &identity.id);
+            ctx.store(StoreOp::Identify {
+                visitor_id: visitor_id.to_string(),
+                identity,
+                verified: false,
+                at: now,
+            });
+        }
+    }
+
+    /// K3: the visitor asks for their conversation by e-mail. The address becomes their
+    /// (unverified) contact unless the shop identified them; the e-mail is recorded there.
+    fn transcript(
+        &mut self,
+        conn: ConnId,
+        visitor_id: &str,
+        conversation_id: String,
+        email: String,
+        now: UnixMillis,
+    ) {
+        // The codec checked it is an address.
+        let email = email.trim().to_string();
+        self.claimed(
+            visitor_id,
+            &Contact {
+                name: None,
+                email: Some(email.clone()),
+            },
+            now,
+        );
+        let mut ctx = ctx!(self, now);
+        match self
+            .conversations
+            .transcript(&mut ctx, visitor_id, &conversation_id, &email)
+        {
+            Ok(()) => ctx.to_visitor_conn(conn, VisitorServerFrame::TranscriptQueued { email }),
+            Err(error) => ctx.error(conn, error),
+        }
+    }
+
+    /// K1: the shop says who this visitor is. A site that requires it (the default) takes
+    /// only identities signed with its secret; the store hears only of a change.
+    fn identify(
+        &mut self,
+        conn: ConnId,
+        visitor_id: &str,
+        identity: Identity,
+        signature: Option<String>,
+        now: UnixMillis,
+    ) {
+        let verified = match (&self.identity, &signature) {
+            (Some(site), Some(signature)) => {
+                crate::identity::verify(&site.secret, &identity.id, signature)
+            }
+            _ => false,
+        };
+        let refusal = match (&self.identity, &signature) {
+            _ if verified => None,
+            (None, _) => Some("identity verification is not set up for this site"),
+            (Some(site), None) if site.required => {
+                Some("this site requires a signed identity (signature)")
+            }
+            (Some(site), Some(_)) if site.required => {
+                Some("the identity's signature does not verify")
+            }
+            _ => None,
+        };
+        let mut ctx = ctx!(self, now);
+        if let Some(reason) = refusal {
+            return ctx.error(conn, FrameError::new(ErrorCode::Forbidden, reason));
+        }
+        match self.presence.identified(visitor_id, &identity) {
+            Identified::Same => return,
+            Identified::TooMany => {
+                let error = FrameError::new(
+                    ErrorCode::RateLimited,
+                    "this visitor changed identity too often; reload the page later",
+                );
+                return ctx.error(conn, error);
+            }
+            Identified::Changed => {}
+        }
+        let contact = Contact {
+            name: identity.name.clone(),
+            email: identity.email.clone(),
+        };
+        self.conversations
+            .visitor_identified(&mut ctx, visitor_id, contact);
+        self.conversations.contact_is(visitor_id, &identity.id);
+        ctx.store(StoreOp::Identify {
+            visitor_id: visitor_id.to_string(),
+            identity,
+            verified,
+            at: now,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -956,6 +1152,8 @@ impl Hub {
             has_conversation: self.conversations.open_of(visitor_id).is_some(),
             calls: self.calls.on(),
             blocked: self.conversations.is_blocked(visitor_id),
+            language: self.language,
+            typing_preview: self.typing_preview,
         };
         let mut ctx = ctx!(self, now);
         self.presence
@@ -964,6 +1162,7 @@ impl Hub {
         self.conversations
             .resume_visitor(&mut ctx, conn, visitor_id, chat_after_seq);
         self.calls.resume_visitor(&mut ctx, conn, visitor_id);
+        self.cobrowse.tab_opened(&mut ctx, conn, visitor_id);
     }
 
     fn agent_frame(&mut self, conn: ConnId, frame: AgentFrame, now: UnixMillis) {
@@ -1079,6 +1278,16 @@ impl Hub {
                 self.calls.set_interaction(&mut ctx, &me, &call_id, allowed)
             }
             AgentFrame::SetCalls { enabled } => self.calls.set_enabled(&mut ctx, enabled),
+            AgentFrame::CobrowseStart { visitor_id } => {
+                self.cobrowse.start(&mut ctx, conn, &me, &visitor_id)
+            }
+            AgentFrame::CobrowseStop { visitor_id } => {
+                self.cobrowse.agent_stop(&mut ctx, conn, &visitor_id);
+                Ok(())
+            }
+            AgentFrame::CobrowsePoint { visitor_id, x, y } => {
+                self.cobrowse.point(&mut ctx, conn, &me, &visitor_id, x, y)
+            }
         };
         if let Err(error) = result {
             let error = match &about {
@@ -1112,6 +1321,12 @@ impl Hub {
             } => self
                 .presence
                 .visit_counted(&mut ctx, &visitor_id, &visit_id, visit_count),
+            Delivery::ContactStored {
+                visitor_id,
+                identity,
+            } => self
+                .presence
+                .contact_stored(&mut ctx, &visitor_id, &identity),
             Delivery::MessagesStored { messages, ok } => {
                 for (conversation_id, seq) in messages {
                     self.conversations
@@ -1150,12 +1365,15 @@ impl Hub {
                 Event::CallNote {
                     visitor_id,
                     agent,
-                    text,
+                    note,
                 } => self
                     .conversations
-                    .call_note(&mut ctx, &visitor_id, &agent, text),
+                    .call_note(&mut ctx, &visitor_id, &agent, note),
                 Event::Store(op) => self.storage.request(op, &mut self.out),
-                Event::VisitorGone(visitor_id) => self.conversations.visitor_gone(&visitor_id),
+                Event::VisitorGone(visitor_id) => {
+                    self.conversations.visitor_gone(&visitor_id);
+                    self.cobrowse.visitor_gone(&mut ctx, &visitor_id);
+                }
             }
         }
         // Rows marked changed by events may be due for a flush at once.

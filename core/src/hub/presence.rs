@@ -40,6 +40,25 @@ struct Visitor {
     offline_since: Option<UnixMillis>,
     status: VisitorStatus,
     visit_count: u32,
+    /// K1: who the shop said this visitor is (after a rebuild: what the row showed).
+    identity: Option<Identity>,
+    /// The contact the row names: the identity once the store holds its card, so an agent
+    /// who opens the card on seeing the name finds it (the store answers after the hub).
+    contact: Option<ContactRef>,
+    /// How often that changed while the hub knew them (bounded: each change is written).
+    identity_changes: u8,
+}
+
+/// Identities one visitor may take while the hub knows them: a shop signs in and out a few
+/// times; more is someone making contacts (each change is a few store writes).
+pub(super) const MAX_IDENTITY_CHANGES: u8 = 5;
+
+/// What an identification did to the visitor's row.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Identified {
+    Same,
+    Changed,
+    TooMany,
 }
 
 /// List changes waiting for one agent connection's next flush.
@@ -126,7 +145,7 @@ impl Presence {
                     landing_url: page.url.clone(),
                 },
             });
-            record_page_view(ctx, visitor_id, &visit_id, &page);
+            record_page_view(ctx, visitor_id, &visit_id, &page, None);
             self.visitors.insert(
                 visitor_id.to_string(),
                 Visitor {
@@ -139,6 +158,9 @@ impl Presence {
                     offline_since: None,
                     status: VisitorStatus::Active,
                     visit_count: 0,
+                    identity: None,
+                    contact: None,
+                    identity_changes: 0,
                 },
             );
         } else {
@@ -149,10 +171,10 @@ impl Presence {
                 v.location = location;
             }
             if page.seq > v.page_seq {
-                v.page = current_page(&page, now);
+                let previous = std::mem::replace(&mut v.page, current_page(&page, now));
                 v.page_seq = page.seq;
                 let visit_id = v.visit_id.clone();
-                record_page_view(ctx, visitor_id, &visit_id, &page);
+                record_page_view(ctx, visitor_id, &visit_id, &page, Some(previous.url));
             }
         }
         self.refresh_status(ctx, visitor_id);
@@ -169,6 +191,7 @@ impl Presence {
             visit_count: v.visit_count,
             page: v.page.clone(),
             page_seq: v.page_seq,
+            contact: v.contact.clone(),
         })
     }
 
@@ -192,6 +215,14 @@ impl Presence {
                 offline_since: None,
                 status,
                 visit_count: seen.visit_count,
+                identity: seen.contact.clone().map(|c| Identity {
+                    id: c.contact_id,
+                    name: c.name,
+                    email: c.email,
+                    ..Identity::default()
+                }),
+                contact: seen.contact.clone(),
+                identity_changes: 0,
             });
         // Tabs may have been remembered at different times: the latest page wins.
         if seen.page_seq > v.page_seq {
@@ -208,10 +239,10 @@ impl Presence {
         if page.seq <= v.page_seq {
             return; // a resend, or an older tab: already recorded
         }
-        v.page = current_page(&page, ctx.now);
+        let previous = std::mem::replace(&mut v.page, current_page(&page, ctx.now));
         v.page_seq = page.seq;
         let visit_id = v.visit_id.clone();
-        record_page_view(ctx, visitor_id, &visit_id, &page);
+        record_page_view(ctx, visitor_id, &visit_id, &page, Some(previous.url));
         self.mark_changed(ctx, visitor_id);
     }
 
@@ -228,6 +259,49 @@ impl Presence {
             );
         } else {
             self.refresh_status(ctx, visitor_id);
+        }
+    }
+
+    /// Who the shop says this visitor is (K1).
+    pub fn identity(&self, visitor_id: &str) -> Option<&Identity> {
+        self.visitors.get(visitor_id)?.identity.as_ref()
+    }
+
+    /// The visit the visitor is on.
+    pub fn visit_id(&self, visitor_id: &str) -> Option<&str> {
+        Some(self.visitors.get(visitor_id)?.visit_id.as_str())
+    }
+
+    /// The shop identified the visitor; their row names them once it is stored
+    /// ([`Self::contact_stored`]).
+    pub fn identified(&mut self, visitor_id: &str, identity: &Identity) -> Identified {
+        let Some(v) = self.visitors.get_mut(visitor_id) else {
+            return Identified::Same;
+        };
+        if v.identity.as_ref() == Some(identity) {
+            return Identified::Same;
+        }
+        if v.identity_changes >= MAX_IDENTITY_CHANGES {
+            return Identified::TooMany;
+        }
+        v.identity_changes += 1;
+        v.identity = Some(identity.clone());
+        Identified::Changed
+    }
+
+    /// The store holds the contact of this identity: the row names it, unless the shop
+    /// said someone else meanwhile (that one's write comes next).
+    pub fn contact_stored(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str, identity: &Identity) {
+        let Some(v) = self.visitors.get_mut(visitor_id) else {
+            return;
+        };
+        if v.identity.as_ref() != Some(identity) {
+            return;
+        }
+        let contact = Some(contact_ref(identity));
+        if v.contact != contact {
+            v.contact = contact;
+            self.mark_changed(ctx, visitor_id);
         }
     }
 
@@ -462,8 +536,15 @@ fn schedule(
     timers.insert(at, Timer::Flush(conn));
 }
 
-fn record_page_view(ctx: &mut Ctx<'_>, visitor_id: &str, visit_id: &str, page: &PageView) {
+fn record_page_view(
+    ctx: &mut Ctx<'_>,
+    visitor_id: &str,
+    visit_id: &str,
+    page: &PageView,
+    previous_url: Option<String>,
+) {
     ctx.store(StoreOp::PageView {
+        previous_url,
         visitor_id: visitor_id.to_string(),
         page: VisitedPage {
             visit_id: visit_id.to_string(),
@@ -498,5 +579,14 @@ fn row(id: &str, v: &Visitor, marks: RowMarks) -> LiveVisitor {
         in_call: marks.in_call,
         call_requested: marks.call_requested,
         unread: marks.unread,
+        contact: v.contact.clone(),
+    }
+}
+
+fn contact_ref(identity: &Identity) -> ContactRef {
+    ContactRef {
+        contact_id: identity.id.clone(),
+        name: identity.name.clone(),
+        email: identity.email.clone(),
     }
 }

@@ -11,12 +11,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::AgentIdentity;
-use crate::protocol::{Activity, CurrentPage, Location, UnixMillis};
+use crate::protocol::{Activity, ContactRef, CurrentPage, Location, UnixMillis};
 
 /// A hibernation attachment is at most 2 KiB; a page's URL and title are cut to fit.
 const MAX_URL: usize = 800;
 const MAX_TITLE: usize = 200;
+const MAX_CONTACT_FIELD: usize = 100;
 
+// Made and handed to the adapter at once (a socket attachment holds its JSON, not this).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "side", rename_all = "snake_case")]
 pub enum Resumable {
@@ -46,12 +49,23 @@ pub struct SeenVisitor {
     pub visit_count: u32,
     pub page: CurrentPage,
     pub page_seq: u32,
+    /// K1: who the shop said they are.
+    #[serde(default)]
+    pub contact: Option<ContactRef>,
 }
 
 impl SeenVisitor {
     pub(super) fn cut(mut self) -> Self {
         cut(&mut self.page.url, MAX_URL);
         cut(&mut self.page.title, MAX_TITLE);
+        if let Some(contact) = &mut self.contact {
+            for field in [&mut contact.name, &mut contact.email]
+                .into_iter()
+                .flatten()
+            {
+                cut(field, MAX_CONTACT_FIELD);
+            }
+        }
         self
     }
 }
@@ -84,6 +98,11 @@ mod tests {
                 opened_at: u64::MAX,
             },
             page_seq: u32::MAX,
+            contact: Some(ContactRef {
+                contact_id: "c".repeat(64),
+                name: Some(long.clone()),
+                email: Some(long.clone()),
+            }),
         }
         .cut();
         let state = Resumable::Visitor {

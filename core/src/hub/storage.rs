@@ -19,9 +19,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use super::timers::Timers;
 use super::Output;
 use crate::clock::UnixMillis;
-use crate::protocol::{ChatMessage, ConversationSummary};
+use crate::protocol::{ChatMessage, ConversationSummary, Identity};
 use crate::store::browsing::{self, Visit, VisitedPage};
+use crate::store::contacts::{self, StoredEvent};
 use crate::store::conversations::{self, Restored};
+use crate::store::mail::{self, OutgoingMail};
 use crate::store::{accounts, LocalStore, StoreError, MAX_TRANSACTION_WRITES};
 
 /// A read or write the hub asks its adapter to run.
@@ -38,6 +40,8 @@ pub enum StoreOp {
     PageView {
         visitor_id: String,
         page: VisitedPage,
+        /// The page the visitor was on before, in this visit (K4's "viewed next").
+        previous_url: Option<String>,
     },
     /// A conversation not stored yet and one of its messages, in one transaction: an
     /// acknowledged message is never without its conversation.
@@ -63,6 +67,20 @@ pub enum StoreOp {
     LoadConversation {
         conversation_id: String,
     },
+    /// K1: the shop identified this visitor (signature already checked: `verified`).
+    Identify {
+        visitor_id: String,
+        identity: Identity,
+        verified: bool,
+        at: UnixMillis,
+    },
+    /// K4: a shop event of this visitor's.
+    Track {
+        visitor_id: String,
+        event: StoredEvent,
+    },
+    /// K3: an e-mail for the mailer (its `site` is filled in by [`perform`]).
+    QueueMail(OutgoingMail),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +97,8 @@ pub enum Answer {
     /// Visits this visitor has made, including the one just written.
     VisitCount(u32),
     Conversation(Option<(ConversationSummary, Vec<ChatMessage>)>),
+    /// Whether an identification linked the visitor to the contact.
+    Identified(contacts::Identified),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,11 +123,13 @@ pub async fn perform<S: LocalStore + ?Sized>(
                 .await
                 .map(Answer::VisitCount)
         }
-        StoreOp::PageView { visitor_id, page } => {
-            browsing::record_page_view(store, site, &visitor_id, &page)
-                .await
-                .map(|_| Answer::Done)
-        }
+        StoreOp::PageView {
+            visitor_id,
+            page,
+            previous_url,
+        } => browsing::record_page_view(store, site, &visitor_id, &page, previous_url.as_deref())
+            .await
+            .map(|_| Answer::Done),
         StoreOp::Open { summary, message } => {
             conversations::open_conversation(store, site, &summary, &message)
                 .await
@@ -133,6 +155,32 @@ pub async fn perform<S: LocalStore + ?Sized>(
                 Err(e) => Err(e),
             }
         }
+        StoreOp::Identify {
+            visitor_id,
+            identity,
+            verified,
+            at,
+        } => contacts::identify(store, site, &visitor_id, &identity, verified, at)
+            .await
+            .map(Answer::Identified),
+        StoreOp::Track { visitor_id, event } => {
+            contacts::record_event(store, site, &visitor_id, &event)
+                .await
+                .map(|_| Answer::Done)
+        }
+        StoreOp::QueueMail(mut outgoing) => {
+            outgoing.site = site.to_string();
+            match accounts::get_site(store, site).await {
+                Ok(found) => {
+                    let name = found.map(|s| s.name).unwrap_or_else(|| site.to_string());
+                    let subject = outgoing.content.subject(&name);
+                    mail::queue(store, &outgoing, &subject)
+                        .await
+                        .map(|_| Answer::Done)
+                }
+                Err(e) => Err(e),
+            }
+        }
         StoreOp::LoadConversation { conversation_id } => {
             conversations::load_conversation(store, site, &conversation_id)
                 .await
@@ -153,6 +201,11 @@ pub(super) enum Delivery {
         visit_id: String,
         visit_count: u32,
     },
+    /// The visitor's contact exists in the store now (K1).
+    ContactStored {
+        visitor_id: String,
+        identity: Identity,
+    },
     /// These messages (conversation, seq) were stored, or (`ok` false) were not.
     MessagesStored {
         messages: Vec<(String, u64)>,
@@ -170,6 +223,8 @@ enum Subject {
     Conversation(String),
     Blocked(String),
     CallsSetting,
+    /// Whom a visitor is identified as: the last identification wins.
+    Identity(String),
 }
 
 fn subject(op: &StoreOp) -> Option<Subject> {
@@ -183,7 +238,10 @@ fn subject(op: &StoreOp) -> Option<Subject> {
         | StoreOp::Visit { .. }
         | StoreOp::PageView { .. }
         | StoreOp::Messages(_)
-        | StoreOp::LoadConversation { .. } => None,
+        | StoreOp::LoadConversation { .. }
+        | StoreOp::Track { .. }
+        | StoreOp::QueueMail(_) => None,
+        StoreOp::Identify { visitor_id, .. } => Some(Subject::Identity(visitor_id.clone())),
     }
 }
 
@@ -195,7 +253,10 @@ fn retried(op: &StoreOp) -> bool {
         | StoreOp::PageView { .. }
         | StoreOp::Conversation(_)
         | StoreOp::Blocked { .. }
-        | StoreOp::CallsSetting { .. } => true,
+        | StoreOp::CallsSetting { .. }
+        | StoreOp::Identify { .. }
+        | StoreOp::Track { .. }
+        | StoreOp::QueueMail(_) => true,
         StoreOp::Open { .. } | StoreOp::Messages(_) | StoreOp::LoadConversation { .. } => false,
     }
 }
@@ -204,12 +265,15 @@ fn retried(op: &StoreOp) -> bool {
 fn supersedes(op: &StoreOp) -> bool {
     matches!(
         op,
-        StoreOp::Conversation(_) | StoreOp::Blocked { .. } | StoreOp::CallsSetting { .. }
+        StoreOp::Conversation(_)
+            | StoreOp::Blocked { .. }
+            | StoreOp::CallsSetting { .. }
+            | StoreOp::Identify { .. }
     )
 }
 
 /// Requests kept at most (in flight, waiting, or to retry); past it, browsing facts
-/// (visits, page views) are dropped rather than let a store outage grow memory without
+/// (visits, page views, identities, shop events) are dropped rather than let a store outage grow memory without
 /// bound. State writes are bounded by what they describe; messages are never kept.
 const MAX_KEPT: usize = 50_000;
 /// Message writes in flight at once; more messages wait for one of them (group commit).
@@ -262,7 +326,13 @@ impl Storage {
         if op == StoreOp::Restore {
             self.restore_requested = true;
         }
-        if matches!(op, StoreOp::Visit { .. } | StoreOp::PageView { .. }) && self.kept() >= MAX_KEPT
+        if matches!(
+            op,
+            StoreOp::Visit { .. }
+                | StoreOp::PageView { .. }
+                | StoreOp::Identify { .. }
+                | StoreOp::Track { .. }
+        ) && self.kept() >= MAX_KEPT
         {
             self.dropped += 1;
             return;
@@ -362,6 +432,22 @@ impl Storage {
                 Some(Delivery::MessagesStored {
                     messages: keys(vec![message]),
                     ok: true,
+                })
+            }
+            (
+                StoreOp::Identify {
+                    visitor_id,
+                    identity,
+                    ..
+                },
+                answer,
+            ) => {
+                self.next_of(Some(Subject::Identity(visitor_id.clone())));
+                // A refused claim leaves the visitor anonymous in the list.
+                let linked = answer == Answer::Identified(contacts::Identified::Linked);
+                linked.then_some(Delivery::ContactStored {
+                    visitor_id,
+                    identity,
                 })
             }
             (StoreOp::Messages(messages), _) => Some(Delivery::MessagesStored {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{ChatMessage, ConversationStatus, ConversationSummary};
-use crate::store::accounts::Site;
+use crate::store::accounts::{Language, Site};
 use crate::store::agents::{AgentProfile, Role};
 use crate::store::catalog::Product;
 
@@ -160,6 +160,15 @@ pub struct SiteInput {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub consultants: Vec<String>,
+    /// B4: force the widget's language (absent or null: the visitor's browser decides).
+    #[serde(default)]
+    pub language: Option<Language>,
+    /// C4: agents see visitors' drafts as they type.
+    #[serde(default = "yes")]
+    pub typing_preview: bool,
+    /// P8: agents view a visitor's page only after the visitor accepts.
+    #[serde(default = "yes")]
+    pub cobrowse_consent: bool,
 }
 
 fn yes() -> bool {
@@ -180,7 +189,12 @@ pub struct InviteInput {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Invited {
     pub agent: AgentProfile,
+    /// Shown once when it could not be e-mailed (no SMTP server, or sending failed).
     pub password: Option<String>,
+    /// The one-time password went to the agent by e-mail (K3).
+    pub emailed: bool,
+    /// Why the invitation could not be e-mailed (then `password` is shown instead).
+    pub email_error: Option<String>,
 }
 
 /// `PUT /api/admin/agents/{id}`.
@@ -189,4 +203,133 @@ pub struct Invited {
 pub struct AgentUpdate {
     pub name: String,
     pub role: Role,
+}
+
+/// `GET /api/sites/{site}/visitors/{visitor}/contact`: the card of the contact this
+/// visitor was identified as; `card: null` for an anonymous visitor (K5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct VisitorContact {
+    pub card: Option<crate::store::contacts::ContactCard>,
+}
+
+/// `PUT …/contacts/{contact}/tags`: the contact's tags, whole (K2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TagsInput {
+    pub tags: Vec<String>,
+}
+
+/// `POST …/contacts/{contact}/notes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    pub text: String,
+}
+
+/// `POST …/contacts/{contact}/tasks`: a task for an agent who works on the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    pub title: String,
+    pub assignee_id: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due: Option<String>,
+}
+
+/// `PUT …/contacts/{contact}/tasks/{task}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    pub done: bool,
+}
+
+/// `POST /api/admin/sites/{site}/identity`: require signatures or not; `rotate` makes a
+/// new secret (the shop's backend must sign with it from then on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInput {
+    pub required: bool,
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// `GET /api/admin/mail`: the account's SMTP server (K3), without its password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct MailSettingsView {
+    pub configured: bool,
+    pub host: String,
+    pub port: u16,
+    pub security: crate::store::mail::SmtpSecurity,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub from: String,
+}
+
+/// `PUT /api/admin/mail`. `password` absent keeps the stored one; `""` removes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettingsInput {
+    pub host: String,
+    pub port: u16,
+    pub security: crate::store::mail::SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub password: Option<String>,
+    pub from: String,
+}
+
+/// `POST /api/admin/mail/test`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct MailTestInput {
+    pub to: String,
+}
+
+/// `POST /api/admin/api-keys`: a key for the shop's backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyInput {
+    pub name: String,
+    pub scopes: Vec<crate::store::api_keys::Scope>,
+}
+
+/// The new key, and its token: shown this once, never stored in the clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct NewApiKey {
+    pub key: crate::store::api_keys::ApiKey,
+    pub token: String,
+}
+
+/// `PUT /api/v1/sites/{site}/contacts/{id}` (the shop's REST API): makes or completes a
+/// contact. Fields left out stay as they are; `tags`, when given, replace the contact's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ContactUpsert {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// One CSV row that was not imported, by its line number (the header is line 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RowError {
+    pub row: u64,
+    pub message: String,
+}
+
+/// `POST /api/v1/sites/{site}/contacts/import`: rows imported, rows refused and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ContactsImported {
+    pub imported: u32,
+    pub errors: Vec<RowError>,
 }

@@ -11,6 +11,7 @@ use strum::{EnumDiscriminants, EnumIter};
 use ts_rs::TS;
 
 pub use crate::clock::UnixMillis;
+pub use crate::store::accounts::Language;
 use media::CallRole;
 
 /// Bumped on any incompatible change; clients send it in their `hello`.
@@ -24,6 +25,8 @@ pub const MAX_ID_CHARS: usize = 64;
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Longest typing preview the widget may send, in characters.
 pub const MAX_DRAFT_CHARS: usize = 2000;
+/// P8: one chunk of recorded page events (a frame stays under `MAX_FRAME_BYTES`).
+pub const MAX_COBROWSE_CHUNK: usize = 12_000;
 pub const MAX_NAME_CHARS: usize = 120;
 
 /// An adapter's number for one open connection (socket), unique within its process.
@@ -94,7 +97,73 @@ pub enum VisitorFrame {
     CallAnswer { call_id: String, accept: bool },
     /// The visitor hangs up.
     CallHangup { call_id: String },
+    /// K1: the shop says who this visitor is (`Vitrine.identify`). `signature` is the
+    /// hex HMAC-SHA256 of `identity.id` made by the shop's backend with the site's
+    /// identity secret; sites that require it refuse an identity without a valid one.
+    Identify {
+        identity: Identity,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    /// K4: something the shop reports (`Vitrine.track`): a cart, a purchase.
+    Track { event: ShopEvent },
+    /// K3: e-mail me this conversation's transcript.
+    Transcript {
+        conversation_id: String,
+        email: String,
+    },
+    /// P8: the visitor lets the agents view the page (after `cobrowse_request`), or not.
+    CobrowseConsent { accept: bool },
+    /// P8: the visitor stops the viewing.
+    CobrowseStop {},
+    /// P8: recorded page events (rrweb's, as JSON): `chunk`s of one batch in order,
+    /// `last` on the batch's final one. Opaque to the hub, which relays them to viewers.
+    CobrowseEvents { seq: u64, chunk: String, last: bool },
 }
+
+/// Who the shop says a visitor is. `id` is the shop's own user ID: one contact per ID
+/// and site, whatever browser it is identified in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopEventKind {
+    /// The cart now holds `items`, worth `value`.
+    Cart,
+    /// The visitor bought `items` for `value`.
+    Purchase,
+}
+
+/// A shop event. `event_id` is the widget's, so a resend is stored once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ShopEvent {
+    pub event_id: String,
+    pub kind: ShopEventKind,
+    /// In the shop's currency units (49.9 = 49.90 €).
+    #[serde(default)]
+    pub value: f64,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The products' page URLs (matched to the catalogue by URL).
+    #[serde(default)]
+    pub items: Vec<String>,
+}
+
+/// Most products one shop event may name.
+pub const MAX_EVENT_ITEMS: usize = 50;
 
 /// A visitor's ID and the hub's signature over it (for this site): what the widget keeps
 /// and presents in every `hello`.
@@ -127,6 +196,24 @@ pub enum Activity {
     Idle,
 }
 
+/// Why a call is over for someone; each UI says it in its own words and language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEnd {
+    /// The agent ended it, or the media node closed the room.
+    Ended,
+    /// The agent cancelled it before anyone joined.
+    Cancelled,
+    /// This visitor declined the invitation.
+    Declined,
+    /// This visitor hung up.
+    Left,
+    /// The agent removed this visitor.
+    Removed,
+    /// Another tab of this visitor answered; this one just stops ringing.
+    AnsweredElsewhere,
+}
+
 /// A frame the hub sends to a widget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -142,6 +229,10 @@ pub enum VisitorServerFrame {
         calls: bool,
         /// C9: this visitor is blocked here (no chat, no call requests).
         blocked: bool,
+        /// B4: the language the site's admin chose for the widget; `null`: the browser's.
+        language: Option<Language>,
+        /// C4: whether the widget sends drafts as the visitor types (and says so).
+        typing_preview: bool,
     },
     /// Whether any agent of the site is available changed (P5).
     Availability {
@@ -184,7 +275,7 @@ pub enum VisitorServerFrame {
     /// The call is over for this visitor (ended, cancelled, removed, declined elsewhere).
     CallClosed {
         call_id: String,
-        reason: String,
+        reason: CallEnd,
     },
     /// V2: the call request is registered (the agents see it) or withdrawn.
     CallRequested {
@@ -208,6 +299,28 @@ pub enum VisitorServerFrame {
     /// V9: the agent handed control to the visitors (true) or took it back.
     Interaction {
         allowed: bool,
+    },
+    /// K3: the transcript will be e-mailed to this address.
+    TranscriptQueued {
+        email: String,
+    },
+    /// P8: an agent asks to view the page; the widget asks the visitor.
+    CobrowseRequest {
+        agent_name: String,
+    },
+    /// P8: start recording this page for the viewers (and say so, visibly).
+    CobrowseStart {
+        agent_name: String,
+    },
+    /// P8: send a full snapshot (a viewer joined late, or the stream was cut).
+    CobrowseSnapshot {},
+    /// P8: nobody views the page any more: stop recording.
+    CobrowseEnd {},
+    /// P8: an agent points at this spot of the visitor's viewport (fractions of its size).
+    CobrowsePoint {
+        x: f64,
+        y: f64,
+        agent_name: String,
     },
 }
 
@@ -365,17 +478,75 @@ pub enum MessageBody {
         image_url: Option<String>,
         url: String,
     },
-    /// A lifecycle note written by the hub.
+    /// A lifecycle note written by the hub: `event` says what happened (UIs word it in
+    /// their language); `text` is the same in English (search, previews, e-mails, and
+    /// notes stored before `event` existed).
     Event {
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        event: Option<ChatEvent>,
     },
+}
+
+/// What a conversation's lifecycle note records (C14, C7–C11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatEvent {
+    Joined {
+        name: String,
+    },
+    Transferred {
+        from: String,
+        to: String,
+    },
+    /// `by`: the agent who ended it; `None`, the visitor.
+    Ended {
+        by: Option<String>,
+    },
+    Reopened {
+        name: String,
+    },
+    CallStarted {
+        agent: String,
+    },
+    CallEnded {
+        seconds: u64,
+    },
+}
+
+impl ChatEvent {
+    /// The note in English, as stored in `MessageBody::Event::text`.
+    pub fn english(&self) -> String {
+        match self {
+            ChatEvent::Joined { name } => format!("{name} joined the conversation"),
+            ChatEvent::Transferred { from, to } => {
+                format!("{from} transferred the conversation to {to}")
+            }
+            ChatEvent::Ended { by: Some(name) } => format!("{name} ended the conversation"),
+            ChatEvent::Ended { by: None } => "The visitor ended the conversation".into(),
+            ChatEvent::Reopened { name } => format!("{name} reopened the conversation"),
+            ChatEvent::CallStarted { agent } => format!("Call started with {agent}"),
+            ChatEvent::CallEnded { seconds } => {
+                format!("Call ended · {}:{:02}", seconds / 60, seconds % 60)
+            }
+        }
+    }
+
+    /// The body of the note.
+    pub fn body(self) -> MessageBody {
+        MessageBody::Event {
+            text: self.english(),
+            event: Some(self),
+        }
+    }
 }
 
 impl MessageBody {
     /// A short plain-text rendering for folder previews.
     pub fn preview(&self) -> String {
         let text = match self {
-            MessageBody::Text { text } | MessageBody::Event { text } => text.as_str(),
+            MessageBody::Text { text } | MessageBody::Event { text, .. } => text.as_str(),
             MessageBody::Image { .. } => "[image]",
             MessageBody::Offer { title, .. } => title.as_str(),
             MessageBody::Product { name, .. } => name.as_str(),
@@ -491,6 +662,19 @@ pub enum AgentFrame {
     SetCalls {
         enabled: bool,
     },
+    /// P8: view this visitor's page (asks them first when the site says so).
+    CobrowseStart {
+        visitor_id: String,
+    },
+    CobrowseStop {
+        visitor_id: String,
+    },
+    /// P8: point at this spot of the visitor's viewport (fractions of its width, height).
+    CobrowsePoint {
+        visitor_id: String,
+        x: f64,
+        y: f64,
+    },
 }
 
 /// A frame the hub sends to an agent.
@@ -568,7 +752,7 @@ pub enum AgentServerFrame {
     },
     CallEnded {
         call_id: String,
-        reason: String,
+        reason: CallEnd,
     },
     /// V7: a visitor called while this agent was in a call.
     MissedCall {
@@ -580,6 +764,36 @@ pub enum AgentServerFrame {
         available: bool,
         enabled: bool,
     },
+    /// P8: where this agent's viewing of a visitor's page stands.
+    Cobrowse {
+        visitor_id: String,
+        state: CobrowseState,
+    },
+    /// P8: the visitor's page events, relayed as they came (see `VisitorFrame::CobrowseEvents`).
+    CobrowseEvents {
+        visitor_id: String,
+        seq: u64,
+        chunk: String,
+        last: bool,
+    },
+}
+
+/// P8: a viewing session, as its agent sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CobrowseState {
+    /// The visitor is asked to accept.
+    Waiting,
+    /// The page streams.
+    Viewing,
+    Refused,
+    /// The visitor stopped it.
+    Stopped,
+    /// The visitor left the site.
+    Gone,
+    /// The page changes faster than the bandwidth cap: changes were dropped; a fresh
+    /// snapshot follows when the page calms down.
+    Degraded,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -613,6 +827,16 @@ pub struct LiveVisitor {
     pub call_requested: bool,
     /// P7: unread chat messages (filled by the chat feature).
     pub unread: u32,
+    /// K1: who the shop says this visitor is; `None`: not identified (K5).
+    pub contact: Option<ContactRef>,
+}
+
+/// An identified visitor's contact, as the live list names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ContactRef {
+    pub contact_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -6,6 +6,7 @@
 //! | `ACCOUNT#{account_id}`   | `META`           | an account: name, plan                |
 //! | `SITE#{site_key}`        | `META`           | a site: owning account, name, active  |
 //! | `ACCOUNT#{account_id}`   | `SITE#{site_key}`| the account's list of sites           |
+//! | `SITE#{site_key}`        | `IDENTITY`       | the site's identity secret (K1)       |
 //!
 //! A site is one widget with its site key, allowed origins and consultants (the seeds call
 //! it a "chat", A2; in code and in the portal it is always a *site*, and "conversation"
@@ -20,6 +21,15 @@ use ts_rs::TS;
 
 use super::agents::{Agent, Role};
 use super::{attributes, Condition, Item, LocalStore, Query, StoreResult};
+
+/// The languages the widget and the portal speak (B4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Fr,
+    Pl,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Site {
@@ -38,6 +48,16 @@ pub struct Site {
     /// whether calls exist at all).
     #[serde(default = "yes")]
     pub calls_enabled: bool,
+    /// B4: the widget's language, forced by an admin; `None` follows the visitor's browser.
+    #[serde(default)]
+    pub language: Option<Language>,
+    /// C4: agents see what visitors type before they send it. Off, the hub drops drafts
+    /// and the widget stops sending them.
+    #[serde(default = "yes")]
+    pub typing_preview: bool,
+    /// P8: agents view a visitor's page only after the visitor accepts (on by default).
+    #[serde(default = "yes")]
+    pub cobrowse_consent: bool,
 }
 
 /// What an account's plan includes (V11). Set by the operator (`vitrine plan`), never by
@@ -169,6 +189,9 @@ pub struct SiteEdit {
     pub active: bool,
     pub allowed_origins: Vec<String>,
     pub consultants: Vec<String>,
+    pub language: Option<Language>,
+    pub typing_preview: bool,
+    pub cobrowse_consent: bool,
 }
 
 /// Applies an admin's edit to an existing site; `ConditionFailed` if it is gone.
@@ -189,6 +212,9 @@ pub async fn edit_site<S: LocalStore + ?Sized>(
         active: edit.active,
         allowed_origins: edit.allowed_origins.clone(),
         consultants: edit.consultants.clone(),
+        language: edit.language,
+        typing_preview: edit.typing_preview,
+        cobrowse_consent: edit.cobrowse_consent,
         ..site.clone()
     };
     put_site_listing(store, &edited).await?;
@@ -218,10 +244,58 @@ pub async fn get_site<S: LocalStore + ?Sized>(
     }
 }
 
+/// K1: how a site checks who the shop says its visitors are. Kept apart from [`Site`],
+/// which every agent of the site reads: only admins see the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SiteIdentity {
+    /// What the shop's backend signs its users' IDs with ([`crate::identity::sign`]).
+    pub secret: String,
+    /// Refuse identities without a valid signature. Off, anyone can claim any customer's
+    /// card: only for shops that cannot sign yet.
+    pub required: bool,
+}
+
+impl std::fmt::Debug for SiteIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteIdentity")
+            .field("secret", &"…")
+            .field("required", &self.required)
+            .finish()
+    }
+}
+
+/// The site's identity settings; `None` until an admin (or the site's creation) set them,
+/// and then every identity is refused (fails closed).
+pub async fn site_identity<S: LocalStore + ?Sized>(
+    store: &S,
+    site_key: &str,
+) -> StoreResult<Option<SiteIdentity>> {
+    match store.get(&format!("SITE#{site_key}"), "IDENTITY").await? {
+        Some(item) => item.decode().map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_site_identity<S: LocalStore + ?Sized>(
+    store: &S,
+    site_key: &str,
+    identity: &SiteIdentity,
+) -> StoreResult<()> {
+    store
+        .put(
+            Item::of(format!("SITE#{site_key}"), "IDENTITY", identity)?,
+            Condition::Always,
+        )
+        .await
+}
+
 /// Removes a site. Its conversations stay in the store (history), unreachable by key.
 pub async fn delete_site<S: LocalStore + ?Sized>(store: &S, site: &Site) -> StoreResult<()> {
     store
         .delete(&format!("SITE#{}", site.site_key), "META")
+        .await?;
+    store
+        .delete(&format!("SITE#{}", site.site_key), "IDENTITY")
         .await?;
     store
         .delete(

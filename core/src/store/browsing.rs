@@ -4,6 +4,11 @@
 //! |-----------------------------|----------------------------|-------------------|
 //! | `VISITOR#{site}#{visitor}`  | `VISIT#{visit_id}`         | one visit         |
 //! | `VISITOR#{site}#{visitor}`  | `PV#{visit_id}#{seq:010}`  | one page view     |
+//! | `NEXT#{site}#{page}`        | `{next page}`              | K4: how often `next` followed `page` in a visit (counter) |
+//! | `VIEWS#{site}`              | `{page}`                   | K4: the page's views (counter) |
+//!
+//! Pages in K4's counters are [`crate::recommend::page_key`]s; counters restart every
+//! [`COUNTS_WINDOW_SECS`], so what shoppers did long ago fades.
 //!
 //! Visit IDs are time-sortable (the widget makes them from its clock), so both kinds sort
 //! chronologically. Every write is a conditional put keyed by client-generated IDs, so a
@@ -16,6 +21,7 @@ use ts_rs::TS;
 
 use super::{Condition, Item, LocalStore, Query, StoreError, StoreResult};
 use crate::clock::UnixMillis;
+use crate::recommend::{page_key, SUCCESSORS};
 
 /// One visit of a visitor: where it started and from where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -78,18 +84,66 @@ pub async fn record_visit<S: LocalStore + ?Sized>(
     Ok(store.count(&pk, "VISIT#").await? as u32)
 }
 
+/// How long K4's counters count before starting again (90 days).
+pub const COUNTS_WINDOW_SECS: u64 = 90 * 24 * 3600;
+
+/// Records a page view; `previous`: the page the visitor was on before, in this visit.
+/// K4's counters count it once (a resend finds the view stored and counts nothing).
 pub async fn record_page_view<S: LocalStore + ?Sized>(
     store: &S,
     site: &str,
     visitor_id: &str,
     view: &VisitedPage,
+    previous: Option<&str>,
 ) -> StoreResult<()> {
     let item = Item::of(
         visitor_pk(site, visitor_id),
         page_view_sk(&view.visit_id, view.seq),
         view,
     )?;
-    ignore_existing(store.put(item, Condition::NotExists).await)
+    match store.put(item, Condition::NotExists).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let page = page_key(&view.url);
+    let until = view.at / 1000 + COUNTS_WINDOW_SECS;
+    store.incr(&format!("VIEWS#{site}"), &page, until).await?;
+    if let Some(previous) = previous.map(page_key).filter(|p| *p != page) {
+        store
+            .incr(&format!("NEXT#{site}#{previous}"), &page, until)
+            .await?;
+    }
+    Ok(())
+}
+
+fn counts(items: Vec<Item>) -> Vec<(String, u64)> {
+    items
+        .into_iter()
+        .map(|i| {
+            let n = i.u64("n").unwrap_or(0);
+            (i.sk, n)
+        })
+        .collect()
+}
+
+/// K4: the pages that followed `page` in visits, and how often.
+pub async fn successors<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    page: &str,
+) -> StoreResult<Vec<(String, u64)>> {
+    let query = Query::prefix(format!("NEXT#{site}#{page}"), "").limit(SUCCESSORS);
+    Ok(counts(store.query(query).await?.items))
+}
+
+/// K4: the site's pages and their views (the first 1,000 pages by key).
+pub async fn page_views_by_page<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+) -> StoreResult<Vec<(String, u64)>> {
+    let query = Query::prefix(format!("VIEWS#{site}"), "").limit(1000);
+    Ok(counts(store.query(query).await?.items))
 }
 
 /// A resend of something already stored is success: that is what makes writes idempotent.

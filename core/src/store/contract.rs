@@ -197,16 +197,26 @@ pub async fn browsing_records_are_idempotent<S: LocalStore>(s: &S) {
     );
     for seq in 1..=3 {
         let pv = view("0001-visit", seq, 1_700_000_000_000 + seq as u64);
-        browsing::record_page_view(s, site, who, &pv).await.unwrap();
-        browsing::record_page_view(s, site, who, &pv).await.unwrap();
+        browsing::record_page_view(s, site, who, &pv, None)
+            .await
+            .unwrap();
+        browsing::record_page_view(s, site, who, &pv, None)
+            .await
+            .unwrap();
     }
     assert_eq!(
         browsing::record_visit(s, site, who, &visit("0002-visit")).await,
         Ok(2)
     );
-    browsing::record_page_view(s, site, who, &view("0002-visit", 1, 1_700_000_100_000))
-        .await
-        .unwrap();
+    browsing::record_page_view(
+        s,
+        site,
+        who,
+        &view("0002-visit", 1, 1_700_000_100_000),
+        None,
+    )
+    .await
+    .unwrap();
 
     let details = browsing::visitor_details(s, site, who)
         .await
@@ -242,7 +252,7 @@ pub async fn sites_never_see_each_other<S: LocalStore>(s: &S) {
     browsing::record_visit(s, "site-a", "same-visitor", &visit("0001-visit"))
         .await
         .unwrap();
-    browsing::record_page_view(s, "site-a", "same-visitor", &view("0001-visit", 1, 5))
+    browsing::record_page_view(s, "site-a", "same-visitor", &view("0001-visit", 1, 5), None)
         .await
         .unwrap();
     assert_eq!(
@@ -308,6 +318,9 @@ fn new_site(key: &str, account: &str, name: &str) -> Site {
         allowed_origins: vec![],
         consultants: vec![],
         calls_enabled: true,
+        language: None,
+        typing_preview: true,
+        cobrowse_consent: true,
     }
 }
 
@@ -413,10 +426,15 @@ pub async fn site_edits_and_the_calls_switch_do_not_undo_each_other<S: LocalStor
         active: true,
         allowed_origins: vec!["https://shop.example".into()],
         consultants: vec!["agent-2".into()],
+        language: Some(accounts::Language::Pl),
+        typing_preview: false,
+        cobrowse_consent: true,
     };
     accounts::edit_site(s, &stale, &edit).await.unwrap();
     let now = accounts::get_site(s, "key-1").await.unwrap().unwrap();
     assert_eq!(now.name, "Renamed");
+    assert_eq!(now.language, Some(accounts::Language::Pl));
+    assert!(!now.typing_preview);
     assert_eq!(now.allowed_origins, ["https://shop.example"]);
     assert!(!now.calls_enabled, "the switch made meanwhile is kept");
     assert_eq!(
@@ -734,7 +752,11 @@ macro_rules! store_contract_cases {
             counters_count_up_until_they_expire, accounts_sites_and_sessions,
             agents_are_people_in_accounts_and_sessions_die_with_them,
             a_conversation_opens_with_its_first_message_or_not_at_all,
-            conversations_and_messages, messages_are_written_together_and_resends_stay_free);
+            conversations_and_messages, messages_are_written_together_and_resends_stay_free,
+            contacts_follow_the_person_and_a_claim_never_overwrites_a_signed_contact,
+            tags_notes_and_tasks_of_a_contact, shop_events_make_the_abandoned_cart_and_the_score,
+            the_outbox_sends_in_order_retries_and_records_on_the_card,
+            page_views_count_what_followed_what_and_the_card_recommends_it);
     };
 }
 
@@ -754,6 +776,539 @@ macro_rules! store_contract_tests {
             }
         )*
     };
+}
+
+pub async fn contacts_follow_the_person_and_a_claim_never_overwrites_a_signed_contact<
+    S: LocalStore,
+>(
+    s: &S,
+) {
+    use super::contacts::{self, Identified};
+    use crate::protocol::Identity;
+    let zofia = Identity {
+        id: "customer-42".into(),
+        name: Some("Zofia Nowak".into()),
+        email: Some("zofia@mail.example".into()),
+        ..Identity::default()
+    };
+    assert_eq!(
+        contacts::contact_of_visitor(s, "site-a", "phone")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        contacts::identify(s, "site-a", "phone", &zofia, true, 10)
+            .await
+            .unwrap(),
+        Identified::Linked
+    );
+    // A second browser, a new phone number from the shop: one contact, both browsers.
+    let with_phone = Identity {
+        phone: Some("+48 600 100 200".into()),
+        name: None,
+        ..zofia.clone()
+    };
+    contacts::identify(s, "site-a", "laptop", &with_phone, true, 20)
+        .await
+        .unwrap();
+    let profile = contacts::profile(s, "site-a", "customer-42")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        profile.name.as_deref(),
+        Some("Zofia Nowak"),
+        "left out = kept"
+    );
+    assert_eq!(profile.phone.as_deref(), Some("+48 600 100 200"));
+    assert_eq!((profile.created_at, profile.updated_at), (10, 20));
+    for browser in ["phone", "laptop"] {
+        assert_eq!(
+            contacts::contact_of_visitor(s, "site-a", browser)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("customer-42")
+        );
+    }
+    let card = contacts::card(s, "site-a", "customer-42", &[], 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        card.visitors,
+        vec!["laptop".to_string(), "phone".to_string()]
+    );
+
+    // An unsigned claim to the signed contact changes nothing and links nothing.
+    let claim = Identity {
+        name: Some("Mallory".into()),
+        ..zofia.clone()
+    };
+    assert_eq!(
+        contacts::identify(s, "site-a", "mallory", &claim, false, 40)
+            .await
+            .unwrap(),
+        Identified::Refused
+    );
+    let profile = contacts::profile(s, "site-a", "customer-42")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(profile.name.as_deref(), Some("Zofia Nowak"));
+    assert_eq!(
+        contacts::contact_of_visitor(s, "site-a", "mallory")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A browser is one contact at a time: the last identification wins.
+    let other = Identity {
+        id: "customer-7".into(),
+        ..Identity::default()
+    };
+    contacts::identify(s, "site-a", "laptop", &other, true, 50)
+        .await
+        .unwrap();
+    let card = contacts::card(s, "site-a", "customer-42", &[], 60)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visitors, vec!["phone".to_string()]);
+
+    // Another site never sees them.
+    assert_eq!(
+        contacts::profile(s, "site-b", "customer-42").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        contacts::contact_of_visitor(s, "site-b", "phone")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn tags_notes_and_tasks_of_a_contact<S: LocalStore>(s: &S) {
+    use super::contacts::{self, Note, Task};
+    use crate::protocol::{AgentRef, Identity};
+    let identity = Identity {
+        id: "customer-42".into(),
+        ..Identity::default()
+    };
+    contacts::identify(s, "site-a", "v1", &identity, true, 1)
+        .await
+        .unwrap();
+    let tags = contacts::set_tags(
+        s,
+        "site-a",
+        "customer-42",
+        &[" VIP ".into(), "vip".into(), "lamps".into(), "".into()],
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tags, vec!["VIP".to_string(), "lamps".to_string()]);
+    assert_eq!(
+        contacts::site_tags(s, "site-a").await.unwrap(),
+        vec!["lamps".to_string(), "VIP".to_string()]
+    );
+    assert!(contacts::site_tags(s, "site-b").await.unwrap().is_empty());
+
+    let ada = AgentRef {
+        agent_id: "agent-ada".into(),
+        name: "Ada".into(),
+    };
+    let bob = AgentRef {
+        agent_id: "agent-bob".into(),
+        name: "Bob".into(),
+    };
+    for (at, id, text) in [
+        (3, "n1", "Prefers e-mail"),
+        (4, "n2", "Asked about the lamp"),
+    ] {
+        let note = Note {
+            note_id: id.into(),
+            author: ada.clone(),
+            text: text.into(),
+            at,
+        };
+        contacts::add_note(s, "site-a", "customer-42", &note)
+            .await
+            .unwrap();
+    }
+    let task = |id: &str, due: Option<&str>, done: bool| Task {
+        task_id: id.into(),
+        site: "site-a".into(),
+        contact_id: "customer-42".into(),
+        contact_name: None,
+        title: format!("Call back ({id})"),
+        assignee: bob.clone(),
+        due: due.map(str::to_string),
+        done,
+        created_by: ada.clone(),
+        created_at: 5,
+    };
+    contacts::put_task(s, &task("t1", None, false))
+        .await
+        .unwrap();
+    contacts::put_task(s, &task("t2", Some("2026-12-24"), false))
+        .await
+        .unwrap();
+    let open: Vec<String> = contacts::open_tasks(s, "agent-bob")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.task_id)
+        .collect();
+    assert_eq!(open, vec!["t2", "t1"], "dated first");
+    assert!(contacts::open_tasks(s, "agent-ada")
+        .await
+        .unwrap()
+        .is_empty());
+
+    contacts::put_task(s, &task("t2", Some("2026-12-24"), true))
+        .await
+        .unwrap();
+    let open = contacts::open_tasks(s, "agent-bob").await.unwrap();
+    assert_eq!(open.len(), 1, "a done task leaves the open list");
+    let done = contacts::task(s, "site-a", "customer-42", "t2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.done, "and stays on the card");
+
+    let card = contacts::card(s, "site-a", "customer-42", &[], 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        card.profile.tags,
+        vec!["VIP".to_string(), "lamps".to_string()]
+    );
+    let notes: Vec<&str> = card.notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(notes, vec!["Asked about the lamp", "Prefers e-mail"]);
+    assert_eq!(card.tasks.len(), 2);
+    assert!(!card.tasks[0].done, "open tasks first");
+
+    contacts::edit(
+        s,
+        "site-a",
+        "customer-42",
+        &contacts::ContactEdit {
+            name: Some(" Zofia ".into()),
+            ..Default::default()
+        },
+        11,
+    )
+    .await
+    .unwrap();
+    let profile = contacts::profile(s, "site-a", "customer-42")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(profile.name.as_deref(), Some("Zofia"));
+    assert_eq!(
+        profile.tags.len(),
+        2,
+        "an edit of the fields keeps the tags"
+    );
+    assert_eq!(
+        contacts::edit(s, "site-a", "nobody", &Default::default(), 12).await,
+        Err(StoreError::ConditionFailed)
+    );
+}
+
+pub async fn shop_events_make_the_abandoned_cart_and_the_score<S: LocalStore>(s: &S) {
+    use super::catalog::Product;
+    use super::contacts::{self, StoredEvent};
+    use crate::protocol::{Identity, ShopEvent, ShopEventKind};
+    let lamp = Product {
+        product_id: "lamp".into(),
+        name: "Desk lamp".into(),
+        brand: String::new(),
+        category: String::new(),
+        price: "49.00 €".into(),
+        image_url: None,
+        url: "https://shop.example/lamp".into(),
+    };
+    let identity = Identity {
+        id: "customer-42".into(),
+        ..Identity::default()
+    };
+    let day = 24 * 3600 * 1000;
+    let visit = Visit {
+        visit_id: "0001".into(),
+        started_at: day,
+        country: None,
+        city: None,
+        referrer: None,
+        landing_url: "https://shop.example/".into(),
+    };
+    browsing::record_visit(s, "site-a", "v1", &visit)
+        .await
+        .unwrap();
+    browsing::record_page_view(
+        s,
+        "site-a",
+        "v1",
+        &VisitedPage {
+            visit_id: "0001".into(),
+            seq: 1,
+            url: "https://shop.example/lamp?ref=home".into(),
+            title: "Desk lamp".into(),
+            referrer: None,
+            at: day + 1,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    contacts::identify(s, "site-a", "v1", &identity, true, day)
+        .await
+        .unwrap();
+    let event = |id: &str, kind, visit: &str, at| StoredEvent {
+        event: ShopEvent {
+            event_id: id.into(),
+            kind,
+            value: 150.0,
+            currency: Some("EUR".into()),
+            items: vec![
+                "https://shop.example/lamp".into(),
+                "https://shop.example/unknown".into(),
+            ],
+        },
+        visit_id: visit.into(),
+        at,
+    };
+    // Bought in visit 0001 after a cart: nothing abandoned.
+    contacts::record_event(
+        s,
+        "site-a",
+        "v1",
+        &event("e1", ShopEventKind::Cart, "0001", day + 2),
+    )
+    .await
+    .unwrap();
+    contacts::record_event(
+        s,
+        "site-a",
+        "v1",
+        &event("e2", ShopEventKind::Purchase, "0001", day + 3),
+    )
+    .await
+    .unwrap();
+    let card = contacts::card(
+        s,
+        "site-a",
+        "customer-42",
+        std::slice::from_ref(&lamp),
+        day + 4,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(card.abandoned_cart, None);
+    assert_eq!(card.score.purchases, 1);
+    assert_eq!(card.recently_viewed.len(), 1, "the lamp, by its URL");
+    assert_eq!(card.recently_viewed[0].product.name, "Desk lamp");
+    // visits 1×4 + page views 1 + seen today 20 + purchases 10
+    assert_eq!(card.score.value, 4 + 1 + 20 + 10);
+
+    // A later cart (another visit) with no purchase: abandoned. A resend stores nothing new.
+    for _ in 0..2 {
+        contacts::record_event(
+            s,
+            "site-a",
+            "v1",
+            &event("e3", ShopEventKind::Cart, "0002", day + 5),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(contacts::events(s, "site-a", "v1").await.unwrap().len(), 3);
+    let card = contacts::card(s, "site-a", "customer-42", &[lamp], 9 * day)
+        .await
+        .unwrap()
+        .unwrap();
+    let cart = card.abandoned_cart.expect("abandoned");
+    assert_eq!(cart.value, 150.0);
+    assert_eq!(cart.products[0].name, "Desk lamp");
+    assert_eq!(cart.products[1].url, "https://shop.example/unknown");
+    // a week ago: recency 5; cart 150 → 15
+    assert_eq!(card.score.value, 4 + 1 + 5 + 15 + 10);
+}
+
+/// K3: queued e-mails come out oldest first when due; a retry waits; the card follows.
+pub async fn the_outbox_sends_in_order_retries_and_records_on_the_card<S: LocalStore>(s: &S) {
+    use super::mail::{self, MailContent, MailStatus, Outcome, OutgoingMail};
+    let mail = |at: u64, n: u64, contact: Option<&str>| OutgoingMail {
+        mail_id: OutgoingMail::id(at, "conv-1", n),
+        site: "site-a".into(),
+        contact_id: contact.map(str::to_string),
+        to: "zofia@mail.example".into(),
+        content: MailContent::Transcript {
+            conversation_id: "conv-1".into(),
+        },
+        queued_at: at,
+        attempts: 0,
+        due_at: at,
+    };
+    let (first, second) = (mail(1_000, 1, Some("zofia")), mail(2_000, 1, None));
+    mail::queue(s, &second, "Second").await.unwrap();
+    mail::queue(s, &first, "First").await.unwrap();
+    // A retried queue request whose first try landed changes nothing.
+    mail::queue(s, &first, "First").await.unwrap();
+    let due = mail::due(s, 1_500, 10).await.unwrap();
+    assert_eq!(due, vec![first.clone()], "only what is due");
+    let due = mail::due(s, 5_000, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].mail_id, first.mail_id, "oldest first");
+
+    let card = mail::contact_emails(s, "site-a", "zofia").await.unwrap();
+    assert_eq!(card.len(), 1);
+    assert_eq!(
+        (card[0].status, card[0].subject.as_str()),
+        (MailStatus::Queued, "First")
+    );
+    assert_eq!(
+        mail::contact_emails(s, "site-b", "zofia").await.unwrap(),
+        vec![]
+    );
+
+    // The server said 421: tried again a minute later, the card says why meanwhile.
+    let retry = Outcome::Retry("421 busy".into());
+    mail::finish(s, &first, &retry, 5_000).await.unwrap();
+    let due = mail::due(s, 5_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|m| m.mail_id.as_str()).collect::<Vec<_>>(),
+        vec![second.mail_id.as_str()]
+    );
+    let later = mail::due(s, 65_000, 10).await.unwrap();
+    assert_eq!(later[0].attempts, 1);
+    let card = mail::contact_emails(s, "site-a", "zofia").await.unwrap();
+    assert_eq!(card[0].error.as_deref(), Some("421 busy"));
+
+    mail::finish(s, &later[0], &Outcome::Sent, 66_000)
+        .await
+        .unwrap();
+    mail::finish(
+        s,
+        &second,
+        &Outcome::Failed("550 no such user".into()),
+        66_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(mail::due(s, 1_000_000, 10).await.unwrap(), vec![]);
+    let card = mail::contact_emails(s, "site-a", "zofia").await.unwrap();
+    assert_eq!(
+        (card[0].status, card[0].done_at, card[0].error.clone()),
+        (MailStatus::Sent, Some(66_000), None)
+    );
+}
+
+/// K4: each page view counts the page and the step from the previous one (once, however
+/// often it is resent); the card recommends what others viewed next, as products.
+pub async fn page_views_count_what_followed_what_and_the_card_recommends_it<S: LocalStore>(s: &S) {
+    const LATER: u64 = 4_000_000_000_000; // 2096
+    use super::catalog::Product;
+    use super::contacts;
+    use crate::protocol::Identity;
+    let product = |id: &str| Product {
+        product_id: id.into(),
+        name: id.into(),
+        brand: String::new(),
+        category: String::new(),
+        price: String::new(),
+        image_url: None,
+        url: format!("https://shop.example/{id}"),
+    };
+    let catalogue = [
+        product("lamp"),
+        product("bulb"),
+        product("shade"),
+        product("sofa"),
+    ];
+    let view = |visit: &str, seq: u32, page: &str| VisitedPage {
+        visit_id: visit.into(),
+        seq,
+        url: format!("https://shop.example/{page}?utm_source=x"),
+        title: page.into(),
+        referrer: None,
+        // Counters expire a window after the view, by the store's clock: views of the
+        // future, so this runs the same any day (and in wasm, which has no clock here).
+        at: LATER + u64::from(seq),
+    };
+    // Two shoppers: lamp → bulb (twice), lamp → cart → shade.
+    for (who, path) in [
+        ("a", ["lamp", "bulb", "sofa"]),
+        ("b", ["lamp", "bulb", "sofa"]),
+        ("c", ["lamp", "cart", "shade"]),
+    ] {
+        let mut previous: Option<String> = None;
+        for (i, page) in path.iter().enumerate() {
+            let v = view("0001", i as u32 + 1, page);
+            browsing::record_page_view(s, "site-a", who, &v, previous.as_deref())
+                .await
+                .unwrap();
+            if i == 1 {
+                // A resend after a reconnect counts nothing more.
+                browsing::record_page_view(s, "site-a", who, &v, previous.as_deref())
+                    .await
+                    .unwrap();
+            }
+            previous = Some(v.url.clone());
+        }
+    }
+    let mut next = browsing::successors(s, "site-a", "/lamp").await.unwrap();
+    next.sort();
+    assert_eq!(
+        next,
+        vec![("/bulb".to_string(), 2), ("/cart".to_string(), 1)]
+    );
+    assert_eq!(
+        browsing::successors(s, "site-b", "/lamp").await.unwrap(),
+        vec![]
+    );
+    let views = browsing::page_views_by_page(s, "site-a").await.unwrap();
+    assert!(views.contains(&("/lamp".to_string(), 3)), "{views:?}");
+
+    // A customer who viewed the lamp is recommended the bulb, then popular products.
+    let identity = Identity {
+        id: "customer-7".into(),
+        ..Identity::default()
+    };
+    contacts::identify(s, "site-a", "d", &identity, true, 1)
+        .await
+        .unwrap();
+    let visit = Visit {
+        visit_id: "0002".into(),
+        started_at: LATER,
+        country: None,
+        city: None,
+        referrer: None,
+        landing_url: "https://shop.example/lamp".into(),
+    };
+    browsing::record_visit(s, "site-a", "d", &visit)
+        .await
+        .unwrap();
+    browsing::record_page_view(s, "site-a", "d", &view("0002", 1, "lamp"), None)
+        .await
+        .unwrap();
+    let card = contacts::card(s, "site-a", "customer-7", &catalogue, LATER)
+        .await
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = card.recommended.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"bulb"), "{names:?}");
+    assert!(!names.contains(&"lamp"), "never what they saw: {names:?}");
+    assert!(
+        names.contains(&"sofa"),
+        "popular products fill up: {names:?}"
+    );
 }
 
 macro_rules! by_name {

@@ -5,7 +5,8 @@
 //! What is stored, and under which keys, is written once on top of it:
 //! [`accounts`] (accounts, sites, agents, sessions), [`browsing`] (visits and page views),
 //! [`conversations`] (conversations, messages, blocks), [`catalog`] (offers, canned
-//! responses, products). `vitrine-store` implements the trait for SQLite and DynamoDB;
+//! responses, products), [`contacts`] (identified visitors' cards, K1–K5), [`mail`] (e-mail to contacts, the
+//! outbox, SMTP settings). `vitrine-store` implements the trait for SQLite and DynamoDB;
 //! [`contract`] holds the tests every implementation must pass. Chat images live in a
 //! [`blobs::BlobStore`], beside the table.
 //!
@@ -16,11 +17,14 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod api_keys;
 pub mod blobs;
 pub mod browsing;
 pub mod catalog;
+pub mod contacts;
 pub mod contract;
 pub mod conversations;
+pub mod mail;
 
 use serde_json::{Map, Value};
 

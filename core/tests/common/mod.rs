@@ -14,6 +14,7 @@ use vitrine_core::hub::{
 };
 use vitrine_core::protocol::*;
 use vitrine_core::store::agents::Role;
+use vitrine_core::store::contacts::Identified;
 use vitrine_core::store::conversations::Restored;
 use vitrine_core::store::StoreError;
 
@@ -222,7 +223,7 @@ impl Bench {
             allowed_origins: vec!["https://shop.example".into()],
             calls_in_plan: true,
             calls_enabled,
-            consultants: vec![],
+            ..SiteSettings::default()
         }));
         bench
     }
@@ -438,7 +439,10 @@ pub fn success(op: &StoreOp) -> Answer {
         | StoreOp::Conversation(_)
         | StoreOp::Messages(_)
         | StoreOp::Blocked { .. }
-        | StoreOp::CallsSetting { .. } => Answer::Done,
+        | StoreOp::CallsSetting { .. }
+        | StoreOp::Track { .. }
+        | StoreOp::QueueMail(_) => Answer::Done,
+        StoreOp::Identify { .. } => Answer::Identified(Identified::Linked),
     }
 }
 
@@ -591,7 +595,7 @@ impl Out {
             .into_iter()
             .flat_map(|op| messages_of(op).to_vec())
             .filter_map(|m| match &m.body {
-                MessageBody::Event { text } => Some(text.clone()),
+                MessageBody::Event { text, .. } => Some(text.clone()),
                 _ => None,
             })
             .collect()
@@ -601,7 +605,7 @@ impl Out {
 /// A message's text (or a short description of other bodies).
 pub fn text(m: &ChatMessage) -> String {
     match &m.body {
-        MessageBody::Text { text } | MessageBody::Event { text } => text.clone(),
+        MessageBody::Text { text } | MessageBody::Event { text, .. } => text.clone(),
         other => format!("{other:?}"),
     }
 }

@@ -31,6 +31,10 @@ struct Config {
     dynamodb_endpoint: Option<String>,
     #[arg(long, env = "VITRINE_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
+    /// Run as the mailer (K3) instead: each invocation (a schedule, every minute) sends
+    /// what the outbox holds. The same package, a second function in the template.
+    #[arg(long, env = "VITRINE_MAILER", default_value_t = false, action = clap::ArgAction::Set)]
+    mailer: bool,
 }
 
 #[tokio::main]
@@ -50,6 +54,25 @@ async fn main() -> Result<(), lambda_http::Error> {
     }
     .open()
     .await?;
+    if config.mailer {
+        let store = &store;
+        let handler = lambda_http::lambda_runtime::service_fn(
+            move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+                let now = vitrine_core::clock::now_ms();
+                let drained = vitrine_mail::drain(store, now, 200).await?;
+                tracing::info!(
+                    sent = drained.sent,
+                    failed = drained.failed,
+                    retried = drained.retried,
+                    "outbox drained"
+                );
+                Ok::<_, lambda_http::Error>(serde_json::json!({
+                    "sent": drained.sent, "failed": drained.failed, "retried": drained.retried,
+                }))
+            },
+        );
+        return lambda_http::lambda_runtime::run(handler).await;
+    }
     let blobs = BlobConfig::S3 {
         bucket: config.s3_bucket,
         prefix: "blobs/".into(),

@@ -268,3 +268,126 @@ impl Drop for OwnWorker {
         let _ = self.child.wait();
     }
 }
+
+/// A second account beside the demo one ("b-account"), with its site "b-shop" and its
+/// admin, signed in: the stranger tenant-isolation tests play.
+pub async fn second_account(server: &Running, base: &str) -> Result<vitrine_tests::Api> {
+    use vitrine_core::store::accounts::{self, Account, Plan, Site};
+    use vitrine_core::store::agents::{self, Agent, Role};
+    accounts::put_account(
+        &server.store,
+        &Account {
+            account_id: "b-account".into(),
+            name: "Boutique B".into(),
+            plan: Plan::default(),
+        },
+    )
+    .await?;
+    accounts::put_site(
+        &server.store,
+        &Site {
+            site_key: "b-shop".into(),
+            account_id: "b-account".into(),
+            name: "B shop".into(),
+            active: true,
+            allowed_origins: vec![],
+            consultants: vec![],
+            calls_enabled: true,
+            language: None,
+            typing_preview: true,
+            cobrowse_consent: true,
+        },
+    )
+    .await?;
+    let boss = Agent {
+        agent_id: "agent-b-boss".into(),
+        email: "boss@b.shop".into(),
+        account_id: "b-account".into(),
+        name: "Boss".into(),
+        role: Role::Admin,
+    };
+    let hash = vitrine_lambdas::hash_password("boss-password");
+    agents::create_agent(&server.store, &boss, Some(&hash)).await?;
+    vitrine_tests::Api::login(base, "boss@b.shop", "boss-password").await
+}
+
+/// A real SMTP server (aiosmtpd, from VITRINE_AIOSMTPD) on a free loopback port, keeping
+/// what arrives in its own maildir; stopped when dropped.
+#[allow(dead_code)]
+pub struct Smtp {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+#[allow(dead_code)]
+impl Smtp {
+    pub async fn start() -> Result<Self> {
+        let bin = std::env::var("VITRINE_AIOSMTPD").expect(
+            "VITRINE_AIOSMTPD is not set: run the tests with `cargo xtask test`, which installs aiosmtpd",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = temp_data_dir().join("maildir");
+        let child = std::process::Command::new(bin)
+            .args(["-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let smtp = Self { port, dir, child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(smtp);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("aiosmtpd did not listen on {port}")
+    }
+
+    /// The settings an admin puts to send through it.
+    pub fn settings(&self) -> serde_json::Value {
+        serde_json::json!({"host": "127.0.0.1", "port": self.port, "security": "none",
+            "username": null, "from": "Maison Demo <shop@demo.shop>"})
+    }
+
+    /// Every e-mail received so far, raw.
+    pub fn received(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect()
+    }
+
+    /// Waits (10 s at most) for an e-mail that contains all of `parts`.
+    pub async fn wait_for(&self, parts: &[&str]) -> Result<String> {
+        for _ in 0..100 {
+            if let Some(m) = self
+                .received()
+                .into_iter()
+                .find(|m| parts.iter().all(|p| m.contains(p)))
+            {
+                return Ok(m);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!(
+            "no e-mail with {parts:?} arrived; got {:?}",
+            self.received()
+        )
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -2,24 +2,30 @@
 // experts (invite with a one-time password), offers, canned responses and the product
 // catalogue (with CSV/JSON import).
 import { useEffect, useState } from 'preact/hooks';
-import type { CannedResponse, Invited, Offer, Product, Role, Site } from '../../shared/protocol';
+import type { ApiKey, CannedResponse, Invited, Language, MailSettingsView, NewApiKey, Scope, Offer, Product, Role, Site, SiteIdentity, SmtpSecurity } from '../../shared/protocol';
+import { LANGUAGE_NAMES, LANGUAGES } from '../../shared/i18n';
 import { api } from './api';
+import { t, type PortalKey } from './i18n';
 
-type Tab = 'sites' | 'agents' | 'offers' | 'canned' | 'products';
+const ROLES: Role[] = ['admin', 'agent', 'expert'];
+
+type Tab = 'sites' | 'agents' | 'offers' | 'canned' | 'products' | 'email' | 'api';
 
 export function Admin({ onChanged }: { onChanged: () => void }) {
   const [tab, setTab] = useState<Tab>('sites');
   return (
     <main class="admin">
       <nav class="tabs" role="tablist">
-        {(['sites', 'agents', 'offers', 'canned', 'products'] as Tab[]).map((t) => (
-          <button role="tab" aria-selected={tab === t} data-testid={`admin-${t}`} onClick={() => setTab(t)}>
-            {{ sites: 'Sites', agents: 'Agents', offers: 'Offers', canned: 'Canned responses', products: 'Products' }[t]}
+        {(['sites', 'agents', 'offers', 'canned', 'products', 'email', 'api'] as Tab[]).map((name) => (
+          <button role="tab" aria-selected={tab === name} data-testid={`admin-${name}`} onClick={() => setTab(name)}>
+            {t(`admin.tab.${name}`)}
           </button>
         ))}
       </nav>
       {tab === 'sites' && <Sites onChanged={onChanged} />}
       {tab === 'agents' && <Agents />}
+      {tab === 'email' && <Mail />}
+      {tab === 'api' && <ApiKeys />}
       {tab === 'offers' && <Items<Offer> load={api.offers} fields={['title', 'text', 'image_url', 'link_url']} idOf={(o) => o.offer_id} empty={{ offer_id: '', title: '', text: '', image_url: null, link_url: 'https://' }} />}
       {tab === 'canned' && <Items<CannedResponse> load={api.canned} fields={['shortcut', 'text']} idOf={(c) => c.canned_id} empty={{ canned_id: '', shortcut: '', text: '' }} />}
       {tab === 'products' && (
@@ -53,6 +59,9 @@ function Sites({ onChanged }: { onChanged: () => void }) {
       active: data.get('active') === 'on',
       allowed_origins: String(data.get('origins')).split(/[\s,]+/).filter(Boolean),
       consultants: data.getAll('consultants').map(String),
+      language: (String(data.get('language') || '') || null) as Language | null,
+      typing_preview: data.get('typing_preview') === 'on',
+      cobrowse_consent: data.get('cobrowse_consent') === 'on',
     };
     try {
       if (key) await api.sites.update(key, input);
@@ -68,7 +77,7 @@ function Sites({ onChanged }: { onChanged: () => void }) {
     <section>
       {error && <p class="error" role="alert">{error}</p>}
       <table>
-        <thead><tr><th>Site</th><th>Site key / script tag</th><th>Status</th><th>Consultants</th><th /></tr></thead>
+        <thead><tr><th>{t('admin.site')}</th><th>{t('admin.siteTag')}</th><th>{t('admin.status')}</th><th>{t('admin.consultants')}</th><th /></tr></thead>
         <tbody>
           {sites?.map((s) => (
             <tr data-site-key={s.site_key}>
@@ -77,37 +86,67 @@ function Sites({ onChanged }: { onChanged: () => void }) {
                 <code>{`<script src="${location.origin}/widget.js" data-site="${s.site_key}" async></script>`}</code>
                 {release && (
                   <details>
-                    <summary>Pinned to this release, with SRI</summary>
-                    <p>Never changes under you; you update it yourself for each release.</p>
+                    <summary>{t('admin.pinned')}</summary>
+                    <p>{t('admin.pinnedNote')}</p>
                     <code data-testid="sri-tag">{`<script src="${location.origin}${release.src}" integrity="${release.integrity}" crossorigin="anonymous" data-site="${s.site_key}" async></script>`}</code>
                   </details>
                 )}
+                <IdentitySecret site={s.site_key} onError={fail} />
               </td>
-              <td>{s.active ? 'active' : 'deactivated'}</td>
+              <td>{t(s.active ? 'admin.active' : 'admin.deactivated')}</td>
               <td>{s.consultants.map((c) => agents?.find((a) => a.agent_id === c)?.name ?? c).join(', ') || '—'}</td>
               <td>
-                <button class="ghost" onClick={() => setEditing(s)}>Edit</button>
-                <button class="ghost" onClick={() => confirm(`Delete site "${s.name}"? Its widget stops working.`) && api.sites.remove(s.site_key).then(() => (reload(), onChanged())).catch(fail)}>Delete</button>
+                <button class="ghost" onClick={() => setEditing(s)}>{t('admin.edit')}</button>
+                <button class="ghost" onClick={() => confirm(t('admin.deleteSite', { name: s.name })) && api.sites.remove(s.site_key).then(() => (reload(), onChanged())).catch(fail)}>{t('admin.delete')}</button>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      <button onClick={() => setEditing('new')} data-testid="new-site">New site</button>
+      <button onClick={() => setEditing('new')} data-testid="new-site">{t('admin.newSite')}</button>
       {editing && (
         <form class="editor" onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement, editing === 'new' ? null : editing.site_key))}>
-          <label>Name <input name="name" required maxLength={120} value={editing === 'new' ? '' : editing.name} /></label>
-          <label><input type="checkbox" name="active" checked={editing === 'new' ? true : editing.active} /> Active (a deactivated site's widget stays silent)</label>
-          <label>Allowed origins (space-separated, empty = any) <input name="origins" value={editing === 'new' ? '' : editing.allowed_origins.join(' ')} placeholder="https://shop.example" /></label>
-          <fieldset><legend>Consultants</legend>
+          <label>{t('admin.name')} <input name="name" required maxLength={120} value={editing === 'new' ? '' : editing.name} /></label>
+          <label><input type="checkbox" name="active" checked={editing === 'new' ? true : editing.active} /> {t('admin.activeField')}</label>
+          <label>{t('admin.origins')} <input name="origins" value={editing === 'new' ? '' : editing.allowed_origins.join(' ')} placeholder="https://shop.example" /></label>
+          <label>{t('admin.language')}{' '}
+            <select name="language" data-testid="site-language" value={editing === 'new' ? '' : editing.language ?? ''}>
+              <option value="">{t('admin.languageBrowser')}</option>
+              {LANGUAGES.map((l) => <option value={l}>{LANGUAGE_NAMES[l]}</option>)}
+            </select>
+          </label>
+          <label><input type="checkbox" name="typing_preview" data-testid="site-typing-preview" checked={editing === 'new' ? true : editing.typing_preview} /> {t('admin.typingPreview')}</label>
+          <label><input type="checkbox" name="cobrowse_consent" data-testid="site-cobrowse-consent" checked={editing === 'new' ? true : editing.cobrowse_consent} /> {t('admin.cobrowseConsent')}</label>
+          <fieldset><legend>{t('admin.consultants')}</legend>
             {agents?.map((a) => (
-              <label><input type="checkbox" name="consultants" value={a.agent_id} checked={editing !== 'new' && editing.consultants.includes(a.agent_id)} /> {a.name} ({a.role})</label>
+              <label><input type="checkbox" name="consultants" value={a.agent_id} checked={editing !== 'new' && editing.consultants.includes(a.agent_id)} /> {a.name} ({t(`admin.role.${a.role}`)})</label>
             ))}
           </fieldset>
-          <button type="submit">Save</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>Cancel</button>
+          <button type="submit">{t('admin.save')}</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>{t('common.cancel')}</button>
         </form>
       )}
     </section>
+  );
+}
+
+/** K1: the secret a shop's backend signs its customers' IDs with (shown on demand). */
+function IdentitySecret({ site, onError }: { site: string; onError: (e: unknown) => void }) {
+  const [identity, setIdentity] = useState<SiteIdentity | null>(null);
+  const set = (required: boolean, rotate: boolean) =>
+    api.sites.setIdentity(site, { required, rotate }).then(setIdentity, onError);
+  return (
+    <details data-testid="identity" onToggle={(e) => (e.target as HTMLDetailsElement).open && !identity && api.sites.identity(site).then(setIdentity, onError)}>
+      <summary>{t('admin.identity')}</summary>
+      <p>{t('admin.identityNote')}</p>
+      {identity && (
+        <>
+          <code data-testid="identity-secret">{identity.secret}</code>
+          <label><input type="checkbox" data-testid="identity-required" checked={identity.required} onChange={(e) => set((e.target as HTMLInputElement).checked, false)} /> {t('admin.identityRequired')}</label>
+          {!identity.required && <p class="notice">{t('admin.identityOff')}</p>}
+          <button type="button" class="ghost" data-testid="identity-rotate" onClick={() => confirm(t('admin.identityRotateQuestion')) && set(identity.required, true)}>{t('admin.identityRotate')}</button>
+        </>
+      )}
+    </details>
   );
 }
 
@@ -118,17 +157,17 @@ function Agents() {
     <section>
       {error && <p class="error" role="alert">{error}</p>}
       <table>
-        <thead><tr><th>Name</th><th>E-mail</th><th>Role</th><th /></tr></thead>
+        <thead><tr><th>{t('admin.name')}</th><th>{t('admin.email')}</th><th>{t('admin.roleLabel')}</th><th /></tr></thead>
         <tbody>
           {agents?.map((a) => (
             <tr>
               <td>{a.name}</td><td>{a.email}</td>
               <td>
-                <select aria-label={`Role of ${a.name}`} value={a.role} onChange={(e) => api.agents.update(a.agent_id, { name: a.name, role: (e.target as HTMLSelectElement).value as Role }).then(reload).catch(fail)}>
-                  <option value="admin">admin</option><option value="agent">agent</option><option value="expert">expert</option>
+                <select aria-label={t('admin.roleOf', { name: a.name })} value={a.role} onChange={(e) => api.agents.update(a.agent_id, { name: a.name, role: (e.target as HTMLSelectElement).value as Role }).then(reload).catch(fail)}>
+                  {ROLES.map((r) => <option value={r}>{t(`admin.role.${r}`)}</option>)}
                 </select>
               </td>
-              <td><button class="ghost" onClick={() => confirm(`Remove ${a.name}?`) && api.agents.remove(a.agent_id).then(reload).catch(fail)}>Remove</button></td>
+              <td><button class="ghost" onClick={() => confirm(t('admin.removeAgent', { name: a.name })) && api.agents.remove(a.agent_id).then(reload).catch(fail)}>{t('admin.remove')}</button></td>
             </tr>
           ))}
         </tbody>
@@ -144,18 +183,126 @@ function Agents() {
           fail(err);
         }
       }}>
-        <h3>Invite</h3>
-        <label>Name <input name="name" required /></label>
-        <label>E-mail <input name="email" type="email" required /></label>
-        <label>Role <select name="role"><option value="agent">agent</option><option value="expert">expert</option><option value="admin">admin</option></select></label>
-        <button type="submit">Invite</button>
+        <h3>{t('admin.invite')}</h3>
+        <label>{t('admin.name')} <input name="name" required /></label>
+        <label>{t('admin.email')} <input name="email" type="email" required /></label>
+        <label>{t('admin.roleLabel')} <select name="role">{(['agent', 'expert', 'admin'] as const).map((r) => <option value={r}>{t(`admin.role.${r}`)}</option>)}</select></label>
+        <button type="submit">{t('admin.invite')}</button>
       </form>
       {invited && (
         <p class="notice" data-testid="invited">
-          {invited.password
-            ? <>{invited.agent.email} can sign in with the one-time password <code>{invited.password}</code>.</>
-            : <>{invited.agent.email} already uses Vitrine: they sign in with their own password and pick this account.</>}
-          {' '}Assign them to sites under Sites.
+          {invited.email_error && <>{t('admin.invitedNotEmailed', { reason: invited.email_error })} </>}
+          {invited.emailed
+            ? <>{t('admin.invitedEmailed', { email: invited.agent.email })}</>
+            : invited.password
+              ? <>{t('admin.invitedOnce', { email: invited.agent.email })} <code>{invited.password}</code></>
+              : <>{t('admin.invitedKnown', { email: invited.agent.email })}</>}
+          {' '}{t('admin.assign')}
+        </p>
+      )}
+    </section>
+  );
+}
+
+const SECURITY: SmtpSecurity[] = ['start_tls', 'tls', 'none'];
+
+/** K3: the SMTP server the account's e-mail goes through (invitations, transcripts, answers). */
+function Mail() {
+  const [view, reload, error, fail] = useLoad(api.mail.get);
+  const [notice, setNotice] = useState('');
+  if (!view) return error ? <p class="error" role="alert">{error}</p> : null;
+  const save = async (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    const password = String(data.get('password') ?? '');
+    try {
+      await api.mail.put({
+        host: String(data.get('host')).trim(),
+        port: Number(data.get('port')),
+        security: String(data.get('security')) as SmtpSecurity,
+        username: String(data.get('username') ?? '').trim() || null,
+        from: String(data.get('from')).trim(),
+        // Empty: keep the stored one.
+        ...(password ? { password } : {}),
+      });
+      setNotice(t('admin.mailSaved'));
+      reload();
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const v: MailSettingsView = view;
+  return (
+    <section data-testid="mail-settings">
+      {error && <p class="error" role="alert">{error}</p>}
+      <p>{t('admin.mailNote')}</p>
+      <form class="editor" onSubmit={(e) => { e.preventDefault(); void save(e.target as HTMLFormElement); }}>
+        <label>{t('admin.mailHost')} <input name="host" required value={v.host} data-testid="mail-host" /></label>
+        <label>{t('admin.mailPort')} <input name="port" type="number" min={1} max={65535} required value={v.port} data-testid="mail-port" /></label>
+        <label>{t('admin.mailSecurity')} <select name="security" value={v.security} data-testid="mail-security">{SECURITY.map((s) => <option value={s}>{t(`admin.mailSecurity.${s}`)}</option>)}</select></label>
+        <label>{t('admin.mailUsername')} <input name="username" value={v.username ?? ''} autocomplete="off" /></label>
+        <label>{t('admin.mailPassword')} <input name="password" type="password" autocomplete="new-password" placeholder={v.has_password ? t('admin.mailPasswordKept') : ''} /></label>
+        <label>{t('admin.mailFrom')} <input name="from" required value={v.from} placeholder="Maison <shop@example.com>" data-testid="mail-from" /></label>
+        <button type="submit" data-testid="mail-save">{t('admin.save')}</button>
+      </form>
+      {v.configured && (
+        <form class="editor" onSubmit={(e) => {
+          e.preventDefault();
+          const to = String(new FormData(e.target as HTMLFormElement).get('to'));
+          api.mail.test(to).then(() => setNotice(t('admin.mailTestSent', { email: to })), fail);
+        }}>
+          <label>{t('admin.mailTestTo')} <input name="to" type="email" required /></label>
+          <button type="submit" class="ghost">{t('admin.mailTest')}</button>
+          <button type="button" class="ghost" onClick={() => confirm(t('admin.mailRemoveQuestion')) && api.mail.remove().then(reload, fail)}>{t('admin.remove')}</button>
+        </form>
+      )}
+      {notice && <p class="notice" role="status" data-testid="mail-notice">{notice}</p>}
+    </section>
+  );
+}
+
+const SCOPES: Scope[] = ['contacts:read', 'contacts:write'];
+
+/** K1: keys for the shop's backend (its REST API), each with scopes; the token is shown once. */
+function ApiKeys() {
+  const [keys, reload, error, fail] = useLoad(api.apiKeys.list);
+  const [made, setMade] = useState<NewApiKey | null>(null);
+  return (
+    <section data-testid="api-keys">
+      {error && <p class="error" role="alert">{error}</p>}
+      <p>{t('admin.apiNote')}</p>
+      <table>
+        <thead><tr><th>{t('admin.name')}</th><th>{t('admin.apiScopes')}</th><th>{t('admin.apiCreated')}</th><th /></tr></thead>
+        <tbody>
+          {keys?.map((k: ApiKey) => (
+            <tr data-testid="api-key">
+              <td>{k.name}</td>
+              <td>{k.scopes.join(', ')}</td>
+              <td>{new Date(k.created_at).toLocaleDateString()} · {k.created_by}</td>
+              <td><button class="ghost" data-testid="api-key-revoke" onClick={() => confirm(t('admin.apiRevokeQuestion', { name: k.name })) && api.apiKeys.revoke(k.key_id).then(reload, fail)}>{t('admin.apiRevoke')}</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form class="editor" onSubmit={async (e) => {
+        e.preventDefault();
+        const form = e.target as HTMLFormElement;
+        const data = new FormData(form);
+        try {
+          setMade(await api.apiKeys.create({ name: String(data.get('name')), scopes: SCOPES.filter((s) => data.get(s)) }));
+          form.reset();
+          reload();
+        } catch (err) {
+          fail(err);
+        }
+      }}>
+        <h3>{t('admin.apiNew')}</h3>
+        <label>{t('admin.name')} <input name="name" required maxLength={80} data-testid="api-key-name" /></label>
+        {SCOPES.map((s) => <label><input type="checkbox" name={s} defaultChecked={s === 'contacts:read'} /> {s}</label>)}
+        <button type="submit" data-testid="api-key-create">{t('admin.apiCreate')}</button>
+      </form>
+      {made && (
+        <p class="notice" data-testid="api-key-token">
+          {t('admin.apiTokenOnce', { name: made.key.name })} <code>{made.token}</code>
         </p>
       )}
     </section>
@@ -169,7 +316,7 @@ interface Crud<T> {
   remove: (id: string) => Promise<void>;
 }
 
-function Items<T extends object>({ load, fields, idOf, empty }: { load: Crud<T>; fields: (keyof T & string)[]; idOf: (t: T) => string; empty: T }) {
+function Items<T extends object>({ load, fields, idOf, empty }: { load: Crud<T>; fields: (keyof T & string)[]; idOf: (item: T) => string; empty: T }) {
   const [items, reload, error, fail] = useLoad(load.list);
   const [editing, setEditing] = useState<T | null>(null);
   const save = async (form: HTMLFormElement) => {
@@ -193,26 +340,26 @@ function Items<T extends object>({ load, fields, idOf, empty }: { load: Crud<T>;
     <section>
       {error && <p class="error" role="alert">{error}</p>}
       <table>
-        <thead><tr>{fields.map((f) => <th>{f.replace('_', ' ')}</th>)}<th /></tr></thead>
+        <thead><tr>{fields.map((f) => <th>{t(`admin.field.${f}` as PortalKey)}</th>)}<th /></tr></thead>
         <tbody>
           {items?.map((it) => (
             <tr>
               {fields.map((f) => <td>{String((it as Record<string, unknown>)[f] ?? '')}</td>)}
               <td>
-                <button class="ghost" onClick={() => setEditing(it)}>Edit</button>
-                <button class="ghost" onClick={() => load.remove(idOf(it)).then(reload).catch(fail)}>Delete</button>
+                <button class="ghost" onClick={() => setEditing(it)}>{t('admin.edit')}</button>
+                <button class="ghost" onClick={() => load.remove(idOf(it)).then(reload).catch(fail)}>{t('admin.delete')}</button>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      <button onClick={() => setEditing(empty)}>Add</button>
+      <button onClick={() => setEditing(empty)}>{t('admin.add')}</button>
       {editing && (
         <form class="editor" onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement))}>
           {fields.map((f) => (
-            <label>{f.replace('_', ' ')} <input name={f} value={String((editing as Record<string, unknown>)[f] ?? '')} /></label>
+            <label>{t(`admin.field.${f}` as PortalKey)} <input name={f} value={String((editing as Record<string, unknown>)[f] ?? '')} /></label>
           ))}
-          <button type="submit">Save</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>Cancel</button>
+          <button type="submit">{t('admin.save')}</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>{t('common.cancel')}</button>
         </form>
       )}
     </section>
@@ -223,13 +370,13 @@ function Import() {
   const [result, setResult] = useState('');
   return (
     <p class="import">
-      <label class="button ghost">Import catalogue (CSV or JSON)
+      <label class="button ghost">{t('admin.import')}
         <input type="file" accept=".csv,.json,text/csv,application/json" hidden data-testid="import" onChange={async (e) => {
           const file = (e.target as HTMLInputElement).files?.[0];
           if (!file) return;
           try {
             const { imported } = await api.importProducts(await file.text());
-            setResult(`Imported ${imported} products.`);
+            setResult(t('admin.imported', { count: imported }));
           } catch (err) {
             setResult(err instanceof Error ? err.message : String(err));
           }

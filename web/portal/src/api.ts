@@ -23,6 +23,8 @@ import type {
   SiteInput,
   Uploaded,
   VisitorDetails, ChangePassword,
+  ContactCard, ContactEdit, IdentityInput, Note, SiteIdentity, Task, TaskInput, VisitorContact,
+  MailSettingsInput, MailSettingsView, ApiKey, ApiKeyInput, NewApiKey, AgentRef,
 } from '../../shared/protocol';
 
 export type { FoundConversation, Gallery, Me, SiteInput };
@@ -54,6 +56,9 @@ const q = (params: object) =>
     Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, String(v)]),
   ).toString();
 
+const contactPath = (site: string, id: string) =>
+  `/api/sites/${encodeURIComponent(site)}/contacts/${encodeURIComponent(id)}`;
+
 /** CRUD for the catalogue-like collections admins manage. */
 function collection<T>(path: string) {
   return {
@@ -74,6 +79,21 @@ export const api = {
     call<void>('POST', '/api/me/password', { current, new: next } satisfies ChangePassword),
   visitor: (site: string, visitorId: string) =>
     call<VisitorDetails>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}`),
+  visitorContact: (site: string, visitorId: string) =>
+    call<VisitorContact>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}/contact`),
+  contacts: {
+    createForVisitor: (site: string, visitorId: string, edit: ContactEdit) =>
+      call<ContactCard>('POST', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}/contact`, edit),
+    edit: (site: string, id: string, edit: ContactEdit) => call<ContactCard>('PUT', contactPath(site, id), edit),
+    tags: (site: string, id: string, tags: string[]) => call<string[]>('PUT', `${contactPath(site, id)}/tags`, { tags }),
+    siteTags: (site: string) => call<string[]>('GET', `/api/sites/${encodeURIComponent(site)}/tags`),
+    siteAgents: (site: string) => call<AgentRef[]>('GET', `/api/sites/${encodeURIComponent(site)}/agents`),
+    note: (site: string, id: string, text: string) => call<Note>('POST', `${contactPath(site, id)}/notes`, { text }),
+    addTask: (site: string, id: string, task: TaskInput) => call<Task>('POST', `${contactPath(site, id)}/tasks`, task),
+    task: (site: string, id: string, taskId: string, done: boolean) =>
+      call<Task>('PUT', `${contactPath(site, id)}/tasks/${encodeURIComponent(taskId)}`, { done }),
+  },
+  myTasks: () => call<Task[]>('GET', '/api/tasks'),
   conversations: (params: ConversationQuery) => call<FoundConversation[]>('GET', `/api/conversations?${q(params)}`),
   messages: (site: string, conversationId: string, after = 0) =>
     call<MessagesPage>(
@@ -91,11 +111,25 @@ export const api = {
     create: (s: SiteInput) => call<Site>('POST', '/api/admin/sites', s),
     update: (key: string, s: SiteInput) => call<Site>('PUT', `/api/admin/sites/${encodeURIComponent(key)}`, s),
     remove: (key: string) => call<void>('DELETE', `/api/admin/sites/${encodeURIComponent(key)}`),
+    identity: (key: string) => call<SiteIdentity>('GET', `/api/admin/sites/${encodeURIComponent(key)}/identity`),
+    setIdentity: (key: string, input: IdentityInput) =>
+      call<SiteIdentity>('POST', `/api/admin/sites/${encodeURIComponent(key)}/identity`, input),
   },
   agents: {
     list: () => call<AgentProfile[]>('GET', '/api/admin/agents'),
     invite: (a: InviteInput) => call<Invited>('POST', '/api/admin/agents', a),
     update: (id: string, a: AgentUpdate) => call<AgentProfile>('PUT', `/api/admin/agents/${encodeURIComponent(id)}`, a),
     remove: (id: string) => call<void>('DELETE', `/api/admin/agents/${encodeURIComponent(id)}`),
+  },
+  apiKeys: {
+    list: () => call<ApiKey[]>('GET', '/api/admin/api-keys'),
+    create: (k: ApiKeyInput) => call<NewApiKey>('POST', '/api/admin/api-keys', k),
+    revoke: (id: string) => call<void>('DELETE', `/api/admin/api-keys/${encodeURIComponent(id)}`),
+  },
+  mail: {
+    get: () => call<MailSettingsView>('GET', '/api/admin/mail'),
+    put: (m: MailSettingsInput) => call<MailSettingsView>('PUT', '/api/admin/mail', m),
+    remove: () => call<void>('DELETE', '/api/admin/mail'),
+    test: (to: string) => call<void>('POST', '/api/admin/mail/test', { to }),
   },
 };

@@ -2,7 +2,10 @@
 // navigate) and the call panel (tiles, toggles, remove, leave, layouts, interaction).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LiveVisitor } from '../../shared/protocol';
-import { CallSession, callSupportProblem, type RemoteMedia } from '../../shared/call';
+import { CallSession, callSupportProblem, initials, type RemoteMedia } from '../../shared/call';
+import type { CallEnd } from '../../shared/protocol';
+import { useDialog } from './dialog';
+import { t } from './i18n';
 import { GENERAL, type Hub } from './live';
 
 export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }) {
@@ -27,32 +30,35 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
             setSwitching(enabled);
             hub.send({ type: 'set_calls', enabled });
           }} />
-        Offer calls to visitors on this site
+        {t('call.offer')}
       </label>
-      {problem && <p class="error">{problem}</p>}
+      {problem && <p class="error">{t(problem === 'no_webrtc' ? 'call.noWebrtc' : 'call.noDevices')}</p>}
       {!call && visitor.call_requested && (
-        <button data-testid="answer-call" onClick={() => hub.send({ type: 'call_accept', visitor_id: visitor.visitor_id })}>Answer call</button>
+        <button data-testid="answer-call" onClick={() => hub.send({ type: 'call_accept', visitor_id: visitor.visitor_id })}>{t('call.answer')}</button>
       )}
       {!call && !visitor.call_requested && enabled && (
-        <button data-testid="start-call" onClick={() => hub.send({ type: 'call_start', visitor_ids: [visitor.visitor_id] })}>Start video call</button>
+        <button data-testid="start-call" onClick={() => hub.send({ type: 'call_start', visitor_ids: [visitor.visitor_id] })}>{t('call.start')}</button>
       )}
       {call && !inThisCall && (
-        <button data-testid="add-to-call" onClick={() => hub.send({ type: 'call_add', call_id: call.call_id, visitor_ids: [visitor.visitor_id] })}>Add and invite guest</button>
+        <button data-testid="add-to-call" onClick={() => hub.send({ type: 'call_add', call_id: call.call_id, visitor_ids: [visitor.visitor_id] })}>{t('call.addGuest')}</button>
       )}
       <form class="navigate" onSubmit={(e) => { e.preventDefault(); hub.clearError(); if (url) hub.send({ type: 'navigate', visitor_id: visitor.visitor_id, url }); }}>
-        <input data-testid="navigate-url" type="url" placeholder="https://… (a page of your shop)" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
-        <button type="submit" data-testid="navigate">Navigate</button>
+        <input data-testid="navigate-url" type="url" placeholder={t('call.navigatePlaceholder')} aria-label={t('call.navigateLabel')} value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
+        <button type="submit" data-testid="navigate">{t('call.navigate')}</button>
       </form>
     </div>
   );
 }
 
-function Tile({ stream, label, muted, onRemove }: { stream: MediaStream | null; label: string; muted?: boolean; onRemove?: () => void }) {
+/** One person's video, or their initials while their camera is off; the <video> stays
+ *  (hidden) so their voice keeps playing. */
+function Tile({ stream, camera, label, muted, onRemove }: { stream: MediaStream | null; camera: boolean; label: string; muted?: boolean; onRemove?: () => void }) {
   const ref = useRef<HTMLVideoElement>(null);
   useEffect(() => { if (ref.current && ref.current.srcObject !== stream) ref.current.srcObject = stream; }, [stream]);
   return (
-    <div class="tile">
-      <video ref={ref} autoplay playsInline muted={muted} />
+    <div class={camera ? 'tile' : 'tile camera-off'}>
+      <video ref={ref} autoplay playsInline muted={muted} aria-label={camera ? t('call.videoOf', { name: label }) : undefined} />
+      {!camera && <div class="initials" aria-hidden="true" data-testid="initials">{initials(label)}</div>}
       <span>{label}</span>
       {onRemove && <button class="remove" aria-label={`Remove ${label}`} data-testid="remove-participant" onClick={onRemove}>✕</button>}
     </div>
@@ -60,6 +66,33 @@ function Tile({ stream, label, muted, onRemove }: { stream: MediaStream | null; 
 }
 
 type Layout = 'popup' | 'docked' | 'full';
+
+function CallConfirm({ text, action, run, onDone }: { text: string; action: string; run: () => void; onDone: () => void }) {
+  const ref = useDialog<HTMLDivElement>(onDone);
+  return (
+    <div class="confirm" role="alertdialog" aria-modal="true" aria-label={text} ref={ref}>
+      <p>{text}</p>
+      <button data-testid="confirm" onClick={() => { run(); onDone(); }}>{action}</button>
+      <button class="ghost" onClick={onDone}>{t('common.cancel')}</button>
+    </div>
+  );
+}
+
+/** How long "the call ended" stays before it closes by itself. */
+const ENDED_NOTICE_MS = 8_000;
+
+function CallEnded({ hub, reason }: { hub: Hub; reason: CallEnd }) {
+  useEffect(() => {
+    const t = window.setTimeout(() => hub.dismissCallEnded(), ENDED_NOTICE_MS);
+    return () => window.clearTimeout(t);
+  }, [reason]);
+  return (
+    <div class="call popup ended" data-testid="call-ended" role="status">
+      <p>{t(reason === 'cancelled' ? 'call.cancelled' : 'call.ended')}</p>
+      <button class="ghost" data-testid="close-call-ended" onClick={() => hub.dismissCallEnded()}>{t('common.close')}</button>
+    </div>
+  );
+}
 
 /** The running call: joins the media node as host with the join info from the hub. */
 export function CallPanel({ hub }: { hub: Hub }) {
@@ -78,63 +111,58 @@ export function CallPanel({ hub }: { hub: Hub }) {
     return () => s.leave();
   }, [callJoin?.token]);
 
-  if (!call && callEnded) {
-    return <div class="call popup" data-testid="call-ended"><p>{callEnded}</p></div>;
-  }
+  if (!call && callEnded) return <CallEnded hub={hub} reason={callEnded} />;
   if (!call) return null;
   const joined = call.participants.filter((p) => p.state === 'joined');
   const settingUp = joined.length === 0;
-  const name = (visitorId: string) => `Visitor ${visitorId.slice(0, 6)}`;
+  const name = (visitorId: string) => t('chats.visitor', { id: visitorId.slice(0, 6) });
   // The node knows visitors by seat ("guest-2"); the agent knows who sits there.
   const seated = (seat: string) => call.participants.find((p) => p.participant === seat);
   const label = (r: RemoteMedia) => { const p = seated(r.participant); return p ? name(p.visitor_id) : r.name; };
   const end = () => { hub.send({ type: 'call_end', call_id: call.call_id }); session?.end(); };
   const toggle = (label: string, on: boolean, f: () => Promise<unknown>) => (
-    <button class={on ? 'on' : ''} onClick={() => f().then(() => redraw((n) => n + 1), (e) => alert(`${label}: ${e}`))}>{label}</button>
+    <button class={on ? 'on' : ''} aria-pressed={on} onClick={() => f().then(() => redraw((n) => n + 1), (e) => alert(`${label}: ${e}`))}>{label}</button>
+  );
+  const layoutButton = (l: Layout, name: string, glyph: string) => (
+    <button class={layout === l ? 'on' : ''} aria-pressed={layout === l} aria-label={name} title={name} onClick={() => setLayout(l)}>{glyph}</button>
   );
   return (
     <div class={`call ${layout}`} data-testid="call-panel">
       {settingUp && (
         <div class="setting-up" data-testid="call-setting-up">
-          <p>Setting up the call… waiting for {call.participants.filter((p) => p.state === 'invited').map((p) => name(p.visitor_id)).join(', ') || 'nobody'}</p>
-          {call.participants.some((p) => p.state === 'declined') && <p class="muted">Declined: {call.participants.filter((p) => p.state === 'declined').map((p) => name(p.visitor_id)).join(', ')}</p>}
-          <button data-testid="cancel-call" onClick={end}>Cancel</button>
+          <p>{t('call.settingUp', { who: call.participants.filter((p) => p.state === 'invited').map((p) => name(p.visitor_id)).join(', ') || t('call.nobody') })}</p>
+          {call.participants.some((p) => p.state === 'declined') && <p class="muted">{t('call.declined', { who: call.participants.filter((p) => p.state === 'declined').map((p) => name(p.visitor_id)).join(', ') })}</p>}
+          <button data-testid="cancel-call" onClick={end}>{t('common.cancel')}</button>
         </div>
       )}
       <div class="tiles">
         {remotes.map((r) => (
           <>
-            {r.main && <Tile stream={r.main} label={label(r)} onRemove={seated(r.participant) && (() => setConfirm({
-              text: `Remove ${label(r)} from the call?`, action: 'Remove',
+            <Tile stream={r.main} camera={r.camera} label={label(r)} onRemove={seated(r.participant) && (() => setConfirm({
+              text: t('call.removeQuestion', { name: label(r) }), action: t('call.remove'),
               // The hub frees the seat on the media node too.
               run: () => hub.send({ type: 'call_remove', call_id: call.call_id, visitor_id: seated(r.participant)!.visitor_id }),
-            }))} />}
-            {r.screen && <Tile stream={r.screen} label={`${label(r)} (screen)`} />}
+            }))} />
+            {r.screen && <Tile stream={r.screen} camera label={t('call.screenOf', { name: label(r) })} />}
           </>
         ))}
-        {session && <Tile stream={session.local} label="You" muted />}
+        {session && <Tile stream={session.local} camera={session.cameraOn} label={t('call.you')} muted />}
       </div>
       <div class="bar">
-        {session && toggle('Mic', session.microphoneOn, () => session.setMicrophone(!session.microphoneOn))}
-        {session && toggle('Camera', session.cameraOn, () => session.setCamera(!session.cameraOn))}
-        {session && toggle('Screen', session.screenOn, () => session.setScreen(!session.screenOn))}
+        {session && toggle(t('call.mic'), session.microphoneOn, () => session.setMicrophone(!session.microphoneOn))}
+        {session && toggle(t('call.camera'), session.cameraOn, () => session.setCamera(!session.cameraOn))}
+        {session && toggle(t('call.screen'), session.screenOn, () => session.setScreen(!session.screenOn))}
         <label class="interaction">
           <input type="checkbox" data-testid="allow-interaction" checked={call.interaction_allowed}
             onChange={(e) => hub.send({ type: 'set_interaction', call_id: call.call_id, allowed: (e.target as HTMLInputElement).checked })} />
-          Allow visitor interaction
+          {t('call.interaction')}
         </label>
-        <button class={layout === 'popup' ? 'on' : ''} title="Popup" onClick={() => setLayout('popup')}>▢</button>
-        <button class={layout === 'docked' ? 'on' : ''} title="Docked right" onClick={() => setLayout('docked')}>▮</button>
-        <button class={layout === 'full' ? 'on' : ''} title="Full screen" onClick={() => setLayout('full')}>⛶</button>
-        <button class="danger" data-testid="leave-call" onClick={() => setConfirm({ text: 'Leave the call? It ends for everyone.', action: 'Leave call', run: end })}>Leave call</button>
+        {layoutButton('popup', t('call.popup'), '▢')}
+        {layoutButton('docked', t('call.docked'), '▮')}
+        {layoutButton('full', t('call.full'), '⛶')}
+        <button class="danger" data-testid="leave-call" onClick={() => setConfirm({ text: t('call.leaveQuestion'), action: t('call.leave'), run: end })}>{t('call.leave')}</button>
       </div>
-      {confirm && (
-        <div class="confirm" role="dialog">
-          <p>{confirm.text}</p>
-          <button data-testid="confirm" onClick={() => { confirm.run(); setConfirm(null); }}>{confirm.action}</button>
-          <button class="ghost" onClick={() => setConfirm(null)}>Cancel</button>
-        </div>
-      )}
+      {confirm && <CallConfirm {...confirm} onDone={() => setConfirm(null)} />}
     </div>
   );
 }

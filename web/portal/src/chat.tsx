@@ -2,19 +2,25 @@
 // history with search), the conversation with its actions (take, transfer, block, end,
 // reopen, minimise, open the visitor's page) and the composer (emoji, canned responses
 // with a "/" picker, images, offers, product cards).
+import type { RefObject } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { CannedResponse, ChatMessage, ConversationSummary, MessageBody, Offer, Site } from '../../shared/protocol';
 import { MAX_MESSAGE_CHARS } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { api, type FoundConversation, type Gallery, type Me } from './api';
+import { useDialog } from './dialog';
+import { EmojiPicker } from './emoji';
+import { lang, t } from './i18n';
 import { ErrorLine } from './error-line';
 import type { Hub } from './live';
 import { MessageList } from './messages';
+import { VisitorPanel } from './visitor';
+import { productBody } from './contact';
 
 type Folder = 'pending' | 'active' | 'closed';
 
 export function contactLabel(c: ConversationSummary): string {
-  return c.contact.name || c.contact.email || `Visitor ${c.visitor_id.slice(0, 8)}`;
+  return c.contact.name || c.contact.email || t('chats.visitor', { id: c.visitor_id.slice(0, 8) });
 }
 
 export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: Site; hub: Hub; openId: string | null; onOpen: (id: string | null) => void }) {
@@ -30,14 +36,39 @@ export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: S
     api.conversations({ status: 'closed', q: query, site: siteFilter || undefined }).then(setClosed).catch(() => setClosed([]));
   useEffect(() => void (folder === 'closed' && loadClosed()), [folder, siteFilter, hub.state.conversations.size]);
 
-  const list: ConversationSummary[] = folder === 'pending' ? pending : folder === 'active' ? mine : closed;
+  // The store's search, and what the hub said closed meanwhile (its write may still be on
+  // its way): the newer of the two for each conversation.
+  const closedNow = new Map(closed.map((c) => [c.conversation_id, c]));
+  const q = query.trim().toLowerCase();
+  for (const c of hub.state.closed.values()) {
+    const matches = !q || [c.contact.name, c.contact.email, c.preview].some((x) => x?.toLowerCase().includes(q));
+    const known = closedNow.get(c.conversation_id);
+    if ((siteFilter === '' || siteFilter === site.site_key) && matches && (!known || known.updated_at < c.updated_at)) {
+      closedNow.set(c.conversation_id, { ...c, site_key: site.site_key, site_name: site.name });
+    }
+  }
+  const closedList = [...closedNow.values()].sort((a, b) => b.updated_at - a.updated_at);
+  const list: ConversationSummary[] = folder === 'pending' ? pending : folder === 'active' ? mine : closedList;
+  // Alt+N: the conversation waiting longest, other than the one open.
+  useLayoutEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (shortcut(e) !== 'next') return;
+      e.preventDefault();
+      const next = [...pending].sort((a, b) => a.created_at - b.created_at).find((c) => c.conversation_id !== openId);
+      if (!next) return;
+      setFolder('pending');
+      onOpen(next.conversation_id);
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [pending.map((c) => c.conversation_id).join(), openId]);
   return (
     <main class="chat">
-      <section class="folders" aria-label="Conversations">
+      <section class="folders" aria-label={t('chats.conversations')}>
         <div class="tabs" role="tablist">
           {(['pending', 'active', 'closed'] as Folder[]).map((f) => (
             <button role="tab" aria-selected={folder === f} data-testid={`folder-${f}`} onClick={() => setFolder(f)}>
-              {f[0].toUpperCase() + f.slice(1)}
+              {t(`folder.${f}`)}
               {f !== 'closed' && <span class="count" data-testid={`count-${f}`}>{f === 'pending' ? pending.length : mine.length}</span>}
               {f !== 'closed' && (f === 'pending' ? pending : mine).some((c) => c.unread > 0) && <span class="unread" />}
             </button>
@@ -45,32 +76,36 @@ export function ChatConsole({ me, site, hub, openId, onOpen }: { me: Me; site: S
         </div>
         {folder === 'closed' && (
           <form class="search" onSubmit={(e) => (e.preventDefault(), loadClosed())}>
-            <input type="search" placeholder="Name or e-mail" aria-label="Search by name or e-mail" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
+            <input type="search" placeholder={t('chats.searchPlaceholder')} aria-label={t('chats.search')} value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
             {me.sites.length > 1 && (
-              <select aria-label="Site" value={siteFilter} onChange={(e) => setSiteFilter((e.target as HTMLSelectElement).value)}>
-                <option value="">All sites</option>
+              <select aria-label={t('header.site')} value={siteFilter} onChange={(e) => setSiteFilter((e.target as HTMLSelectElement).value)}>
+                <option value="">{t('chats.allSites')}</option>
                 {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
               </select>
             )}
-            <button type="submit">Search</button>
+            <button type="submit">{t('chats.searchButton')}</button>
           </form>
         )}
         <ul class="conv-list" data-testid="conversation-list">
-          {list.length === 0 && <li class="empty">Nothing here.</li>}
+          {list.length === 0 && <li class="empty">{t('chats.empty')}</li>}
           {list.map((c) => (
             <li class={`conv ${c.conversation_id === openId ? 'selected' : ''}`} data-conversation-id={c.conversation_id} onClick={() => onOpen(c.conversation_id)}>
               <b>{contactLabel(c)}</b>
-              {c.unread > 0 && <span class="unread" title={`${c.unread} unread`} />}
-              {c.proactive && <span class="badge">proactive</span>}
+              {c.unread > 0 && <span class="unread-count" data-testid="unread" aria-label={t('chats.unread', { count: c.unread })}>{c.unread > 99 ? '99+' : c.unread}</span>}
+              {c.proactive && <span class="badge">{t('chats.proactive')}</span>}
               <div class="muted">{c.preview}</div>
             </li>
           ))}
         </ul>
       </section>
       {openId ? (
-        <Conversation key={openId} me={me} site={site} hub={hub} id={openId} fallback={closed.find((c) => c.conversation_id === openId)} onClose={() => onOpen(null)} />
+        <Conversation key={openId} me={me} site={site} hub={hub} id={openId} fallback={closedList.find((c) => c.conversation_id === openId)} onClose={() => onOpen(null)} />
       ) : (
-        <p class="empty">Pick a conversation.</p>
+        <div class="empty" data-testid="shortcuts">
+          <p>{t('chats.pick')}</p>
+          <h3>{t('shortcuts.title')}</h3>
+          <dl class="shortcuts">{SHORTCUTS.map((s) => <><dt><kbd>{s.keys}</kbd></dt><dd>{t(`shortcuts.${s.key}`)}</dd></>)}</dl>
+        </div>
       )}
     </main>
   );
@@ -81,7 +116,8 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
   const [stored, setStored] = useState<ConversationSummary | null>(null);
   const [minimised, setMinimised] = useState(false);
   const [confirm, setConfirm] = useState<'block' | 'end' | null>(null);
-  const summary = live ?? stored ?? fallback ?? null;
+  // The hub's word first: a conversation it just closed may not be in the store yet.
+  const summary = live ?? hub.state.closed.get(id) ?? stored ?? fallback ?? null;
   const messages = hub.state.messages.get(id) ?? [];
   const draft = hub.state.drafts.get(id);
   const mineActive = summary?.status === 'active' && summary.owner?.agent_id === me.agent.agent_id;
@@ -102,97 +138,137 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
     if (live && live.unread > 0 && !minimised) hub.send({ type: 'mark_read', conversation_id: id, seq: lastSeq });
   }, [lastSeq, live?.unread, minimised]);
 
+  // The visitor beside the conversation (where they are, their pages, a call button),
+  // shown unless the agent hid it; the choice is kept for the next conversations.
+  const [side, setSide] = useState(localStorage.getItem('vitrine:side-panel') !== 'hidden');
+  const showSide = (on: boolean) => {
+    localStorage.setItem('vitrine:side-panel', on ? 'shown' : 'hidden');
+    setSide(on);
+  };
+  // Keyboard (shown in the "Shortcuts" list): take, end (asks first), write.
+  const composer = useRef<HTMLTextAreaElement>(null);
+  useLayoutEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const key = shortcut(e);
+      if (!key || !summary) return;
+      if (key === 'take' && summary.status === 'pending') hub.send({ type: 'take', conversation_id: id });
+      else if (key === 'end' && summary.status !== 'closed' && (summary.status === 'pending' || mineActive)) setConfirm('end');
+      else if (key === 'reply') composer.current?.focus();
+      else return;
+      e.preventDefault();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [summary?.status, mineActive]);
+
   const gone = hub.state.gone.get(id);
   if (gone !== undefined && !live) {
     // A colleague has it now: say so, offer nothing that would fail.
     return (
-      <section class="conversation" aria-label="Conversation" data-testid="conversation" data-status="gone">
+      <section class="conversation" aria-label={t('chats.conversation')} data-testid="conversation" data-status="gone">
         <header>
-          <h2>{summary ? contactLabel(summary) : 'Conversation'}</h2>
+          <h2>{summary ? contactLabel(summary) : t('chats.conversation')}</h2>
           <span class="spacer" />
-          <button class="ghost" aria-label="Close conversation" onClick={onClose}>✕</button>
+          <button class="ghost" aria-label={t('chats.close')} onClick={onClose}>✕</button>
         </header>
         <p class="notice" role="status" data-testid="conversation-gone">
-          {gone ? `${gone.name} has this conversation now.` : 'A colleague has this conversation now.'} It is no longer in your folders.
+          {gone ? t('chats.goneTo', { name: gone.name }) : t('chats.goneColleague')} {t('chats.goneNotInFolders')}
         </p>
         <Unsent hub={hub} id={id} />
       </section>
     );
   }
-  if (!summary) return <p class="empty">Loading…</p>;
+  if (!summary) return <p class="empty">{t('common.loading')}</p>;
   const act = (frame: Parameters<Hub['send']>[0]) => hub.send(frame);
   const error = hub.state.errors.get(id);
   return (
-    <section class={`conversation ${minimised ? 'minimised' : ''}`} aria-label="Conversation" data-testid="conversation" data-status={summary.status}>
+    <>
+    <section class={`conversation ${minimised ? 'minimised' : ''}`} aria-label={t('chats.conversation')} data-testid="conversation" data-status={summary.status}>
       <header>
         <h2>{contactLabel(summary)}</h2>
-        <span class={`status ${summary.status}`} data-testid="conversation-status">{summary.status}</span>
+        <span class={`status ${summary.status}`} data-testid="conversation-status" data-value={summary.status}>{t(`folder.${summary.status}`)}</span>
         {summary.contact.email && <span class="muted">{summary.contact.email}</span>}
         <span class="spacer" />
         {visitor && safeHref(visitor.page.url) && (
-          <a class="button ghost" data-testid="open-visitor-page" href={safeHref(visitor.page.url)} target="_blank" rel="noopener noreferrer">Open visitor's page</a>
+          <a class="button ghost" data-testid="open-visitor-page" href={safeHref(visitor.page.url)} target="_blank" rel="noopener noreferrer">{t('chats.openPage')}</a>
         )}
-        {summary.status === 'pending' && <button data-testid="take" onClick={() => act({ type: 'take', conversation_id: id })}>Take</button>}
+        {summary.status === 'pending' && <button data-testid="take" aria-keyshortcuts="Alt+T" title={`${t('chats.take')} (Alt+T)`} onClick={() => act({ type: 'take', conversation_id: id })}>{t('chats.take')}</button>}
         {mineActive && targets.length > 0 && (
-          <select data-testid="transfer" aria-label="Transfer to" value="" onChange={(e) => {
+          <select data-testid="transfer" aria-label={t('chats.transferTo')} value="" onChange={(e) => {
             const to = (e.target as HTMLSelectElement).value;
             if (to) act({ type: 'transfer', conversation_id: id, to_agent_id: to });
           }}>
-            <option value="">Transfer to…</option>
-            {targets.map((a) => <option value={a.agent_id}>{a.name}{a.expert ? ' (expert)' : ''}</option>)}
+            <option value="">{t('chats.transferTo')}…</option>
+            {targets.map((a) => <option value={a.agent_id}>{a.expert ? t('chats.expert', { name: a.name }) : a.name}</option>)}
           </select>
         )}
         {confirm === 'block' ? (
-          <Confirm question="Block this visitor? They can no longer chat or call." action="Block" testId="block-confirm"
+          <Confirm question={t('chats.blockQuestion')} action={t('chats.block')} testId="block-confirm"
             onYes={() => (act({ type: 'block', visitor_id: summary.visitor_id, blocked: true }), setConfirm(null))} onNo={() => setConfirm(null)} />
         ) : blocked ? (
-          <button class="ghost" data-testid="unblock" onClick={() => act({ type: 'block', visitor_id: summary.visitor_id, blocked: false })}>Unblock</button>
+          <button class="ghost" data-testid="unblock" onClick={() => act({ type: 'block', visitor_id: summary.visitor_id, blocked: false })}>{t('chats.unblock')}</button>
         ) : (
-          <button class="ghost" data-testid="block" onClick={() => setConfirm('block')}>Block</button>
+          <button class="ghost" data-testid="block" onClick={() => setConfirm('block')}>{t('chats.block')}</button>
         )}
         {summary.status === 'closed' ? (
-          <button data-testid="reopen" onClick={() => (hub.clearError(id), act({ type: 'reopen', conversation_id: id }))}>Reopen</button>
+          <button data-testid="reopen" onClick={() => (hub.clearError(id), act({ type: 'reopen', conversation_id: id }))}>{t('chats.reopen')}</button>
         ) : confirm === 'end' ? (
-          <Confirm question="End this conversation?" action="End" testId="end-confirm"
+          <Confirm question={t('chats.endQuestion')} action={t('chats.end')} testId="end-confirm"
             onYes={() => (act({ type: 'end', conversation_id: id }), setConfirm(null))} onNo={() => setConfirm(null)} />
         ) : (
-          <button data-testid="end" onClick={() => setConfirm('end')}>End</button>
+          <button data-testid="end" aria-keyshortcuts="Alt+X" title={`${t('chats.end')} (Alt+X)`} onClick={() => setConfirm('end')}>{t('chats.end')}</button>
         )}
-        <button class="ghost" data-testid="minimise" aria-pressed={minimised} onClick={() => setMinimised(!minimised)}>{minimised ? 'Restore' : 'Minimise'}</button>
-        <button class="ghost" aria-label="Close conversation" onClick={onClose}>✕</button>
+        <button class="ghost" data-testid="toggle-side-panel" aria-pressed={side} onClick={() => showSide(!side)}>{t('chats.visitorPanel')}</button>
+        <button class="ghost" data-testid="minimise" aria-pressed={minimised} onClick={() => setMinimised(!minimised)}>{t(minimised ? 'chats.restore' : 'chats.minimise')}</button>
+        <button class="ghost" aria-label={t('chats.close')} onClick={onClose}>✕</button>
       </header>
       {!minimised && (
         <>
           {error && <ErrorLine text={error} testId="conversation-error" onDismiss={() => hub.clearError(id)} />}
           <MessageList messages={messages} />
           <Unsent hub={hub} id={id} />
-          {draft && <p class="draft" data-testid="typing-preview" title="The visitor is typing (not sent yet)">{draft}</p>}
-          {summary.status !== 'closed' && (summary.status === 'pending' || mineActive) && <Composer id={id} hub={hub} />}
+          {draft && <p class="draft" data-testid="typing-preview" title={t('chats.draft')}>{draft}</p>}
+          {summary.status !== 'closed' && (summary.status === 'pending' || mineActive) && <Composer id={id} hub={hub} input={composer} />}
         </>
       )}
     </section>
+    {side && (
+      <VisitorPanel site={site.site_key} visitorId={summary.visitor_id} live={visitor} hub={hub} me={me.agent} label={t('chats.visitorPanel')} testId="side-panel" onClose={() => showSide(false)}
+        onSend={summary.status !== 'closed' && (summary.status === 'pending' || mineActive) ? (body) => hub.say(id, body) : undefined}>
+        {(summary.contact.name || summary.contact.email) && (
+          <p class="contact">{summary.contact.name}{summary.contact.name && summary.contact.email ? ' · ' : ''}{summary.contact.email}</p>
+        )}
+      </VisitorPanel>
+    )}
+    </>
   );
 }
 
-/** An inline question before an action that cannot be undone in one click; Esc says no. */
+export type Shortcut = 'next' | 'take' | 'end' | 'reply';
+
+/** The console's keys: Alt plus a letter, read by its physical key so they work on every
+ *  keyboard layout (and with macOS's Option, which types accented letters). */
+export const SHORTCUTS: { key: Shortcut; keys: string }[] = [
+  { key: 'next', keys: 'Alt+N' },
+  { key: 'take', keys: 'Alt+T' },
+  { key: 'end', keys: 'Alt+X' },
+  { key: 'reply', keys: 'Alt+R' },
+];
+
+export function shortcut(e: KeyboardEvent): Shortcut | null {
+  if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return null;
+  return ({ KeyN: 'next', KeyT: 'take', KeyX: 'end', KeyR: 'reply' } as const)[e.code as 'KeyN'] ?? null;
+}
+
+/** An inline question before an action that cannot be undone in one click: it takes the
+ *  keyboard (Esc says no) and gives it back after. */
 function Confirm({ question, action, testId, onYes, onNo }: { question: string; action: string; testId: string; onYes: () => void; onNo: () => void }) {
-  const yes = useRef<HTMLButtonElement>(null);
-  // A layout effect: Esc works from the moment the question shows, not a frame later.
-  useLayoutEffect(() => {
-    yes.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return;
-      e.preventDefault();
-      onNo();
-    };
-    addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
-  }, []);
+  const ref = useDialog<HTMLSpanElement>(onNo);
   return (
-    <span class="confirm" role="group" aria-label={question}>
+    <span class="confirm" role="alertdialog" aria-label={question} ref={ref}>
       {question}
-      <button ref={yes} data-testid={testId} onClick={onYes}>{action}</button>
-      <button class="ghost" onClick={onNo}>Cancel</button>
+      <button data-testid={testId} onClick={onYes}>{action}</button>
+      <button class="ghost" onClick={onNo}>{t('common.cancel')}</button>
     </span>
   );
 }
@@ -206,19 +282,17 @@ function Unsent({ hub, id }: { hub: Hub; id: string }) {
         return o.refused ? (
           <p class="msg agent refused" data-testid="refused">
             {text}
-            <span class="why">Not sent: {o.refused}. <button class="link" onClick={() => hub.discard(o.client_id)}>Discard</button></span>
+            <span class="why">{t('chats.notSent', { reason: o.refused })} <button class="link" onClick={() => hub.discard(o.client_id)}>{t('chats.discard')}</button></span>
           </p>
         ) : (
-          <p class="msg agent sending">{text} · sending…</p>
+          <p class="msg agent sending">{text} · {t('chats.sending')}</p>
         );
       })}
     </>
   );
 }
 
-const EMOJI = ['😊', '👍', '🙏', '🎉', '👋', '❤️', '😉', '✅'];
-
-function Composer({ id, hub }: { id: string; hub: Hub }) {
+function Composer({ id, hub, input }: { id: string; hub: Hub; input: RefObject<HTMLTextAreaElement> }) {
   const [text, setText] = useState('');
   const [canned, setCanned] = useState<CannedResponse[]>([]);
   const [offers, setOffers] = useState<Offer[]>([]);
@@ -241,10 +315,10 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
   };
   const submit = (e?: Event) => {
     e?.preventDefault();
-    const t = text.trim();
-    if (!t) return;
-    if (t.length > MAX_MESSAGE_CHARS) return setError(`At most ${MAX_MESSAGE_CHARS} characters.`);
-    send({ kind: 'text', text: t });
+    const trimmed = text.trim();
+    if (!trimmed) return;
+    if (trimmed.length > MAX_MESSAGE_CHARS) return setError(t('chats.tooLong', { max: MAX_MESSAGE_CHARS }));
+    send({ kind: 'text', text: trimmed });
     setText('');
     setDismissed(null);
   };
@@ -294,8 +368,8 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
   return (
     <form class="composer" onSubmit={submit}>
       {slash !== null && (
-        <ul class="picker" id={`canned-${id}`} role="listbox" aria-label="Canned responses" data-testid="canned-picker">
-          {matches.length === 0 && <li class="muted">No canned response matches “/{slash}” (Esc to write it as text).</li>}
+        <ul class="picker" id={`canned-${id}`} role="listbox" aria-label={t('chats.canned')} data-testid="canned-picker">
+          {matches.length === 0 && <li class="muted">{t('chats.noCanned', { slash })}</li>}
           {matches.map((c, i) => (
             <li
               id={`canned-${id}-${i}`}
@@ -310,19 +384,24 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
           ))}
         </ul>
       )}
-      {panel === 'emoji' && <div class="picker emoji">{EMOJI.map((e) => <button type="button" onClick={() => setText(text + e)}>{e}</button>)}</div>}
+      {panel === 'emoji' && (
+        <EmojiPicker lang={lang} onPick={(e) => { setText((t) => t + e); setTyping(true); }}
+          onClose={() => { setPanel('none'); input.current?.focus(); }} />
+      )}
       {panel === 'offers' && (
         <ul class="picker" data-testid="offer-picker">
-          {offers.length === 0 && <li class="muted">No offers yet (admins prepare them).</li>}
+          {offers.length === 0 && <li class="muted">{t('chats.noOffers')}</li>}
           {offers.map((o) => <li><button type="button" onClick={() => send({ kind: 'offer', title: o.title, text: o.text, image_url: o.image_url ?? null, link_url: o.link_url })}>{o.title}</button></li>)}
         </ul>
       )}
       {panel === 'products' && <ProductGallery onPick={(body) => send(body)} />}
       {error && <p class="error" role="alert">{error}</p>}
       <textarea
+        ref={input}
+        aria-keyshortcuts="Alt+R"
         data-testid="composer"
-        aria-label="Message"
-        placeholder="Write a message — type / for canned responses"
+        aria-label={t('chats.message')}
+        placeholder={t('chats.messagePlaceholder')}
         value={text}
         maxLength={MAX_MESSAGE_CHARS}
         role="combobox"
@@ -343,12 +422,12 @@ function Composer({ id, hub }: { id: string; hub: Hub }) {
         }}
       />
       <div class="tools">
-        <button type="button" class="ghost" aria-label="Emoji" onClick={() => setPanel(panel === 'emoji' ? 'none' : 'emoji')}>😊</button>
-        <label class="button ghost">Image<input type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden onChange={(e) => upload((e.target as HTMLInputElement).files?.[0])} /></label>
-        <button type="button" class="ghost" data-testid="offers" onClick={() => setPanel(panel === 'offers' ? 'none' : 'offers')}>Offer</button>
-        <button type="button" class="ghost" data-testid="products" onClick={() => setPanel(panel === 'products' ? 'none' : 'products')}>Product</button>
+        <button type="button" class="ghost" aria-label={t('emoji.label')} aria-expanded={panel === 'emoji'} data-testid="emoji" onClick={() => setPanel(panel === 'emoji' ? 'none' : 'emoji')}>😊</button>
+        <label class="button ghost">{t('chats.image')}<input type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden onChange={(e) => upload((e.target as HTMLInputElement).files?.[0])} /></label>
+        <button type="button" class="ghost" data-testid="offers" onClick={() => setPanel(panel === 'offers' ? 'none' : 'offers')}>{t('chats.offer')}</button>
+        <button type="button" class="ghost" data-testid="products" onClick={() => setPanel(panel === 'products' ? 'none' : 'products')}>{t('chats.product')}</button>
         <span class="spacer" />
-        <button type="submit" data-testid="send">Send</button>
+        <button type="submit" data-testid="send">{t('chats.send')}</button>
       </div>
     </form>
   );
@@ -365,20 +444,20 @@ export function ProductGallery({ onPick }: { onPick: (body: MessageBody) => void
   return (
     <div class="picker gallery" data-testid="product-gallery">
       <div class="row">
-        <input type="search" placeholder="Search products" aria-label="Search products" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
-        <select aria-label="Brand" value={brand} onChange={(e) => setBrand((e.target as HTMLSelectElement).value)}>
-          <option value="">All brands</option>
+        <input type="search" placeholder={t('products.search')} aria-label={t('products.search')} value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+        <select aria-label={t('products.brand')} value={brand} onChange={(e) => setBrand((e.target as HTMLSelectElement).value)}>
+          <option value="">{t('products.allBrands')}</option>
           {gallery?.brands.map((b) => <option>{b}</option>)}
         </select>
-        <select aria-label="Category" value={category} onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}>
-          <option value="">All categories</option>
+        <select aria-label={t('products.category')} value={category} onChange={(e) => setCategory((e.target as HTMLSelectElement).value)}>
+          <option value="">{t('products.allCategories')}</option>
           {gallery?.categories.map((c) => <option>{c}</option>)}
         </select>
       </div>
       <ul>
         {gallery?.products.map((p) => (
           <li>
-            <button type="button" data-product-id={p.product_id} onClick={() => onPick({ kind: 'product', name: p.name, brand: p.brand, price: p.price, image_url: p.image_url ?? null, url: p.url })}>
+            <button type="button" data-product-id={p.product_id} onClick={() => onPick(productBody(p))}>
               <b>{p.name}</b> <span class="muted">{p.brand} · {p.category} · {p.price}</span>
             </button>
           </li>
@@ -392,7 +471,7 @@ export function ProductGallery({ onPick }: { onPick: (body: MessageBody) => void
 export function StartChat({ hub, visitorId, onOpen, onStarted }: { hub: Hub; visitorId: string; onOpen: (id: string) => void; onStarted: (visitorId: string) => void }) {
   const [text, setText] = useState('');
   const open = [...hub.state.conversations.values()].find((c) => c.visitor_id === visitorId);
-  if (open) return <button data-testid="open-chat" onClick={() => onOpen(open.conversation_id)}>Open chat</button>;
+  if (open) return <button data-testid="open-chat" onClick={() => onOpen(open.conversation_id)}>{t('start.open')}</button>;
   return (
     <form class="start-chat" onSubmit={(e) => {
       e.preventDefault();
@@ -401,8 +480,8 @@ export function StartChat({ hub, visitorId, onOpen, onStarted }: { hub: Hub; vis
       onStarted(visitorId);
       setText('');
     }}>
-      <textarea data-testid="proactive-text" aria-label="Message to the visitor" placeholder="Say hello to this visitor…" value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
-      <button type="submit" data-testid="start-chat">Start chat</button>
+      <textarea data-testid="proactive-text" aria-label={t('start.label')} placeholder={t('start.placeholder')} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+      <button type="submit" data-testid="start-chat">{t('start.button')}</button>
     </form>
   );
 }

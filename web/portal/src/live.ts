@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type {
   AgentRef,
+  CallEnd,
   CallJoinInfo,
   CallSummary,
   AgentAvailability,
@@ -23,6 +24,7 @@ import { mergeMessages } from '../../shared/messages';
 import { Outbox, stored } from '../../shared/outbox';
 import { LiveSocket } from '../../shared/socket';
 import { clientId } from '../../shared/text';
+import { t } from './i18n';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'signed-out';
 
@@ -38,7 +40,7 @@ export interface LiveState {
   /** The agent's call (V1–V9), the join info for the media node, and call gating (V11). */
   call: CallSummary | null;
   callJoin: CallJoinInfo | null;
-  callEnded: string | null;
+  callEnded: CallEnd | null;
   calls: { available: boolean; enabled: boolean };
   visitors: Map<string, LiveVisitor>;
   availability: AgentAvailability | null;
@@ -47,6 +49,9 @@ export interface LiveState {
   clockOffset: number;
   /** Open conversations this agent may see (pending, and their own active). */
   conversations: Map<string, ConversationSummary>;
+  /** Conversations the hub said closed since this page connected (at most 100): the
+   *  Closed folder shows them before the store's search can find them. */
+  closed: Map<string, ConversationSummary>;
   /** Messages per conversation, in seq order. */
   messages: Map<string, ChatMessage[]>;
   /** Visitors' drafts per conversation (C4). */
@@ -78,6 +83,7 @@ const initial = (): LiveState => ({
   connection: 'connecting',
   clockOffset: 0,
   conversations: new Map(),
+  closed: new Map(),
   messages: new Map(),
   drafts: new Map(),
   agents: [],
@@ -100,6 +106,8 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
   const outbox = useRef<Outbox<Outgoing> | null>(null);
   const notice = useRef(onNotice);
   notice.current = onNotice;
+  // P8: each open mirror hears its visitor's frames directly (a stream, not state).
+  const mirrors = useRef(new Map<string, (frame: CobrowseFrame) => void>());
 
   const send = (frame: AgentFrame): boolean => socket.current?.send(JSON.stringify(frame)) ?? false;
 
@@ -113,6 +121,10 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
     outbox.current = box;
 
     const apply = (frame: AgentServerFrame) => {
+      if (frame.type === 'cobrowse' || frame.type === 'cobrowse_events') {
+        mirrors.current.get(frame.visitor_id)?.(frame);
+        return;
+      }
       // The outbox first, outside the state updaters (which stay pure): its own change
       // callback updates `outbox` in the state.
       if (frame.type === 'snapshot') box.flush(); // the hub recognises resends by client_id
@@ -126,12 +138,12 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
         const c = frame.conversation;
         setState((s) => {
           const before = s.conversations.get(c.conversation_id);
-          if (!before && c.status === 'pending') notice.current({ at: Date.now(), text: 'New chat waiting', conversationId: c.conversation_id });
+          if (!before && c.status === 'pending') notice.current({ at: Date.now(), text: t('notice.newChat'), conversationId: c.conversation_id });
           return s;
         });
       }
       if (frame.type === 'transferred_to_you')
-        notice.current({ at: Date.now(), text: `${frame.from.name} transferred a chat to you`, conversationId: frame.conversation_id });
+        notice.current({ at: Date.now(), text: t('notice.transferred', { name: frame.from.name }), conversationId: frame.conversation_id });
       setState((s) => {
         switch (frame.type) {
           case 'snapshot':
@@ -158,12 +170,16 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
             const c = frame.conversation;
             if (c.status !== 'closed') conversations.set(c.conversation_id, c);
             else conversations.delete(c.conversation_id);
+            const closed = new Map(s.closed);
+            closed.delete(c.conversation_id);
+            if (c.status === 'closed') closed.set(c.conversation_id, c);
+            if (closed.size > 100) closed.delete(closed.keys().next().value!);
             // It changed: an older refusal about it no longer holds; ours again if it was gone.
             const errors = new Map(s.errors);
             errors.delete(c.conversation_id);
             const gone = new Map(s.gone);
             gone.delete(c.conversation_id);
-            return { ...s, conversations, errors, gone };
+            return { ...s, conversations, closed, errors, gone };
           }
           case 'conversation_hidden': {
             // No longer ours to see (taken by, or transferred to, a colleague).
@@ -175,7 +191,9 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
             drafts.delete(frame.conversation_id);
             const gone = new Map(s.gone);
             gone.set(frame.conversation_id, frame.owner);
-            return { ...s, conversations, messages, drafts, gone };
+            const closed = new Map(s.closed);
+            closed.delete(frame.conversation_id);
+            return { ...s, conversations, closed, messages, drafts, gone };
           }
           case 'message': {
             const m = frame.message;
@@ -211,12 +229,13 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
           case 'calls':
             return { ...s, calls: { available: frame.available, enabled: frame.enabled } };
           case 'missed_call':
-            notice.current({ at: frame.at, text: `Missed call from visitor ${frame.visitor_id.slice(0, 8)} (you were in a call)` });
+            notice.current({ at: frame.at, text: t('notice.missedCall', { id: frame.visitor_id.slice(0, 8) }) });
             return s;
           case 'error': {
             if (saidByOutbox) return s;
             const errors = new Map(s.errors);
-            errors.set(frame.conversation_id ?? GENERAL, sentence(frame.message));
+            // English keeps the hub's own words; other languages say what the code means.
+            errors.set(frame.conversation_id ?? GENERAL, t(`error.${frame.code}`, { reason: sentence(frame.message) }));
             return { ...s, errors };
           }
           default:
@@ -274,6 +293,17 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
         return { ...s, messages };
       });
     },
+    /** P8: hears the co-browsing frames about `visitorId` until the returned function is called. */
+    onCobrowse(visitorId: string, listener: (frame: CobrowseFrame) => void): () => void {
+      mirrors.current.set(visitorId, listener);
+      return () => {
+        if (mirrors.current.get(visitorId) === listener) mirrors.current.delete(visitorId);
+      };
+    },
+    /** Closes the "call ended" notice. */
+    dismissCallEnded() {
+      setState((s) => (s.callEnded === null ? s : { ...s, callEnded: null }));
+    },
     /** Dismisses what was said about a conversation (or, by default, the rest). */
     clearError(key: string = GENERAL) {
       setState((s) => {
@@ -287,6 +317,9 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
 }
 
 export type Hub = ReturnType<typeof useHub>;
+
+/** What the hub says about a viewed page (P8). */
+export type CobrowseFrame = Extract<AgentServerFrame, { type: 'cobrowse' | 'cobrowse_events' }>;
 
 /** The hub's reasons are lower-case clauses; shown alone they start a sentence. */
 export function sentence(reason: string): string {
@@ -302,14 +335,4 @@ export function useNow(): number {
     return () => window.clearInterval(t);
   }, []);
   return now;
-}
-
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
 }

@@ -2,25 +2,43 @@
 // chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
-import type { AccountChoice, LiveVisitor, VisitorDetails } from '../../shared/protocol';
+import type { AccountChoice, LiveVisitor } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
-import { api, type Me } from './api';
+import { api, ApiError, type Me } from './api';
 import { ChatConsole, StartChat } from './chat';
-import { CallActions, CallPanel } from './call';
-import { duration, GENERAL, useHub, useNow, type Hub, type Notice } from './live';
+import { MyTasks } from './contact';
+import { CallPanel } from './call';
+import { place, VisitorPanel } from './visitor';
+import { GENERAL, useHub, useNow, type Hub, type Notice } from './live';
+import { chosenLanguage, duration, setLanguage, t, time } from './i18n';
+import { LANGUAGE_NAMES, LANGUAGES, type Language } from '../../shared/i18n';
 import { ErrorLine } from './error-line';
 
 function App() {
   const [me, setMe] = useState<Me | null | false>(null);
+  // Changing the language redraws everything in it (without reconnecting anything).
+  const [, redraw] = useState(0);
+  const onLanguage = (choice: Language | null) => { setLanguage(choice); redraw((n) => n + 1); };
   const refresh = () =>
     api.session().then((s) => setMe(s.me ?? false)).catch(() => window.setTimeout(refresh, 2000));
   useEffect(() => void refresh(), []);
-  if (me === null) return <p class="empty">Loading…</p>;
+  if (me === null) return <p class="empty">{t('common.loading')}</p>;
   if (me === false) return <Login onDone={refresh} />;
   if (me.must_change_password)
     return <ChoosePassword forced onDone={refresh} onCancel={() => api.logout().finally(() => setMe(false))} />;
-  return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} />;
+  return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} onLanguage={onLanguage} />;
+}
+
+/** The agent's language: the browser's, or one they choose (kept in this browser). */
+function LanguagePicker({ onChange }: { onChange: (choice: Language | null) => void }) {
+  return (
+    <select aria-label={t('header.language')} data-testid="language" value={chosenLanguage() ?? ''}
+      onChange={(e) => onChange(((e.target as HTMLSelectElement).value || null) as Language | null)}>
+      <option value="">{t('header.browserLanguage')}</option>
+      {LANGUAGES.map((l) => <option value={l} lang={l}>{LANGUAGE_NAMES[l]}</option>)}
+    </select>
+  );
 }
 
 function Login({ onDone }: { onDone: () => void }) {
@@ -38,22 +56,25 @@ function Login({ onDone }: { onDone: () => void }) {
       if (answer.outcome === 'choose_account') setChoices(answer.accounts);
       else onDone();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      // English keeps the API's words; other languages say what its code means.
+      setError(err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'too_many_attempts')
+        ? t(err.code === 'unauthorized' ? 'login.wrong' : 'login.tooMany', { reason: err.message })
+        : err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
     }
   };
   return (
     <form class="login" onSubmit={(e) => { e.preventDefault(); void signIn(e.target as HTMLFormElement); }}>
-      <h1>Vitrine — sign in</h1>
-      <label for="email">Email</label>
+      <h1>{t('login.title')}</h1>
+      <label for="email">{t('login.email')}</label>
       <input id="email" name="email" type="email" autocomplete="username" required />
-      <label for="password">Password</label>
+      <label for="password">{t('login.password')}</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required />
-      <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+      <button type="submit" disabled={busy}>{busy ? t('login.signingIn') : t('login.signIn')}</button>
       {choices && (
         <fieldset class="accounts" data-testid="choose-account">
-          <legend>Which account?</legend>
+          <legend>{t('login.whichAccount')}</legend>
           {choices.map((c) => (
             <button type="button" class="ghost" disabled={busy}
               onClick={(e) => void signIn((e.target as HTMLElement).closest('form')!, c.account_id)}>
@@ -79,8 +100,8 @@ function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean
   const submit = async (form: HTMLFormElement) => {
     const data = new FormData(form);
     const next = String(data.get('new'));
-    if (next !== String(data.get('repeat'))) return setError('The two new passwords differ.');
-    if ([...next].length < MIN_PASSWORD_CHARS) return setError(`Choose at least ${MIN_PASSWORD_CHARS} characters.`);
+    if (next !== String(data.get('repeat'))) return setError(t('password.differ'));
+    if ([...next].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
     setBusy(true);
     setError('');
     try {
@@ -95,20 +116,20 @@ function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean
   };
   return (
     <form class="login" data-testid="choose-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
-      <h1>{forced ? 'Choose your password' : 'Change your password'}</h1>
-      {forced && <p class="muted">The password you were given works only once. Choose your own to continue.</p>}
+      <h1>{t(forced ? 'password.choose' : 'password.change')}</h1>
+      {forced && <p class="muted">{t('password.onceOnly')}</p>}
       {!knownCurrent && (
         <>
-          <label for="current">{forced ? 'The password you were given' : 'Current password'}</label>
+          <label for="current">{t(forced ? 'password.given' : 'password.current')}</label>
           <input id="current" name="current" type="password" autocomplete="current-password" required />
         </>
       )}
-      <label for="new">New password (at least {MIN_PASSWORD_CHARS} characters)</label>
+      <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
       <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
-      <label for="repeat">New password again</label>
+      <label for="repeat">{t('password.repeat')}</label>
       <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
-      <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save password'}</button>
-      <button type="button" class="ghost" onClick={onCancel}>{forced ? 'Sign out' : 'Cancel'}</button>
+      <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
+      <button type="button" class="ghost" onClick={onCancel}>{forced ? t('header.signOut') : t('common.cancel')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );
@@ -117,7 +138,7 @@ function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean
 /** The API's minimum (lambdas::auth::MIN_PASSWORD_CHARS), checked here first to say it sooner. */
 const MIN_PASSWORD_CHARS = 10;
 
-type Page = 'visitors' | 'chats' | 'admin' | 'password';
+type Page = 'visitors' | 'chats' | 'tasks' | 'admin' | 'password';
 
 /** A short chime (WebAudio, no asset) for new chats (C13). */
 function chime() {
@@ -136,7 +157,7 @@ function chime() {
   }
 }
 
-function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; onChanged: () => void }) {
+function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: () => void; onChanged: () => void; onLanguage: (choice: Language | null) => void }) {
   const [siteKey, setSiteKey] = useState<string | null>(me.sites[0]?.site_key ?? null);
   const [available, setAvailable] = useState(localStorage.getItem('vitrine:available') !== 'false');
   const [selected, setSelected] = useState<string | null>(null);
@@ -204,47 +225,51 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
       <header class="top">
         <h1>Vitrine</h1>
         {me.sites.length > 1 && (
-          <select aria-label="Site" value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
+          <select aria-label={t('header.site')} value={siteKey ?? ''} onChange={(e) => setSiteKey((e.target as HTMLSelectElement).value)}>
             {me.sites.map((s) => <option value={s.site_key}>{s.name}</option>)}
           </select>
         )}
         <nav class="pages">
-          <button aria-pressed={page === 'visitors'} data-testid="page-visitors" onClick={() => setPage('visitors')}>Visitors</button>
+          <button aria-pressed={page === 'visitors'} data-testid="page-visitors" onClick={() => setPage('visitors')}>{t('header.visitors')}</button>
           <button aria-pressed={page === 'chats'} data-testid="page-chats" onClick={() => setPage('chats')}>
-            Chats {pendingCount > 0 && <span class="count" data-testid="pending-badge">{pendingCount}</span>}
+            {t('header.chats')} {pendingCount > 0 && <span class="count" data-testid="pending-badge">{pendingCount}</span>}
           </button>
-          {me.agent.role === 'admin' && <button aria-pressed={page === 'admin'} data-testid="page-admin" onClick={() => setPage('admin')}>Admin</button>}
+          <button aria-pressed={page === 'tasks'} data-testid="page-tasks" onClick={() => setPage('tasks')}>{t('header.tasks')}</button>
+          {me.agent.role === 'admin' && <button aria-pressed={page === 'admin'} data-testid="page-admin" onClick={() => setPage('admin')}>{t('header.admin')}</button>}
         </nav>
         <span class={`conn ${live.connection === 'live' ? '' : 'down'}`} data-testid="connection">
-          {live.connection === 'live' ? '● live' : live.connection === 'connecting' ? 'connecting…' : 'reconnecting…'}
+          {live.connection === 'live' ? `● ${t('header.live')}` : t(live.connection === 'connecting' ? 'header.connecting' : 'header.reconnecting')}
         </span>
         <span class="spacer" />
         <div class="notices">
-          <button class="ghost" data-testid="notifications" aria-expanded={menu} aria-label={`Notifications (${unseen} new)`} onClick={() => {
+          <button class="ghost" data-testid="notifications" aria-expanded={menu} onClick={() => {
             setMenu(!menu);
             setSeen(notices.length);
             if ('Notification' in window && Notification.permission === 'default') void Notification.requestPermission();
-          }}>🔔{unseen > 0 && <span class="count">{unseen}</span>}</button>
+          }}><span aria-hidden="true">🔔</span>{unseen > 0 && <span class="count" aria-hidden="true">{unseen}</span>}<span class="sr-only">{t('header.notifications', { count: unseen })}</span></button>
           {menu && (
             <ul class="menu" data-testid="notification-menu">
-              {notices.length === 0 && <li class="muted">No notifications.</li>}
+              {notices.length === 0 && <li class="muted">{t('header.noNotifications')}</li>}
               {notices.map((n) => (
-                <li><button class="ghost" onClick={() => (n.conversationId && openChat(n.conversationId), setMenu(false))}>{new Date(n.at).toLocaleTimeString()} — {n.text}</button></li>
+                <li><button class="ghost" onClick={() => (n.conversationId && openChat(n.conversationId), setMenu(false))}>{time(n.at)} — {n.text}</button></li>
               ))}
             </ul>
           )}
         </div>
         <label class="switch">
           <input type="checkbox" data-testid="availability" checked={available} onChange={(e) => setAvailable((e.target as HTMLInputElement).checked)} />
-          {available ? 'Available' : 'Away'}
+          {t(available ? 'header.available' : 'header.away')}
         </label>
         {live.availability && (
-          <span class="muted">{live.availability.agents_online} agent{live.availability.agents_online === 1 ? '' : 's'} online</span>
+          <span class="muted">{t('header.agentsOnline', { count: live.availability.agents_online })}</span>
         )}
         <span class="muted">{me.agent.name}</span>
-        <button class="ghost" data-testid="page-password" aria-pressed={page === 'password'} onClick={() => setPage('password')}>Password</button>
-        <button class="ghost" onClick={onSignOut}>Sign out</button>
+        <button class="ghost" data-testid="page-password" aria-pressed={page === 'password'} onClick={() => setPage('password')}>{t('header.password')}</button>
+        <LanguagePicker onChange={onLanguage} />
+        <button class="ghost" onClick={onSignOut}>{t('header.signOut')}</button>
       </header>
+      {/* New chats, transfers and missed calls, said to screen readers as they come. */}
+      <div class="sr-only" role="status" data-testid="announce">{notices[0]?.text ?? ''}</div>
       {live.errors.has(GENERAL) && (
         <div class="page-error"><ErrorLine text={live.errors.get(GENERAL)!} testId="hub-error" onDismiss={() => hub.clearError()} /></div>
       )}
@@ -252,29 +277,31 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
         <ChoosePassword onDone={() => setPage('visitors')} onCancel={() => setPage('visitors')} />
       ) : page === 'admin' ? (
         <Admin onChanged={onChanged} />
+      ) : page === 'tasks' ? (
+        <MyTasks />
       ) : !siteKey || !site ? (
-        <p class="empty">You are not assigned to any chat yet{me.agent.role === 'admin' ? ': create one under Admin.' : '. Ask an admin.'}</p>
+        <p class="empty">{t(me.agent.role === 'admin' ? 'visitors.noSiteAdmin' : 'visitors.noSite')}</p>
       ) : page === 'chats' ? (
         <ChatConsole me={me} site={site} hub={hub} openId={openConversation} onOpen={setOpenConversation} />
       ) : (
         <main class={chosen ? '' : 'no-details'}>
-          <section class={`list ${fullscreen ? 'fullscreen' : ''}`} aria-label="Visitors on the site now">
+          <section class={`list ${fullscreen ? 'fullscreen' : ''}`} aria-label={t('visitors.region')}>
             <div class="list-head">
-              <h2>Visitors now <span class="muted" data-testid="online-count">{online}</span></h2>
+              <h2>{t('visitors.title')} <span class="muted" data-testid="online-count">{online}</span></h2>
               <span class="spacer" style="flex:1" />
               {live.calls.available && live.calls.enabled && (
                 <SelectUsers hub={hub} picked={picked} setPicked={setPicked} />
               )}
               <button class="ghost" data-testid="fullscreen" aria-pressed={fullscreen} onClick={() => setFullscreen(!fullscreen)}>
-                {fullscreen ? 'Exit full screen' : 'Full screen'}
+                {t(fullscreen ? 'visitors.exitFullScreen' : 'visitors.fullScreen')}
               </button>
             </div>
             {visitors.length === 0 ? (
-              <p class="empty">Nobody on the site right now. Open the demo shop in another window.</p>
+              <p class="empty">{t('visitors.nobody')}</p>
             ) : (
               <table>
                 <thead>
-                  <tr>{picked && <th aria-label="Select" />}<th>Visitor</th><th>Location</th><th>Current page</th><th>On page</th><th>On site</th></tr>
+                  <tr>{picked && <th aria-label={t('visitors.select')} />}<th>{t('visitors.visitor')}</th><th>{t('visitors.location')}</th><th>{t('visitors.page')}</th><th>{t('visitors.onPage')}</th><th>{t('visitors.onSite')}</th></tr>
                 </thead>
                 <tbody>
                   {visitors.map((v) => (
@@ -289,17 +316,17 @@ function Console({ me, onSignOut, onChanged }: { me: Me; onSignOut: () => void; 
               </table>
             )}
           </section>
-          {chosen && <Details site={siteKey} visitor={chosen} hub={hub} onOpenChat={openChat} onStarted={setStartedWith} onClose={() => setSelected(null)} />}
-          <CallPanel hub={hub} />
+          {chosen && (
+            <VisitorPanel site={siteKey} visitorId={chosen.visitor_id} live={chosen} hub={hub} me={me.agent} label={t('details.label')} testId="details" onClose={() => setSelected(null)}>
+              <StartChat hub={hub} visitorId={chosen.visitor_id} onOpen={openChat} onStarted={setStartedWith} />
+            </VisitorPanel>
+          )}
         </main>
       )}
+      {/* On every page: a call goes on while the agent chats or works elsewhere. */}
+      <CallPanel hub={hub} />
     </>
   );
-}
-
-function place(v: LiveVisitor): string {
-  const parts = [v.location.city, v.location.country].filter(Boolean);
-  return parts.length ? parts.join(', ') : 'unknown';
 }
 
 /** Most visitors one group call may invite: 10 plus the agent (V4). */
@@ -310,7 +337,7 @@ const MAX_CALL_GUESTS = 10;
 function SelectUsers({ hub, picked, setPicked }: { hub: Hub; picked: Set<string> | null; setPicked: (p: Set<string> | null) => void }) {
   const call = hub.state.call;
   if (!picked) {
-    return <button class="ghost" data-testid="select-users" onClick={() => setPicked(new Set())}>Select users</button>;
+    return <button class="ghost" data-testid="select-users" onClick={() => setPicked(new Set())}>{t('select.users')}</button>;
   }
   const ids = [...picked].filter((id) => hub.state.visitors.has(id));
   const go = () => {
@@ -320,15 +347,15 @@ function SelectUsers({ hub, picked, setPicked }: { hub: Hub; picked: Set<string>
   };
   return (
     <span class="select-users">
-      <span class="muted" data-testid="picked-count">{ids.length} of {MAX_CALL_GUESTS} selected</span>
-      <button data-testid="call-selected" disabled={ids.length === 0} onClick={go}>{call ? 'Add and invite guests' : 'Start video call'}</button>
-      <button class="ghost" onClick={() => setPicked(null)}>Cancel</button>
+      <span class="muted" data-testid="picked-count">{t('select.count', { count: ids.length, max: MAX_CALL_GUESTS })}</span>
+      <button data-testid="call-selected" disabled={ids.length === 0} onClick={go}>{t(call ? 'select.addGuests' : 'call.start')}</button>
+      <button class="ghost" onClick={() => setPicked(null)}>{t('common.cancel')}</button>
     </span>
   );
 }
 
 /** Status in words beside its shape (colour alone tells nothing to some agents). */
-const STATUS_WORD: Record<LiveVisitor['status'], string> = { active: 'Active', idle: 'Idle', offline: 'Offline' };
+const STATUS_WORD = { active: 'status.active', idle: 'status.idle', offline: 'status.offline' } as const;
 
 function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
   v: LiveVisitor; now: number; selected: boolean; onSelect: () => void;
@@ -342,19 +369,21 @@ function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
     <tr class={`visitor ${v.status} ${selected ? 'selected' : ''}`} data-visitor-id={v.visitor_id} onClick={onSelect}>
       {picked && (
         <td onClick={(e) => e.stopPropagation()}>
-          <input type="checkbox" data-testid="pick" aria-label={`Select visitor ${v.visitor_id.slice(0, 8)}`} checked={isPicked}
+          <input type="checkbox" data-testid="pick" aria-label={t('select.visitor', { id: v.visitor_id.slice(0, 8) })} checked={isPicked}
             disabled={v.status === 'offline' || v.in_call || (full && !isPicked)}
             onChange={(e) => onPick((e.target as HTMLInputElement).checked)} />
         </td>
       )}
       <td>
         <span class="dot" data-status={v.status} aria-hidden="true" />
-        <span class="status-word" data-testid="status-word">{STATUS_WORD[v.status]}</span>
-        <span class="id">{v.visitor_id.slice(0, 8)}</span>
-        {v.returning && <span class="badge" data-testid="returning" title={`visit ${v.visit_count}`}>returning</span>}
-        {v.in_call && <span class="badge incall">in call</span>}
-        {v.call_requested && <span class="badge call" title="asks for a call">📞</span>}
-        {v.unread > 0 && <span class="unread" title={`${v.unread} unread`} />}
+        <span class="status-word" data-testid="status-word">{t(STATUS_WORD[v.status])}</span>
+        {v.contact
+          ? <span class="contact-name" data-testid="row-contact">{v.contact.name ?? v.contact.email ?? v.contact.contact_id}</span>
+          : <span class="id">{v.visitor_id.slice(0, 8)}</span>}
+        {v.returning && <span class="badge" data-testid="returning" title={t('visitors.visitNumber', { n: v.visit_count })}>{t('visitors.returning')}</span>}
+        {v.in_call && <span class="badge incall">{t('visitors.inCall')}</span>}
+        {v.call_requested && <span class="badge call" title={t('visitors.asksCall')}>📞</span>}
+        {v.unread > 0 && <span class="unread-count" aria-label={t('chats.unread', { count: v.unread })}>{v.unread}</span>}
       </td>
       <td data-testid="location">{place(v)}</td>
       <td class="page">
@@ -365,51 +394,6 @@ function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
       <td data-testid="time-on-page">{duration(until - v.page.opened_at)}</td>
       <td data-testid="time-on-site">{duration(until - v.visit_started_at)}</td>
     </tr>
-  );
-}
-
-function Details({ site, visitor, hub, onOpenChat, onStarted, onClose }: { site: string; visitor: LiveVisitor; hub: Hub; onOpenChat: (id: string) => void; onStarted: (visitorId: string) => void; onClose: () => void }) {
-  const [details, setDetails] = useState<VisitorDetails | null>(null);
-  const [error, setError] = useState('');
-  // Reload when the visitor opens another page, so the history stays current.
-  useEffect(() => {
-    let cancelled = false;
-    api.visitor(site, visitor.visitor_id)
-      .then((d) => !cancelled && (setDetails(d), setError('')))
-      .catch((e) => !cancelled && setError(e.message));
-    return () => void (cancelled = true);
-  }, [site, visitor.visitor_id, visitor.page_views_this_visit, visitor.visit_count]);
-
-  return (
-    <aside class="details" aria-label="Visitor details" data-testid="details">
-      <div style="display:flex;align-items:center">
-        <h2 style="flex:1">Visitor <span class="id">{visitor.visitor_id.slice(0, 8)}</span></h2>
-        <button class="ghost" onClick={onClose} aria-label="Close details">✕</button>
-      </div>
-      <p class="muted">{place(visitor)} · {visitor.status}</p>
-      {hub.state.blocked.has(visitor.visitor_id) ? <p class="notice">Blocked on this site.</p> : <StartChat hub={hub} visitorId={visitor.visitor_id} onOpen={onOpenChat} onStarted={onStarted} />}
-      {!hub.state.blocked.has(visitor.visitor_id) && <CallActions hub={hub} visitor={visitor} />}
-      {error && <p class="error">{error}</p>}
-      {details && (
-        <>
-          <div class="stats">
-            <div class="stat"><b data-testid="visit-count">{details.visit_count}</b>visits</div>
-            <div class="stat"><b data-testid="page-view-count">{details.page_view_count}</b>page views</div>
-            <div class="stat"><b>{new Date(details.first_seen_at).toLocaleDateString()}</b>first seen</div>
-          </div>
-          <h3>Browsing history</h3>
-          <ol class="history" data-testid="history">
-            {details.page_views.map((p) => (
-              <li>
-                <a href={safeHref(p.url)} target="_blank" rel="noopener noreferrer">{p.title || p.url}</a>
-                <br />
-                <time>{new Date(p.at).toLocaleString()}</time>
-              </li>
-            ))}
-          </ol>
-        </>
-      )}
-    </aside>
   );
 }
 

@@ -3,11 +3,14 @@
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { ChatMessage, MessageBody } from '../../shared/protocol';
 import { safeHref, splitLinks } from '../../shared/text';
+import { chatEvent } from '../../shared/i18n';
+import { t, time } from './i18n';
 
 export function Body({ body }: { body: MessageBody }) {
   switch (body.kind) {
-    case 'text':
     case 'event':
+      return <span>{body.event ? chatEvent(body.event, t) : body.text}</span>;
+    case 'text':
       return (
         <span>
           {splitLinks(body.text).map((s) =>
@@ -16,11 +19,11 @@ export function Body({ body }: { body: MessageBody }) {
         </span>
       );
     case 'image':
-      return <img class="chat-image" src={`/blobs/${encodeURIComponent(body.blob_id)}`} alt="image sent to the visitor" />;
+      return <img class="chat-image" src={`/blobs/${encodeURIComponent(body.blob_id)}`} alt={t('msg.imageAlt')} />;
     case 'offer':
-      return <Card title={body.title} lines={[body.text]} image={body.image_url} href={body.link_url} action="See the offer" kind="offer" />;
+      return <Card title={body.title} lines={[body.text]} image={body.image_url} href={body.link_url} action={t('msg.seeOffer')} kind="offer" />;
     case 'product':
-      return <Card title={body.name} lines={[body.brand, body.price]} image={body.image_url} href={body.url} action="View product" kind="product" />;
+      return <Card title={body.name} lines={[body.brand, body.price]} image={body.image_url} href={body.url} action={t('msg.viewProduct')} kind="product" />;
   }
 }
 
@@ -50,13 +53,13 @@ export function MessageList({ messages }: { messages: ChatMessage[] }) {
     if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
   };
   return (
-    <ol class="messages" data-testid="messages" ref={list} onScroll={onScroll} aria-live="polite">
+    <ol class="messages" data-testid="messages" ref={list} onScroll={onScroll} aria-live="polite" aria-relevant="additions" aria-label={t('msg.list')}>
       {messages.map((m) => (
         <li class={`msg ${m.author.kind}`} data-seq={m.seq}>
           {m.author.kind === 'agent' && <span class="who">{m.author.name}</span>}
           <Body body={m.body} />
           <span class="meta">
-            {new Date(m.at).toLocaleTimeString()}
+            {time(m.at)}
             {m.page_url && (
               <>
                 {' · from '}

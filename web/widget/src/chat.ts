@@ -3,10 +3,11 @@
 // Nothing is lost (B2): `hello` asks for what was missed, the outbox resends what the hub
 // has not confirmed.
 
-import type { ChatMessage, Contact, ConversationStatus, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
+import type { ChatMessage, Contact, ConversationStatus, ErrorCode, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
 import { mergeMessages } from '../../shared/messages';
 import { Outbox } from '../../shared/outbox';
 import { clientId } from '../../shared/text';
+import { t } from './i18n';
 import { mountUi, type Ui } from './ui';
 
 interface Outgoing {
@@ -27,6 +28,9 @@ interface SavedChat {
   open: boolean;
 }
 
+/** Refusals that mean "this text cannot be sent as it is". */
+const INVALID = new Set<ErrorCode>(['invalid_field', 'oversize', 'bad_frame']);
+
 const KEEP_MESSAGES = 100;
 
 export function createChat(site: string, server: string, send: (frame: VisitorFrame) => boolean) {
@@ -42,8 +46,12 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
   let available = false;
   let agentTyping = false;
   let blocked = false;
+  let typingPreview = true;
   // "End chat" pressed while disconnected: sent once the hub welcomes us back.
   let endWhenConnected = false;
+  // K3: a transcript was asked for and the hub has not answered yet.
+  let transcriptAsked = false;
+  let transcriptNote = '';
 
   const save = () => {
     try {
@@ -62,6 +70,8 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       pending: [...outbox.pending],
       agentTyping,
       blocked,
+      typingPreview,
+      transcriptNote,
     });
 
   // Kept inside the chat's saved state, so it survives page loads with it.
@@ -87,7 +97,8 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       render();
     },
     typing(draft: string) {
-      if (state.status === 'pending' || state.status === 'active') send({ type: 'typing', draft });
+      // C4: a site that turned the preview off gets no drafts (the hub drops them too).
+      if (typingPreview && (state.status === 'pending' || state.status === 'active')) send({ type: 'typing', draft });
     },
     end() {
       endWhenConnected = !send({ type: 'end_conversation' });
@@ -100,6 +111,12 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       state.open = true;
       save();
     },
+    transcript(email: string) {
+      if (!state.conversationId) return;
+      transcriptAsked = send({ type: 'transcript', conversation_id: state.conversationId, email });
+      transcriptNote = transcriptAsked ? t('msg.sending') : t('transcript.failed', { reason: t('transcript.offline') });
+      render();
+    },
   };
 
   return {
@@ -109,9 +126,10 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
     },
 
     /** The hub welcomed us: show the UI, reconcile the conversation, resend the outbox. */
-    welcome(agentsAvailable: boolean, hasConversation: boolean, isBlocked: boolean) {
+    welcome(agentsAvailable: boolean, hasConversation: boolean, isBlocked: boolean, preview: boolean) {
       available = agentsAvailable;
       blocked = isBlocked;
+      typingPreview = preview;
       // Nothing a blocked visitor wrote is sent: it would stay "sending" forever.
       if (blocked) outbox.clear();
       if (!ui) {
@@ -157,6 +175,10 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
         case 'agent_typing':
           agentTyping = frame.typing;
           break;
+        case 'transcript_queued':
+          transcriptAsked = false;
+          transcriptNote = t('transcript.queued', { email: frame.email });
+          break;
         case 'blocked':
           blocked = frame.blocked;
           if (blocked) outbox.clear();
@@ -167,7 +189,13 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
             outbox.clear();
             break;
           }
-          outbox.failed(frame);
+          if (transcriptAsked && !frame.client_id) {
+            transcriptAsked = false;
+            transcriptNote = t('transcript.failed', { reason: frame.code === 'invalid_field' ? t('transcript.badAddress') : frame.message });
+            break;
+          }
+          // Said in the visitor's language where the code says it all; else the hub's words.
+          outbox.failed(INVALID.has(frame.code) ? { ...frame, message: t('refused.invalid') } : frame);
           if (!frame.client_id) return false; // not about a message: the widget logs it
           break;
         default:
@@ -178,6 +206,10 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
       return true;
     },
 
+    /** Redraws in the language just chosen. */
+    localize() {
+      ui?.localize();
+    },
     hide() {
       ui?.hide();
     },

@@ -5,6 +5,8 @@
 
 import type { ChatMessage, Contact, ConversationStatus } from '../../shared/protocol';
 import { safeHref, splitLinks } from '../../shared/text';
+import { chatEvent } from '../../shared/i18n';
+import { language, t } from './i18n';
 
 export interface UiHandlers {
   send(text: string, contact: Contact | null): void;
@@ -13,6 +15,8 @@ export interface UiHandlers {
   opened(): void;
   /** Drop a message the hub refused. */
   discard(clientId: string): void;
+  /** K3: e-mail me this conversation. */
+  transcript(email: string): void;
 }
 
 export interface Pending {
@@ -30,6 +34,10 @@ export interface View {
   pending: Pending[];
   agentTyping: boolean;
   blocked: boolean;
+  /** C4: the advisor sees drafts as they are typed (the intro says so). */
+  typingPreview: boolean;
+  /** K3: what became of the transcript asked for ('' before any). */
+  transcriptNote: string;
 }
 
 const STYLE = `
@@ -40,6 +48,7 @@ const STYLE = `
   padding: 12px 18px; box-shadow: 0 6px 20px rgba(0,0,0,.25); cursor: pointer; }
 .launcher.offline { background: #475569; }
 button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px solid #facc15; outline-offset: 2px; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; margin: 0; }
 .dot { width: 9px; height: 9px; border-radius: 50%; background: #22c55e; }
 .offline .dot { background: #cbd5e1; }
 .badge { background: #dc2626; border-radius: 999px; padding: 2px 7px; font-size: 12px; }
@@ -74,7 +83,10 @@ form { display: flex; flex-direction: column; gap: 6px; padding: 10px; border-to
 .note.left { color: #166534; }
 input, textarea { flex: 1; min-width: 0; font: inherit; padding: 7px 9px; border: 1px solid #cbd5e1; border-radius: 8px; color: inherit; background: #fff; }
 textarea { resize: none; height: 40px; }
-.send { background: #4338ca; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; font: 600 14px system-ui, sans-serif; cursor: pointer; }
+.send, .trs { background: #4338ca; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; font: 600 14px system-ui, sans-serif; cursor: pointer; }
+.tr { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; padding: 0 12px 6px; font-size: 12px; color: #475569; }
+.trb { background: none; border: 0; padding: 0; color: #4338ca; text-decoration: underline; cursor: pointer; font: inherit; }
+.tr .trs { padding: 6px 10px; }
 [hidden] { display: none !important; }
 `;
 
@@ -118,18 +130,19 @@ function card(title: string, lines: string[], img: string | null, href: string, 
 export function renderBody(m: ChatMessage, server: string): HTMLElement {
   const b = m.body;
   switch (b.kind) {
-    case 'text':
-    case 'event': {
+    case 'event':
+      return el('span', '', b.event ? chatEvent(b.event, t) : b.text);
+    case 'text': {
       const span = el('span');
       splitLinks(b.text).forEach((s) => span.append(s.href ? link(s.href, s.text) : document.createTextNode(s.text)));
       return span;
     }
     case 'image':
-      return image(`${server}/blobs/${encodeURIComponent(b.blob_id)}`, 'image from the advisor') ?? el('span');
+      return image(`${server}/blobs/${encodeURIComponent(b.blob_id)}`, t('msg.image')) ?? el('span');
     case 'offer':
-      return card(b.title, [b.text], b.image_url, b.link_url, 'See the offer');
+      return card(b.title, [b.text], b.image_url, b.link_url, t('msg.seeOffer'));
     case 'product':
-      return card(b.name, [b.brand, b.price], b.image_url, b.url, 'View product');
+      return card(b.name, [b.brand, b.price], b.image_url, b.url, t('msg.viewProduct'));
   }
 }
 
@@ -139,13 +152,15 @@ export function mountUi(server: string, handlers: UiHandlers) {
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = `<style>${STYLE}</style>
 <div class="toast" role="status" hidden></div>
-<section class="panel" role="dialog" aria-label="Chat" hidden>
-  <div class="head"><h2></h2><button type="button" class="end" hidden>End chat</button><button type="button" class="min" aria-label="Minimise chat">▾</button></div>
-  <div class="log" aria-live="polite"></div>
+<section class="panel" role="dialog" hidden>
+  <div class="head"><h2></h2><button type="button" class="end" hidden></button><button type="button" class="min">▾</button></div>
+  <div class="log"></div>
+  <p class="sr" role="status"></p>
   <div class="typing" hidden></div>
+  <div class="tr" hidden><button type="button" class="trb"></button><span class="row trf" hidden><input name="to" type="email" maxlength="254" autocomplete="email"><button type="button" class="trs"></button></span><span class="trn" role="status"></span></div>
   <form>
-    <div class="row contact"><input name="name" aria-label="Your name (optional)" placeholder="Your name (optional)" maxlength="120" autocomplete="name"><input name="email" type="email" aria-label="E-mail (optional)" placeholder="E-mail (optional)" maxlength="254" autocomplete="email"></div>
-    <div class="row"><textarea name="text" aria-label="Your message" placeholder="Write a message…" maxlength="4000"></textarea><button class="send" type="submit">Send</button></div>
+    <div class="row contact"><input name="name" maxlength="120" autocomplete="name"><input name="email" type="email" maxlength="254" autocomplete="email"></div>
+    <div class="row"><textarea name="text" maxlength="4000"></textarea><button class="send" type="submit"></button></div>
   </form>
 </section>
 <button class="launcher" type="button" aria-expanded="false"><span class="dot" aria-hidden="true"></span><span class="label"></span><span class="badge" hidden></span></button>`;
@@ -158,9 +173,33 @@ export function mountUi(server: string, handlers: UiHandlers) {
   const textarea = $<HTMLTextAreaElement>('textarea');
   const contactRow = $<HTMLElement>('.contact');
   const badge = $<HTMLElement>('.badge');
-  let view: View = { available: false, status: null, agentName: null, messages: [], pending: [], agentTyping: false, blocked: false };
+  let view: View = { available: false, status: null, agentName: null, messages: [], pending: [], agentTyping: false, blocked: false, typingPreview: true, transcriptNote: '' };
+  const tr = $<HTMLElement>('.tr');
+  const trForm = $<HTMLElement>('.trf');
+  const trTo = $<HTMLInputElement>('[name=to]');
+  // The fixed words, in the current language (again after it changes).
+  const localize = () => {
+    panel.setAttribute('aria-label', t('panel.label'));
+    $<HTMLElement>('.end').textContent = t('panel.end');
+    $<HTMLElement>('.min').setAttribute('aria-label', t('panel.minimise'));
+    for (const [sel, key] of [['[name=name]', 'form.name'], ['[name=email]', 'form.email'], ['textarea', 'form.message']] as const) {
+      $<HTMLElement>(sel).setAttribute('aria-label', t(key));
+      $<HTMLElement>(sel).setAttribute('placeholder', t(key === 'form.message' ? 'form.placeholder' : key));
+    }
+    $<HTMLElement>('.send').textContent = t('form.send');
+    $<HTMLElement>('.trb').textContent = t('transcript.ask');
+    trTo.setAttribute('aria-label', t('form.email'));
+    trTo.placeholder = t('form.email');
+    $<HTMLElement>('.trs').textContent = t('transcript.send');
+    // Screen readers pronounce the widget in its own language, whatever the page's.
+    host.setAttribute('lang', language());
+  };
   let unread = 0;
   let seenSeq = 0;
+  // What the advisor says is read out as it arrives (the log itself is redrawn whole, so
+  // it is not a live region); history shown on load is not.
+  const said = $<HTMLElement>('.sr');
+  let saidSeq = -1;
 
   const open = (show: boolean) => {
     panel.hidden = !show;
@@ -182,22 +221,37 @@ export function mountUi(server: string, handlers: UiHandlers) {
     const left = status === 'pending' && !available;
     button.classList.toggle('offline', !available && status !== 'active');
     button.setAttribute('data-state', available ? 'available' : 'away');
-    $<HTMLElement>('.label').textContent = left ? 'Message sent' : chatting ? 'Chat' : available ? 'Chat with us' : 'Leave a message';
+    $<HTMLElement>('.label').textContent = t(left ? 'launcher.messageSent' : chatting ? 'launcher.chat' : available ? 'launcher.chatWithUs' : 'launcher.leaveMessage');
     badge.hidden = unread === 0 || !panel.hidden;
     badge.textContent = String(unread);
+    badge.setAttribute('aria-label', t('launcher.unread', { count: unread }));
     $<HTMLElement>('h2').textContent =
-      status === 'active' && agentName ? agentName : left ? 'Message received' : available || chatting ? 'Chat with us' : 'Leave us a message';
+      status === 'active' && agentName ? agentName : t(left ? 'head.messageReceived' : available || chatting ? 'head.chatWithUs' : 'head.leaveMessage');
     $<HTMLElement>('.end').hidden = !chatting;
     contactRow.hidden = chatting || available;
     const typing = $<HTMLElement>('.typing');
     typing.hidden = !view.agentTyping;
-    typing.textContent = `${agentName ?? 'The advisor'} is typing…`;
+    typing.textContent = agentName ? t('typing.named', { name: agentName }) : t('typing.advisor');
     textarea.disabled = blocked;
+    tr.hidden = view.messages.length === 0;
+    $<HTMLElement>('.trn').textContent = view.transcriptNote;
     log.replaceChildren();
     if (view.messages.length === 0 && view.pending.length === 0) {
+      // C4, said plainly: what the advisor sees, drafts included unless the site turned it off.
       log.append(el('p', 'intro', available
-        ? 'An advisor is online and can see which page you are on, to help you faster.'
-        : 'Nobody is available right now. Leave us a message and we will get back to you.'));
+        ? view.typingPreview ? `${t('intro.online')} ${t('intro.preview')}` : t('intro.online')
+        : t('intro.offline')));
+    }
+    const last = view.messages[view.messages.length - 1];
+    if (saidSeq < 0) saidSeq = last?.seq ?? 0;
+    else if (last && last.seq > saidSeq) {
+      saidSeq = last.seq;
+      if (last.author.kind !== 'visitor') {
+        const b = last.body;
+        const text = b.kind === 'event' ? (b.event ? chatEvent(b.event, t) : b.text) : b.kind === 'text' ? b.text
+          : b.kind === 'product' ? b.name : b.kind === 'offer' ? b.title : t('msg.image');
+        said.textContent = last.author.kind === 'agent' ? t('msg.said', { name: last.author.name, text }) : text;
+      }
     }
     for (const m of view.messages) {
       const kind = m.author.kind;
@@ -210,27 +264,51 @@ export function mountUi(server: string, handlers: UiHandlers) {
     for (const p of view.pending) {
       const bubble = el('div', `msg visitor ${p.refused ? 'refused' : 'sending'}`, p.text);
       if (p.refused) {
-        const why = el('span', 'why', `Not sent: ${p.refused}. `);
-        const remove = el('button', '', 'Remove');
+        const why = el('span', 'why', `${t('msg.notSent', { reason: p.refused })} `);
+        const remove = el('button', '', t('msg.remove'));
         remove.addEventListener('click', () => handlers.discard(p.client_id));
         why.append(remove);
         bubble.append(why);
       } else {
-        bubble.title = 'Sending…';
+        bubble.title = t('msg.sending');
       }
       log.append(bubble);
     }
     if (left && view.pending.length === 0)
-      log.append(el('p', 'note left', 'Thank you — we have your message. An advisor will answer here when one is back, or by e-mail if you left your address.'));
-    if (status === 'closed') log.append(el('p', 'note', 'This conversation has ended. Write again to start a new one.'));
-    if (blocked) log.append(el('p', 'note', 'You can no longer start conversations here.'));
+      log.append(el('p', 'note left', t('note.left')));
+    if (status === 'closed') log.append(el('p', 'note', t('note.closed')));
+    if (blocked) log.append(el('p', 'note', t('note.blocked')));
     log.scrollTop = log.scrollHeight;
   };
 
   button.addEventListener('click', () => open(panel.hidden));
   toast.addEventListener('click', () => open(true));
-  $<HTMLButtonElement>('.min').addEventListener('click', () => open(false));
+  $<HTMLButtonElement>('.min').addEventListener('click', () => { open(false); button.focus(); });
+  // Esc closes the panel and gives the keyboard back where it came from.
+  panel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    e.preventDefault();
+    open(false);
+    button.focus();
+  });
   $<HTMLButtonElement>('.end').addEventListener('click', () => handlers.end());
+  $<HTMLButtonElement>('.trb').addEventListener('click', () => {
+    trForm.hidden = false;
+    trTo.value ||= String(new FormData(form).get('email') ?? '');
+    trTo.focus();
+  });
+  const askTranscript = () => {
+    if (!trTo.value.trim() || !trTo.checkValidity()) return trTo.reportValidity();
+    handlers.transcript(trTo.value.trim());
+    trForm.hidden = true;
+  };
+  $<HTMLButtonElement>('.trs').addEventListener('click', askTranscript);
+  trTo.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      askTranscript();
+    }
+  });
   let typingTimer: number | undefined;
   textarea.addEventListener('input', () => {
     // At most ~4 previews a second, well inside the hub's rate limit.
@@ -256,6 +334,7 @@ export function mountUi(server: string, handlers: UiHandlers) {
     handlers.send(text, contactRow.hidden ? null : { name: name || null, email: email || null });
     textarea.value = '';
   });
+  localize();
   (document.body || document.documentElement).appendChild(host);
 
   return {
@@ -280,6 +359,11 @@ export function mountUi(server: string, handlers: UiHandlers) {
       seenSeq = Math.max(seenSeq, seq);
     },
     isOpen: () => !panel.hidden,
+    /** Redraws in the language just chosen. */
+    localize() {
+      localize();
+      render();
+    },
     open,
     hide() {
       host.remove();

@@ -3,10 +3,12 @@
 // visitor's chat (chat.ts, ui.ts). It must never break the host page: everything runs
 // inside try/catch, the only global is `window.Vitrine`, and the UI lives in a shadow root.
 
-import type { Activity, PageView, VisitorCredential, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
+import type { Activity, Identity, PageView, ShopEvent, VisitorCredential, VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNKNOWN_SITE, PROTOCOL_VERSION } from '../../shared/protocol';
 import { LiveSocket } from '../../shared/socket';
+import { pickLanguage, type Language } from '../../shared/i18n';
 import { createChat } from './chat';
+import { language, t, useLanguage } from './i18n';
 
 const VISIT_TIMEOUT_MS = 30 * 60 * 1000; // a new visit after 30 minutes without activity
 const IDLE_AFTER_MS = 60 * 1000; // no input for this long (or a hidden tab) means idle
@@ -39,6 +41,7 @@ function newVisitId(now: number): string {
 
 /** This release's call UI (an immutable file), filled in by build.mjs. */
 declare const __CALL_BUNDLE__: { src: string; integrity: string };
+declare const __COBROWSE_BUNDLE__: { src: string; integrity: string };
 
 function start(script: HTMLScriptElement): void {
   const site = script.getAttribute('data-site');
@@ -80,6 +83,11 @@ function start(script: HTMLScriptElement): void {
   let activity: Activity = document.hidden ? 'idle' : 'active';
   let lastInputAt = Date.now();
   const chat = createChat(site, `${server.protocol}//${server.host}`, (frame) => send(frame));
+  // B4: the browser's language from the start; the site's, if its admin forced one, once
+  // the hub has said so.
+  const browserLanguage = pickLanguage(navigator.languages?.length ? navigator.languages : [navigator.language]);
+  const relabel = () => { chat.localize(); refreshCallButton(); };
+  useLanguage(browserLanguage, server, relabel);
 
   function nextPageView(referrer: string | null): PageView {
     const latest = load();
@@ -119,20 +127,25 @@ function start(script: HTMLScriptElement): void {
   }
 
   // -- calls: the call UI is a separate script, fetched when a call starts ----------------
-  type CallUi = { handle(frame: VisitorServerFrame, ctx: { send(f: VisitorFrame): void }): void };
-  let callUi: Promise<CallUi> | null = null;
-  function callModule(): Promise<CallUi> {
-    callUi ??= new Promise((resolve, reject) => {
+  /** A script fetched on first use (calls, co-browsing: outside widget.js's budget), which
+   *  registers itself on the private global `name`. */
+  function lazy<T>(bundle: { src: string; integrity: string }, name: string): () => Promise<T> {
+    let loaded: Promise<T> | null = null;
+    return () => loaded ??= new Promise((resolve, reject) => {
       const tag = document.createElement('script');
-      tag.src = new URL(__CALL_BUNDLE__.src, server).href;
-      tag.integrity = __CALL_BUNDLE__.integrity;
+      tag.src = new URL(bundle.src, server).href;
+      tag.integrity = bundle.integrity;
       tag.crossOrigin = 'anonymous';
-      tag.onload = () => resolve((window as unknown as { __vitrineCall: CallUi }).__vitrineCall);
-      tag.onerror = () => { callUi = null; reject(new Error('the call UI did not load')); };
+      tag.onload = () => resolve((window as unknown as Record<string, T>)[name]);
+      tag.onerror = () => { loaded = null; reject(new Error(`${bundle.src} did not load`)); };
       document.head.appendChild(tag);
     });
-    return callUi;
   }
+  type CallUi = { handle(frame: VisitorServerFrame, ctx: { send(f: VisitorFrame): void; language(): Language }): void };
+  const callModule = lazy<CallUi>(__CALL_BUNDLE__, '__vitrineCall');
+  // P8: co-browsing's recorder, fetched only when an agent asks to view the page.
+  type CobrowseUi = { handle(frame: VisitorServerFrame, ctx: { send(f: VisitorFrame): boolean; language(): Language; buffered(): number }): void };
+  const cobrowseModule = lazy<CobrowseUi>(__COBROWSE_BUNDLE__, '__vitrineCobrowse');
   let callButton: HTMLButtonElement | null = null;
   let callPending = false;
   // "Request a call" is offered only when someone could answer it: calls on for the site
@@ -144,15 +157,14 @@ function start(script: HTMLScriptElement): void {
     if (!callButton) {
       // Bottom left: never over the chat panel or the call popup, which sit on the right.
       const host = document.createElement('div');
+      host.setAttribute('data-vitrine-ui', ''); // never recorded (co-browsing)
       document.body.appendChild(host);
       const shadow = host.attachShadow({ mode: 'open' });
       shadow.innerHTML = '<style>button{position:fixed;left:20px;bottom:20px;z-index:2147482999;border:0;border-radius:20px;padding:8px 14px;background:#15803d;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}button:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}</style><button type="button" class="vitrine-call" aria-live="polite"></button>';
       callButton = shadow.querySelector('button');
       callButton!.onclick = () => guard(() => { calls.busy = false; send({ type: 'call_request', cancel: callPending }); });
     }
-    callButton!.textContent = calls.busy
-      ? 'All advisors are busy — try again soon'
-      : callPending ? 'Calling… (cancel)' : 'Request a call';
+    callButton!.textContent = t(calls.busy ? 'call.busy' : callPending ? 'call.pending' : 'call.request');
   }
 
   function onFrame(frame: VisitorServerFrame): void {
@@ -165,14 +177,19 @@ function start(script: HTMLScriptElement): void {
     if (chat.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
+        welcomed = true;
         // A browser the hub did not recognise is a new visitor: what it kept for the old
         // identity (its conversation) is not theirs.
         if (state.credential && state.credential.visitor_id !== frame.credential.visitor_id) chat.forget();
         state.credential = frame.credential;
         save(state);
-        chat.welcome(frame.agents_available, frame.has_conversation, frame.blocked);
+        useLanguage(frame.language ?? browserLanguage, server, relabel);
+        chat.welcome(frame.agents_available, frame.has_conversation, frame.blocked, frame.typing_preview);
         Object.assign(calls, { on: frame.calls, agents: frame.agents_available, blocked: frame.blocked });
         refreshCallButton();
+        // Who the shop says this is, on every connection (the hub writes only a change).
+        if (identity) send(identity);
+        for (const event of events.splice(0)) send(event);
         break;
       case 'calls':
         calls.on = frame.enabled;
@@ -192,7 +209,14 @@ function start(script: HTMLScriptElement): void {
       case 'call_closed':
       case 'interaction':
         if (frame.type === 'call_join') { callPending = false; refreshCallButton(); }
-        callModule().then((m) => guard(() => m.handle(frame, { send })), (e) => console.warn('[vitrine]', e));
+        callModule().then((m) => guard(() => m.handle(frame, { send, language })), (e) => console.warn('[vitrine]', e));
+        break;
+      case 'cobrowse_request':
+      case 'cobrowse_start':
+      case 'cobrowse_snapshot':
+      case 'cobrowse_end':
+      case 'cobrowse_point':
+        cobrowseModule().then((m) => guard(() => m.handle(frame, { send, language, buffered: () => socket.buffered })), (e) => console.warn('[vitrine]', e));
         break;
       case 'navigate':
         // V8: the agent sends this page elsewhere (the hub checked the site's origins).
@@ -270,10 +294,61 @@ function start(script: HTMLScriptElement): void {
     socket.start();
   }));
 
-  (window as unknown as { Vitrine: unknown }).Vitrine = {
+  // -- the shop's JavaScript API (README: "The widget's JavaScript API") -----------------
+  let welcomed = false;
+  let identity: VisitorFrame | null = null;
+  const events: VisitorFrame[] = []; // tracked before the hub said welcome
+  const api = {
     version: PROTOCOL_VERSION,
     visitorId: () => state.credential?.visitor_id ?? null,
+    /** K1: the shop's signed-in customer; `signature` is made by the shop's backend. */
+    identify(user: Partial<Identity> & { id: string | number }, options?: { signature?: string }) {
+      guard(() => {
+        const known: Identity = { id: String(user.id), name: null, email: null, phone: null, address: null };
+        for (const k of ['name', 'email', 'phone', 'address'] as const) {
+          if (user[k] != null && user[k] !== '') known[k] = String(user[k]);
+        }
+        identity = { type: 'identify', identity: known, signature: options?.signature ?? null };
+        if (welcomed) send(identity);
+      });
+    },
+    /** K4: `cart` (what the cart holds now) or `purchase`. */
+    track(kind: ShopEvent['kind'], props: { value?: number; currency?: string; items?: string[] } = {}) {
+      guard(() => {
+        const frame: VisitorFrame = {
+          type: 'track',
+          event: {
+            event_id: newVisitId(Date.now()),
+            kind,
+            value: Number(props.value ?? 0),
+            currency: props.currency ?? null,
+            items: (props.items ?? []).map((u) => new URL(u, location.href).href),
+          },
+        };
+        if (!welcomed || !send(frame)) events.push(frame);
+        events.splice(0, events.length - 20);
+      });
+    },
+    /** The customer signed out: this browser becomes a new, anonymous visitor. */
+    reset() {
+      guard(() => {
+        identity = null;
+        welcomed = false;
+        state.credential = null;
+        save(state);
+        chat.forget();
+        socket.stop(1000, 'reset');
+        socket.start();
+      });
+    },
   };
+  // Calls made before the widget loaded wait in `Vitrine.q` (the README's snippet).
+  const queued = (window as unknown as { Vitrine?: { q?: [string, unknown[]][] } }).Vitrine?.q ?? [];
+  (window as unknown as { Vitrine: unknown }).Vitrine = api;
+  for (const [method, args] of queued) {
+    const f = (api as unknown as Record<string, (...a: unknown[]) => void>)[method];
+    if (typeof f === 'function') f(...Array.from(args));
+  }
   socket.start();
 }
 
@@ -286,7 +361,7 @@ function guard(f: () => void): void {
 }
 
 guard(() => {
-  if ((window as unknown as { Vitrine?: unknown }).Vitrine) return; // loaded twice: keep the first
+  if ((window as unknown as { Vitrine?: { version?: number } }).Vitrine?.version) return; // loaded twice: keep the first
   const script = document.currentScript as HTMLScriptElement | null;
   if (!script) throw new Error('cannot find my <script> tag');
   start(script);

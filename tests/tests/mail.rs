@@ -1,0 +1,230 @@
+//! E-mail over a real SMTP server (aiosmtpd), K3: the admin sets the account's server and
+//! tests it; an invitation carries the one-time password instead of the admin's screen; a
+//! visitor's transcript and an answer to a visitor who had gone arrive, and each is on the
+//! contact's card with its status. Bad settings get clear errors.
+
+mod common;
+
+use anyhow::Result;
+use common::Smtp;
+use serde_json::{json, Value};
+use vitrine_tests::{agent_message, anonymous_hello, Api, Client, DEMO_SITE};
+
+const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
+
+fn is_type(t: &'static str) -> impl Fn(&Value) -> bool {
+    move |f| f["type"] == t
+}
+
+/// The card's e-mails once the mailer has written `status` on all of them (10 s at most).
+async fn card_emails(admin: &Api, contact: &str, status: &str) -> Result<Vec<Value>> {
+    let path = format!("/api/sites/{DEMO_SITE}/contacts/{contact}");
+    let mut emails = Vec::new();
+    for _ in 0..100 {
+        let (code, card) = admin.call("GET", &path, None).await?;
+        assert_eq!(code, 200, "{card}");
+        emails = card["emails"].as_array().cloned().unwrap_or_default();
+        if !emails.is_empty() && emails.iter().all(|e| e["status"] == status) {
+            return Ok(emails);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the card's e-mails never all said {status}: {emails:?}")
+}
+
+#[tokio::test]
+async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_recorded() -> Result<()> {
+    let smtp = Smtp::start().await?;
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+
+    // Without a server, an invitation shows the password to the admin, as before.
+    let (status, invited) = admin
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": "first@demo.shop", "name": "First", "role": "agent"})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{invited}");
+    assert_eq!(invited["emailed"], false);
+    assert!(invited["password"].is_string());
+
+    // Bad settings are refused, each with what is wrong.
+    let mut bad = smtp.settings();
+    bad["from"] = json!("not an address");
+    let (status, body) = admin.call("PUT", "/api/admin/mail", Some(bad)).await?;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("from"));
+    let mut bad = smtp.settings();
+    bad["host"] = json!("smtp example.com");
+    assert_eq!(
+        admin.call("PUT", "/api/admin/mail", Some(bad)).await?.0,
+        400
+    );
+
+    let mut settings = smtp.settings();
+    settings["username"] = json!("shop");
+    settings["password"] = json!("smtp-secret");
+    let (status, view) = admin.call("PUT", "/api/admin/mail", Some(settings)).await?;
+    assert_eq!(status, 200, "{view}");
+    let (_, view) = admin.call("GET", "/api/admin/mail", None).await?;
+    assert_eq!(view["has_password"], true);
+    assert!(view.get("password").is_none(), "never read back: {view}");
+    // aiosmtpd offers no AUTH on plain text: log in without credentials from here on.
+    admin
+        .call("PUT", "/api/admin/mail", Some(smtp.settings()))
+        .await?;
+
+    // A test e-mail.
+    let (status, _) = admin
+        .call(
+            "POST",
+            "/api/admin/mail/test",
+            Some(json!({"to": "owner@demo.shop"})),
+        )
+        .await?;
+    assert_eq!(status, 204);
+    smtp.wait_for(&["To: owner@demo.shop", "Vitrine: test e-mail"])
+        .await?;
+
+    // An invitation: the password goes to the new agent, not to the admin's screen.
+    let (status, invited) = admin
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": "nadia@demo.shop", "name": "Nadia", "role": "agent"})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{invited}");
+    assert_eq!(
+        (invited["emailed"].clone(), invited["password"].clone()),
+        (json!(true), Value::Null)
+    );
+    let mail = smtp
+        .wait_for(&["To: nadia@demo.shop", "one-time password: "])
+        .await?;
+    let password = mail
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("one-time password: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    Api::login_invited(&base, "nadia@demo.shop", &password).await?;
+
+    // A visitor asks for their conversation by e-mail.
+    let mut v = Client::visitor(&base, DEMO_SITE).await?;
+    v.send(&anonymous_hello("0000visit-m1")).await?;
+    v.wait_for("welcome", is_type("welcome")).await?;
+    v.send(&json!({"type": "send_message", "client_id": "m-00000001", "text": "Is the Oslo chair in stock?",
+        "page_url": "https://shop.example/", "contact": {"name": "Zofia", "email": "zofia@mail.example"}}))
+        .await?;
+    let ack = v.wait_for("message_ack", is_type("message_ack")).await?;
+    let conversation = ack["conversation_id"].as_str().unwrap().to_string();
+    v.send(
+        &json!({"type": "transcript", "conversation_id": &conversation, "email": "not-an-address"}),
+    )
+    .await?;
+    let refused = v.wait_for("error", is_type("error")).await?;
+    assert_eq!(refused["code"], "invalid_field", "{refused}");
+    v.send(&json!({"type": "transcript", "conversation_id": &conversation, "email": "zofia@mail.example"}))
+        .await?;
+    v.wait_for("transcript_queued", is_type("transcript_queued"))
+        .await?;
+    smtp.wait_for(&[
+        "To: zofia@mail.example",
+        "Subject: Your conversation with Demo shop",
+        "Is the Oslo chair in stock?",
+    ])
+    .await?;
+    let emails = card_emails(&admin, "zofia@mail.example", "sent").await?;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0]["subject"], "Your conversation with Demo shop");
+    assert!(emails[0]["done_at"].is_u64());
+
+    // She closes the page; the agent's answer follows her by e-mail.
+    v.close().await?;
+    let cookie = admin.cookie.clone();
+    let mut agent = Client::agent(&base, DEMO_SITE, &cookie).await?;
+    agent.wait_for("snapshot", is_type("snapshot")).await?;
+    agent
+        .send(&agent_message(
+            &conversation,
+            "a-00000001",
+            "Yes, 3 in oak.",
+        ))
+        .await?;
+    agent
+        .wait_for("message_ack", is_type("message_ack"))
+        .await?;
+    smtp.wait_for(&["To: zofia@mail.example", "answered you", "Yes, 3 in oak."])
+        .await?;
+    let emails = card_emails(&admin, "zofia@mail.example", "sent").await?;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_leaves_the_password_on_screen_and_the_e_mail_queued_with_why(
+) -> Result<()> {
+    let (_server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    // Nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let settings =
+        json!({"host": "127.0.0.1", "port": port, "security": "none", "from": "shop@demo.shop"});
+    assert_eq!(
+        admin
+            .call("PUT", "/api/admin/mail", Some(settings))
+            .await?
+            .0,
+        200
+    );
+
+    let (status, invited) = admin
+        .call(
+            "POST",
+            "/api/admin/agents",
+            Some(json!({"email": "olek@demo.shop", "name": "Olek", "role": "agent"})),
+        )
+        .await?;
+    assert_eq!(status, 201);
+    assert_eq!(invited["emailed"], false);
+    assert!(
+        invited["password"].is_string(),
+        "the admin passes it on: {invited}"
+    );
+    assert!(invited["email_error"].is_string());
+    let (status, body) = admin
+        .call(
+            "POST",
+            "/api/admin/mail/test",
+            Some(json!({"to": "owner@demo.shop"})),
+        )
+        .await?;
+    assert_eq!(status, 502, "{body}");
+
+    // A transcript waits for its retry, and the card says why.
+    let mut v = Client::visitor(&base, DEMO_SITE).await?;
+    v.send(&anonymous_hello("0000visit-m2")).await?;
+    v.wait_for("welcome", is_type("welcome")).await?;
+    v.send(&vitrine_tests::visitor_message("m-00000001", "Hello"))
+        .await?;
+    let ack = v.wait_for("message_ack", is_type("message_ack")).await?;
+    v.send(&json!({"type": "transcript", "conversation_id": ack["conversation_id"], "email": "ewa@mail.example"}))
+        .await?;
+    v.wait_for("transcript_queued", is_type("transcript_queued"))
+        .await?;
+    let path = format!("/api/sites/{DEMO_SITE}/contacts/ewa@mail.example");
+    for _ in 0..100 {
+        let card = admin.call("GET", &path, None).await?.1;
+        if let Some(e) = card["emails"].get(0).filter(|e| e["error"].is_string()) {
+            assert_eq!(e["status"], "queued", "tried again later: {e}");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the failed try was never recorded")
+}

@@ -1,0 +1,73 @@
+// P8: rebuilds a visitor's page from the rrweb events the portal posts here, live, scaled
+// to fit; a click posts back where the agent points (fractions of the visitor's viewport).
+// Runs in a sandboxed frame of the portal: nothing here can reach the portal's origin.
+import { Replayer, EventType, type eventWithTime } from 'rrweb';
+
+type FromPortal = { kind: 'events'; events: eventWithTime[] } | { kind: 'reset' };
+
+const screen = document.getElementById('screen')!;
+const touch = document.getElementById('touch')!;
+let replayer: Replayer | null = null;
+let size = { width: 1, height: 1 };
+
+function fit(): void {
+  const scale = Math.min(innerWidth / size.width, innerHeight / size.height, 1);
+  screen.style.transform = `scale(${scale})`;
+  touch.style.width = `${size.width * scale}px`;
+  touch.style.height = `${size.height * scale}px`;
+  touch.style.inset = 'auto';
+}
+addEventListener('resize', fit);
+
+function add(event: eventWithTime): void {
+  if (!replayer) {
+    // A stream is joined at a page's start (meta, then its full snapshot).
+    if (event.type !== EventType.Meta && event.type !== EventType.FullSnapshot) return;
+    replayer = new Replayer([], {
+      root: screen,
+      liveMode: true,
+      mouseTail: false,
+      triggerFocus: false,
+      UNSAFE_replayCanvas: false,
+      showWarning: false,
+    });
+    replayer.on('resize', (d) => {
+      size = d as { width: number; height: number };
+      fit();
+    });
+    // The stream's own clock: each event plays once it is as late as the first one was,
+    // whatever the two machines' clocks say.
+    replayer.startLive(event.timestamp);
+  }
+  if (event.type === EventType.Meta) {
+    size = { width: event.data.width, height: event.data.height };
+    fit();
+  }
+  replayer.addEvent(event);
+}
+
+addEventListener('message', (e: MessageEvent<FromPortal>) => {
+  if (e.source !== parent) return;
+  if (e.data.kind === 'reset') {
+    replayer?.destroy();
+    replayer = null;
+    screen.replaceChildren();
+    return;
+  }
+  for (const event of e.data.events) add(event);
+});
+
+touch.addEventListener('click', (e) => {
+  const box = touch.getBoundingClientRect();
+  const x = (e.clientX - box.left) / box.width;
+  const y = (e.clientY - box.top) / box.height;
+  if (x < 0 || x > 1 || y < 0 || y > 1) return;
+  const ping = document.createElement('div');
+  ping.className = 'ping';
+  ping.style.left = `${e.clientX}px`;
+  ping.style.top = `${e.clientY}px`;
+  document.body.appendChild(ping);
+  setTimeout(() => ping.remove(), 1500);
+  parent.postMessage({ kind: 'point', x, y }, '*');
+});
+parent.postMessage({ kind: 'ready' }, '*');
