@@ -131,6 +131,10 @@ pub fn generate() -> String {
         p::MAX_DRAFT_CHARS
     ));
     out.push_str(&format!(
+        "export const COBROWSE_REFRESH_MS = {};\n",
+        p::COBROWSE_REFRESH_MS
+    ));
+    out.push_str(&format!(
         "export const CLOSE_UNKNOWN_SITE = {};\nexport const CLOSE_UNAUTHORIZED = {};\nexport const CLOSE_FORBIDDEN = {};\n\n",
         p::close_code::UNKNOWN_SITE,
         p::close_code::UNAUTHORIZED,

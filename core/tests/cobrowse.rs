@@ -132,6 +132,34 @@ fn an_accepted_page_streams_to_every_viewer_and_a_late_one_gets_a_snapshot() {
 }
 
 #[test]
+fn a_viewers_refresh_costs_nothing_and_a_hub_that_lost_its_sessions_gets_them_back() {
+    let mut b = bench(false);
+    b.agent_does(&ada(), start("visitor-1"));
+    // The portal repeats its start every COBROWSE_REFRESH_MS: only the state comes back.
+    let out = b
+        .at(b.now + COBROWSE_REFRESH_MS)
+        .agent_does(&ada(), start("visitor-1"));
+    assert_eq!(states(&out, 1), vec![CobrowseState::Viewing]);
+    assert!(out.to_visitor(10).is_empty(), "no snapshot, no new start");
+
+    // A hub rebuilt without its sessions (a Durable Object's memory gone, the sockets
+    // kept): the recorder's next events find none and it is told to stop…
+    let mut rebuilt = bench(false);
+    let out = rebuilt.visitor_does(&v1(), events(7, "[{\"type\":3}]"));
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::CobrowseEnd {}));
+    // …and the viewer's refresh starts it again, from a fresh recording.
+    let out = rebuilt.agent_does(&ada(), start("visitor-1"));
+    assert_eq!(states(&out, 1), vec![CobrowseState::Viewing]);
+    assert!(out
+        .to_visitor(10)
+        .contains(&VisitorServerFrame::CobrowseStart {
+            agent_name: "Ada".into()
+        }));
+}
+
+#[test]
 fn the_visitor_stops_it_at_any_time() {
     let mut b = bench(false);
     let out = b.agent_does(&ada(), start("visitor-1"));
@@ -146,9 +174,10 @@ fn the_visitor_stops_it_at_any_time() {
 }
 
 #[test]
-fn a_page_past_its_byte_budget_degrades_then_starts_over_from_a_snapshot() {
+fn a_page_past_its_byte_budget_degrades_then_goes_live_again_from_a_snapshot() {
     let mut b = bench(false);
     b.agent_does(&ada(), start("visitor-1"));
+    b.agent_does(&bo(), start("visitor-1"));
     let chunk = "x".repeat(MAX_COBROWSE_CHUNK);
     let fits = (BURST_BYTES / MAX_COBROWSE_CHUNK as f64) as u64;
     let mut sent = 0;
@@ -160,15 +189,26 @@ fn a_page_past_its_byte_budget_degrades_then_starts_over_from_a_snapshot() {
     }
     assert!(degraded, "the agent is told");
     assert!(sent as u64 <= fits + 1, "{sent} chunks of {fits} that fit");
-    // Calm again after the budget refilled halfway: a fresh snapshot is asked for.
-    let later = b.now + (BURST_BYTES / 2.0 / BYTES_PER_SECOND * 1000.0) as u64 + 1_000;
-    b.at(later);
-    let out = b.visitor_does(&v1(), events(9_999, "[]"));
+    // The page goes quiet: no chunk comes, yet once the budget has refilled (a whole
+    // burst: a large page's snapshot fits) the hub's timer tells every viewer the view is
+    // live again and asks for a snapshot.
+    let (degraded_at, refill_ms) = (b.now, (BURST_BYTES / BYTES_PER_SECOND * 1000.0) as u64);
+    let out = (0..100)
+        .find_map(|_| {
+            let wake = b.hub.next_wakeup().expect("a wakeup while degraded");
+            assert!(wake <= degraded_at + refill_ms + 1, "live again by {wake}");
+            let out = b.at(wake).input(Input::Tick);
+            (!states(&out, 1).is_empty()).then_some(out)
+        })
+        .expect("live again after a few wakeups");
+    assert_eq!(states(&out, 1), vec![CobrowseState::Viewing]);
+    assert_eq!(states(&out, 2), vec![CobrowseState::Viewing]);
     assert!(out
         .to_visitor(10)
         .contains(&VisitorServerFrame::CobrowseSnapshot {}));
     let out = b.visitor_does(&v1(), events(10_000, "[{\"type\":2}]"));
     assert_eq!(relayed(&out, 1).len(), 1);
+    assert_eq!(relayed(&out, 2).len(), 1);
 }
 
 #[test]

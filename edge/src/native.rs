@@ -622,12 +622,16 @@ async fn serve<S: Store + Clone + Sync + 'static>(
         }
     };
     tokio::pin!(reader);
-    tokio::select! {
-        _ = &mut reader => {}
+    // Whether the writer task has finished: a JoinHandle awaited again panics (seen in
+    // `bench cobrowse` as sockets the server closed went: one panic log per socket).
+    let written = tokio::select! {
+        _ = &mut reader => false,
         // The server closed (or dropped) the socket: the client has a few seconds to
         // answer the close, then the TCP connection goes whatever it does.
-        _ = &mut writer => { let _ = tokio::time::timeout(CLOSE_HANDSHAKE, &mut reader).await; }
-    }
+        _ = &mut writer => { let _ = tokio::time::timeout(CLOSE_HANDSHAKE, &mut reader).await; true }
+    };
     let _ = hub.send(HubMsg::Input(Input::Disconnected { conn }));
-    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, writer).await;
+    if !written {
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, writer).await;
+    }
 }

@@ -1,7 +1,8 @@
 // `cargo xtask bench cobrowse`: co-browsing (P8) on the demo shop in real Chromium, against
 // the real server — the bytes one viewed visitor streams (idle, scrolling, typing), the
 // delay from a change on the visitor's page to the agent's mirror (p50/p99), and the
-// server's CPU while it relays. Prints a Markdown table for BENCHMARKS.md.
+// server's CPU while it relays; then a page of 20,000 elements: its first snapshot's size and
+// how long until the agent sees it. Prints a Markdown table for BENCHMARKS.md.
 import { readFileSync } from 'node:fs';
 import { ADMIN, launchBrowser, startServer } from '../e2e/harness.mjs';
 
@@ -93,11 +94,31 @@ try {
   delays.sort((a, b) => a - b);
   const pct = (p) => delays[Math.min(delays.length - 1, Math.round((delays.length - 1) * p))];
 
+  // A heavy page: 20,000 more elements, viewed from the start (the first snapshot).
+  await portal.locator('[data-testid=mirror-close]').click();
+  await shop.context().close();
+  const heavy = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await heavy.goto(`${server.demo}/`);
+  await heavy.locator(`${W} button.launcher`).waitFor();
+  await heavy.evaluate(() => {
+    const box = document.body.appendChild(document.createElement('div'));
+    box.id = 'heavy';
+    for (let i = 0; i < 20_000; i++) box.appendChild(document.createElement('i')).textContent = String(i);
+  });
+  await portal.locator('[data-testid=row-view-page]').last().click(); // the newest visitor
+  bytes = 0;
+  await heavy.locator(`${UI} .bar button.ok`).click();
+  const consented = Date.now();
+  await mirror.locator('#heavy i:last-child', { hasText: '19999' }).waitFor({ timeout: 60_000 });
+  const heavyMs = Date.now() - consented;
+  const heavyKiB = bytes / 1024;
+
   console.log(`| what the visitor does | KiB/s to each viewer | server CPU (% of a core) |`);
   console.log(`|---|---:|---:|`);
   for (const r of rows) console.log(`| ${r.name} | ${r.kbps.toFixed(2)} | ${r.cpu.toFixed(1)} |`);
   console.log();
   console.log(`change → mirror over ${CHANGES} changes: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${delays[delays.length - 1]} ms`);
+  console.log(`a 20,000-element page: first snapshot ${heavyKiB.toFixed(0)} KiB of frames, shown to the agent ${heavyMs} ms after the visitor allowed it`);
 } finally {
   await browser.close();
   await server.stop();

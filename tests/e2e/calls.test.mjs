@@ -140,6 +140,12 @@ test('V1 proactive call: setting up, preview of the agent, accept, camera off at
   await camera.click();
   await seesVideo(portal, '.call', v.short);
 
+  // P8 from the call: the visitor's tile opens their page (they are asked first).
+  await visitorTile.locator('[data-testid=view-participant-page]').click();
+  await portal.locator('[data-testid=mirror] [data-testid=mirror-state][data-state=waiting]').waitFor();
+  await v.shop.locator('[data-vitrine-ui] .bar', { hasText: 'would like to see this page' }).waitFor();
+  await portal.locator('[data-testid=mirror-close]').click();
+
   // V6: layouts on both sides, named for screen readers; the name labels stay on the videos.
   await portal.getByRole('button', { name: 'Call full screen' }).click();
   await portal.locator('.call.full').waitFor();

@@ -1,7 +1,9 @@
 // Co-browsing (P8) in two real Chromium contexts: the agent views the visitor's page live
 // after the visitor accepts — the same text, a pushState filter, the next page — while
 // payment fields and passwords never leave the visitor's browser; the agent points and the
-// visitor sees where. A visitor who says no sends nothing.
+// visitor sees where. A visitor who says no sends nothing. A heavy page (20,000 elements,
+// canvas, another site's frame, shadow DOM, an animation storm, a page too large to send)
+// degrades with notes the agent can read, and chat goes on for everyone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN, perTestServer, watchErrors } from './harness.mjs';
@@ -59,6 +61,8 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   await page.locator('.card', { hasText: 'Oslo lounge chair' }).waitFor();
   await page.locator('.price', { hasText: '€449.00' }).waitFor();
   assert.equal(await page.locator('script').count(), 0, 'none of the shop\'s scripts is rebuilt');
+  // The visitor's window size (the test's default viewport).
+  await mirror.locator('[data-testid=mirror-viewport]', { hasText: '1280 × 720' }).waitFor();
 
   // A single-page-app filter (pushState): the mirror follows.
   await shop.click('[data-filter=Lighting]');
@@ -89,6 +93,20 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   }
   assert.ok(received.some((f) => f.includes('WELCOME10')), 'the capture does see what is streamed');
 
+  // The element under the visitor's focus is outlined; their pointer moves in the mirror.
+  await page.locator('[name=password][data-vitrine-focus]').waitFor();
+  await shop.mouse.move(120, 140);
+  const pointer = portal.frameLocator('[data-testid=mirror-frame]').locator('.replayer-mouse');
+  const near = async () => {
+    const [x, y] = await pointer.evaluate((e) => [parseFloat(e.style.left), parseFloat(e.style.top)]);
+    return Math.abs(x - 120) <= 3 && Math.abs(y - 140) <= 3;
+  };
+  const moved = Date.now() + 15_000;
+  while (!(await near())) {
+    assert.ok(Date.now() < moved, 'the visitor\'s pointer shows in the mirror');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
   // The agent points; the visitor's page shows where.
   await portal.frameLocator('[data-testid=mirror-frame]').locator('#touch').click({ position: { x: 40, y: 40 } });
   await shop.locator(`${UI} .point`).waitFor();
@@ -103,9 +121,86 @@ test('a visitor who says no sends nothing of the page', async (t) => {
   const { portal } = await portalWatching();
   const { shop, sent } = await openShop('/product-lamp.html');
   t.after(() => Promise.all([portal.context().close(), shop.context().close()]));
-  const mirror = await viewPage(portal);
+  // From the live list's row this time.
+  await portal.locator('tr.visitor').first().locator('[data-testid=row-view-page]').click();
+  const mirror = portal.locator('[data-testid=mirror]');
   await shop.locator(`${UI} .bar button:not(.ok)`).click();
   await mirror.locator('[data-testid=mirror-state][data-state=refused]').waitFor();
   await new Promise((r) => setTimeout(r, 500));
   assert.ok(!sent.some((f) => f.includes('cobrowse_events')), 'no page event was sent');
+});
+
+test('a heavy page degrades with notes the agent can read, and chat goes on for everyone', async (t) => {
+  const { portal } = await portalWatching();
+  const { shop, errors } = await openShop('/');
+  const others = [];
+  t.after(() => Promise.all([portal.context().close(), shop.context().close(), ...others.map((o) => o.context().close())]));
+  // 20,000 elements, a drawing, a frame from another site (the portal's origin), and an
+  // open shadow root.
+  await shop.evaluate((foreign) => {
+    const heavy = document.createElement('div');
+    heavy.id = 'heavy';
+    for (let i = 0; i < 20_000; i++) heavy.appendChild(document.createElement('i')).textContent = String(i);
+    document.body.appendChild(heavy);
+    const canvas = document.body.appendChild(document.createElement('canvas'));
+    canvas.getContext('2d').fillRect(0, 0, 100, 50);
+    const frame = document.body.appendChild(document.createElement('iframe'));
+    frame.src = foreign;
+    const host = document.body.appendChild(document.createElement('div'));
+    host.id = 'shadow-host';
+    host.attachShadow({ mode: 'open' }).innerHTML = '<p class="inside">Made in the shadow</p>';
+  }, `${env.server.app}/widget.json`);
+
+  await portal.locator('tr.visitor').first().locator('[data-testid=row-view-page]').click();
+  const mirror = portal.locator('[data-testid=mirror]');
+  await shop.locator(`${UI} .bar button.ok`).click();
+  const page = portal.frameLocator('[data-testid=mirror-frame]').frameLocator('iframe');
+  await page.locator('#heavy i:last-child', { hasText: '19999' }).waitFor();
+  await page.locator('#shadow-host .inside', { hasText: 'Made in the shadow' }).waitFor();
+  const notes = mirror.locator('[data-testid=mirror-notes]');
+  await notes.locator('li', { hasText: 'drawing (canvas) is not shown' }).waitFor();
+  await notes.locator('li', { hasText: 'frame from another site is not shown' }).waitFor();
+  await notes.locator('li', { hasText: /A large page \(20,\d{3} elements\)/ }).waitFor();
+
+  // An animation storm: past the page's byte budget the agent is told…
+  await shop.evaluate(() => {
+    const box = document.body.appendChild(document.createElement('div'));
+    box.id = 'storm';
+    for (let i = 0; i < 300; i++) box.appendChild(document.createElement('b'));
+    window.storm = setInterval(() => {
+      for (const b of box.children) b.textContent = Math.random().toString(36).repeat(4);
+    }, 10);
+  });
+  await mirror.locator('[data-testid=mirror-state][data-state=degraded]').waitFor();
+  // …while another visitor's chat reaches the agent.
+  const other = await openShop('/product-vase.html');
+  others.push(other.shop);
+  await other.shop.click(`${W} button.launcher`);
+  await other.shop.fill(`${W} textarea`, 'Is the vase in stock?');
+  await other.shop.click(`${W} button.send`);
+  await portal.locator('[data-testid=pending-badge]', { hasText: '1' }).waitFor();
+  // Calm again: the mirror is live from a fresh snapshot.
+  await shop.evaluate(() => {
+    clearInterval(window.storm);
+    document.getElementById('storm').remove();
+    const calm = document.body.appendChild(document.createElement('h2'));
+    calm.id = 'calm';
+    calm.textContent = 'Calm again';
+  });
+  await mirror.locator('[data-testid=mirror-state][data-state=viewing]').waitFor({ timeout: 45_000 });
+  await page.locator('h2#calm', { hasText: 'Calm again' }).waitFor();
+
+  // The next page is light: no notes. Then text too large to send: a note, nothing more…
+  await shop.goto(`${env.server.demo}/cart.html`);
+  await page.locator('h1', { hasText: 'Your cart' }).waitFor();
+  await notes.waitFor({ state: 'detached' });
+  await shop.evaluate(() => {
+    document.body.appendChild(document.createElement('pre')).textContent = 'y'.repeat(3_500_000);
+  });
+  await notes.locator('li', { hasText: 'This page is too large to show (3.' }).waitFor();
+  // …until the visitor's next page.
+  await shop.goto(`${env.server.demo}/product-lamp.html`);
+  await page.locator('h1', { hasText: 'lamp' }).waitFor();
+  await notes.waitFor({ state: 'detached' });
+  assert.deepEqual(errors, []);
 });

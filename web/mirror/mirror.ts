@@ -1,6 +1,8 @@
 // P8: rebuilds a visitor's page from the rrweb events the portal posts here, live, scaled
 // to fit; a click posts back where the agent points (fractions of the visitor's viewport).
-// Runs in a sandboxed frame of the portal: nothing here can reach the portal's origin.
+// rrweb draws the visitor's pointer and their clicks; the element under the visitor's focus
+// (the widget's `vitrine-focus` events) is outlined. Runs in a sandboxed frame of the
+// portal; the visitor's page is rebuilt without scripts in a frame nested in it.
 import { Replayer, EventType, type eventWithTime } from 'rrweb';
 
 type FromPortal = { kind: 'events'; events: eventWithTime[] } | { kind: 'reset' };
@@ -9,6 +11,15 @@ const screen = document.getElementById('screen')!;
 const touch = document.getElementById('touch')!;
 let replayer: Replayer | null = null;
 let size = { width: 1, height: 1 };
+let focused: Element | null = null;
+
+/** Outlines the element the visitor has focus in (rrweb's node ID; -1: none). */
+function focus(id: number): void {
+  focused?.removeAttribute('data-vitrine-focus');
+  const node = id >= 0 ? replayer?.getMirror().getNode(id) : null;
+  focused = node?.nodeType === Node.ELEMENT_NODE ? (node as Element) : null;
+  focused?.setAttribute('data-vitrine-focus', '');
+}
 
 function fit(): void {
   const scale = Math.min(innerWidth / size.width, innerHeight / size.height, 1);
@@ -30,6 +41,11 @@ function add(event: eventWithTime): void {
       triggerFocus: false,
       UNSAFE_replayCanvas: false,
       showWarning: false,
+      insertStyleRules: ['[data-vitrine-focus] { outline: 3px solid #f59e0b !important; outline-offset: 2px !important; }'],
+    });
+    replayer.on('custom-event', (e) => {
+      const { tag, payload } = (e as { data: { tag: string; payload: { id?: number } } }).data;
+      if (tag === 'vitrine-focus') focus(payload.id ?? -1);
     });
     replayer.on('resize', (d) => {
       size = d as { width: number; height: number };
@@ -51,6 +67,7 @@ addEventListener('message', (e: MessageEvent<FromPortal>) => {
   if (e.data.kind === 'reset') {
     replayer?.destroy();
     replayer = null;
+    focused = null;
     screen.replaceChildren();
     return;
   }

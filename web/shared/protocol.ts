@@ -4,6 +4,7 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 16384;
 export const MAX_MESSAGE_CHARS = 4000;
 export const MAX_DRAFT_CHARS = 2000;
+export const COBROWSE_REFRESH_MS = 20000;
 export const CLOSE_UNKNOWN_SITE = 4404;
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;

@@ -447,22 +447,11 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(&args[1..])
                 .current_dir(root()));
         }
-        // In Chromium, against the release server.
-        Some("cobrowse") => {
-            web()?;
-            run(cargo()
-                .args(["build", "--release", "-p", "vitrine-server", "-p", "vitrine-media-node"])
-                .current_dir(root()))?;
-            let release = target_dir().join("release");
-            return run(with_web_dirs(&mut Command::new("node"))
-                .arg("tests/bench/cobrowse.mjs")
-                .env("VITRINE_BIN", release.join("vitrine"))
-                .env("VITRINE_MEDIA_BIN", release.join("vitrine-media-node"))
-                .current_dir(root()));
-        }
+        // In Chromium against the release server, then the hub under many sessions.
+        Some("cobrowse") => return bench_cobrowse(&args[1..]),
         Some(kind @ ("presence" | "chat" | "media" | "memory")) => kind,
         _ => bail!(
-            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60] [--target local|edge]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30] [--target local|edge]\n       cargo xtask bench memory [--visitors 10000,50000]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]\n       cargo xtask bench recommend [--sessions 1000,10000,100000]\n       cargo xtask bench cobrowse"
+            "usage: cargo xtask bench presence [--visitors 1000,10000] [--seconds 60] [--target local|edge]\n       cargo xtask bench chat [--conversations 1000] [--seconds 30] [--target local|edge]\n       cargo xtask bench memory [--visitors 10000,50000]\n       cargo xtask bench media [--rooms 25] [--per-room 4] [--seconds 20]\n       cargo xtask bench recommend [--sessions 1000,10000,100000]\n       cargo xtask bench cobrowse [--sessions 100] [--rates 2048,32768] [--seconds 20]"
         ),
     };
     let root = root();
@@ -703,6 +692,53 @@ fn bench_chat(release: &Path, mut options: BenchOptions) -> Result<()> {
             release.join("vitrine-chatload").display(),
             server.url,
             server.counter_args(),
+        ),
+    ]));
+    children.stop_all();
+    result
+}
+
+/// P8: bytes and delay of real pages (the visitor and the agent in Chromium), then the
+/// hub's CPU under many viewing sessions (a load generator on its own core).
+fn bench_cobrowse(args: &[String]) -> Result<()> {
+    let mut options = BenchOptions::parse(args)?;
+    let sessions = options.take("--sessions").unwrap_or_else(|| "100".into());
+    let rates = options
+        .take("--rates")
+        .unwrap_or_else(|| "2048,32768".into());
+    let seconds = options.take("--seconds").unwrap_or_else(|| "20".into());
+    options.done()?;
+    if options.edge {
+        bail!("bench cobrowse runs against the local server only");
+    }
+    web()?;
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "vitrine-server",
+            "-p",
+            "vitrine-media-node",
+            "-p",
+            "vitrine-tests",
+        ])
+        .current_dir(root()))?;
+    let release = target_dir().join("release");
+    run(with_web_dirs(&mut Command::new("node"))
+        .arg("tests/bench/cobrowse.mjs")
+        .env("VITRINE_BIN", release.join("vitrine"))
+        .env("VITRINE_MEDIA_BIN", release.join("vitrine-media-node"))
+        .current_dir(root()))?;
+    let mut children = Children::default();
+    let server = bench_server(&release, &mut children, false)?;
+    let result = run(Command::new("bash").args([
+        "-c",
+        &format!(
+            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} --server-pid {} --sessions {sessions} --rates {rates} --seconds {seconds}",
+            release.join("vitrine-cobrowseload").display(),
+            server.url,
+            server.pid,
         ),
     ]));
     children.stop_all();

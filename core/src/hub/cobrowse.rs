@@ -5,10 +5,15 @@
 //! visitor's consent first ([`SiteSettings::cobrowse_consent`](super::SiteSettings)); the
 //! visitor can stop at any time. One tab records: the one that said hello last (a
 //! navigation is a new tab of the same visitor, which records on). A viewer joining late
-//! gets a full snapshot. Each session has a byte budget ([`BYTES_PER_SECOND`], burst
+//! gets a full snapshot. Sessions are soft state: viewers repeat `cobrowse_start` every
+//! [`COBROWSE_REFRESH_MS`] (cheap when the session is there), so a hub rebuilt without
+//! them (a Durable Object's memory gone) has them back within that time (a site that asks
+//! for consent asks again). Each session has a byte budget ([`BYTES_PER_SECOND`], burst
 //! [`BURST_BYTES`]): past it, chunks are dropped, viewers are told the mirror is degraded,
-//! and a fresh snapshot is asked for once the budget has refilled halfway — so a huge or
-//! animated page cannot starve chat and presence.
+//! and once the budget has refilled (a timer: the page may have gone quiet) they are told
+//! it is live again and a fresh snapshot is asked for — a whole burst, so the snapshot of
+//! a large page fits (the widget sends no batch over 3 MiB). A huge or animated page
+//! cannot starve chat and presence.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -32,6 +37,28 @@ struct Session {
     tokens: f64,
     at: UnixMillis,
     degraded: bool,
+}
+
+impl Session {
+    fn refill(&mut self, now: UnixMillis) {
+        let elapsed = now.saturating_sub(self.at) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * BYTES_PER_SECOND).min(BURST_BYTES);
+        self.at = self.at.max(now);
+    }
+
+    /// Degraded, and calm again: live, from a fresh snapshot.
+    fn recover(&mut self, ctx: &mut Ctx<'_>, visitor_id: &str) {
+        if self.tokens < BURST_BYTES {
+            return;
+        }
+        self.degraded = false;
+        for &viewer in &self.viewers {
+            ctx.to_agent(viewer, state(visitor_id, CobrowseState::Viewing));
+        }
+        if let Some(recorder) = self.recorder {
+            ctx.to_visitor_conn(recorder, VisitorServerFrame::CobrowseSnapshot {});
+        }
+    }
 }
 
 #[derive(Default)]
@@ -93,7 +120,15 @@ impl Cobrowse {
             }
             return Ok(());
         }
-        ctx.to_agent(conn, state(visitor_id, CobrowseState::Viewing));
+        let now = match session.degraded {
+            true => CobrowseState::Degraded,
+            false => CobrowseState::Viewing,
+        };
+        ctx.to_agent(conn, state(visitor_id, now));
+        if !new_viewer {
+            // A viewer's periodic refresh: its state is all it needs.
+            return Ok(());
+        }
         match session.recorder {
             // Recording already: the newcomer needs the page as it is now.
             Some(recorder) => {
@@ -219,17 +254,11 @@ impl Cobrowse {
         if !session.accepted || session.recorder != Some(conn) {
             return ctx.to_visitor_conn(conn, VisitorServerFrame::CobrowseEnd {});
         }
-        let elapsed = ctx.now.saturating_sub(session.at) as f64 / 1000.0;
-        session.tokens = (session.tokens + elapsed * BYTES_PER_SECOND).min(BURST_BYTES);
-        session.at = ctx.now;
+        session.refill(ctx.now);
         let cost = chunk.len() as f64;
         if session.degraded {
-            if session.tokens >= BURST_BYTES / 2.0 {
-                // Calm again: start over from a full snapshot; this chunk is stale.
-                session.degraded = false;
-                ctx.to_visitor_conn(conn, VisitorServerFrame::CobrowseSnapshot {});
-            }
-            return;
+            // This chunk is stale either way: the viewers start over from a snapshot.
+            return session.recover(ctx, visitor_id);
         }
         if session.tokens < cost {
             session.degraded = true;
@@ -247,6 +276,27 @@ impl Cobrowse {
         };
         for &viewer in &session.viewers {
             ctx.to_agent(viewer, frame.clone());
+        }
+    }
+
+    /// When a degraded session will have refilled (the hub's next wakeup).
+    pub fn next_wakeup(&self) -> Option<UnixMillis> {
+        self.sessions
+            .values()
+            .filter(|s| s.degraded)
+            .map(|s| {
+                s.at + ((BURST_BYTES - s.tokens).max(0.0) / BYTES_PER_SECOND * 1000.0).ceil() as u64
+            })
+            .min()
+    }
+
+    /// Degraded sessions whose budget has refilled start over from a snapshot.
+    pub fn tick(&mut self, ctx: &mut Ctx<'_>) {
+        for (visitor_id, session) in &mut self.sessions {
+            if session.degraded {
+                session.refill(ctx.now);
+                session.recover(ctx, visitor_id);
+            }
         }
     }
 

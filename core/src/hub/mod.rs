@@ -542,6 +542,7 @@ impl Hub {
             self.roster.next_wakeup(),
             self.presence.next_wakeup(),
             self.storage.next_wakeup(),
+            self.cobrowse.next_wakeup(),
         ]
         .into_iter()
         .flatten()
@@ -1354,6 +1355,7 @@ impl Hub {
         let mut ctx = ctx!(self, now);
         self.presence
             .tick(&mut ctx, &|v| marks(calls, conversations, v));
+        self.cobrowse.tick(&mut ctx);
     }
 
     /// Carries what parts told each other until nothing is left to carry.
@@ -1381,6 +1383,7 @@ impl Hub {
         let mut ctx = ctx!(self, now);
         self.presence
             .tick(&mut ctx, &|v| marks(calls, conversations, v));
+        self.cobrowse.tick(&mut ctx);
     }
 }
 

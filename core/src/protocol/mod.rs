@@ -27,6 +27,9 @@ pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_DRAFT_CHARS: usize = 2000;
 /// P8: one chunk of recorded page events (a frame stays under `MAX_FRAME_BYTES`).
 pub const MAX_COBROWSE_CHUNK: usize = 12_000;
+/// P8: how often a viewer repeats `cobrowse_start`. Sessions are soft state: a hub that
+/// lost them (a Durable Object's memory gone) has them back within this time.
+pub const COBROWSE_REFRESH_MS: u64 = 20_000;
 pub const MAX_NAME_CHARS: usize = 120;
 
 /// An adapter's number for one open connection (socket), unique within its process.

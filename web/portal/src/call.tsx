@@ -52,7 +52,7 @@ export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }
 
 /** One person's video, or their initials while their camera is off; the <video> stays
  *  (hidden) so their voice keeps playing. */
-function Tile({ stream, camera, label, muted, onRemove }: { stream: MediaStream | null; camera: boolean; label: string; muted?: boolean; onRemove?: () => void }) {
+function Tile({ stream, camera, label, muted, onRemove, onView }: { stream: MediaStream | null; camera: boolean; label: string; muted?: boolean; onRemove?: () => void; onView?: () => void }) {
   const ref = useRef<HTMLVideoElement>(null);
   useEffect(() => { if (ref.current && ref.current.srcObject !== stream) ref.current.srcObject = stream; }, [stream]);
   return (
@@ -60,6 +60,7 @@ function Tile({ stream, camera, label, muted, onRemove }: { stream: MediaStream 
       <video ref={ref} autoplay playsInline muted={muted} aria-label={camera ? t('call.videoOf', { name: label }) : undefined} />
       {!camera && <div class="initials" aria-hidden="true" data-testid="initials">{initials(label)}</div>}
       <span>{label}</span>
+      {onView && <button class="view" aria-label={t('mirror.viewOf', { name: label })} title={t('mirror.view')} data-testid="view-participant-page" onClick={onView}>👁</button>}
       {onRemove && <button class="remove" aria-label={`Remove ${label}`} data-testid="remove-participant" onClick={onRemove}>✕</button>}
     </div>
   );
@@ -95,7 +96,8 @@ function CallEnded({ hub, reason }: { hub: Hub; reason: CallEnd }) {
 }
 
 /** The running call: joins the media node as host with the join info from the hub. */
-export function CallPanel({ hub }: { hub: Hub }) {
+/** `onView` shows a participant's page (P8). */
+export function CallPanel({ hub, onView }: { hub: Hub; onView: (visitorId: string) => void }) {
   const { call, callJoin, callEnded } = hub.state;
   const [session, setSession] = useState<CallSession | null>(null);
   const [remotes, setRemotes] = useState<RemoteMedia[]>([]);
@@ -138,7 +140,7 @@ export function CallPanel({ hub }: { hub: Hub }) {
       <div class="tiles">
         {remotes.map((r) => (
           <>
-            <Tile stream={r.main} camera={r.camera} label={label(r)} onRemove={seated(r.participant) && (() => setConfirm({
+            <Tile stream={r.main} camera={r.camera} label={label(r)} onView={seated(r.participant) && (() => onView(seated(r.participant)!.visitor_id))} onRemove={seated(r.participant) && (() => setConfirm({
               text: t('call.removeQuestion', { name: label(r) }), action: t('call.remove'),
               // The hub frees the seat on the media node too.
               run: () => hub.send({ type: 'call_remove', call_id: call.call_id, visitor_id: seated(r.participant)!.visitor_id }),

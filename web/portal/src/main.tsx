@@ -9,6 +9,7 @@ import { api, ApiError, type Me } from './api';
 import { ChatConsole, StartChat } from './chat';
 import { MyTasks } from './contact';
 import { CallPanel } from './call';
+import { Mirror } from './mirror';
 import { place, VisitorPanel } from './visitor';
 import { GENERAL, useHub, useNow, type Hub, type Notice } from './live';
 import { chosenLanguage, duration, setLanguage, t, time } from './i18n';
@@ -166,6 +167,8 @@ function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: 
   const [fullscreen, setFullscreen] = useState(false);
   const [page, setPage] = useState<Page>('visitors');
   const [openConversation, setOpenConversation] = useState<string | null>(null);
+  // P8: the visitor whose page is shown (from a live row or a call's tile).
+  const [mirrorOf, setMirrorOf] = useState<string | null>(null);
   const [notices, setNotices] = useState<Notice[]>([]);
   const [seen, setSeen] = useState(0);
   const [menu, setMenu] = useState(false);
@@ -305,7 +308,7 @@ function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: 
                 </thead>
                 <tbody>
                   {visitors.map((v) => (
-                    <VisitorRow v={v} now={now} selected={v.visitor_id === selected} onSelect={() => setSelected(v.visitor_id)}
+                    <VisitorRow v={v} now={now} selected={v.visitor_id === selected} onSelect={() => setSelected(v.visitor_id)} onView={() => setMirrorOf(v.visitor_id)}
                       picked={picked} onPick={(on) => setPicked((p) => {
                         const next = new Set(p);
                         if (on) next.add(v.visitor_id); else next.delete(v.visitor_id);
@@ -324,7 +327,8 @@ function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: 
         </main>
       )}
       {/* On every page: a call goes on while the agent chats or works elsewhere. */}
-      <CallPanel hub={hub} />
+      <CallPanel hub={hub} onView={setMirrorOf} />
+      {mirrorOf && <Mirror hub={hub} visitorId={mirrorOf} onClose={() => setMirrorOf(null)} />}
     </>
   );
 }
@@ -357,8 +361,8 @@ function SelectUsers({ hub, picked, setPicked }: { hub: Hub; picked: Set<string>
 /** Status in words beside its shape (colour alone tells nothing to some agents). */
 const STATUS_WORD = { active: 'status.active', idle: 'status.idle', offline: 'status.offline' } as const;
 
-function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
-  v: LiveVisitor; now: number; selected: boolean; onSelect: () => void;
+function VisitorRow({ v, now, selected, onSelect, onView, picked, onPick }: {
+  v: LiveVisitor; now: number; selected: boolean; onSelect: () => void; onView: () => void;
   picked: Set<string> | null; onPick: (on: boolean) => void;
 }) {
   const isPicked = picked?.has(v.visitor_id) ?? false;
@@ -390,6 +394,10 @@ function VisitorRow({ v, now, selected, onSelect, picked, onPick }: {
         <a class="page-link" href={safeHref(v.page.url)} target="_blank" rel="noopener noreferrer" onClick={(e) => e.stopPropagation()}>
           {v.page.title || v.page.url}
         </a>
+        {v.status !== 'offline' && (
+          <button type="button" class="ghost row-view" data-testid="row-view-page" title={t('mirror.view')}
+            aria-label={t('mirror.viewOf', { name: v.contact?.name ?? t('chats.visitor', { id: v.visitor_id.slice(0, 6) }) })} onClick={(e) => (e.stopPropagation(), onView())}>👁</button>
+        )}
       </td>
       <td data-testid="time-on-page">{duration(until - v.page.opened_at)}</td>
       <td data-testid="time-on-site">{duration(until - v.visit_started_at)}</td>

@@ -5,8 +5,11 @@
 // value is masked unless the shop opts a field in (`data-vitrine-unmask`), passwords and
 // payment-card fields (`autocomplete="cc-…"`) always, and whatever the shop marks with
 // `data-vitrine-mask` (text) or `data-vitrine-block` (the whole element); the widget
-// itself is never recorded.
-import { record } from 'rrweb';
+// itself is never recorded. What rrweb cannot show (canvas drawings, frames from other
+// sites, a page too large to send) is counted here and told to the agent's mirror as a
+// `vitrine-limits` event, so the mirror says what is missing instead of looking complete;
+// the element under focus travels as `vitrine-focus`.
+import { record, EventType } from 'rrweb';
 import type { VisitorFrame, VisitorServerFrame } from '../../shared/protocol';
 import en from 'catalog:widget-cobrowse/en';
 import fr from 'catalog:widget-cobrowse/fr';
@@ -31,6 +34,11 @@ const CHUNK_CHARS = 6000;
 const FLUSH_MS = 100;
 /** Past this much unsent, recording pauses and starts over from a snapshot. */
 const MAX_BUFFERED = 1024 * 1024;
+/** A batch larger than this (a huge page's snapshot) is not sent: the hub's burst for a
+ *  session is 4 MiB, and a phone's uplink would take minutes. */
+const MAX_BATCH_CHARS = 3 * 1024 * 1024;
+/** The widget's own elements, and what the shop hides whole. */
+const BLOCKED = '[data-vitrine-widget],[data-vitrine-ui],[data-vitrine-call],[data-vitrine-block]';
 
 const CSS = `
 .bar { position: fixed; left: 50%; top: 12px; transform: translateX(-50%); z-index: 2147483002; display: flex; gap: 10px; align-items: center;
@@ -90,11 +98,58 @@ function mask(text: string, element: HTMLElement): string {
   return !secret && optedIn ? text : '•'.repeat(Math.min(text.length, 20));
 }
 
+/** What the mirror cannot show of this page (told with each full snapshot). */
+export interface Limits {
+  elements: number;
+  canvases: number;
+  /** Frames whose document this page cannot read (another site's). */
+  frames: number;
+  /** Characters of a snapshot that was too large to send. */
+  too_large?: number;
+}
+
+function limits(): Limits {
+  const count = (selector: string, hidden: (e: Element) => boolean) =>
+    [...document.querySelectorAll(selector)].filter((e) => !e.closest(BLOCKED) && hidden(e)).length;
+  const foreign = (e: Element) => {
+    try {
+      return !(e as HTMLIFrameElement).contentDocument;
+    } catch {
+      return true;
+    }
+  };
+  return {
+    elements: document.getElementsByTagName('*').length,
+    canvases: count('canvas', () => true),
+    frames: count('iframe', foreign),
+  };
+}
+
+const custom = (tag: string, payload: unknown) => ({ type: EventType.Custom, data: { tag, payload }, timestamp: Date.now() });
+
 let stopRecording: (() => void) | undefined;
 let pending: unknown[] = [];
 let seq = 0;
 let timer: number | undefined;
 let paused = false;
+/** The page was too large: nothing is sent until the next snapshot (next page, or asked). */
+let tooLarge = false;
+
+function send(json: string): void {
+  for (let at = 0; at < json.length; at += CHUNK_CHARS) {
+    const chunk = json.slice(at, at + CHUNK_CHARS);
+    ctx.send({ type: 'cobrowse_events', seq: ++seq, chunk, last: at + CHUNK_CHARS >= json.length });
+  }
+}
+
+/** Once the socket has sent what it held, start over from a snapshot. */
+function resume(): void {
+  if (!stopRecording) return;
+  if (ctx.buffered() > MAX_BUFFERED / 4) return void (timer = window.setTimeout(resume, 500));
+  timer = undefined;
+  paused = false;
+  record.takeFullSnapshot();
+}
 
 function flush(): void {
   timer = undefined;
@@ -103,36 +158,55 @@ function flush(): void {
     // The network cannot keep up: drop these, and send a fresh snapshot once it can.
     pending = [];
     paused = true;
-    timer = window.setTimeout(() => { paused = false; record.takeFullSnapshot(); }, 1000);
+    timer = window.setTimeout(resume, 1000);
     return;
   }
   const json = JSON.stringify(pending);
   pending = [];
-  for (let at = 0; at < json.length; at += CHUNK_CHARS) {
-    const chunk = json.slice(at, at + CHUNK_CHARS);
-    ctx.send({ type: 'cobrowse_events', seq: ++seq, chunk, last: at + CHUNK_CHARS >= json.length });
+  if (json.length > MAX_BATCH_CHARS) {
+    tooLarge = true;
+    return send(JSON.stringify([custom('vitrine-limits', { ...limits(), too_large: json.length })]));
   }
+  send(json);
+}
+
+function focused(e: FocusEvent): void {
+  const id = e.type === 'focusin' ? record.mirror.getId(e.target as Node) : -1;
+  emit(custom('vitrine-focus', { id }));
+}
+
+function emit(event: { type: EventType }): void {
+  if (paused) return;
+  if (event.type === EventType.Meta) tooLarge = false;
+  if (tooLarge) return;
+  pending.push(event);
+  if (event.type === EventType.FullSnapshot) pending.push(custom('vitrine-limits', limits()));
+  timer ??= window.setTimeout(flush, FLUSH_MS);
 }
 
 function startRecording(agent: string): void {
   showBar(t('viewing', { name: agent }), [[t('stop'), 'stop', () => { ctx.send({ type: 'cobrowse_stop' }); stop(); }]]);
-  if (stopRecording) return;
-  stopRecording = record({
-    emit(event) {
-      if (paused) return;
-      pending.push(event);
-      timer ??= window.setTimeout(flush, FLUSH_MS);
-    },
+  // Started again while recording (a hub that lost its sessions): its viewers need the page.
+  if (stopRecording) return record.takeFullSnapshot();
+  document.addEventListener('focusin', focused, true);
+  document.addEventListener('focusout', focused, true);
+  const stopRecorder = record({
+    emit,
     maskAllInputs: true,
     maskInputFn: mask,
     maskTextSelector: '[data-vitrine-mask]',
-    blockSelector: '[data-vitrine-widget],[data-vitrine-ui],[data-vitrine-call],[data-vitrine-block]',
+    blockSelector: BLOCKED,
     inlineStylesheet: true,
     recordCanvas: false,
     collectFonts: false,
     sampling: { mousemove: 100, scroll: 150, input: 'last', media: 800 },
     slimDOMOptions: 'all',
   });
+  stopRecording = () => {
+    stopRecorder?.();
+    document.removeEventListener('focusin', focused, true);
+    document.removeEventListener('focusout', focused, true);
+  };
 }
 
 function stop(): void {
@@ -141,6 +215,7 @@ function stop(): void {
   if (timer !== undefined) window.clearTimeout(timer);
   timer = undefined;
   pending = [];
+  paused = tooLarge = false;
   hideBar();
 }
 

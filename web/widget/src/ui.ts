@@ -66,7 +66,7 @@ button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px
 .msg.visitor a { color: #fff; }
 .msg.agent { align-self: flex-start; background: #f1f5f9; }
 .msg.system { align-self: center; background: none; color: #64748b; font-size: 12px; padding: 0; }
-.msg.sending { opacity: .6; }
+.msg.sending { background: #5b54e0; }
 .msg.refused { background: #fff; color: #0f172a; border: 1px dashed #dc2626; }
 .why { display: block; font-size: 11px; color: #b91c1c; }
 .why button { background: none; border: 0; padding: 0; color: inherit; font: inherit; text-decoration: underline; cursor: pointer; }
