@@ -64,6 +64,15 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   // The visitor's window size (the test's default viewport).
   await mirror.locator('[data-testid=mirror-viewport]', { hasText: '1280 × 720' }).waitFor();
 
+  // The visitor scrolls: the mirror scrolls with them.
+  await shop.evaluate(() => { document.body.style.minHeight = '3000px'; scrollTo(0, 400); });
+  const scrolled = Date.now() + 15_000;
+  while ((await page.locator('html').evaluate((e) => e.ownerDocument.scrollingElement.scrollTop)) !== 400) {
+    assert.ok(Date.now() < scrolled, 'the mirror follows the visitor\'s scroll');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await shop.evaluate(() => scrollTo(0, 0));
+
   // A single-page-app filter (pushState): the mirror follows.
   await shop.click('[data-filter=Lighting]');
   await page.locator('.card', { hasText: 'Oslo lounge chair' }).waitFor({ state: 'hidden' });
