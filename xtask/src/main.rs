@@ -455,20 +455,7 @@ fn bench(args: &[String]) -> Result<()> {
         ),
     };
     let root = root();
-    web()?;
-    run(cargo()
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "vitrine-server",
-            "-p",
-            "vitrine-tests",
-            "-p",
-            "vitrine-media-node",
-        ])
-        .current_dir(&root))?;
-    let release = target_dir().join("release");
+    let release = release_build()?;
     if kind == "media" {
         return bench_media(&release, &args[1..]);
     }
@@ -491,18 +478,48 @@ fn bench(args: &[String]) -> Result<()> {
     for n in visitors.split(',') {
         let mut children = Children::default();
         let server = bench_server(&release, &mut children, options.edge)?;
-        run(Command::new("bash").args([
-            "-c",
+        load(
+            &release,
+            "vitrine-loadgen",
             &format!(
-                "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} {} --visitors {n} --seconds {seconds}",
-                release.join("vitrine-loadgen").display(),
+                "--server {} {} --visitors {n} --seconds {seconds}",
                 server.url,
-                server.counter_args(),
+                server.counter_args()
             ),
-        ]))?;
+        )?;
         children.stop_all();
     }
     Ok(())
+}
+
+/// The web build and the release binaries the benchmarks run; the release directory.
+fn release_build() -> Result<PathBuf> {
+    web()?;
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "vitrine-server",
+            "-p",
+            "vitrine-tests",
+            "-p",
+            "vitrine-media-node",
+        ])
+        .current_dir(root()))?;
+    Ok(target_dir().join("release"))
+}
+
+/// Runs load generator `bin` (from `release`) with `args` on its own core, with as many
+/// open files as allowed (one socket per simulated browser).
+fn load(release: &Path, bin: &str, args: &str) -> Result<()> {
+    run(Command::new("bash").args([
+        "-c",
+        &format!(
+            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} {args}",
+            release.join(bin).display()
+        ),
+    ]))
 }
 
 /// A benchmark's options: `--target local|edge` and the benchmark's own `--name value`s.
@@ -685,15 +702,15 @@ fn bench_chat(release: &Path, mut options: BenchOptions) -> Result<()> {
     options.done()?;
     let mut children = Children::default();
     let server = bench_server(release, &mut children, options.edge)?;
-    let result = run(Command::new("bash").args([
-        "-c",
+    let result = load(
+        release,
+        "vitrine-chatload",
         &format!(
-            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} {} --conversations {conversations} --seconds {seconds}",
-            release.join("vitrine-chatload").display(),
+            "--server {} {} --conversations {conversations} --seconds {seconds}",
             server.url,
-            server.counter_args(),
+            server.counter_args()
         ),
-    ]));
+    );
     children.stop_all();
     result
 }
@@ -711,20 +728,7 @@ fn bench_cobrowse(args: &[String]) -> Result<()> {
     if options.edge {
         bail!("bench cobrowse runs against the local server only");
     }
-    web()?;
-    run(cargo()
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "vitrine-server",
-            "-p",
-            "vitrine-media-node",
-            "-p",
-            "vitrine-tests",
-        ])
-        .current_dir(root()))?;
-    let release = target_dir().join("release");
+    let release = release_build()?;
     run(with_web_dirs(&mut Command::new("node"))
         .arg("tests/bench/cobrowse.mjs")
         .env("VITRINE_BIN", release.join("vitrine"))
@@ -732,15 +736,14 @@ fn bench_cobrowse(args: &[String]) -> Result<()> {
         .current_dir(root()))?;
     let mut children = Children::default();
     let server = bench_server(&release, &mut children, false)?;
-    let result = run(Command::new("bash").args([
-        "-c",
+    let result = load(
+        &release,
+        "vitrine-cobrowseload",
         &format!(
-            "ulimit -n $(ulimit -Hn); exec taskset -c {LOADGEN_CORE} {} --server {} --server-pid {} --sessions {sessions} --rates {rates} --seconds {seconds}",
-            release.join("vitrine-cobrowseload").display(),
-            server.url,
-            server.pid,
+            "--server {} --server-pid {} --sessions {sessions} --rates {rates} --seconds {seconds}",
+            server.url, server.pid
         ),
-    ]));
+    );
     children.stop_all();
     result
 }
