@@ -95,7 +95,7 @@ export function Mirror({ hub, visitorId, onClose }: { hub: Hub; visitorId: strin
     start();
     // The hub's sessions are soft state: repeating the start keeps ours (a rebuilt hub
     // gets it back; an existing one only answers with its state).
-    refresh = setInterval(start, COBROWSE_REFRESH_MS) as unknown as number;
+    refresh = window.setInterval(start, COBROWSE_REFRESH_MS);
     return () => {
       clearInterval(refresh);
       off();
