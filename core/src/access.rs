@@ -191,19 +191,13 @@ pub async fn authorize_agent<S: LocalStore + ?Sized>(
             code: close_code::UNAUTHORIZED,
             reason: "sign in first",
         })?;
-    let (session, agent) = agents::agent_for_session(store, token, secs(now))
+    let (_, agent) = agents::agent_for_session(store, token, secs(now))
         .await
         .map_err(|_| STORE_DOWN)?
         .ok_or(Refusal {
             code: close_code::UNAUTHORIZED,
             reason: "session expired; sign in again",
         })?;
-    if session.password_change_required {
-        return Err(Refusal {
-            code: close_code::FORBIDDEN,
-            reason: "choose your own password first",
-        });
-    }
     let site = load_site(store, site_key)
         .await
         .map_err(|_| STORE_DOWN)?

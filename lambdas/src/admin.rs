@@ -11,15 +11,14 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use vitrine_core::codec::{self, is_http_url};
 use vitrine_core::protocol::http::{
-    AgentUpdate, Gallery, Imported, InviteInput, Invited, ProductQuery, SiteInput,
+    AgentUpdate, Gallery, Imported, ProductQuery, SiteInput,
 };
 use vitrine_core::store::accounts::{self, Site, SiteEdit};
 use vitrine_core::store::agents::{self, Agent, AgentProfile, Role};
 use vitrine_core::store::catalog::{self, CatalogItem, Product};
 use vitrine_core::store::StoreError;
 
-use crate::auth::{argon2_blocking, new_password};
-use crate::{changed, hash_password, ApiError, ApiState, Backend, Changed, CurrentAgent};
+use crate::{changed, ApiError, ApiState, Backend, Changed, CurrentAgent};
 
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
@@ -174,77 +173,6 @@ pub async fn list_agents<S: Backend, B>(
     me.require_admin()?;
     let agents = agents::account_agents(&state.store, &me.agent.account_id).await?;
     Ok(Json(agents.iter().map(AgentProfile::from).collect()))
-}
-
-/// Makes someone an agent, expert or admin of the account (A1). A person new to Vitrine
-/// gets a one-time password by e-mail (K3), or, when the account has no SMTP server or
-/// sending failed, shown to the admin to pass on; someone who is already an agent of
-/// another account signs in with their own and picks this account.
-pub async fn invite_agent<S: Backend, B>(
-    State(state): State<ApiState<S, B>>,
-    me: CurrentAgent,
-    headers: axum::http::HeaderMap,
-    Json(input): Json<InviteInput>,
-) -> Result<(StatusCode, Json<Invited>), ApiError> {
-    me.require_admin()?;
-    codec::validate_text("name", &input.name, 120).map_err(invalid)?;
-    let email = agents::normalize_email(&input.email);
-    if email.is_empty() {
-        return Err(ApiError::bad_request("email must not be empty"));
-    }
-    codec::validate_email(&email)
-        .map_err(|_| ApiError::bad_request("email is not an e-mail address"))?;
-    let agent = Agent {
-        agent_id: format!("agent-{}", random_hex(8)),
-        email: email.clone(),
-        account_id: me.agent.account_id.clone(),
-        name: input.name.trim().to_string(),
-        role: input.role,
-    };
-    let password = match agents::person(&state.store, &email).await? {
-        Some(_) => None,
-        None => Some(new_password()),
-    };
-    let password_hash = match &password {
-        Some(p) => {
-            let p = p.clone();
-            Some(argon2_blocking(move || hash_password(&p)).await?)
-        }
-        None => None,
-    };
-    match agents::create_agent(&state.store, &agent, password_hash.as_deref()).await {
-        Ok(()) => {
-            let (mut emailed, mut email_error) = (false, None);
-            let mut password = password;
-            if let Some(p) = &password {
-                // The password is only good for choosing one's own.
-                agents::require_password_change(&state.store, &email).await?;
-                match crate::mail::invite(&state, &headers, &agent, p).await {
-                    Ok(sent) => emailed = sent,
-                    Err(e) => email_error = Some(e),
-                }
-                if emailed {
-                    // It went to the agent alone; the admin never sees it.
-                    password = None;
-                }
-            }
-            Ok((
-                StatusCode::CREATED,
-                Json(Invited {
-                    agent: AgentProfile::from(&agent),
-                    password,
-                    emailed,
-                    email_error,
-                }),
-            ))
-        }
-        Err(StoreError::ConditionFailed) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "this account already has an agent with this e-mail",
-        )),
-        Err(e) => Err(e.into()),
-    }
 }
 
 async fn account_agent<S: Backend, B>(

@@ -100,7 +100,7 @@ pub fn hash_password(password: &str) -> String {
 
 /// Whether `password` matches a PHC string made by [`hash_password`] (constant-time
 /// comparison; anything unparsable never matches).
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
@@ -129,11 +129,11 @@ fn verify_password(password: &str, hash: &str) -> bool {
     ) && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     secs(now_ms())
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS has a random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -189,7 +189,7 @@ const THROTTLE_PK: &str = "THROTTLE#login";
 
 /// Refuses a sign-in while its e-mail or address failed too often this window, saying
 /// when to try again.
-async fn check_throttle<S: Store + Sync>(
+pub(crate) async fn check_throttle<S: Store + Sync>(
     store: &S,
     email: &str,
     address: &str,
@@ -213,7 +213,7 @@ async fn check_throttle<S: Store + Sync>(
     Ok(())
 }
 
-async fn count_failure<S: Store + Sync>(
+pub(crate) async fn count_failure<S: Store + Sync>(
     store: &S,
     email: &str,
     address: &str,
@@ -275,12 +275,20 @@ pub async fn login<S: Backend, B>(
             .find(|a| &a.account_id == account)
             .ok_or_else(|| ApiError::unauthorized("you are not an agent of that account"))?,
     };
+    sign_in(&state, &agent).await
+}
+
+/// Starts a session for `agent` and answers with its cookie (sign-in, an accepted
+/// invitation).
+pub(crate) async fn sign_in<S: Backend, B>(
+    state: &ApiState<S, B>,
+    agent: &Agent,
+) -> Result<Response, ApiError> {
     let token = new_token();
     let session = Session {
         agent_id: agent.agent_id.clone(),
         account_id: agent.account_id.clone(),
         expires_at: now_secs() + state.session_ttl_secs,
-        password_change_required: person.as_ref().is_some_and(|p| p.must_change),
     };
     agents::create_session(&state.store, &token, &session).await?;
     let cookie = format!(
@@ -289,7 +297,7 @@ pub async fn login<S: Backend, B>(
         if state.secure_cookies { "; Secure" } else { "" }
     );
     let answer = LoginAnswer::SignedIn {
-        agent: AgentProfile::from(&agent),
+        agent: AgentProfile::from(agent),
     };
     let mut response = Json(answer).into_response();
     response.headers_mut().insert(
@@ -347,59 +355,75 @@ impl CurrentAgent {
     }
 }
 
-/// A fresh random password for an invited agent (shown once to the admin).
-/// The shortest password an agent may choose.
+/// The shortest password a person may choose.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
-pub fn new_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS has a random source");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
-}
-
-/// A person changes their password (invited people start with a generated one). Every
-/// other session of theirs, in any account, ends.
-pub async fn change_password<S: Backend, B>(
-    State(state): State<ApiState<S, B>>,
-    me: CurrentAgent,
-    Json(req): Json<ChangePassword>,
-) -> Result<StatusCode, ApiError> {
-    if req.new.chars().count() < MIN_PASSWORD_CHARS || req.new.len() > 1024 {
+/// A chosen password's bounds, with the error the person reads.
+pub(crate) fn check_new_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > 1024 {
         return Err(ApiError::bad_request(
             "the new password needs at least 10 characters",
         ));
     }
-    let person = agents::person(&state.store, &me.agent.email)
+    Ok(())
+}
+
+/// A person changes their password, proving the current one (wrong guesses count against
+/// the sign-in throttle, per e-mail and per address). Every other session of theirs, in
+/// any account, ends.
+pub async fn change_password<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
+    ClientAddress(address): ClientAddress,
+    me: CurrentAgent,
+    Json(req): Json<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    check_new_password(&req.new)?;
+    if req.current.len() > 1024 {
+        return Err(ApiError::bad_request("the current password is too long"));
+    }
+    let email = me.agent.email.clone();
+    check_throttle(&state.store, &email, &address).await?;
+    let person = agents::person(&state.store, &email)
         .await?
         .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
     let current = req.current.clone();
     let hash = person.password_hash;
     if !argon2_blocking(move || verify_password(&current, &hash)).await? {
+        count_failure(&state.store, &email, &address).await?;
         return Err(ApiError::unauthorized("the current password is wrong"));
     }
-    let new = req.new.clone();
+    set_password(&state, &email, &req.new, Some(&me.token)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a person's new password and ends every session of theirs in every account but
+/// `keep`; the person is told by e-mail when the platform can send it.
+pub(crate) async fn set_password<S: Backend, B>(
+    state: &ApiState<S, B>,
+    email: &str,
+    new: &str,
+    keep: Option<&str>,
+) -> Result<(), ApiError> {
+    let new = new.to_string();
     let password_hash = argon2_blocking(move || hash_password(&new)).await?;
-    agents::set_password(&state.store, &me.agent.email, &password_hash).await?;
-    if me.session.password_change_required {
-        agents::lift_password_change(&state.store, &me.token).await?;
-    }
-    for agent in agents::agents_of(&state.store, &me.agent.email).await? {
-        let ended =
-            agents::delete_sessions_of(&state.store, &agent.agent_id, Some(&me.token)).await?;
+    agents::set_password(&state.store, email, &password_hash).await?;
+    for agent in agents::agents_of(&state.store, email).await? {
+        let ended = agents::delete_sessions_of(&state.store, &agent.agent_id, keep).await?;
         for session in ended {
             let change = crate::Changed::Session {
                 account_id: agent.account_id.clone(),
                 agent_id: agent.agent_id.clone(),
                 session,
             };
-            crate::changed(&state, change).await;
+            crate::changed(state, change).await;
         }
     }
-    Ok(StatusCode::NO_CONTENT)
+    if let Some(mailer) = &state.platform_mail {
+        if let Err(e) = mailer.send_password_changed(email).await {
+            tracing::warn!(error = %e, "the password-changed notice was not sent");
+        }
+    }
+    Ok(())
 }
 
 impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
@@ -414,12 +438,6 @@ impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
         let (session, agent) = agents::agent_for_session(&state.store, &token, now_secs())
             .await?
             .ok_or_else(|| ApiError::unauthorized("your session has expired; sign in again"))?;
-        // A one-time password's session may only choose the real one (and sign out).
-        if session.password_change_required && !PASSWORD_CHANGE_PATHS.contains(&parts.uri.path()) {
-            return Err(ApiError::forbidden(
-                "choose your own password first (the one you were given works only once)",
-            ));
-        }
         Ok(CurrentAgent {
             session,
             token,
@@ -428,10 +446,6 @@ impl<S: Backend, B: Sync> FromRequestParts<ApiState<S, B>> for CurrentAgent {
         })
     }
 }
-
-/// What a session signed in with a one-time password may do.
-const PASSWORD_CHANGE_PATHS: &[&str] =
-    &["/api/session", "/api/me", "/api/me/password", "/api/logout"];
 
 /// argon2id hash of a random password nobody knows (see `login`).
 const DUMMY_HASH: &str =

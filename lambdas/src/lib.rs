@@ -16,6 +16,7 @@ mod contacts;
 mod conversations;
 mod edge;
 mod error;
+mod invitations;
 mod mail;
 pub mod setup;
 mod shop;
@@ -47,6 +48,48 @@ pub type OnChange = Arc<
         + Sync,
 >;
 
+/// The operator's e-mail, for what only the platform sends (invitations, resets, account
+/// notices): flags of both binaries that serve the API.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PlatformMailArgs {
+    /// The platform's SMTP server: `smtp://host:25`, `smtp+starttls://user:pass@host:587`
+    /// or `smtps://user:pass@host:465`. Without it, invitation links are shown to the
+    /// inviting admin and passwords cannot be reset by e-mail (a local install).
+    #[arg(long, env = "VITRINE_PLATFORM_SMTP", hide_env_values = true)]
+    pub platform_smtp: Option<String>,
+    /// The sender of the platform's e-mail.
+    #[arg(
+        long,
+        env = "VITRINE_PLATFORM_MAIL_FROM",
+        default_value = "Vitrine <no-reply@vitrine.invalid>"
+    )]
+    pub platform_mail_from: String,
+    /// Where people open the portal (`https://app.example`): the base of the links in
+    /// those e-mails.
+    #[arg(long, env = "VITRINE_PORTAL_URL")]
+    pub portal_url: Option<String>,
+}
+
+impl PlatformMailArgs {
+    /// Sets the API's platform mailer and portal address; `default_portal` when none is
+    /// configured (the local server serves the portal itself).
+    pub fn apply<S, B>(
+        &self,
+        state: &mut ApiState<S, B>,
+        default_portal: Option<String>,
+    ) -> Result<(), String> {
+        state.platform_mail = match &self.platform_smtp {
+            Some(url) => Some(Arc::new(vitrine_mail::PlatformMailer::from_url(
+                url,
+                &self.platform_mail_from,
+            )?)),
+            None => None,
+        };
+        state.portal_url = self.portal_url.clone().or(default_portal);
+        Ok(())
+    }
+}
+
 /// What a store and a blob store must be to serve the API.
 pub trait Backend: Store + Clone + Sync + 'static {}
 impl<T: Store + Clone + Sync + 'static> Backend for T {}
@@ -62,6 +105,12 @@ pub struct ApiState<S, B> {
     /// The key the Worker signs browsers' addresses with (its `VITRINE_CHANGES_KEY`): set
     /// when the API is behind the Worker.
     pub client_address_key: Option<Vec<u8>>,
+    /// The operator's mail server: invitations, password resets, account notices. Never a
+    /// tenant's (its admin could read them).
+    pub platform_mail: Option<Arc<vitrine_mail::PlatformMailer>>,
+    /// Where the portal is (`https://app.example`): the base of the links those e-mails
+    /// carry, configured, never taken from a request's headers.
+    pub portal_url: Option<String>,
 }
 
 impl<S, B> ApiState<S, B> {
@@ -73,6 +122,8 @@ impl<S, B> ApiState<S, B> {
             session_ttl_secs: 12 * 3600,
             on_change: None,
             client_address_key: None,
+            platform_mail: None,
+            portal_url: None,
         }
     }
 }
@@ -92,6 +143,18 @@ where
         .route("/api/me", get(me::<S, B>))
         .route("/api/session", get(session::<S, B>))
         .route("/api/me/password", post(auth::change_password::<S, B>))
+        .route("/api/password/forgot", post(invitations::forgot::<S, B>))
+        .route("/api/password/reset", post(invitations::reset::<S, B>))
+        .route("/api/invitation", post(invitations::view::<S, B>))
+        .route("/api/invitation/accept", post(invitations::accept::<S, B>))
+        .route(
+            "/api/admin/invitations",
+            get(invitations::pending::<S, B>),
+        )
+        .route(
+            "/api/admin/invitations/{email}",
+            axum::routing::delete(invitations::revoke::<S, B>),
+        )
         .route(
             "/api/sites/{site}/visitors/{visitor_id}",
             get(visitor::<S, B>),
@@ -173,7 +236,7 @@ where
         )
         .route(
             "/api/admin/agents",
-            get(admin::list_agents::<S, B>).post(admin::invite_agent::<S, B>),
+            get(admin::list_agents::<S, B>).post(invitations::invite::<S, B>),
         )
         .route(
             "/api/admin/agents/{agent_id}",
@@ -260,7 +323,6 @@ async fn me<S: Backend, B>(
     Ok(Json(Me {
         agent: me.profile,
         sites,
-        must_change_password: me.session.password_change_required,
     }))
 }
 

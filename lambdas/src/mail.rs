@@ -3,11 +3,10 @@
 
 use crate::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use vitrine_core::protocol::http::{MailSettingsInput, MailSettingsView, MailTestInput};
 use vitrine_core::store::mail::{self, SmtpSecurity, SmtpSettings};
-use vitrine_core::store::{accounts, agents::Agent};
-use vitrine_mail::{Invitation, MailError};
+use vitrine_mail::MailError;
 
 use crate::{ApiError, ApiState, Backend, CurrentAgent};
 
@@ -127,43 +126,4 @@ pub async fn test<S: Backend, B>(
         .await
         .map_err(not_sent)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// E-mails a new agent their one-time password. `Ok(false)`: the account has no SMTP
-/// server (the admin passes the password on); `Err`: sending failed, with why.
-pub async fn invite<S: Backend, B>(
-    state: &ApiState<S, B>,
-    headers: &HeaderMap,
-    agent: &Agent,
-    password: &str,
-) -> Result<bool, String> {
-    let store_error = |e: vitrine_core::store::StoreError| e.to_string();
-    let Some(settings) = mail::smtp_settings(&state.store, &agent.account_id)
-        .await
-        .map_err(store_error)?
-    else {
-        return Ok(false);
-    };
-    let account = accounts::get_account(&state.store, &agent.account_id)
-        .await
-        .map_err(store_error)?
-        .map(|a| a.name)
-        .unwrap_or_default();
-    // The portal the admin invites from is the one the new agent signs in to.
-    let portal = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .map(|o| format!("{o}/"))
-        .unwrap_or_else(|| "the Vitrine portal".into());
-    let invitation = Invitation {
-        account_name: &account,
-        agent_name: &agent.name,
-        email: &agent.email,
-        one_time_password: password,
-        portal_url: &portal,
-    };
-    vitrine_mail::send_invitation(&settings, &invitation)
-        .await
-        .map(|()| true)
-        .map_err(|e| e.to_string())
 }

@@ -4,8 +4,12 @@
 //!   to visitors who had gone), writes each outcome on the contact's card, retries what
 //!   failed for a reason that may pass (a refused connection, a 4xx reply) with a backoff.
 //!   The local server runs it every second; on AWS a scheduled Lambda does.
-//! - [`send_invitation`]: a new agent's one-time password, sent by the API at once so the
-//!   admin hears whether it went.
+//!   Each account's mail is a lane of its own: lanes are sent side by side, a lane stops
+//!   at its first failure that may pass, and every exchange has a deadline, so a tenant
+//!   whose server never answers holds up no one else's e-mail.
+//! - [`PlatformMailer`]: the operator's own server, for what only the platform may send —
+//!   invitations, password resets, "your password changed" — never a tenant's server
+//!   (whose admin could read what goes through it).
 //!
 //! Text is plain UTF-8; what agents and visitors wrote is quoted as it was, never as HTML.
 
@@ -25,8 +29,13 @@ use vitrine_core::store::mail::{
 };
 use vitrine_core::store::{accounts, conversations, LocalStore, StoreResult};
 
-/// How long one SMTP exchange may take before the try counts as failed (and is retried).
+/// How long one SMTP command may take (lettre's socket timeout).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one whole e-mail may take, connecting and greeting included (a server that
+/// accepts the connection and never speaks must not hold a lane longer).
+pub const SEND_DEADLINE: Duration = Duration::from_secs(20);
+/// Lanes (accounts) sent side by side in one drain.
+const LANES: usize = 16;
 /// Messages a transcript holds at most (the oldest are left out beyond it).
 const TRANSCRIPT_MESSAGES: u32 = 1000;
 
@@ -86,10 +95,16 @@ pub fn message(
 
 pub async fn send(settings: &SmtpSettings, message: Message) -> Result<(), MailError> {
     let transport = transport(settings)?;
-    match transport.send(message).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-        Err(e) => Err(MailError::Transient(e.to_string())),
+    match tokio::time::timeout(SEND_DEADLINE, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
+        Ok(Err(e)) => Err(MailError::Transient(e.to_string())),
+        Err(_) => Err(MailError::Transient(format!(
+            "the server at {}:{} did not finish within {} s",
+            settings.host,
+            settings.port,
+            SEND_DEADLINE.as_secs()
+        ))),
     }
 }
 
@@ -101,21 +116,81 @@ pub struct Drained {
     pub retried: u32,
 }
 
-/// Sends up to `limit` due e-mails of the outbox, one by one.
+/// The lanes a mailer is sending on now: a drain that starts while another is still
+/// sending skips those accounts (the local server starts one every second).
+#[derive(Default)]
+pub struct Lanes(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Lanes {
+    fn take(&self, lane: &str) -> bool {
+        self.0.lock().expect("not poisoned").insert(lane.to_string())
+    }
+    fn give_back(&self, lane: &str) {
+        self.0.lock().expect("not poisoned").remove(lane);
+    }
+}
+
+/// Sends up to `limit` due e-mails of the outbox: one lane per account, lanes side by
+/// side. Each e-mail is claimed (its next try scheduled) before it is sent, so one whose
+/// sending never ends — a server that hangs, a Lambda that times out — waits its backoff
+/// instead of being retried at once, forever, in front of the others.
 pub async fn drain<S: LocalStore + ?Sized>(
     store: &S,
     now: UnixMillis,
     limit: u32,
+    lanes: &Lanes,
+) -> StoreResult<Drained> {
+    use futures_util::stream::{self, StreamExt};
+    let mut by_lane: Vec<(String, Vec<OutgoingMail>)> = Vec::new();
+    for outgoing in mail::due(store, now, limit).await? {
+        let lane = match accounts::get_site(store, &outgoing.site).await? {
+            Some(site) => site.account_id,
+            None => format!("site:{}", outgoing.site),
+        };
+        match by_lane.iter_mut().find(|(l, _)| *l == lane) {
+            Some((_, mails)) => mails.push(outgoing),
+            None => by_lane.push((lane, vec![outgoing])),
+        }
+    }
+    let results: Vec<StoreResult<Drained>> = stream::iter(by_lane)
+        .filter(|(lane, _)| std::future::ready(lanes.take(lane)))
+        .map(|(lane, mails)| async move {
+            let drained = drain_lane(store, now, mails).await;
+            lanes.give_back(&lane);
+            drained
+        })
+        .buffer_unordered(LANES)
+        .collect()
+        .await;
+    let mut total = Drained::default();
+    for drained in results {
+        let drained = drained?;
+        total.sent += drained.sent;
+        total.failed += drained.failed;
+        total.retried += drained.retried;
+    }
+    Ok(total)
+}
+
+/// One account's due e-mails, in order, until one fails for a reason that may pass (its
+/// server is unwell: the rest wait for the next drain).
+async fn drain_lane<S: LocalStore + ?Sized>(
+    store: &S,
+    now: UnixMillis,
+    mails: Vec<OutgoingMail>,
 ) -> StoreResult<Drained> {
     let mut drained = Drained::default();
-    for outgoing in mail::due(store, now, limit).await? {
+    for outgoing in mails {
+        // Another drain may have sent it meanwhile.
+        let Some(outgoing) = mail::claim(store, &outgoing.mail_id, now).await? else {
+            continue;
+        };
         let outcome = match try_send(store, &outgoing).await? {
             Ok(()) => Outcome::Sent,
-            Err(MailError::Transient(e)) if outgoing.attempts + 1 < MAX_ATTEMPTS => {
-                Outcome::Retry(e)
-            }
+            Err(MailError::Transient(e)) if outgoing.attempts < MAX_ATTEMPTS => Outcome::Retry(e),
             Err(MailError::Permanent(e) | MailError::Transient(e)) => Outcome::Failed(e),
         };
+        let stop = matches!(outcome, Outcome::Retry(_));
         match &outcome {
             Outcome::Sent => drained.sent += 1,
             Outcome::Failed(e) => {
@@ -128,6 +203,9 @@ pub async fn drain<S: LocalStore + ?Sized>(
             }
         }
         mail::finish(store, &outgoing, &outcome, now).await?;
+        if stop {
+            break;
+        }
     }
     Ok(drained)
 }
@@ -216,35 +294,92 @@ pub fn answer_text(site_name: &str, agent: &str, answer: &str) -> String {
     )
 }
 
-/// What a new agent needs to sign in the first time.
-pub struct Invitation<'a> {
-    pub account_name: &'a str,
-    pub agent_name: &'a str,
-    pub email: &'a str,
-    pub one_time_password: &'a str,
-    pub portal_url: &'a str,
+/// The operator's own SMTP server: what only the platform sends (invitations, password
+/// resets, account changes). Configured as a URL — `smtp://host:25` (plain, a relay),
+/// `smtp+starttls://user:pass@host:587`, `smtps://user:pass@host:465` — and a sender.
+#[derive(Debug, Clone)]
+pub struct PlatformMailer {
+    settings: SmtpSettings,
 }
 
-pub async fn send_invitation(
-    settings: &SmtpSettings,
-    invitation: &Invitation<'_>,
-) -> Result<(), MailError> {
-    let text = format!(
-        "Hello {},\n\nYou are invited to answer the visitors of {} on Vitrine.\n\n\
-         Sign in at {} with\n  e-mail: {}\n  one-time password: {}\n\n\
-         You will choose your own password then; this one works once.\n",
-        invitation.agent_name,
-        invitation.account_name,
-        invitation.portal_url,
-        invitation.email,
-        invitation.one_time_password
-    );
-    let subject = format!("Your invitation to {} on Vitrine", invitation.account_name);
-    send(
-        settings,
-        message(settings, invitation.email, &subject, text)?,
-    )
-    .await
+impl PlatformMailer {
+    pub fn from_url(url: &str, from: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("the platform SMTP URL: {e}"))?;
+        let (security, default_port) = match parsed.scheme() {
+            "smtp" => (SmtpSecurity::None, 25),
+            "smtp+starttls" => (SmtpSecurity::StartTls, 587),
+            "smtps" => (SmtpSecurity::Tls, 465),
+            other => return Err(format!("the platform SMTP URL: unknown scheme {other:?}")),
+        };
+        let host = parsed
+            .host_str()
+            .ok_or("the platform SMTP URL has no host")?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string();
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let username = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
+        let password = parsed.password().map(decode);
+        from.parse::<Mailbox>()
+            .map_err(|e| format!("the platform sender {from:?}: {e}"))?;
+        Ok(Self {
+            settings: SmtpSettings {
+                host,
+                port: parsed.port().unwrap_or(default_port),
+                security,
+                username,
+                password,
+                from: from.to_string(),
+            },
+        })
+    }
+
+    pub async fn send(&self, to: &str, subject: &str, text: String) -> Result<(), MailError> {
+        send(&self.settings, message(&self.settings, to, subject, text)?).await
+    }
+
+    /// An invitation: the link is the only credential, and it goes to the invitee alone.
+    pub async fn send_invitation(
+        &self,
+        to: &str,
+        account_name: &str,
+        invited_by: &str,
+        link: &str,
+    ) -> Result<(), MailError> {
+        let text = format!(
+            "Hello,\n\n{invited_by} invites you to answer the visitors of {account_name} on \
+             Vitrine.\n\nAccept the invitation here (the link works once, for 7 days):\n  \
+             {link}\n\nIf you already use Vitrine, you confirm with your password; otherwise \
+             you choose one. If you did not expect this, ignore this e-mail: nothing happens \
+             until the link is used.\n"
+        );
+        let subject = format!("Your invitation to {account_name} on Vitrine");
+        self.send(to, &subject, text).await
+    }
+
+    /// A password reset link (asked for on the sign-in page).
+    pub async fn send_reset(&self, to: &str, link: &str) -> Result<(), MailError> {
+        let text = format!(
+            "Someone asked to reset the password of your Vitrine sign-in ({to}).\n\n\
+             Choose a new one here (the link works once, for an hour):\n  {link}\n\n\
+             If it was not you, ignore this e-mail: your password stays as it is.\n"
+        );
+        self.send(to, "Reset your Vitrine password", text).await
+    }
+
+    /// Told after a password change or reset, so an unexpected one is noticed.
+    pub async fn send_password_changed(&self, to: &str) -> Result<(), MailError> {
+        let text = format!(
+            "The password of your Vitrine sign-in ({to}) was just changed, and every other \
+             session of yours was ended.\n\nIf it was not you, reset your password from the \
+             sign-in page at once and tell your administrator.\n"
+        );
+        self.send(to, "Your Vitrine password was changed", text).await
+    }
 }
 
 /// Sends a test e-mail (Admin → E-mail → Send a test).

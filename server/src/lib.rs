@@ -112,6 +112,8 @@ pub struct Config {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "VITRINE_LOG_JSON")]
     pub log_json: bool,
+    #[command(flatten)]
+    pub platform_mail: vitrine_lambdas::PlatformMailArgs,
 }
 
 impl Config {
@@ -268,7 +270,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             sockets_per_address: config.sockets_per_address,
         },
     );
-    let app = app_router(&config, &store, blobs, &hubs)?;
+    let app = app_router(&config, &store, blobs, &hubs, &public_url)?;
     let demo = demo::router(demo::DemoState {
         dir: config.demo_dir.clone(),
         widget_src: format!("{public_url}/widget.js"),
@@ -327,15 +329,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Sends what the hubs queued for e-mail (K3), checking the outbox every second.
+/// Sends what the hubs queued for e-mail (K3): a drain starts every second, whether or not
+/// the last one is done (an account whose server hangs keeps its own lane busy, no other).
 async fn mailer(store: AnyStore) {
+    let lanes = Arc::new(vitrine_mail::Lanes::default());
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(e) = vitrine_mail::drain(&store, vitrine_core::clock::now_ms(), 50).await {
-            tracing::warn!(error = %e, "the mailer could not read the outbox");
-        }
+        let (store, lanes) = (store.clone(), lanes.clone());
+        tokio::spawn(async move {
+            let now = vitrine_core::clock::now_ms();
+            if let Err(e) = vitrine_mail::drain(&store, now, 50, &lanes).await {
+                tracing::warn!(error = %e, "the mailer could not read the outbox");
+            }
+        });
     }
 }
 
@@ -362,8 +370,13 @@ fn app_router(
     store: &AnyStore,
     blobs: AnyBlobs,
     hubs: &Arc<Hubs<AnyStore>>,
+    public_url: &str,
 ) -> anyhow::Result<Router> {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
+    config
+        .platform_mail
+        .apply(&mut state, Some(public_url.to_string()))
+        .map_err(anyhow::Error::msg)?;
     state.client_address_key = config.changes_key.as_ref().map(|k| k.as_bytes().to_vec());
     let to_edge = match (&config.edge_origin, &config.changes_key) {
         (Some(origin), Some(key)) => Some(notify_edge(store.clone(), origin, key.as_bytes())),

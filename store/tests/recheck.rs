@@ -31,7 +31,6 @@ async fn signed_in(store: &SqliteStore, token: &str) -> String {
         agent_id: ada().agent_id,
         account_id: ada().account_id,
         expires_at: NOW + 3600,
-        password_change_required: false,
     };
     agents::create_session(store, token, &session)
         .await

@@ -7,7 +7,7 @@
 // that server), as `cargo xtask dev --edge` runs the product.
 import { execFileSync, spawn } from 'node:child_process';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,14 @@ const require = createRequire(new URL('../../web/package.json', import.meta.url)
 const { chromium } = require('playwright-core');
 
 export const ADMIN = { email: 'admin@demo.shop', password: 'vitrine-demo' };
+
+/** Where a test saves a screenshot named `name` for people to look at (outside the clone:
+ *  VITRINE_SCREENSHOTS, or the system's temporary directory). */
+export function screenshot(name) {
+  const dir = process.env.VITRINE_SCREENSHOTS ?? join(tmpdir(), 'vitrine-screenshots');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${name}${edge ? '-edge' : ''}.png`);
+}
 
 const EDGE_DYNAMODB = process.env.VITRINE_E2E_EDGE_DYNAMODB;
 /** Whether the tests run on the edge stack. */

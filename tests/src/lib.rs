@@ -49,6 +49,22 @@ pub async fn login_to(
     Ok(cookie.to_string())
 }
 
+/// The token of a portal link (`…/portal/#invite=TOKEN`, `#reset=TOKEN`) of that kind, in
+/// a link or in an e-mail's text.
+pub fn link_token(text: &str, kind: &str) -> Option<String> {
+    // An e-mail may be quoted-printable: soft line breaks, `=` as `=3D`.
+    let text = text
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let at = text.find(&format!("#{kind}="))? + kind.len() + 2;
+    let token: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    (!token.is_empty()).then_some(token)
+}
+
 pub fn ws_base(http_base: &str) -> String {
     http_base.replacen("http://", "ws://", 1)
 }
@@ -276,21 +292,58 @@ impl Api {
         })
     }
 
-    /// Signs in an invited person with the one-time password they were given and
-    /// chooses their own (the session is a full one then), as the portal makes them.
-    pub async fn login_invited(base: &str, email: &str, one_time: &str) -> Result<Self> {
-        let api = Self::login(base, email, one_time).await?;
-        let (status, body) = api
+    /// Uses an invitation link's token with `password` (the one a new person chooses, or
+    /// the person's own): the API signed in to the new account, and the agent it made.
+    pub async fn accept_invitation(base: &str, token: &str, password: &str) -> Result<(Self, Value)> {
+        let res = reqwest::Client::new()
+            .post(format!("{base}/api/invitation/accept"))
+            .json(&json!({"token": token, "password": password}))
+            .send()
+            .await?;
+        let status = res.status();
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string);
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let (true, Some(cookie)) = (status.is_success(), cookie) else {
+            bail!("accepting the invitation failed: {status} {body}");
+        };
+        let api = Self {
+            base: base.to_string(),
+            cookie,
+            http: reqwest::Client::new(),
+        };
+        Ok((api, body["agent"].clone()))
+    }
+
+    /// As an admin on a server without platform e-mail (its answer shows the link),
+    /// invites `email` and accepts as the invitee with `password`: the invitee's API and
+    /// agent ID.
+    pub async fn invite_and_accept(
+        &self,
+        email: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> Result<(Self, String)> {
+        let (status, invited) = self
             .call(
                 "POST",
-                "/api/me/password",
-                Some(json!({"current": one_time, "new": format!("own {one_time}")})),
+                "/api/admin/agents",
+                Some(json!({"email": email, "name": name, "role": role})),
             )
             .await?;
-        if status != 204 {
-            bail!("choosing a password failed: {status} {body}");
+        if status != 201 {
+            bail!("inviting {email} failed: {status} {invited}");
         }
-        Ok(api)
+        let token = link_token(invited["link_path"].as_str().unwrap_or_default(), "invite")
+            .with_context(|| format!("no link shown: {invited}"))?;
+        let (api, agent) = Self::accept_invitation(&self.base, &token, password).await?;
+        let id = agent["agent_id"].as_str().context("no agent")?.to_string();
+        Ok((api, id))
     }
 
     /// Sends a request; returns the status and the JSON body (Null when empty).

@@ -203,15 +203,9 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
         .await?;
     assert_eq!(status, 201, "{other}");
     let other_key = other["site_key"].as_str().unwrap().to_string();
-    let (status, invited) = admin
-        .call(
-            "POST",
-            "/api/admin/agents",
-            Some(json!({"email": "bo@demo.shop", "name": "Bo", "role": "agent"})),
-        )
+    let (bo, bo_id) = admin
+        .invite_and_accept("bo@demo.shop", "Bo", "agent", "bo's own password")
         .await?;
-    assert_eq!(status, 201, "{invited}");
-    let bo_id = invited["agent"]["agent_id"].as_str().unwrap().to_string();
     let (status, body) = admin
         .call(
             "PUT",
@@ -220,12 +214,6 @@ async fn agents_only_reach_the_chats_they_work_on() -> Result<()> {
         )
         .await?;
     assert_eq!(status, 200, "{body}");
-    let bo = Api::login_invited(
-        &s.api,
-        "bo@demo.shop",
-        invited["password"].as_str().unwrap(),
-    )
-    .await?;
 
     // Bo cannot open demo-shop's socket, nor read its conversation, nor list it.
     let mut socket = Client::agent(&s.hub, &s.site, &bo.cookie).await?;

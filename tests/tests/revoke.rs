@@ -17,20 +17,14 @@ fn is_type(t: &'static str) -> impl Fn(&Value) -> bool {
 async fn an_agent_removed_or_unassigned_is_cut_off_at_once() -> Result<()> {
     let s = common::stack().await?;
     let admin = Api::login(&s.api, &s.admin.0, &s.admin.1).await?;
-    let invite = |email: &str| json!({"email": email, "name": "Temp", "role": "agent"});
     let mut people = Vec::new();
     for n in 1..=2 {
         // Unique per test: at the edge every test's account shares one table.
         let email = format!("temp-{n}-{}@demo.shop", s.site);
-        let (status, invited) = admin
-            .call("POST", "/api/admin/agents", Some(invite(&email)))
+        let (api, id) = admin
+            .invite_and_accept(&email, "Temp", "agent", "a password of my own")
             .await?;
-        assert_eq!(status, 201, "{invited}");
-        people.push((
-            email,
-            invited["agent"]["agent_id"].as_str().unwrap().to_string(),
-            invited["password"].as_str().unwrap().to_string(),
-        ));
+        people.push((api, id));
     }
     let assign = |consultants: Vec<&str>| json!({"name": "Demo shop", "active": true, "allowed_origins": [], "consultants": consultants});
     let ids: Vec<&str> = people.iter().map(|p| p.1.as_str()).collect();
@@ -41,8 +35,8 @@ async fn an_agent_removed_or_unassigned_is_cut_off_at_once() -> Result<()> {
     assert_eq!(status, 200);
     let mut sockets = Vec::new();
     let mut cookies = Vec::new();
-    for (email, _, password) in &people {
-        let cookie = Api::login_invited(&s.api, email, password).await?.cookie;
+    for (api, _) in &people {
+        let cookie = api.cookie.clone();
         let mut socket = Client::agent(&s.hub, &s.site, &cookie).await?;
         socket.wait_for("snapshot", is_type("snapshot")).await?;
         sockets.push(socket);

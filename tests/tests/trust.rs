@@ -75,7 +75,17 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
         )
         .await?;
     assert_eq!(status, 201, "{invited}");
-    assert_eq!(invited["password"], Value::Null);
+    // Nothing is granted until the person accepts, with their own password.
+    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["outcome"], "signed_in", "one account still: {answer}");
+    Api::accept_invitation(&base, &token, ADMIN.1).await?;
     // Signing in now asks which account.
     let http = reqwest::Client::new();
     let answer: Value = http
@@ -111,8 +121,7 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
 }
 
 #[tokio::test]
-async fn an_invitations_password_serves_only_to_choose_ones_own_and_then_stops_working(
-) -> Result<()> {
+async fn an_invitation_link_lets_a_new_person_choose_a_password_once() -> Result<()> {
     let (_server, base) = common::start_with(|_| {}).await?;
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
     let (status, invited) = admin
@@ -123,37 +132,51 @@ async fn an_invitations_password_serves_only_to_choose_ones_own_and_then_stops_w
         )
         .await?;
     assert_eq!(status, 201, "{invited}");
-    let one_time = invited["password"]
-        .as_str()
-        .expect("a password")
-        .to_string();
-
-    let newbie = Api::login(&base, "new@demo.shop", &one_time).await?;
-    let (_, me) = newbie.call("GET", "/api/me", None).await?;
-    assert_eq!(me["must_change_password"], true);
-    let (status, refused) = newbie.call("GET", "/api/canned", None).await?;
-    assert_eq!(status, 403, "{refused}");
-    let mut socket = Client::agent(&base, DEMO_SITE, &newbie.cookie).await?;
-    assert_eq!(socket.closed().await?.0.map(|c| c.0), Some(4403));
-
-    let (status, _) = newbie
+    assert!(invited.get("password").is_none(), "no password exists yet: {invited}");
+    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    // Pending, not an agent: the address cannot sign in yet.
+    let (_, agents) = admin.call("GET", "/api/admin/agents", None).await?;
+    assert!(!agents.to_string().contains("new@demo.shop"), "{agents}");
+    let (_, pending) = admin.call("GET", "/api/admin/invitations", None).await?;
+    assert_eq!(pending[0]["email"], "new@demo.shop", "{pending}");
+    // The link says what it offers; a short password is refused and loses nothing.
+    let http = reqwest::Client::new();
+    let view: Value = http
+        .post(format!("{base}/api/invitation"))
+        .json(&json!({"token": token}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        (view["account_name"].as_str(), view["has_sign_in"].as_bool()),
+        (Some("Demo shop"), Some(false)),
+        "{view}"
+    );
+    assert!(Api::accept_invitation(&base, &token, "short").await.is_err());
+    let (newbie, agent) = Api::accept_invitation(&base, &token, "a password of my own").await?;
+    assert_eq!(agent["email"], "new@demo.shop");
+    let (status, _) = newbie.call("GET", "/api/canned", None).await?;
+    assert_eq!(status, 200, "a full session at once");
+    // Used once: the link is dead, the chosen password signs in.
+    assert!(Api::accept_invitation(&base, &token, "another password!").await.is_err());
+    Api::login(&base, "new@demo.shop", "a password of my own").await?;
+    let (_, pending) = admin.call("GET", "/api/admin/invitations", None).await?;
+    assert_eq!(pending, json!([]));
+    // A withdrawn invitation's link is dead too.
+    let (_, invited) = admin
         .call(
             "POST",
-            "/api/me/password",
-            Some(json!({"current": one_time, "new": "a password of my own"})),
+            "/api/admin/agents",
+            Some(json!({"email": "later@demo.shop", "name": "Later", "role": "agent"})),
         )
         .await?;
+    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    let (status, _) = admin
+        .call("DELETE", "/api/admin/invitations/later@demo.shop", None)
+        .await?;
     assert_eq!(status, 204);
-    let (_, me) = newbie.call("GET", "/api/me", None).await?;
-    assert_eq!(me["must_change_password"], false);
-    let (status, _) = newbie.call("GET", "/api/canned", None).await?;
-    assert_eq!(status, 200, "the same session is a full one now");
-
-    // The one-time password is spent; the chosen one signs in to a full session.
-    assert!(Api::login(&base, "new@demo.shop", &one_time).await.is_err());
-    let again = Api::login(&base, "new@demo.shop", "a password of my own").await?;
-    let (_, me) = again.call("GET", "/api/me", None).await?;
-    assert_eq!(me["must_change_password"], false);
+    assert!(Api::accept_invitation(&base, &token, "a password of my own").await.is_err());
     Ok(())
 }
 

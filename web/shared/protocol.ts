@@ -327,12 +327,7 @@ export type LoginAnswer = { "outcome": "signed_in", agent: AgentProfile, } | { "
 
 export type AccountChoice = { account_id: string, name: string, role: Role, };
 
-export type Me = { agent: AgentProfile, sites: Array<Site>, 
-/**
- * Signed in with an invitation's one-time password: the portal asks for a new one
- * before anything else (the API refuses everything else until then).
- */
-must_change_password: boolean, };
+export type Me = { agent: AgentProfile, sites: Array<Site>, };
 
 export type Session = { me: Me | null, };
 
@@ -392,19 +387,41 @@ cobrowse_consent: boolean, };
 
 export type InviteInput = { email: string, name: string, role: Role, };
 
-export type Invited = { agent: AgentProfile, 
+export type Invited = { invitation: PendingInvitation, emailed: boolean, 
 /**
- * Shown once when it could not be e-mailed (no SMTP server, or sending failed).
+ * The link's path on the portal's origin (`/portal/#invite=…`), only when the
+ * platform cannot send e-mail.
  */
-password: string | null, 
+link_path: string | null, 
 /**
- * The one-time password went to the agent by e-mail (K3).
- */
-emailed: boolean, 
-/**
- * Why the invitation could not be e-mailed (then `password` is shown instead).
+ * Why the e-mail could not be sent (try again later, or revoke).
  */
 email_error: string | null, };
+
+export type PendingInvitation = { email: string, name: string, role: Role, invited_by: string, 
+/**
+ * Unix seconds.
+ */
+expires_at: number, };
+
+export type LinkToken = { token: string, };
+
+export type InvitationView = { account_name: string, email: string, name: string, role: Role, invited_by: string, 
+/**
+ * The address already signs in to Vitrine: accepting takes that password; otherwise
+ * the invitee chooses one.
+ */
+has_sign_in: boolean, };
+
+export type AcceptInvitation = { token: string, 
+/**
+ * The person's existing password, or the one they choose (≥ 10 characters).
+ */
+password: string, };
+
+export type ForgotPassword = { email: string, };
+
+export type ResetPassword = { token: string, password: string, };
 
 export type AgentUpdate = { name: string, role: Role, };
 

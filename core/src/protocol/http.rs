@@ -57,9 +57,6 @@ pub struct AccountChoice {
 pub struct Me {
     pub agent: AgentProfile,
     pub sites: Vec<Site>,
-    /// Signed in with an invitation's one-time password: the portal asks for a new one
-    /// before anything else (the API refuses everything else until then).
-    pub must_change_password: bool,
 }
 
 /// `GET /api/session`: who is signed in on this browser, if anyone. The portal asks this
@@ -184,17 +181,76 @@ pub struct InviteInput {
     pub role: Role,
 }
 
-/// The invited agent, and the one-time password of a person new to Vitrine (shown once).
-/// Someone who is already an agent of another account signs in with their own password.
+/// A pending invitation, as the account's admins list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PendingInvitation {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub invited_by: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// The answer to an invitation: it went to the invitee by the platform's e-mail, or —
+/// on an install whose operator set up no e-mail (a local one) — its link is shown to
+/// the admin to pass on. The answer is the same whether or not the address already has a
+/// sign-in elsewhere.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Invited {
-    pub agent: AgentProfile,
-    /// Shown once when it could not be e-mailed (no SMTP server, or sending failed).
-    pub password: Option<String>,
-    /// The one-time password went to the agent by e-mail (K3).
+    pub invitation: PendingInvitation,
     pub emailed: bool,
-    /// Why the invitation could not be e-mailed (then `password` is shown instead).
+    /// The link's path on the portal's origin (`/portal/#invite=…`), only when the
+    /// platform cannot send e-mail.
+    pub link_path: Option<String>,
+    /// Why the e-mail could not be sent (try again later, or revoke).
     pub email_error: Option<String>,
+}
+
+/// `POST /api/invitation` and `POST /api/password/reset/check`: a link's token.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct LinkToken {
+    pub token: String,
+}
+
+/// What an invitation link offers, shown to whoever opens it (the invitee).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InvitationView {
+    pub account_name: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub invited_by: String,
+    /// The address already signs in to Vitrine: accepting takes that password; otherwise
+    /// the invitee chooses one.
+    pub has_sign_in: bool,
+}
+
+/// `POST /api/invitation/accept`: signs in to the new account (the session cookie is set).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub token: String,
+    /// The person's existing password, or the one they choose (≥ 10 characters).
+    pub password: String,
+}
+
+/// `POST /api/password/forgot`: always answered 202 (whether the address signs in is not
+/// told); the link goes by e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPassword {
+    pub email: String,
+}
+
+/// `POST /api/password/reset`: a new password with the e-mailed link's token; every
+/// session of the person ends.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    pub token: String,
+    pub password: String,
 }
 
 /// `PUT /api/admin/agents/{id}`.

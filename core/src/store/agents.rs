@@ -45,9 +45,6 @@ pub struct Agent {
 pub struct Person {
     pub email: String,
     pub password_hash: String,
-    /// The password was generated for an invitation: the first sign-in must replace it.
-    #[serde(default)]
-    pub must_change: bool,
 }
 
 /// What the portal knows about the signed-in agent.
@@ -78,9 +75,6 @@ pub struct Session {
     pub account_id: String,
     /// Unix seconds.
     pub expires_at: u64,
-    /// Signed in with a one-time password: good only for choosing a new one.
-    #[serde(default)]
-    pub password_change_required: bool,
 }
 
 /// Name of the cookie that carries an agent's session token.
@@ -136,33 +130,7 @@ pub async fn set_password<S: LocalStore + ?Sized>(
 ) -> StoreResult<()> {
     let mut attrs = serde_json::Map::new();
     attrs.insert("password_hash".into(), password_hash.into());
-    attrs.insert("must_change".into(), false.into());
     store.update(&person_pk(email), "PROFILE", attrs).await
-}
-
-/// The person's password was generated (an invitation): it must be replaced at the
-/// first sign-in.
-pub async fn require_password_change<S: LocalStore + ?Sized>(
-    store: &S,
-    email: &str,
-) -> StoreResult<()> {
-    let mut attrs = serde_json::Map::new();
-    attrs.insert("must_change".into(), true.into());
-    store
-        .update(&person_pk(&normalize_email(email)), "PROFILE", attrs)
-        .await
-}
-
-/// The session's holder chose a new password: it is a full session from now on.
-pub async fn lift_password_change<S: LocalStore + ?Sized>(
-    store: &S,
-    token: &str,
-) -> StoreResult<()> {
-    let mut attrs = serde_json::Map::new();
-    attrs.insert("password_change_required".into(), false.into());
-    store
-        .update(&format!("SESSION#{}", session_id(token)), "META", attrs)
-        .await
 }
 
 pub async fn agent<S: LocalStore + ?Sized>(
@@ -210,12 +178,18 @@ pub async fn account_agents<S: LocalStore + ?Sized>(
 /// Makes `agent` (its e-mail normalized) one of its account's agents, in one transaction.
 /// `password_hash` creates the person when they are new to the platform; `None` means they
 /// exist already and keep their password. `ConditionFailed` if the account already has an
-/// agent with this e-mail (or, with a password, if the person exists after all).
+/// agent with this e-mail (or, with a password, if the person exists after all). Only the
+/// operator's set-up calls this directly; admins invite ([`super::invitations`]).
 pub async fn create_agent<S: LocalStore + ?Sized>(
     store: &S,
     agent: &Agent,
     password_hash: Option<&str>,
 ) -> StoreResult<()> {
+    store.transact(agent_writes(agent, password_hash)?).await
+}
+
+/// The writes of [`create_agent`], for a transaction that does more.
+pub(crate) fn agent_writes(agent: &Agent, password_hash: Option<&str>) -> StoreResult<Vec<Write>> {
     let email = normalize_email(&agent.email);
     let agent = Agent {
         email: email.clone(),
@@ -259,13 +233,12 @@ pub async fn create_agent<S: LocalStore + ?Sized>(
                 &Person {
                     email: email.clone(),
                     password_hash: password_hash.to_string(),
-                    must_change: false,
                 },
             )?,
             condition: Condition::NotExists,
         });
     }
-    store.transact(writes).await
+    Ok(writes)
 }
 
 /// Changes an agent's name or role (its account and e-mail never change).

@@ -492,8 +492,6 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         account_id: "acc-1".into(),
         // Far in the future: stores also filter by the real clock.
         expires_at: 4_000_000_000,
-        // Signed in with a one-time password: lifted once a new one is chosen.
-        password_change_required: true,
     };
     agents::create_session(s, "token-abc", &session)
         .await
@@ -506,16 +504,6 @@ pub async fn accounts_sites_and_sessions<S: LocalStore>(s: &S) {
         (found, agent.agent_id.as_str()),
         (session.clone(), "agent-1")
     );
-    agents::lift_password_change(s, "token-abc").await.unwrap();
-    let session = Session {
-        password_change_required: false,
-        ..session
-    };
-    let (found, _) = agents::agent_for_session(s, "token-abc", 3_999_999_999)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found, session);
     assert_eq!(
         agents::agent_for_session(s, "token-abc", 4_000_000_000)
             .await
@@ -614,7 +602,6 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
             agent_id: agent.agent_id.clone(),
             account_id: agent.account_id.clone(),
             expires_at: far,
-            password_change_required: false,
         };
         agents::create_session(s, token, &session).await.unwrap();
     }
@@ -623,7 +610,6 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
         agent_id: "agent-a".into(),
         account_id: "acc-b".into(),
         expires_at: far,
-        password_change_required: false,
     };
     agents::create_session(s, "t-forged", &forged)
         .await
@@ -632,15 +618,6 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
         agents::agent_for_session(s, "t-forged", 1).await.unwrap(),
         None
     );
-    // An invitation's password must be replaced; choosing one lifts that.
-    agents::require_password_change(s, "Kim@mail.example")
-        .await
-        .unwrap();
-    let kim = agents::person(s, "kim@mail.example")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(kim.must_change);
     // A password change keeps the session that made it and ends the others.
     agents::set_password(s, "kim@mail.example", "hash-2")
         .await
@@ -649,7 +626,7 @@ pub async fn agents_are_people_in_accounts_and_sessions_die_with_them<S: LocalSt
         .await
         .unwrap()
         .unwrap();
-    assert!(!kim.must_change && kim.password_hash == "hash-2");
+    assert_eq!(kim.password_hash, "hash-2");
     let ended = agents::delete_sessions_of(s, "agent-a", Some("t-a1"))
         .await
         .unwrap();
@@ -756,7 +733,8 @@ macro_rules! store_contract_cases {
             contacts_follow_the_person_and_a_claim_never_overwrites_a_signed_contact,
             tags_notes_and_tasks_of_a_contact, shop_events_make_the_abandoned_cart_and_the_score,
             the_outbox_sends_in_order_retries_and_records_on_the_card,
-            page_views_count_what_followed_what_and_the_card_recommends_it);
+            page_views_count_what_followed_what_and_the_card_recommends_it,
+            invitations_and_reset_links_work_once);
     };
 }
 
@@ -1178,6 +1156,10 @@ pub async fn the_outbox_sends_in_order_retries_and_records_on_the_card<S: LocalS
         vec![]
     );
 
+    // Claimed before it is sent: a try that never ends is not taken again at once.
+    let first = mail::claim(s, &first.mail_id, 5_000).await.unwrap().unwrap();
+    assert_eq!((first.attempts, first.due_at), (1, 65_000));
+    assert_eq!(mail::claim(s, &first.mail_id, 5_000).await.unwrap(), None, "taken");
     // The server said 421: tried again a minute later, the card says why meanwhile.
     let retry = Outcome::Retry("421 busy".into());
     mail::finish(s, &first, &retry, 5_000).await.unwrap();
@@ -1188,6 +1170,8 @@ pub async fn the_outbox_sends_in_order_retries_and_records_on_the_card<S: LocalS
     );
     let later = mail::due(s, 65_000, 10).await.unwrap();
     assert_eq!(later[0].attempts, 1);
+    let later = [mail::claim(s, &later[0].mail_id, 65_000).await.unwrap().unwrap()];
+    assert_eq!(later[0].attempts, 2);
     let card = mail::contact_emails(s, "site-a", "zofia").await.unwrap();
     assert_eq!(card[0].error.as_deref(), Some("421 busy"));
 
@@ -1528,4 +1512,77 @@ pub async fn conversations_and_messages<S: LocalStore>(s: &S) {
         .await
         .unwrap();
     assert!(c::blocked_visitors(s, "site1").await.unwrap().is_empty());
+}
+
+/// An invitation grants its seat only when its link is used, once; a newer invitation to
+/// the same address, or revoking it, kills the old link; a reset link works once.
+pub async fn invitations_and_reset_links_work_once<S: LocalStore>(s: &S) {
+    use super::invitations::{self, Invitation};
+    let far = 4_000_000_000;
+    let invitation = Invitation {
+        account_id: "acc-i".into(),
+        email: " Lea@Mail.example".into(),
+        name: "Léa".into(),
+        role: Role::Agent,
+        invited_by: "Ada".into(),
+        expires_at: far,
+    };
+    invitations::create(s, &invitation, "link-1").await.unwrap();
+    let found = invitations::by_token(s, "link-1", 1).await.unwrap().unwrap();
+    assert_eq!(found.email, "lea@mail.example");
+    assert_eq!(invitations::by_token(s, "link-1", far).await.unwrap(), None, "expired");
+    // Nothing is granted yet: no person, no agent.
+    assert!(agents::person(s, "lea@mail.example").await.unwrap().is_none());
+    assert!(agents::account_agents(s, "acc-i").await.unwrap().is_empty());
+    // Invited again: the first link is dead, one invitation is pending.
+    invitations::create(s, &invitation, "link-2").await.unwrap();
+    assert_eq!(invitations::by_token(s, "link-1", 1).await.unwrap(), None);
+    let pending = invitations::of_account(s, "acc-i", 1).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].email, "lea@mail.example");
+    // Accepted: the person and the agent exist, the link is spent.
+    let agent = Agent {
+        agent_id: "agent-lea".into(),
+        email: found.email.clone(),
+        account_id: "acc-i".into(),
+        name: "Léa".into(),
+        role: Role::Agent,
+    };
+    invitations::accept(s, "link-2", &found, &agent, Some("hash-lea"))
+        .await
+        .unwrap();
+    assert_eq!(agents::account_agents(s, "acc-i").await.unwrap(), vec![agent.clone()]);
+    assert_eq!(
+        agents::person(s, "lea@mail.example").await.unwrap().unwrap().password_hash,
+        "hash-lea"
+    );
+    assert!(invitations::of_account(s, "acc-i", 1).await.unwrap().is_empty());
+    assert_eq!(invitations::by_token(s, "link-2", 1).await.unwrap(), None);
+    let again = Agent {
+        agent_id: "agent-lea-2".into(),
+        ..agent.clone()
+    };
+    assert_eq!(
+        invitations::accept(s, "link-2", &found, &again, None).await,
+        Err(StoreError::ConditionFailed),
+        "a link works once"
+    );
+    // Revoked before use: the link is dead.
+    let other = Invitation {
+        email: "max@mail.example".into(),
+        ..invitation.clone()
+    };
+    invitations::create(s, &other, "link-3").await.unwrap();
+    assert!(invitations::revoke(s, "acc-i", "MAX@mail.example").await.unwrap());
+    assert_eq!(invitations::by_token(s, "link-3", 1).await.unwrap(), None);
+    assert!(!invitations::revoke(s, "acc-i", "max@mail.example").await.unwrap());
+    // A reset link: once, and not after it expired.
+    invitations::create_reset(s, "Lea@mail.example", "reset-1", far).await.unwrap();
+    assert_eq!(
+        invitations::take_reset(s, "reset-1", 1).await.unwrap().as_deref(),
+        Some("lea@mail.example")
+    );
+    assert_eq!(invitations::take_reset(s, "reset-1", 1).await.unwrap(), None);
+    invitations::create_reset(s, "lea@mail.example", "reset-2", 10).await.unwrap();
+    assert_eq!(invitations::take_reset(s, "reset-2", 11).await.unwrap(), None);
 }

@@ -227,6 +227,33 @@ pub async fn due<S: LocalStore + ?Sized>(
     }
 }
 
+/// Takes a due e-mail for one try: counts the try and schedules the next one (1, 2, 4, 8
+/// minutes) before anything is sent, so a try that never ends is not retried at once.
+/// `None` when it is gone or not due (another mailer took it).
+pub async fn claim<S: LocalStore + ?Sized>(
+    store: &S,
+    mail_id: &str,
+    now: UnixMillis,
+) -> StoreResult<Option<OutgoingMail>> {
+    let Some(item) = store.get(OUTBOX, mail_id).await? else {
+        return Ok(None);
+    };
+    let mut mail: OutgoingMail = item.decode()?;
+    if mail.due_at > now {
+        return Ok(None);
+    }
+    mail.attempts += 1;
+    mail.due_at = now + (60_000u64 << (mail.attempts - 1).min(10));
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("attempts".into(), mail.attempts.into());
+    attrs.insert("due_at".into(), mail.due_at.into());
+    match store.update(OUTBOX, mail_id, attrs).await {
+        Ok(()) => Ok(Some(mail)),
+        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What a try did: sent, failed for good, or to be tried again at `due_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -235,8 +262,8 @@ pub enum Outcome {
     Retry(String),
 }
 
-/// Writes a try's outcome: the outbox item goes (or waits for its next try) and the
-/// contact's record says what happened.
+/// Writes a [`claim`]ed try's outcome: the outbox item goes (or waits for the next try
+/// the claim scheduled) and the contact's record says what happened.
 pub async fn finish<S: LocalStore + ?Sized>(
     store: &S,
     mail: &OutgoingMail,
@@ -248,14 +275,7 @@ pub async fn finish<S: LocalStore + ?Sized>(
         Outcome::Failed(e) => (MailStatus::Failed, Some(e.clone())),
         Outcome::Retry(e) => (MailStatus::Queued, Some(e.clone())),
     };
-    if let Outcome::Retry(_) = outcome {
-        let attempts = mail.attempts + 1;
-        let backoff = 60_000u64 << (attempts - 1).min(10);
-        let mut attrs = serde_json::Map::new();
-        attrs.insert("attempts".into(), attempts.into());
-        attrs.insert("due_at".into(), (now + backoff).into());
-        store.update(OUTBOX, &mail.mail_id, attrs).await?;
-    } else {
+    if !matches!(outcome, Outcome::Retry(_)) {
         store.delete(OUTBOX, &mail.mail_id).await?;
     }
     if let Some(contact_id) = &mail.contact_id {

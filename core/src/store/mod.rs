@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod contacts;
 pub mod contract;
 pub mod conversations;
+pub mod invitations;
 pub mod mail;
 
 use serde_json::{Map, Value};

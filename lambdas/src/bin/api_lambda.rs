@@ -35,6 +35,8 @@ struct Config {
     /// what the outbox holds. The same package, a second function in the template.
     #[arg(long, env = "VITRINE_MAILER", default_value_t = false, action = clap::ArgAction::Set)]
     mailer: bool,
+    #[command(flatten)]
+    platform_mail: vitrine_lambdas::PlatformMailArgs,
 }
 
 #[tokio::main]
@@ -59,7 +61,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         let handler = lambda_http::lambda_runtime::service_fn(
             move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
                 let now = vitrine_core::clock::now_ms();
-                let drained = vitrine_mail::drain(store, now, 200).await?;
+                let lanes = vitrine_mail::Lanes::default();
+                let drained = vitrine_mail::drain(store, now, 200, &lanes).await?;
                 tracing::info!(
                     sent = drained.sent,
                     failed = drained.failed,
@@ -81,6 +84,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     .open()
     .await?;
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
+    config.platform_mail.apply(&mut state, None)?;
     match (&config.edge_origin, &config.changes_key) {
         (Some(origin), Some(key)) => {
             state.on_change = Some(notify_edge(store, origin, key.as_bytes()));

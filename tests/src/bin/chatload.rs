@@ -65,18 +65,10 @@ async fn main() -> Result<()> {
     // Agents: admins of the account, so they need no assignment.
     let mut agent_tasks = Vec::new();
     for k in 0..agents {
-        let (status, invited) = admin
-            .call("POST", "/api/admin/agents", Some(json!({"email": format!("bench-{k}-{}@bench.example", std::process::id()), "name": format!("Bench {k}"), "role": "admin"})))
+        let email = format!("bench-{k}-{}@bench.example", std::process::id());
+        let (api, _) = admin
+            .invite_and_accept(&email, &format!("Bench {k}"), "admin", "bench agent password")
             .await?;
-        if status != 201 {
-            bail!("inviting a bench agent failed: {invited}");
-        }
-        let api = Api::login(
-            &args.server,
-            invited["agent"]["email"].as_str().unwrap(),
-            invited["password"].as_str().unwrap(),
-        )
-        .await?;
         let mut client = Client::agent(&args.server, &args.site, &api.cookie).await?;
         client.next().await?; // snapshot
         let (measuring, stop, to_agent, messages, taken) = (

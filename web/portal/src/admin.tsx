@@ -1,5 +1,5 @@
 // Admin pages (A1–A3): sites (one widget each: site key, allowed origins, consultants, on/off), agents and
-// experts (invite with a one-time password), offers, canned responses and the product
+// experts (invited by a single-use link), offers, canned responses and the product
 // catalogue (with CSV/JSON import).
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiKey, CannedResponse, Invited, Language, MailSettingsView, NewApiKey, Scope, Offer, Product, Role, Site, SiteIdentity, SmtpSecurity } from '../../shared/protocol';
@@ -152,7 +152,9 @@ function IdentitySecret({ site, onError }: { site: string; onError: (e: unknown)
 
 function Agents() {
   const [agents, reload, error, fail] = useLoad(api.agents.list);
+  const [pending, reloadPending] = useLoad(api.agents.pending);
   const [invited, setInvited] = useState<Invited | null>(null);
+  const link = invited?.link_path ? `${location.origin}${invited.link_path}` : null;
   return (
     <section>
       {error && <p class="error" role="alert">{error}</p>}
@@ -178,7 +180,7 @@ function Agents() {
         try {
           setInvited(await api.agents.invite({ email: String(data.get('email')), name: String(data.get('name')), role: String(data.get('role')) as Role }));
           (e.target as HTMLFormElement).reset();
-          reload();
+          reloadPending();
         } catch (err) {
           fail(err);
         }
@@ -190,15 +192,36 @@ function Agents() {
         <button type="submit">{t('admin.invite')}</button>
       </form>
       {invited && (
-        <p class="notice" data-testid="invited">
-          {invited.email_error && <>{t('admin.invitedNotEmailed', { reason: invited.email_error })} </>}
-          {invited.emailed
-            ? <>{t('admin.invitedEmailed', { email: invited.agent.email })}</>
-            : invited.password
-              ? <>{t('admin.invitedOnce', { email: invited.agent.email })} <code>{invited.password}</code></>
-              : <>{t('admin.invitedKnown', { email: invited.agent.email })}</>}
-          {' '}{t('admin.assign')}
-        </p>
+        <div class="notice" data-testid="invited">
+          {invited.emailed && <p>{t('admin.invitedEmailed', { email: invited.invitation.email })}</p>}
+          {invited.email_error && <p>{t('admin.invitedNotEmailed', { reason: invited.email_error })}</p>}
+          {link && (
+            <>
+              <p>{t('admin.invitedLink', { email: invited.invitation.email })}</p>
+              <p><input class="link" readOnly value={link} data-testid="invite-link" aria-label={t('admin.inviteLink')}
+                onFocus={(e) => (e.target as HTMLInputElement).select()} />
+              <button type="button" class="ghost" onClick={() => void navigator.clipboard?.writeText(link)}>{t('admin.copy')}</button></p>
+            </>
+          )}
+          <p>{t('admin.assign')}</p>
+        </div>
+      )}
+      {pending && pending.length > 0 && (
+        <>
+          <h3>{t('admin.pendingInvitations')}</h3>
+          <table data-testid="pending-invitations">
+            <thead><tr><th>{t('admin.name')}</th><th>{t('admin.email')}</th><th>{t('admin.roleLabel')}</th><th>{t('admin.expires')}</th><th /></tr></thead>
+            <tbody>
+              {pending.map((p) => (
+                <tr>
+                  <td>{p.name}</td><td>{p.email}</td><td>{t(`admin.role.${p.role}`)}</td>
+                  <td>{new Date(p.expires_at * 1000).toLocaleDateString()}</td>
+                  <td><button class="ghost" onClick={() => api.agents.withdraw(p.email).then(reloadPending).catch(fail)}>{t('admin.withdraw')}</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
       )}
     </section>
   );

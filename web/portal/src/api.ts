@@ -25,6 +25,7 @@ import type {
   VisitorDetails, ChangePassword,
   ContactCard, ContactEdit, IdentityInput, Note, SiteIdentity, Task, TaskInput, VisitorContact,
   MailSettingsInput, MailSettingsView, ApiKey, ApiKeyInput, NewApiKey, AgentRef,
+  AcceptInvitation, ForgotPassword, InvitationView, LinkToken, PendingInvitation, ResetPassword,
 } from '../../shared/protocol';
 
 export type { FoundConversation, Gallery, Me, SiteInput };
@@ -77,6 +78,12 @@ export const api = {
   logout: () => call<void>('POST', '/api/logout', {}),
   changePassword: (current: string, next: string) =>
     call<void>('POST', '/api/me/password', { current, new: next } satisfies ChangePassword),
+  forgotPassword: (email: string) => call<void>('POST', '/api/password/forgot', { email } satisfies ForgotPassword),
+  resetPassword: (token: string, password: string) =>
+    call<void>('POST', '/api/password/reset', { token, password } satisfies ResetPassword),
+  invitation: (token: string) => call<InvitationView>('POST', '/api/invitation', { token } satisfies LinkToken),
+  acceptInvitation: (token: string, password: string) =>
+    call<LoginAnswer>('POST', '/api/invitation/accept', { token, password } satisfies AcceptInvitation),
   visitor: (site: string, visitorId: string) =>
     call<VisitorDetails>('GET', `/api/sites/${encodeURIComponent(site)}/visitors/${encodeURIComponent(visitorId)}`),
   visitorContact: (site: string, visitorId: string) =>
@@ -118,6 +125,8 @@ export const api = {
   agents: {
     list: () => call<AgentProfile[]>('GET', '/api/admin/agents'),
     invite: (a: InviteInput) => call<Invited>('POST', '/api/admin/agents', a),
+    pending: () => call<PendingInvitation[]>('GET', '/api/admin/invitations'),
+    withdraw: (email: string) => call<void>('DELETE', `/api/admin/invitations/${encodeURIComponent(email)}`),
     update: (id: string, a: AgentUpdate) => call<AgentProfile>('PUT', `/api/admin/agents/${encodeURIComponent(id)}`, a),
     remove: (id: string) => call<void>('DELETE', `/api/admin/agents/${encodeURIComponent(id)}`),
   },

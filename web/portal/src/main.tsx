@@ -2,7 +2,7 @@
 // chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
-import type { AccountChoice, LiveVisitor } from '../../shared/protocol';
+import type { AccountChoice, InvitationView, LiveVisitor } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
 import { api, ApiError, type Me } from './api';
@@ -24,10 +24,13 @@ function App() {
   const refresh = () =>
     api.session().then((s) => setMe(s.me ?? false)).catch(() => window.setTimeout(refresh, 2000));
   useEffect(() => void refresh(), []);
+  // A link from an e-mail (or passed on by an admin): an invitation or a password reset.
+  const [link, setLink] = useState(() => /^#(invite|reset)=([0-9a-f]{16,128})$/.exec(location.hash));
+  const leaveLink = () => { history.replaceState(null, '', location.pathname); setLink(null); void refresh(); };
+  if (link?.[1] === 'invite') return <AcceptInvitation token={link[2]} onDone={leaveLink} />;
+  if (link?.[1] === 'reset') return <ResetPassword token={link[2]} onDone={leaveLink} />;
   if (me === null) return <p class="empty">{t('common.loading')}</p>;
   if (me === false) return <Login onDone={refresh} />;
-  if (me.must_change_password)
-    return <ChoosePassword forced onDone={refresh} onCancel={() => api.logout().finally(() => setMe(false))} />;
   return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} onLanguage={onLanguage} />;
 }
 
@@ -42,9 +45,113 @@ function LanguagePicker({ onChange }: { onChange: (choice: Language | null) => v
   );
 }
 
+/** Words for an API error: English keeps the API's own, other languages say its code. */
+function apiError(err: unknown): string {
+  return err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'too_many_attempts')
+    ? t(err.code === 'unauthorized' ? 'login.wrong' : 'login.tooMany', { reason: err.message })
+    : err instanceof Error ? err.message : String(err);
+}
+
+/** An invitation's link: who invites to what; the invitee chooses a password, or one who
+ *  already signs in confirms with theirs. Nothing is granted before. */
+function AcceptInvitation({ token, onDone }: { token: string; onDone: () => void }) {
+  const [view, setView] = useState<InvitationView | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  useEffect(() => void api.invitation(token).then(setView).catch((e) => setError(apiError(e))), [token]);
+  const submit = async (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    const password = String(data.get('password'));
+    if (view && !view.has_sign_in) {
+      if (password !== String(data.get('repeat'))) return setError(t('password.differ'));
+      if ([...password].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
+    }
+    setBusy(true);
+    setError('');
+    try {
+      await api.acceptInvitation(token, password);
+      onDone();
+    } catch (err) {
+      setError(apiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="login" data-testid="accept-invitation" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+      <h1>{t('invitation.title')}</h1>
+      {!view && !error && <p class="empty">{t('common.loading')}</p>}
+      {view && (
+        <>
+          <p>{t('invitation.offer', { inviter: view.invited_by, account: view.account_name, role: t(`admin.role.${view.role}`) })}</p>
+          <label for="email">{t('login.email')}</label>
+          <input id="email" name="email" type="email" autocomplete="username" value={view.email} readOnly />
+          <label for="password">{view.has_sign_in ? t('invitation.yourPassword') : t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
+          <input id="password" name="password" type="password" required
+            autocomplete={view.has_sign_in ? 'current-password' : 'new-password'} />
+          {!view.has_sign_in && (
+            <>
+              <label for="repeat">{t('password.repeat')}</label>
+              <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
+            </>
+          )}
+          <button type="submit" disabled={busy}>{busy ? t('login.signingIn') : t('invitation.accept')}</button>
+        </>
+      )}
+      <button type="button" class="ghost" onClick={onDone}>{t('invitation.notNow')}</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+/** A password reset link: a new password, then sign in with it. */
+function ResetPassword({ token, onDone }: { token: string; onDone: () => void }) {
+  const [error, setError] = useState('');
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const submit = async (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    const next = String(data.get('new'));
+    if (next !== String(data.get('repeat'))) return setError(t('password.differ'));
+    if ([...next].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
+    setBusy(true);
+    setError('');
+    try {
+      await api.resetPassword(token, next);
+      setDone(true);
+    } catch (err) {
+      setError(apiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (done)
+    return (
+      <div class="login" data-testid="reset-done">
+        <h1>{t('reset.title')}</h1>
+        <p role="status">{t('reset.done')}</p>
+        <button type="button" onClick={onDone}>{t('login.signIn')}</button>
+      </div>
+    );
+  return (
+    <form class="login" data-testid="reset-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+      <h1>{t('reset.title')}</h1>
+      <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
+      <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
+      <label for="repeat">{t('password.repeat')}</label>
+      <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
+      <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
+      <button type="button" class="ghost" onClick={onDone}>{t('common.cancel')}</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
 function Login({ onDone }: { onDone: () => void }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  // "Forgot your password?": the address a reset link goes to, and whether it was asked.
+  const [forgot, setForgot] = useState<'asking' | 'sent' | null>(null);
   // A person who is an agent of several accounts picks one.
   const [choices, setChoices] = useState<AccountChoice[] | null>(null);
   const signIn = async (form: HTMLFormElement, account?: string) => {
@@ -53,18 +160,46 @@ function Login({ onDone }: { onDone: () => void }) {
     setError('');
     try {
       const answer = await api.login(String(data.get('email')), String(data.get('password')), account);
-      signedInWith = String(data.get('password'));
       if (answer.outcome === 'choose_account') setChoices(answer.accounts);
       else onDone();
     } catch (err) {
-      // English keeps the API's words; other languages say what its code means.
-      setError(err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'too_many_attempts')
-        ? t(err.code === 'unauthorized' ? 'login.wrong' : 'login.tooMany', { reason: err.message })
-        : err instanceof Error ? err.message : String(err));
+      setError(apiError(err));
     } finally {
       setBusy(false);
     }
   };
+  const askReset = async (form: HTMLFormElement) => {
+    const email = String(new FormData(form).get('email') ?? '');
+    if (!email) return setError(t('reset.emailFirst'));
+    setBusy(true);
+    setError('');
+    try {
+      await api.forgotPassword(email);
+      setForgot('sent');
+    } catch (err) {
+      setError(apiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (forgot)
+    return (
+      <form class="login" data-testid="forgot" onSubmit={(e) => { e.preventDefault(); void askReset(e.target as HTMLFormElement); }}>
+        <h1>{t('reset.title')}</h1>
+        {forgot === 'sent'
+          ? <p role="status" data-testid="forgot-sent">{t('reset.sent')}</p>
+          : (
+            <>
+              <p class="muted">{t('reset.explain')}</p>
+              <label for="email">{t('login.email')}</label>
+              <input id="email" name="email" type="email" autocomplete="username" required />
+              <button type="submit" disabled={busy}>{t('reset.send')}</button>
+            </>
+          )}
+        <button type="button" class="ghost" onClick={() => { setForgot(null); setError(''); }}>{t('reset.back')}</button>
+        {error && <p class="error" role="alert">{error}</p>}
+      </form>
+    );
   return (
     <form class="login" onSubmit={(e) => { e.preventDefault(); void signIn(e.target as HTMLFormElement); }}>
       <h1>{t('login.title')}</h1>
@@ -84,20 +219,16 @@ function Login({ onDone }: { onDone: () => void }) {
           ))}
         </fieldset>
       )}
+      <button type="button" class="ghost" data-testid="forgot-password" onClick={() => { setForgot('asking'); setError(''); }}>{t('reset.forgot')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );
 }
 
-/** The password just typed at sign-in, so a one-time one need not be typed twice. */
-let signedInWith: string | null = null;
-
-/** The person's own password: forced after signing in with an invitation's one-time
- *  password (nothing else works until then), or chosen from the header any time. */
-function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean; onDone: () => void; onCancel: () => void }) {
+/** The person's own password, changed from the header menu. */
+function ChoosePassword({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const knownCurrent = forced ? signedInWith : null;
   const submit = async (form: HTMLFormElement) => {
     const data = new FormData(form);
     const next = String(data.get('new'));
@@ -106,31 +237,25 @@ function ChoosePassword({ forced = false, onDone, onCancel }: { forced?: boolean
     setBusy(true);
     setError('');
     try {
-      await api.changePassword(knownCurrent ?? String(data.get('current')), next);
-      signedInWith = null;
+      await api.changePassword(String(data.get('current')), next);
       onDone();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(apiError(err));
     } finally {
       setBusy(false);
     }
   };
   return (
     <form class="login" data-testid="choose-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
-      <h1>{t(forced ? 'password.choose' : 'password.change')}</h1>
-      {forced && <p class="muted">{t('password.onceOnly')}</p>}
-      {!knownCurrent && (
-        <>
-          <label for="current">{t(forced ? 'password.given' : 'password.current')}</label>
-          <input id="current" name="current" type="password" autocomplete="current-password" required />
-        </>
-      )}
+      <h1>{t('password.change')}</h1>
+      <label for="current">{t('password.current')}</label>
+      <input id="current" name="current" type="password" autocomplete="current-password" required />
       <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
       <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
       <label for="repeat">{t('password.repeat')}</label>
       <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
       <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
-      <button type="button" class="ghost" onClick={onCancel}>{forced ? t('header.signOut') : t('common.cancel')}</button>
+      <button type="button" class="ghost" onClick={onCancel}>{t('common.cancel')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );
