@@ -143,7 +143,7 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
 }
 
 #[tokio::test]
-async fn a_server_that_refuses_leaves_the_password_on_screen_and_the_e_mail_queued_with_why(
+async fn a_server_that_refuses_fails_the_test_e_mail_and_leaves_the_e_mail_queued_with_why(
 ) -> Result<()> {
     let (_server, base) = common::start_with(|_| {}).await?;
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
@@ -161,20 +161,6 @@ async fn a_server_that_refuses_leaves_the_password_on_screen_and_the_e_mail_queu
         200
     );
 
-    let (status, invited) = admin
-        .call(
-            "POST",
-            "/api/admin/agents",
-            Some(json!({"email": "olek@demo.shop", "name": "Olek", "role": "agent"})),
-        )
-        .await?;
-    assert_eq!(status, 201);
-    assert_eq!(invited["emailed"], false);
-    assert!(
-        invited["password"].is_string(),
-        "the admin passes it on: {invited}"
-    );
-    assert!(invited["email_error"].is_string());
     let (status, body) = admin
         .call(
             "POST",
