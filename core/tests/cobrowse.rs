@@ -251,3 +251,36 @@ fn the_next_page_records_on_and_the_agent_points_at_it() {
         "Bo is not viewing"
     );
 }
+
+/// Page events from a socket that records nothing count against its frame rate like any
+/// frame (was: 600 of them got 600 answers where pings got 39).
+#[test]
+fn page_events_nobody_asked_for_are_rate_limited_like_any_frame() {
+    let mut b = bench(false);
+    let mut ends = 0;
+    let mut limited = 0;
+    for seq in 0..200 {
+        let out = b.visitor_does(&v1(), events(seq, "[{\"type\":3}]"));
+        ends += out
+            .to_visitor(10)
+            .iter()
+            .filter(|f| matches!(f, VisitorServerFrame::CobrowseEnd {}))
+            .count();
+        limited += out
+            .to_visitor(10)
+            .iter()
+            .filter(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::RateLimited))
+            .count();
+    }
+    // The burst (40 frames) is answered, the rest dropped (one rate-limit notice).
+    assert!(ends <= 40, "{ends} answers");
+    assert!(limited >= 1);
+    // A tab that records has its byte budget instead: 200 small chunks all reach the viewer.
+    let mut b = bench(false);
+    b.agent_does(&ada(), start("visitor-1"));
+    let mut seen = 0;
+    for seq in 0..200 {
+        seen += relayed(&b.visitor_does(&v1(), events(seq, "[{\"type\":3}]")), 1).len();
+    }
+    assert_eq!(seen, 200);
+}

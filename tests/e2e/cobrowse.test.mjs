@@ -96,7 +96,29 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
     assert.match(value, /^•*$/, `${name} shows ${value}`);
   }
   assert.equal(await page.getByText('12 Rue des Lilas').count(), 0, 'marked text is masked');
-  for (const secret of ['4242 4242', '4242424242', 'hunter2-secret', 'Rue des Lilas']) {
+  // On a form the shop opted in: a hidden token, a password shown by a "show password"
+  // toggle, an editable area. None of their contents leaves the browser.
+  await shop.evaluate(() => {
+    const form = document.body.appendChild(document.createElement('form'));
+    form.setAttribute('data-vitrine-unmask', '');
+    form.innerHTML = '<input type="hidden" name="csrf" value="csrf-token-7f3a"><input type="password" id="pin">'
+      + '<div contenteditable id="editor"></div>';
+  });
+  await shop.fill('#pin', 'toggle-secret-42');
+  await shop.evaluate(() => { document.getElementById('pin').type = 'text'; });
+  await shop.type('#pin', 'X');
+  await shop.click('#editor');
+  await shop.keyboard.type('editor-secret-text');
+  const shown = Date.now() + 15_000;
+  while ((await page.locator('#editor').textContent().catch(() => '')) !== '*'.repeat(18)
+    || (await page.locator('#pin').inputValue().catch(() => '')).length !== 17) {
+    assert.ok(Date.now() < shown, `the editor shows ${await page.locator('#editor').textContent().catch(() => '?')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(await page.locator('#pin').inputValue(), /^•+$/, 'a shown password stays masked');
+  assert.equal(await page.locator('[name=csrf]').count(), 0, 'hidden inputs are not recorded');
+  for (const secret of ['4242 4242', '4242424242', 'hunter2-secret', 'Rue des Lilas', 'csrf-token-7f3a',
+    'toggle-secret', 'editor-secret']) {
     assert.ok(!sent.some((f) => f.includes(secret)), `${secret} never left the visitor's browser`);
     assert.ok(!received.some((f) => f.includes(secret)), `${secret} never reached the portal`);
   }

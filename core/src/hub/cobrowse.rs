@@ -237,6 +237,14 @@ impl Cobrowse {
         }
     }
 
+    /// Whether `conn` records `visitor_id`'s page for viewers (its events then bypass the
+    /// frame-rate limit for their byte budget).
+    pub fn records(&self, visitor_id: &str, conn: ConnId) -> bool {
+        self.sessions
+            .get(visitor_id)
+            .is_some_and(|s| s.accepted && s.recorder == Some(conn))
+    }
+
     /// Recorded events from a tab: relayed to the viewers within the session's budget.
     pub fn events(
         &mut self,

@@ -609,11 +609,12 @@ impl Hub {
                 session,
                 available,
             } => self.agent_connected(conn, agent, session, available, now),
-            // P8's page events have their own budget, in bytes (`cobrowse`).
+            // P8's page events from a tab that records have their own budget, in bytes
+            // (`cobrowse`); from any other socket they count as any frame.
             Input::FromVisitor {
                 conn,
                 frame: frame @ VisitorFrame::CobrowseEvents { .. },
-            } => self.visitor_frame(conn, frame, now),
+            } if self.records(conn) => self.visitor_frame(conn, frame, now),
             Input::FromVisitor { conn, frame } => {
                 if self.admit(conn, now) {
                     self.visitor_frame(conn, frame, now);
@@ -669,6 +670,14 @@ impl Hub {
     }
 
     /// The per-connection rate limit; a flood gets one error, then silence.
+    /// Whether `conn` is the tab recording a viewed page.
+    fn records(&self, conn: ConnId) -> bool {
+        self.roster
+            .visitor_conn(conn)
+            .and_then(|v| v.visitor_id.as_deref())
+            .is_some_and(|visitor_id| self.cobrowse.records(visitor_id, conn))
+    }
+
     fn admit(&mut self, conn: ConnId, now: UnixMillis) -> bool {
         match self.roster.admit(conn, now) {
             Admission::Admitted => true,

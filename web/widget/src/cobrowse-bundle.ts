@@ -2,8 +2,10 @@
 // widget.js stays small): asks the visitor when the site wants consent, records the page
 // with rrweb while an agent views it, says so visibly with a Stop button, and shows where
 // the agent points. Privacy happens here, before anything leaves the browser: every form
-// value is masked unless the shop opts a field in (`data-vitrine-unmask`), passwords and
-// payment-card fields (`autocomplete="cc-…"`) always, and whatever the shop marks with
+// value is masked unless the shop opts a field in (`data-vitrine-unmask`), passwords (also
+// once a "show password" toggle made them text) and payment-card fields
+// (`autocomplete="cc-…"`) always; text typed in editable areas (`contenteditable`) unless
+// opted in; hidden inputs (CSRF tokens) are never recorded; and whatever the shop marks with
 // `data-vitrine-mask` (text) or `data-vitrine-block` (the whole element); the widget
 // itself is never recorded. What rrweb cannot show (canvas drawings, frames from other
 // sites, a page too large to send) is counted here and told to the agent's mirror as a
@@ -37,8 +39,22 @@ const MAX_BUFFERED = 1024 * 1024;
 /** A batch larger than this (a huge page's snapshot) is not sent: the hub's burst for a
  *  session is 4 MiB, and a phone's uplink would take minutes. */
 const MAX_BATCH_CHARS = 3 * 1024 * 1024;
-/** The widget's own elements, and what the shop hides whole. */
-const BLOCKED = '[data-vitrine-widget],[data-vitrine-ui],[data-vitrine-call],[data-vitrine-block]';
+/** The widget's own elements, what the shop hides whole, and hidden inputs (tokens). */
+const BLOCKED = '[data-vitrine-widget],[data-vitrine-ui],[data-vitrine-call],[data-vitrine-block],input[type=hidden i]';
+/** Text masked as it is recorded: what the shop marks, and what the visitor types into an
+ *  editable area (an editor, a comment box) unless the shop opted it in. */
+const MASKED_TEXT = '[data-vitrine-mask],[contenteditable]:not([contenteditable=false i]):not([data-vitrine-unmask])';
+
+/** Inputs that are or ever were passwords: a "show password" toggle makes one `type=text`,
+ *  and its value must stay in the browser all the same. */
+const wasPassword = new WeakSet<Element>();
+const passwordWatch = new MutationObserver((changes) => {
+  for (const c of changes) if (c.oldValue?.toLowerCase() === 'password') wasPassword.add(c.target as Element);
+});
+function watchPasswords(): void {
+  document.querySelectorAll('input[type=password i]').forEach((e) => wasPassword.add(e));
+  passwordWatch.observe(document, { subtree: true, attributes: true, attributeFilter: ['type'], attributeOldValue: true });
+}
 
 const CSS = `
 .bar { position: fixed; left: 50%; top: 12px; transform: translateX(-50%); z-index: 2147483002; display: flex; gap: 10px; align-items: center;
@@ -93,7 +109,9 @@ function hideBar(): void {
 /** rrweb's mask: everything, unless the shop opted the field in and it is no secret. */
 function mask(text: string, element: HTMLElement): string {
   const input = element as HTMLInputElement;
-  const secret = input.type === 'password' || /^cc-/.test(input.autocomplete || element.getAttribute('autocomplete') || '');
+  if (input.type === 'password') wasPassword.add(element);
+  const autocomplete = input.autocomplete || element.getAttribute('autocomplete') || '';
+  const secret = wasPassword.has(element) || /pass(word)?|pwd/i.test(`${input.name} ${element.id}`) || /^cc-|(^|\s)(current|new)-password\b|one-time-code/.test(autocomplete);
   const optedIn = element.closest('[data-vitrine-unmask]') && !element.closest('[data-vitrine-mask]');
   return !secret && optedIn ? text : '•'.repeat(Math.min(text.length, 20));
 }
@@ -190,11 +208,12 @@ function startRecording(agent: string): void {
   if (stopRecording) return record.takeFullSnapshot();
   document.addEventListener('focusin', focused, true);
   document.addEventListener('focusout', focused, true);
+  watchPasswords();
   const stopRecorder = record({
     emit,
     maskAllInputs: true,
     maskInputFn: mask,
-    maskTextSelector: '[data-vitrine-mask]',
+    maskTextSelector: MASKED_TEXT,
     blockSelector: BLOCKED,
     inlineStylesheet: true,
     recordCanvas: false,
@@ -204,6 +223,7 @@ function startRecording(agent: string): void {
   });
   stopRecording = () => {
     stopRecorder?.();
+    passwordWatch.disconnect();
     document.removeEventListener('focusin', focused, true);
     document.removeEventListener('focusout', focused, true);
   };
