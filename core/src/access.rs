@@ -334,7 +334,7 @@ impl AddressCaps {
 
 /// The refusal for an address at its cap.
 pub const TOO_MANY_SOCKETS: Refusal = Refusal {
-    code: close_code::TRY_AGAIN_LATER,
+    code: close_code::OVER_LIMIT,
     reason: "too many connections from your network",
 };
 

@@ -74,7 +74,7 @@ pub enum NoticeError {
 /// Signs a notice: the body and its signature header value.
 pub fn sign_notice(key: &[u8], notice: &ChangeNotice) -> (String, String) {
     let body = serde_json::to_string(notice).expect("notices serialize");
-    let signature = media_key::sign_body(key, body.as_bytes());
+    let signature = media_key::sign_body(key, media_key::Purpose::ChangeNotice, body.as_bytes());
     (body, signature)
 }
 
@@ -87,7 +87,7 @@ pub fn read_notice(
     signature: Option<&str>,
     now: UnixMillis,
 ) -> Result<ChangeNotice, NoticeError> {
-    let notice: ChangeNotice = media_key::read_signed(key, body, signature)?;
+    let notice: ChangeNotice = media_key::read_signed(key, media_key::Purpose::ChangeNotice, body, signature)?;
     if notice.at.abs_diff(now) > media_key::FRESH_WINDOW_MS {
         return Err(NoticeError::Stale);
     }
@@ -111,7 +111,7 @@ fn client_address_message(address: &str) -> Vec<u8> {
 }
 
 pub fn sign_client_address(key: &[u8], address: &str) -> String {
-    media_key::sign_body(key, &client_address_message(address))
+    media_key::sign_body(key, media_key::Purpose::ClientAddress, &client_address_message(address))
 }
 
 /// The address if its signature is the Worker's.
@@ -120,7 +120,7 @@ pub fn verified_client_address<'a>(
     address: &'a str,
     signature: &str,
 ) -> Option<&'a str> {
-    media_key::verify_body(key, &client_address_message(address), signature).then_some(address)
+    media_key::verify_body(key, media_key::Purpose::ClientAddress, &client_address_message(address), signature).then_some(address)
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! browsers): call tokens (platform → browser → node: who may join which room, as what,
 //! until when) and call event reports (node → platform).
 //!
-//! A token is `base64url(json claims) "." base64url(hmac-sha256(key, json claims))`.
+//! A token is `base64url(json claims) "." base64url(hmac-sha256(key, purpose ‖ json claims))`.
+//! Every signature names its [`Purpose`] inside the MAC, so what is signed for one use
+//! never verifies for another with the same key (a token's claims are no call event).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -39,15 +41,43 @@ pub enum TokenError {
     WrongRoom,
 }
 
-fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
+/// What a signature is for: part of what is MACed (domain separation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Platform → browser → node: who may join which room.
+    CallToken,
+    /// Node → platform: what happened in a room.
+    CallEvent,
+    /// Platform → node: revoke a seat, end a room.
+    MediaCommand,
+    /// API → hubs (the changes key): what an admin changed.
+    ChangeNotice,
+    /// Worker → API (the changes key): the browser's address.
+    ClientAddress,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::CallToken => b"vitrine call token\0",
+            Purpose::CallEvent => b"vitrine call event\0",
+            Purpose::MediaCommand => b"vitrine media command\0",
+            Purpose::ChangeNotice => b"vitrine change notice\0",
+            Purpose::ClientAddress => b"vitrine client address\0",
+        }
+    }
+}
+
+fn mac(key: &[u8], purpose: Purpose, payload: &[u8]) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.label());
     mac.update(payload);
     mac
 }
 
 pub fn sign_call_token(key: &[u8], claims: &CallClaims) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    let signature = mac(key, &payload).finalize().into_bytes();
+    let signature = mac(key, Purpose::CallToken, &payload).finalize().into_bytes();
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(&payload),
@@ -72,7 +102,7 @@ pub fn verify_call_token(
     if payload.is_empty() || signature.len() != 32 {
         return Err(TokenError::Malformed);
     }
-    mac(key, &payload)
+    mac(key, Purpose::CallToken, &payload)
         .verify_slice(&signature)
         .map_err(|_| TokenError::Forged)?;
     let claims: CallClaims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
@@ -85,16 +115,16 @@ pub fn verify_call_token(
     Ok(claims)
 }
 
-/// Signature header value for a call-event POST body (same key as the tokens).
-pub fn sign_body(key: &[u8], body: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(mac(key, body).finalize().into_bytes())
+/// Signature header value for a signed POST body of this purpose.
+pub fn sign_body(key: &[u8], purpose: Purpose, body: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(mac(key, purpose, body).finalize().into_bytes())
 }
 
-pub fn verify_body(key: &[u8], body: &[u8], signature: &str) -> bool {
+pub fn verify_body(key: &[u8], purpose: Purpose, body: &[u8], signature: &str) -> bool {
     let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
         return false;
     };
-    mac(key, body).verify_slice(&signature).is_ok()
+    mac(key, purpose, body).verify_slice(&signature).is_ok()
 }
 
 /// Signed messages older or newer than this (by their own time) are refused; a nonce is
@@ -141,7 +171,7 @@ pub fn read_call_event(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<CallEvent, SignedError> {
-    read_signed(key, body, signature)
+    read_signed(key, Purpose::CallEvent, body, signature)
 }
 
 /// A command POSTed to the media node by the platform, read the same way.
@@ -150,16 +180,17 @@ pub fn read_media_command(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<MediaCommand, SignedError> {
-    read_signed(key, body, signature)
+    read_signed(key, Purpose::MediaCommand, body, signature)
 }
 
 /// A signed JSON body: its signature checked first, then decoded.
 pub fn read_signed<T: serde::de::DeserializeOwned>(
     key: &[u8],
+    purpose: Purpose,
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<T, SignedError> {
-    if !verify_body(key, body, signature.unwrap_or("")) {
+    if !verify_body(key, purpose, body, signature.unwrap_or("")) {
         return Err(SignedError::BadSignature);
     }
     serde_json::from_slice(body).map_err(|e| SignedError::Malformed(e.to_string()))
@@ -227,11 +258,32 @@ mod tests {
 
     #[test]
     fn event_bodies_are_signed() {
-        let signature = sign_body(b"key", b"{}");
-        assert!(verify_body(b"key", b"{}", &signature));
-        assert!(!verify_body(b"key", b"{ }", &signature));
-        assert!(!verify_body(b"other", b"{}", &signature));
-        assert!(!verify_body(b"key", b"{}", "not base64!"));
+        let signature = sign_body(b"key", Purpose::CallEvent, b"{}");
+        assert!(verify_body(b"key", Purpose::CallEvent, b"{}", &signature));
+        assert!(!verify_body(b"key", Purpose::CallEvent, b"{ }", &signature));
+        assert!(!verify_body(b"other", Purpose::CallEvent, b"{}", &signature));
+        assert!(!verify_body(b"key", Purpose::CallEvent, b"{}", "not base64!"));
+        assert!(!verify_body(b"key", Purpose::MediaCommand, b"{}", &signature), "another purpose");
+    }
+
+    /// A token's claims and signature are no call event, though signed with the same key
+    /// (was: they passed the event signature check; only the JSON shape stopped them).
+    #[test]
+    fn a_signature_serves_only_its_purpose() {
+        let token = sign_call_token(b"key", &claims(10_000));
+        let (payload, signature) = token.split_once('.').unwrap();
+        let claims = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let as_header = URL_SAFE_NO_PAD.encode(signature);
+        assert!(!verify_body(b"key", Purpose::CallEvent, &claims, &as_header));
+        assert!(!verify_body(b"key", Purpose::MediaCommand, &claims, &as_header));
+        assert!(!verify_body(b"key", Purpose::ChangeNotice, &claims, &as_header));
+        let event = br#"{"site":"s","room":"r","at":5,"nonce":"n1","kind":"room_started"}"#;
+        let as_command = sign_body(b"key", Purpose::MediaCommand, event);
+        assert_eq!(
+            read_call_event(b"key", event, Some(&as_command)),
+            Err(SignedError::BadSignature)
+        );
     }
 
     #[test]
@@ -262,7 +314,7 @@ mod tests {
     #[test]
     fn call_events_are_read_only_when_signed() {
         let body = br#"{"site":"s","room":"r","at":5,"nonce":"n1","kind":"room_started"}"#;
-        let signature = sign_body(b"key", body);
+        let signature = sign_body(b"key", Purpose::CallEvent, body);
         assert_eq!(
             read_call_event(b"key", body, Some(&signature)).map(|e| e.room),
             Ok("r".to_string())
@@ -277,7 +329,7 @@ mod tests {
         );
         let junk = b"{}";
         assert!(matches!(
-            read_call_event(b"key", junk, Some(&sign_body(b"key", junk))),
+            read_call_event(b"key", junk, Some(&sign_body(b"key", Purpose::CallEvent, junk))),
             Err(SignedError::Malformed(_))
         ));
     }

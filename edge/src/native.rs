@@ -371,7 +371,7 @@ async fn run_hub<S: Store + Clone + Sync + 'static>(
 /// (a revocation that never arrives leaves a seat open until its token expires).
 async fn send_to_media_node(media: MediaControl, command: MediaCommand) {
     let body = serde_json::to_vec(&command).expect("commands serialize");
-    let signature = media_key::sign_body(&media.key, &body);
+    let signature = media_key::sign_body(&media.key, media_key::Purpose::MediaCommand, &body);
     let send = || async {
         let sent = media
             .http
@@ -601,7 +601,7 @@ async fn serve<S: Store + Clone + Sync + 'static>(
         }
         // The hub dropped this connection (too slow, or gone).
         let frame = CloseFrame {
-            code: close_code::TOO_SLOW,
+            code: close_code::OVER_LIMIT,
             reason: "connection dropped by the server".into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;

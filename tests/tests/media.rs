@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use vitrine_core::clock::now_ms as unix_now;
 use vitrine_core::media_key::{
-    sign_body, sign_call_token, verify_body, CallClaims, SIGNATURE_HEADER,
+    sign_body, sign_call_token, verify_body, CallClaims, Purpose, SIGNATURE_HEADER,
 };
 use vitrine_core::protocol::media::*;
 use vitrine_media_node::{start, NodeConfig, RunningNode};
@@ -348,7 +348,7 @@ async fn call_events_are_reported_signed_and_drain_ends_calls_clearly() {
                     .get("x-vitrine-signature")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                if !verify_body(KEY, &body, signature) {
+                if !verify_body(KEY, Purpose::CallEvent, &body, signature) {
                     return StatusCode::UNAUTHORIZED;
                 }
                 sink.lock()
@@ -483,7 +483,7 @@ async fn control(node: &RunningNode, key: &[u8], command: &MediaCommand) -> u16 
     let body = serde_json::to_vec(command).unwrap();
     reqwest::Client::new()
         .post(format!("http://{}/control", node.http_addr))
-        .header(SIGNATURE_HEADER, sign_body(key, &body))
+        .header(SIGNATURE_HEADER, sign_body(key, Purpose::MediaCommand, &body))
         .body(body)
         .send()
         .await
@@ -539,7 +539,7 @@ async fn control_commands_must_be_signed_fresh_and_never_seen_before() {
     assert_eq!(unsigned.status(), 401);
     let garbage = reqwest::Client::new()
         .post(format!("http://{}/control", node.http_addr))
-        .header(SIGNATURE_HEADER, sign_body(KEY, b"{not json"))
+        .header(SIGNATURE_HEADER, sign_body(KEY, Purpose::MediaCommand, b"{not json"))
         .body("{not json")
         .send()
         .await

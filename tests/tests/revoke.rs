@@ -117,13 +117,14 @@ async fn the_edge_refuses_change_notices_it_cannot_verify() -> Result<()> {
             .body(body)
             .send()
     };
-    let forged = vitrine_core::media_key::sign_body(b"not the key", notice(now).as_bytes());
+    const CHANGE: vitrine_core::media_key::Purpose = vitrine_core::media_key::Purpose::ChangeNotice;
+    let forged = vitrine_core::media_key::sign_body(b"not the key", CHANGE, notice(now).as_bytes());
     assert_eq!(post(notice(now), forged).await?.status(), 401);
     let stale = notice(now - 10 * 60_000);
-    let signed = vitrine_core::media_key::sign_body(key.as_bytes(), stale.as_bytes());
+    let signed = vitrine_core::media_key::sign_body(key.as_bytes(), CHANGE, stale.as_bytes());
     assert_eq!(post(stale, signed).await?.status(), 400);
     let fresh = notice(now);
-    let signed = vitrine_core::media_key::sign_body(key.as_bytes(), fresh.as_bytes());
+    let signed = vitrine_core::media_key::sign_body(key.as_bytes(), CHANGE, fresh.as_bytes());
     assert_eq!(post(fresh, signed).await?.status(), 204);
     Ok(())
 }

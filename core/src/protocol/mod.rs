@@ -916,7 +916,9 @@ pub mod close_code {
     pub const FORBIDDEN: u16 = 4403;
     pub const UNKNOWN_SITE: u16 = 4404;
     pub const TIMEOUT: u16 = 4408;
-    pub const TOO_SLOW: u16 = 4429;
+    /// Over a limit: a client whose send queue filled (too slow to read), or one network
+    /// address past its number of sockets. Reconnect later, with backoff.
+    pub const OVER_LIMIT: u16 = 4429;
     pub const GOING_AWAY: u16 = 1001;
     /// The server cannot take the connection now (starting, or overloaded); retry later.
     pub const TRY_AGAIN_LATER: u16 = 1013;

@@ -689,7 +689,7 @@ impl Runner {
 /// POSTs a command to the media node, signed with the media key; retried briefly.
 async fn send_to_media_node(url: String, key: Vec<u8>, command: MediaCommand) {
     let body = serde_json::to_string(&command).expect("commands serialize");
-    let signature = media_key::sign_body(&key, body.as_bytes());
+    let signature = media_key::sign_body(&key, media_key::Purpose::MediaCommand, body.as_bytes());
     let send = || async {
         let headers = Headers::new();
         let _ = headers.set("content-type", "application/json");
