@@ -85,6 +85,7 @@ pub fn generate() -> String {
         http::AcceptInvitation::decl(&cfg),
         http::ForgotPassword::decl(&cfg),
         http::ResetPassword::decl(&cfg),
+        http::TranscriptConfirmation::decl(&cfg),
         http::AgentUpdate::decl(&cfg),
         p::Identity::decl(&cfg),
         p::ShopEvent::decl(&cfg),

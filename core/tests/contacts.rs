@@ -41,7 +41,7 @@ fn identify(identity: Identity, signature: Option<String>) -> VisitorFrame {
 }
 
 fn signed(id: &str) -> VisitorFrame {
-    identify(customer(id), Some(identity::sign(SECRET, id)))
+    identify(customer(id), Some(identity::sign(SECRET, &customer(id))))
 }
 
 fn identifications(out: &Out) -> Vec<(String, String, bool)> {
@@ -113,11 +113,11 @@ fn a_forged_or_missing_signature_is_refused_and_changes_nothing() {
     for frame in [
         identify(
             customer("customer-42"),
-            Some(identity::sign("guess", "customer-42")),
+            Some(identity::sign("guess", &customer("customer-42"))),
         ),
         identify(
             customer("customer-42"),
-            Some(identity::sign(SECRET, "customer-43")),
+            Some(identity::sign(SECRET, &customer("customer-43"))),
         ),
         identify(customer("customer-42"), None),
     ] {
@@ -298,5 +298,46 @@ fn a_visitor_who_keeps_changing_identity_is_stopped_before_the_store_fills() {
     assert_eq!(
         written, 5,
         "five identities a visitor may take; the rest write nothing"
+    );
+}
+
+/// A customer's valid signature re-sent with another customer's name and e-mail proves
+/// none of them (was: the card became "verified" with them); the older signature of the
+/// ID alone proves the ID and nothing else.
+#[test]
+fn only_what_the_shop_signed_reaches_the_card() {
+    let mut b = bench(true);
+    let v = Visitor::new(10, "visitor-1");
+    b.visitor(&v);
+    let theirs = Identity {
+        name: Some("Someone Else".into()),
+        email: Some("someone@else.example".into()),
+        ..customer("customer-42")
+    };
+    let out = b.visitor_does(
+        &v,
+        identify(theirs.clone(), Some(identity::sign(SECRET, &customer("customer-42")))),
+    );
+    assert_eq!(out.visitor_error(10), Some(ErrorCode::Forbidden));
+    assert!(identifications(&out).is_empty());
+    // The ID alone signed: the card is the ID's, none of the unsigned fields are written.
+    let out = b.visitor_does(
+        &v,
+        identify(theirs, Some(identity::sign_id(SECRET, "customer-42"))),
+    );
+    let written: Vec<Identity> = out
+        .stores()
+        .into_iter()
+        .filter_map(|op| match op {
+            StoreOp::Identify { identity, verified: true, .. } => Some(identity.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written,
+        vec![Identity {
+            id: "customer-42".into(),
+            ..Identity::default()
+        }]
     );
 }

@@ -43,32 +43,31 @@ fn transcript(conversation_id: &str, email: &str) -> VisitorFrame {
 }
 
 #[test]
-fn a_visitor_asks_for_the_transcript_and_it_is_queued_on_their_contact() {
+fn a_typed_address_gets_a_confirmation_first_and_is_on_no_card() {
     let mut b = Bench::new();
     let v = Visitor::new(10, "visitor-1");
     b.visitor(&v);
     let out = b.says(&v, "m-00000001", "Hello");
     let id = out.visitor_messages(10)[0].conversation_id.clone();
 
+    // An address the visitor typed: nothing they wrote goes there before its owner asks
+    // for it (was: any text, to any address, "from" the shop), and no card records it.
     let out = b.visitor_does(&v, transcript(&id, " ada@mail.example "));
     let mail = queued(&out);
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to, "ada@mail.example");
     assert_eq!(
         mail[0].content,
-        MailContent::Transcript {
+        MailContent::ConfirmTranscript {
             conversation_id: id.clone()
         }
     );
-    assert_eq!(
-        mail[0].contact_id.as_deref(),
-        Some("ada@mail.example"),
-        "the address makes them a contact, the e-mail is recorded there"
-    );
+    assert_eq!(mail[0].contact_id, None, "an unproven address is on no card");
     assert!(out
         .to_visitor(10)
         .contains(&VisitorServerFrame::TranscriptQueued {
-            email: "ada@mail.example".into()
+            email: "ada@mail.example".into(),
+            confirm: true,
         }));
 
     // A few times, then no more: each one is an e-mail to someone.
@@ -81,6 +80,53 @@ fn a_visitor_asks_for_the_transcript_and_it_is_queued_on_their_contact() {
     let out = b.visitor_does(&v, transcript(&id, "ada@mail.example"));
     assert!(queued(&out).is_empty());
     assert_eq!(out.visitor_error(10), Some(ErrorCode::RateLimited));
+}
+
+#[test]
+fn the_address_the_shop_signed_gets_the_transcript_at_once_on_the_card() {
+    use vitrine_core::hub::{Input, SiteSettings};
+    use vitrine_core::store::accounts::SiteIdentity;
+    let mut b = Bench::new();
+    b.input(Input::SiteSettings(SiteSettings {
+        identity: Some(SiteIdentity {
+            secret: "secret".into(),
+            required: true,
+        }),
+        ..SiteSettings::default()
+    }));
+    let v = Visitor::new(10, "visitor-1");
+    b.visitor(&v);
+    let zofia = Identity {
+        id: "customer-42".into(),
+        email: Some("Zofia@mail.example".into()),
+        ..Identity::default()
+    };
+    let signature = vitrine_core::identity::sign("secret", &zofia);
+    b.visitor_does(
+        &v,
+        VisitorFrame::Identify {
+            identity: zofia,
+            signature: Some(signature),
+        },
+    );
+    let id = b.says(&v, "m-00000001", "Hello").visitor_messages(10)[0]
+        .conversation_id
+        .clone();
+    let out = b.visitor_does(&v, transcript(&id, "zofia@mail.example"));
+    let mail = queued(&out);
+    assert_eq!(
+        (mail[0].content.clone(), mail[0].contact_id.as_deref()),
+        (
+            MailContent::Transcript {
+                conversation_id: id.clone()
+            },
+            Some("customer-42")
+        )
+    );
+    // Another address, even from an identified customer: a confirmation first.
+    let mail = queued(&b.visitor_does(&v, transcript(&id, "other@mail.example")));
+    assert_eq!(mail[0].contact_id, None);
+    assert!(matches!(mail[0].content, MailContent::ConfirmTranscript { .. }));
 }
 
 #[test]

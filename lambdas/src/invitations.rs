@@ -12,8 +12,9 @@ use axum::response::Response;
 use vitrine_core::codec;
 use vitrine_core::protocol::http::{
     AcceptInvitation, ForgotPassword, InvitationView, InviteInput, Invited, LinkToken,
-    PendingInvitation, ResetPassword,
+    PendingInvitation, ResetPassword, TranscriptConfirmation,
 };
+use vitrine_core::store::mail;
 use vitrine_core::store::agents::{self, Agent};
 use vitrine_core::store::invitations::{self, Invitation, INVITATION_TTL_SECS, RESET_TTL_SECS};
 use vitrine_core::store::{accounts, StoreError};
@@ -284,4 +285,38 @@ pub async fn reset<S: Backend, B>(
         .ok_or_else(bad_token)?;
     crate::auth::set_password(&state, &email, &req.password, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/transcript`: what a transcript confirmation link would send (K3).
+pub async fn transcript<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
+    Json(LinkToken { token }): Json<LinkToken>,
+) -> Result<Json<TranscriptConfirmation>, ApiError> {
+    if token.len() > 128 {
+        return Err(bad_token());
+    }
+    let pending = mail::confirmation(&state.store, &token, now_secs())
+        .await?
+        .ok_or_else(bad_token)?;
+    let site_name = accounts::get_site(&state.store, &pending.site)
+        .await?
+        .map_or(pending.site, |s| s.name);
+    Ok(Json(TranscriptConfirmation {
+        site_name,
+        email: pending.to,
+    }))
+}
+
+/// `POST /api/transcript/confirm`: the address's owner wants it: the transcript is queued.
+pub async fn confirm_transcript<S: Backend, B>(
+    State(state): State<ApiState<S, B>>,
+    Json(LinkToken { token }): Json<LinkToken>,
+) -> Result<StatusCode, ApiError> {
+    if token.len() > 128 {
+        return Err(bad_token());
+    }
+    mail::confirm(&state.store, &token, vitrine_core::clock::now_ms())
+        .await?
+        .ok_or_else(bad_token)?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -146,6 +146,11 @@ where
         .route("/api/password/forgot", post(invitations::forgot::<S, B>))
         .route("/api/password/reset", post(invitations::reset::<S, B>))
         .route("/api/invitation", post(invitations::view::<S, B>))
+        .route("/api/transcript", post(invitations::transcript::<S, B>))
+        .route(
+            "/api/transcript/confirm",
+            post(invitations::confirm_transcript::<S, B>),
+        )
         .route("/api/invitation/accept", post(invitations::accept::<S, B>))
         .route(
             "/api/admin/invitations",

@@ -139,6 +139,7 @@ pub async fn drain<S: LocalStore + ?Sized>(
     now: UnixMillis,
     limit: u32,
     lanes: &Lanes,
+    portal_url: Option<&str>,
 ) -> StoreResult<Drained> {
     use futures_util::stream::{self, StreamExt};
     let mut by_lane: Vec<(String, Vec<OutgoingMail>)> = Vec::new();
@@ -155,7 +156,7 @@ pub async fn drain<S: LocalStore + ?Sized>(
     let results: Vec<StoreResult<Drained>> = stream::iter(by_lane)
         .filter(|(lane, _)| std::future::ready(lanes.take(lane)))
         .map(|(lane, mails)| async move {
-            let drained = drain_lane(store, now, mails).await;
+            let drained = drain_lane(store, now, mails, portal_url).await;
             lanes.give_back(&lane);
             drained
         })
@@ -178,6 +179,7 @@ async fn drain_lane<S: LocalStore + ?Sized>(
     store: &S,
     now: UnixMillis,
     mails: Vec<OutgoingMail>,
+    portal_url: Option<&str>,
 ) -> StoreResult<Drained> {
     let mut drained = Drained::default();
     for outgoing in mails {
@@ -185,7 +187,7 @@ async fn drain_lane<S: LocalStore + ?Sized>(
         let Some(outgoing) = mail::claim(store, &outgoing.mail_id, now).await? else {
             continue;
         };
-        let outcome = match try_send(store, &outgoing).await? {
+        let outcome = match try_send(store, &outgoing, now, portal_url).await? {
             Ok(()) => Outcome::Sent,
             Err(MailError::Transient(e)) if outgoing.attempts < MAX_ATTEMPTS => Outcome::Retry(e),
             Err(MailError::Permanent(e) | MailError::Transient(e)) => Outcome::Failed(e),
@@ -214,6 +216,8 @@ async fn drain_lane<S: LocalStore + ?Sized>(
 async fn try_send<S: LocalStore + ?Sized>(
     store: &S,
     outgoing: &OutgoingMail,
+    now: UnixMillis,
+    portal_url: Option<&str>,
 ) -> StoreResult<Result<(), MailError>> {
     let Some(site) = accounts::get_site(store, &outgoing.site).await? else {
         return Ok(Err(MailError::Permanent(
@@ -226,7 +230,34 @@ async fn try_send<S: LocalStore + ?Sized>(
         )));
     };
     let subject = outgoing.content.subject(&site.name);
+    // What visitors set off is capped per site and day (counted once per e-mail).
+    let visitors = matches!(
+        outgoing.content,
+        MailContent::Transcript { .. } | MailContent::ConfirmTranscript { .. }
+    );
+    if visitors && outgoing.attempts == 1 && !mail::within_daily_cap(store, &outgoing.site, now).await? {
+        return Ok(Err(MailError::Permanent(format!(
+            "the site's daily limit of {} e-mails asked for by visitors is reached",
+            mail::VISITOR_MAILS_PER_SITE_DAY
+        ))));
+    }
     let text = match &outgoing.content {
+        MailContent::ConfirmTranscript { conversation_id } => {
+            let Some(portal) = portal_url else {
+                return Ok(Err(MailError::Permanent(
+                    "the portal's address is not configured (VITRINE_PORTAL_URL)".into(),
+                )));
+            };
+            let token = random_token();
+            let pending = mail::PendingTranscript {
+                site: outgoing.site.clone(),
+                conversation_id: conversation_id.clone(),
+                to: outgoing.to.clone(),
+            };
+            mail::create_confirmation(store, &token, &pending, now / 1000 + mail::CONFIRM_TTL_SECS)
+                .await?;
+            confirm_text(&site.name, &format!("{}/portal/#transcript={token}", portal.trim_end_matches('/')))
+        }
         MailContent::Transcript { conversation_id } => {
             let messages = conversations::messages_after(
                 store,
@@ -285,6 +316,21 @@ pub fn transcript_text(site_name: &str, messages: &[ChatMessage]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// The confirmation: fixed words and a link, nothing a visitor wrote.
+pub fn confirm_text(site_name: &str, link: &str) -> String {
+    format!(
+        "Someone chatting with {site_name} asked for the conversation to be sent to this \
+         address.\n\nIf it was you, open this link to receive it (it works once, for a day):\n  \
+         {link}\n\nIf it was not you, ignore this e-mail: nothing more will be sent.\n"
+    )
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS has a random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn answer_text(site_name: &str, agent: &str, answer: &str) -> String {

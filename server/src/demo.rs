@@ -115,9 +115,14 @@ async fn vitrine_calls(state: &DemoState, headers: &HeaderMap, signed_out: bool)
         Ok(Some(identity)) => identity.secret,
         _ => return String::new(),
     };
-    let user =
-        serde_json::json!({ "id": customer.email, "email": customer.email, "name": customer.name });
-    let signature = identity::sign(&secret, &customer.email);
+    let user = vitrine_core::protocol::Identity {
+        id: customer.email.clone(),
+        email: Some(customer.email.clone()),
+        name: Some(customer.name.clone()),
+        ..Default::default()
+    };
+    // Every field the card takes is signed (one a line: id, name, email, phone, address).
+    let signature = identity::sign(&secret, &user);
     let args = serde_json::json!(["identify", [user, { "signature": signature }]]);
     // Inside <script>: no "</script>" can come from a name.
     call(args.to_string().replace('<', "\\u003c"))

@@ -315,7 +315,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
         }));
     }
-    tasks.push(tokio::spawn(mailer(store.clone())));
+    let portal_url = config
+        .platform_mail
+        .portal_url
+        .clone()
+        .unwrap_or_else(|| public_url.clone());
+    tasks.push(tokio::spawn(mailer(store.clone(), portal_url)));
     let media_addr = media.as_ref().map(|m| m.http_addr);
     Ok(Running {
         addr,
@@ -331,16 +336,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Sends what the hubs queued for e-mail (K3): a drain starts every second, whether or not
 /// the last one is done (an account whose server hangs keeps its own lane busy, no other).
-async fn mailer(store: AnyStore) {
+async fn mailer(store: AnyStore, portal_url: String) {
     let lanes = Arc::new(vitrine_mail::Lanes::default());
+    let portal_url = Arc::new(portal_url);
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let (store, lanes) = (store.clone(), lanes.clone());
+        let (store, lanes, portal_url) = (store.clone(), lanes.clone(), portal_url.clone());
         tokio::spawn(async move {
             let now = vitrine_core::clock::now_ms();
-            if let Err(e) = vitrine_mail::drain(&store, now, 50, &lanes).await {
+            if let Err(e) = vitrine_mail::drain(&store, now, 50, &lanes, Some(&portal_url)).await {
                 tracing::warn!(error = %e, "the mailer could not read the outbox");
             }
         });

@@ -49,7 +49,7 @@ async fn a_signed_identity_makes_a_card_agents_complete_and_strangers_never_see(
 
     v.send(&json!({"type": "identify",
         "identity": {"id": "customer-42", "name": "Zofia Nowak", "email": "zofia@mail.example"},
-        "signature": identity::sign(&secret, "customer-42")}))
+        "signature": identity::sign(&secret, &zofia_42())}))
         .await?;
     // The write follows the frame: poll the API until the card is there.
     let mut card = Value::Null;
@@ -216,7 +216,7 @@ async fn a_signed_identity_makes_a_card_agents_complete_and_strangers_never_see(
     let (mut v2, _) = visitor(&base).await?;
     v2.send(
         &json!({"type": "identify", "identity": {"id": "customer-42"},
-        "signature": identity::sign(&secret, "customer-42")}),
+        "signature": identity::sign_id(&secret, "customer-42")}),
     )
     .await?;
     let refused = v2.wait_for("a refusal", is_type("error")).await?;
@@ -265,4 +265,14 @@ async fn an_agent_makes_the_card_of_an_anonymous_visitor_once() -> Result<()> {
         .await?;
     assert_eq!(status, 404);
     Ok(())
+}
+
+/// What the shop says of customer 42 (and signs, every field).
+fn zofia_42() -> vitrine_core::protocol::Identity {
+    vitrine_core::protocol::Identity {
+        id: "customer-42".into(),
+        name: Some("Zofia Nowak".into()),
+        email: Some("zofia@mail.example".into()),
+        ..Default::default()
+    }
 }

@@ -240,3 +240,55 @@ async fn one_tenants_silent_mail_server_holds_up_no_one_else() -> Result<()> {
     assert!(due.iter().all(|m| m.mail_id != stuck.mail_id), "{due:?}");
     Ok(())
 }
+
+/// Fix: a visitor cannot make the shop mail text of their choosing to strangers: a typed
+/// address gets a confirmation in fixed words first, and what visitors set off per site
+/// and day is capped (was: 15 addresses in 20 s, each with the visitor's text).
+#[tokio::test]
+async fn a_visitor_cannot_use_the_shop_to_mail_strangers() -> Result<()> {
+    use vitrine_core::store::mail;
+    use vitrine_tests::{anonymous_hello, Client, DEMO_SITE};
+    let smtp = Smtp::start().await?;
+    let (server, base) = common::start_with(|_| {}).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    admin
+        .call("PUT", "/api/admin/mail", Some(smtp.settings()))
+        .await?;
+    let mut v = Client::visitor(&base, DEMO_SITE).await?;
+    v.send(&anonymous_hello("0000visit-sp")).await?;
+    v.wait_for("welcome", |f| f["type"] == "welcome").await?;
+    v.send(&vitrine_tests::visitor_message("m-00000001", "CHEAP PILLS at spam.example"))
+        .await?;
+    let ack = v.wait_for("message_ack", |f| f["type"] == "message_ack").await?;
+    for n in 0..3 {
+        v.send(&json!({"type": "transcript", "conversation_id": ack["conversation_id"],
+            "email": format!("stranger-{n}@victim.example")}))
+            .await?;
+        v.wait_for("transcript_queued", |f| f["type"] == "transcript_queued").await?;
+    }
+    for n in 0..3 {
+        let mail = smtp.wait_for(&[&format!("To: stranger-{n}@victim.example")]).await?;
+        assert!(!mail.contains("PILLS"), "{mail}");
+    }
+    // Past the site's daily cap, nothing more goes out.
+    let now = vitrine_core::clock::now_ms();
+    for _ in 0..mail::VISITOR_MAILS_PER_SITE_DAY {
+        mail::within_daily_cap(&server.store, DEMO_SITE, now).await?;
+    }
+    let mut w = Client::visitor(&base, DEMO_SITE).await?;
+    w.send(&anonymous_hello("0000visit-sq")).await?;
+    w.wait_for("welcome", |f| f["type"] == "welcome").await?;
+    w.send(&vitrine_tests::visitor_message("m-00000001", "hello")).await?;
+    let ack = w.wait_for("message_ack", |f| f["type"] == "message_ack").await?;
+    w.send(&json!({"type": "transcript", "conversation_id": ack["conversation_id"],
+        "email": "one-more@victim.example"}))
+        .await?;
+    w.wait_for("transcript_queued", |f| f["type"] == "transcript_queued").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !smtp.received().iter().any(|m| m.contains("one-more@victim.example")),
+        "capped"
+    );
+    assert!(mail::due(&server.store, u64::MAX / 2, 10).await?.is_empty(), "given up, not retried");
+    Ok(())
+}

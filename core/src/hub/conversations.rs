@@ -55,6 +55,9 @@ pub(super) struct Conversations {
     blocked: BTreeSet<String>,
     /// K3: the contact each identified visitor is, to record e-mails on.
     contact_ids: HashMap<String, String>,
+    /// K3: the e-mail the shop signed for each identified visitor: a transcript goes there
+    /// at once; to any other address only once its owner confirmed by a link.
+    proven_emails: HashMap<String, String>,
     /// Reopen requests waiting for the store: conversation → agent connections.
     loading: HashMap<String, Vec<ConnId>>,
     /// The agent connection that said it is typing, per conversation.
@@ -98,6 +101,7 @@ impl Conversations {
             open_by_visitor: HashMap::new(),
             blocked: BTreeSet::new(),
             contact_ids: HashMap::new(),
+            proven_emails: HashMap::new(),
             loading: HashMap::new(),
             typing: HashMap::new(),
             buckets: HashMap::new(),
@@ -178,6 +182,20 @@ impl Conversations {
     pub fn visitor_gone(&mut self, visitor_id: &str) {
         self.buckets.remove(visitor_id);
         self.contact_ids.remove(visitor_id);
+        self.proven_emails.remove(visitor_id);
+    }
+
+    /// K3: the e-mail the shop vouched for (a fully signed identity), or none.
+    pub fn proven_email(&mut self, visitor_id: &str, email: Option<String>) {
+        match email {
+            Some(email) => {
+                self.proven_emails
+                    .insert(visitor_id.to_string(), email.trim().to_lowercase());
+            }
+            None => {
+                self.proven_emails.remove(visitor_id);
+            }
+        }
     }
 
     /// K3: the visitor is this contact (identified by the shop, or by an e-mail they gave).
@@ -186,14 +204,15 @@ impl Conversations {
             .insert(visitor_id.to_string(), contact_id.to_string());
     }
 
-    /// K3: e-mail the visitor their conversation (a few times at most).
+    /// K3: e-mail the visitor their conversation (a few times at most); whether the
+    /// address must confirm first.
     pub fn transcript(
         &mut self,
         ctx: &mut Ctx<'_>,
         visitor_id: &str,
         id: &str,
         email: &str,
-    ) -> Result<(), FrameError> {
+    ) -> Result<bool, FrameError> {
         let contact_id = self.contact_ids.get(visitor_id).cloned();
         let Some(conv) = self
             .conversations
@@ -210,19 +229,35 @@ impl Conversations {
         }
         conv.transcripts += 1;
         let n = u64::from(conv.transcripts);
+        // To the address the shop vouched for: at once, and on the card. To any other: a
+        // confirmation first (fixed words, no chat text), on no card — a visitor cannot
+        // make the shop mail what they like to whom they like.
+        let proven = self.proven_emails.get(visitor_id) == Some(&email.trim().to_lowercase());
+        let (contact_id, content) = match proven {
+            true => (
+                contact_id,
+                MailContent::Transcript {
+                    conversation_id: id.to_string(),
+                },
+            ),
+            false => (
+                None,
+                MailContent::ConfirmTranscript {
+                    conversation_id: id.to_string(),
+                },
+            ),
+        };
         ctx.store(StoreOp::QueueMail(OutgoingMail {
             mail_id: OutgoingMail::id(ctx.now, id, n),
             site: String::new(),
             contact_id,
             to: email.to_string(),
-            content: MailContent::Transcript {
-                conversation_id: id.to_string(),
-            },
+            content,
             queued_at: ctx.now,
             attempts: 0,
             due_at: ctx.now,
         }));
-        Ok(())
+        Ok(!proven)
     }
 
     /// K3: an agent's message reached the store while the visitor has no page open: it

@@ -1060,7 +1060,9 @@ impl Hub {
             .conversations
             .transcript(&mut ctx, visitor_id, &conversation_id, &email)
         {
-            Ok(()) => ctx.to_visitor_conn(conn, VisitorServerFrame::TranscriptQueued { email }),
+            Ok(confirm) => {
+                ctx.to_visitor_conn(conn, VisitorServerFrame::TranscriptQueued { email, confirm })
+            }
             Err(error) => ctx.error(conn, error),
         }
     }
@@ -1075,11 +1077,22 @@ impl Hub {
         signature: Option<String>,
         now: UnixMillis,
     ) {
-        let verified = match (&self.identity, &signature) {
+        use crate::identity::Proven;
+        let proven = match (&self.identity, &signature) {
             (Some(site), Some(signature)) => {
-                crate::identity::verify(&site.secret, &identity.id, signature)
+                crate::identity::verify(&site.secret, &identity, signature)
             }
-            _ => false,
+            _ => Proven::Nothing,
+        };
+        let verified = proven != Proven::Nothing;
+        // A signature of the ID alone proves the ID: the rest is the visitor's own words,
+        // and the card takes none of it.
+        let identity = match proven {
+            Proven::Id => Identity {
+                id: identity.id,
+                ..Identity::default()
+            },
+            Proven::All | Proven::Nothing => identity,
         };
         let refusal = match (&self.identity, &signature) {
             _ if verified => None,
@@ -1114,6 +1127,9 @@ impl Hub {
         self.conversations
             .visitor_identified(&mut ctx, visitor_id, contact);
         self.conversations.contact_is(visitor_id, &identity.id);
+        // K3: transcripts go to an address the shop vouched for without asking first.
+        let proven_email = identity.email.clone().filter(|_| proven == Proven::All);
+        self.conversations.proven_email(visitor_id, proven_email);
         ctx.store(StoreOp::Identify {
             visitor_id: visitor_id.to_string(),
             identity,

@@ -236,6 +236,13 @@ pub struct AcceptInvitation {
     pub password: String,
 }
 
+/// `POST /api/transcript`: what a transcript confirmation link (K3) would send, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TranscriptConfirmation {
+    pub site_name: String,
+    pub email: String,
+}
+
 /// `POST /api/password/forgot`: always answered 202 (whether the address signs in is not
 /// told); the link goes by e-mail.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

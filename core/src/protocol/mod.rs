@@ -303,9 +303,11 @@ pub enum VisitorServerFrame {
     Interaction {
         allowed: bool,
     },
-    /// K3: the transcript will be e-mailed to this address.
+    /// K3: the transcript will be e-mailed to this address — at once when the shop vouched
+    /// for it, else once its owner followed the link a first e-mail carries (`confirm`).
     TranscriptQueued {
         email: String,
+        confirm: bool,
     },
     /// P8: an agent asks to view the page; the widget asks the visitor.
     CobrowseRequest {

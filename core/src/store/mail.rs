@@ -29,6 +29,104 @@ pub const CARD_EMAILS: u32 = 20;
 pub const MAX_TRANSCRIPTS: u8 = 3;
 /// Answers by e-mail per conversation while the visitor is away.
 pub const MAX_ANSWERS: u8 = 20;
+/// E-mails a visitor can set off (transcripts and their confirmations) per site per day:
+/// what one site's visitors can make it send to strangers is bounded.
+pub const VISITOR_MAILS_PER_SITE_DAY: u64 = 200;
+/// How long a transcript confirmation link works.
+pub const CONFIRM_TTL_SECS: u64 = 24 * 3600;
+
+/// Counts one e-mail a visitor set off for `site` today; `false` past the day's cap.
+pub async fn within_daily_cap<S: LocalStore + ?Sized>(
+    store: &S,
+    site: &str,
+    now: UnixMillis,
+) -> StoreResult<bool> {
+    let day = now / 86_400_000;
+    let n = store
+        .incr(&format!("MAILCAP#{site}"), &day.to_string(), (day + 2) * 86_400)
+        .await?;
+    Ok(n <= VISITOR_MAILS_PER_SITE_DAY)
+}
+
+/// A transcript its recipient must confirm: what the link in the confirmation opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTranscript {
+    pub site: String,
+    pub conversation_id: String,
+    pub to: String,
+}
+
+fn confirm_pk(token: &str) -> String {
+    format!("TRANSCRIPT#{}", super::agents::session_id(token))
+}
+
+/// Stores the link of a confirmation e-mail (only its hash).
+pub async fn create_confirmation<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+    pending: &PendingTranscript,
+    expires_at: u64,
+) -> StoreResult<()> {
+    let item = Item::of(confirm_pk(token), "META", pending)?.with_expiry(expires_at);
+    store.put(item, Condition::NotExists).await
+}
+
+/// What a confirmation link asks for, if it still works.
+pub async fn confirmation<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+    now_secs: u64,
+) -> StoreResult<Option<PendingTranscript>> {
+    match store.get(&confirm_pk(token), "META").await? {
+        Some(item) if !item.is_expired(now_secs) => item.decode().map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Spends a confirmation link and queues the transcript it asked for, at once and once.
+pub async fn confirm<S: LocalStore + ?Sized>(
+    store: &S,
+    token: &str,
+    now: UnixMillis,
+) -> StoreResult<Option<PendingTranscript>> {
+    let Some(pending) = confirmation(store, token, now / 1000).await? else {
+        return Ok(None);
+    };
+    let mail = OutgoingMail {
+        mail_id: OutgoingMail::id(now, &pending.conversation_id, 900),
+        site: pending.site.clone(),
+        contact_id: None,
+        to: pending.to.clone(),
+        content: MailContent::Transcript {
+            conversation_id: pending.conversation_id.clone(),
+        },
+        queued_at: now,
+        attempts: 0,
+        due_at: now,
+    };
+    let spent = store
+        .transact(vec![
+            Write::Put {
+                item: Item::of(confirm_pk(token), "USED", &serde_json::json!({}))?
+                    .with_expiry(now / 1000 + CONFIRM_TTL_SECS),
+                condition: Condition::NotExists,
+            },
+            Write::Delete {
+                pk: confirm_pk(token),
+                sk: "META".into(),
+            },
+            Write::Put {
+                item: Item::of(OUTBOX, &mail.mail_id, &mail)?,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await;
+    match spent {
+        Ok(()) => Ok(Some(pending)),
+        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 /// What an e-mail says; the mailer writes the text from the store when it sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +134,9 @@ pub const MAX_ANSWERS: u8 = 20;
 pub enum MailContent {
     /// The conversation's messages, asked for by the visitor.
     Transcript { conversation_id: String },
+    /// Asks the owner of an address the visitor typed whether they want the transcript
+    /// (a link); nothing the visitor wrote is in it.
+    ConfirmTranscript { conversation_id: String },
     /// An agent answered a visitor who had gone (a left message, or they closed the tab).
     Answer {
         conversation_id: String,
@@ -48,6 +149,9 @@ impl MailContent {
     pub fn subject(&self, site_name: &str) -> String {
         match self {
             MailContent::Transcript { .. } => format!("Your conversation with {site_name}"),
+            MailContent::ConfirmTranscript { .. } => {
+                format!("Send you your conversation with {site_name}?")
+            }
             MailContent::Answer { agent, .. } => format!("{agent} of {site_name} answered you"),
         }
     }
@@ -55,6 +159,7 @@ impl MailContent {
     pub fn conversation_id(&self) -> &str {
         match self {
             MailContent::Transcript { conversation_id }
+            | MailContent::ConfirmTranscript { conversation_id }
             | MailContent::Answer {
                 conversation_id, ..
             } => conversation_id,

@@ -58,11 +58,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await?;
     if config.mailer {
         let store = &store;
+        let portal_url = config.platform_mail.portal_url.clone();
+        let portal_url = portal_url.as_deref();
         let handler = lambda_http::lambda_runtime::service_fn(
             move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
                 let now = vitrine_core::clock::now_ms();
                 let lanes = vitrine_mail::Lanes::default();
-                let drained = vitrine_mail::drain(store, now, 200, &lanes).await?;
+                let drained = vitrine_mail::drain(store, now, 200, &lanes, portal_url).await?;
                 tracing::info!(
                     sent = drained.sent,
                     failed = drained.failed,

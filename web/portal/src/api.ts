@@ -26,6 +26,7 @@ import type {
   ContactCard, ContactEdit, IdentityInput, Note, SiteIdentity, Task, TaskInput, VisitorContact,
   MailSettingsInput, MailSettingsView, ApiKey, ApiKeyInput, NewApiKey, AgentRef,
   AcceptInvitation, ForgotPassword, InvitationView, LinkToken, PendingInvitation, ResetPassword,
+  TranscriptConfirmation,
 } from '../../shared/protocol';
 
 export type { FoundConversation, Gallery, Me, SiteInput };
@@ -81,6 +82,8 @@ export const api = {
   forgotPassword: (email: string) => call<void>('POST', '/api/password/forgot', { email } satisfies ForgotPassword),
   resetPassword: (token: string, password: string) =>
     call<void>('POST', '/api/password/reset', { token, password } satisfies ResetPassword),
+  transcript: (token: string) => call<TranscriptConfirmation>('POST', '/api/transcript', { token } satisfies LinkToken),
+  confirmTranscript: (token: string) => call<void>('POST', '/api/transcript/confirm', { token } satisfies LinkToken),
   invitation: (token: string) => call<InvitationView>('POST', '/api/invitation', { token } satisfies LinkToken),
   acceptInvitation: (token: string, password: string) =>
     call<LoginAnswer>('POST', '/api/invitation/accept', { token, password } satisfies AcceptInvitation),

@@ -2,7 +2,7 @@
 // chat (chat.tsx), and for admins manage sites, agents and content (admin.tsx).
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
-import type { AccountChoice, InvitationView, LiveVisitor } from '../../shared/protocol';
+import type { AccountChoice, InvitationView, LiveVisitor, TranscriptConfirmation } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { Admin } from './admin';
 import { api, ApiError, type Me } from './api';
@@ -25,10 +25,11 @@ function App() {
     api.session().then((s) => setMe(s.me ?? false)).catch(() => window.setTimeout(refresh, 2000));
   useEffect(() => void refresh(), []);
   // A link from an e-mail (or passed on by an admin): an invitation or a password reset.
-  const [link, setLink] = useState(() => /^#(invite|reset)=([0-9a-f]{16,128})$/.exec(location.hash));
+  const [link, setLink] = useState(() => /^#(invite|reset|transcript)=([0-9a-f]{16,128})$/.exec(location.hash));
   const leaveLink = () => { history.replaceState(null, '', location.pathname); setLink(null); void refresh(); };
   if (link?.[1] === 'invite') return <AcceptInvitation token={link[2]} onDone={leaveLink} />;
   if (link?.[1] === 'reset') return <ResetPassword token={link[2]} onDone={leaveLink} />;
+  if (link?.[1] === 'transcript') return <ConfirmTranscript token={link[2]} />;
   if (me === null) return <p class="empty">{t('common.loading')}</p>;
   if (me === false) return <Login onDone={refresh} />;
   return <Console me={me} onSignOut={() => api.logout().finally(() => setMe(false))} onChanged={refresh} onLanguage={onLanguage} />;
@@ -101,6 +102,29 @@ function AcceptInvitation({ token, onDone }: { token: string; onDone: () => void
       <button type="button" class="ghost" onClick={onDone}>{t('invitation.notNow')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
+  );
+}
+
+/** K3: a visitor typed this address for their chat's transcript; its owner says yes here
+ *  (nothing the visitor wrote was sent before). */
+function ConfirmTranscript({ token }: { token: string }) {
+  const [view, setView] = useState<TranscriptConfirmation | null>(null);
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState('');
+  useEffect(() => void api.transcript(token).then(setView).catch((e) => setError(apiError(e))), [token]);
+  const send = () => api.confirmTranscript(token).then(() => setSent(true)).catch((e) => setError(apiError(e)));
+  return (
+    <div class="login" data-testid="confirm-transcript">
+      <h1>{t('transcript.title')}</h1>
+      {view && !sent && (
+        <>
+          <p>{t('transcript.question', { site: view.site_name, email: view.email })}</p>
+          <button type="button" onClick={() => void send()}>{t('transcript.send')}</button>
+        </>
+      )}
+      {sent && <p role="status">{t('transcript.sent')}</p>}
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
   );
 }
 

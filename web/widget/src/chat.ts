@@ -177,7 +177,7 @@ export function createChat(site: string, server: string, send: (frame: VisitorFr
           break;
         case 'transcript_queued':
           transcriptAsked = false;
-          transcriptNote = t('transcript.queued', { email: frame.email });
+          transcriptNote = t(frame.confirm ? 'transcript.confirm' : 'transcript.queued', { email: frame.email });
           break;
         case 'blocked':
           blocked = frame.blocked;
