@@ -111,6 +111,8 @@ pub struct ApiState<S, B> {
     /// Where the portal is (`https://app.example`): the base of the links those e-mails
     /// carry, configured, never taken from a request's headers.
     pub portal_url: Option<String>,
+    /// Accounts' SMTP servers may be on private addresses (`vitrine_mail::check_host`).
+    pub mail_private_hosts: bool,
 }
 
 impl<S, B> ApiState<S, B> {
@@ -124,6 +126,7 @@ impl<S, B> ApiState<S, B> {
             client_address_key: None,
             platform_mail: None,
             portal_url: None,
+            mail_private_hosts: false,
         }
     }
 }

@@ -72,6 +72,10 @@ pub async fn put<S: Backend, B>(
 ) -> Result<Json<MailSettingsView>, ApiError> {
     me.require_admin()?;
     validate(&input)?;
+    let host = input.host.trim();
+    if let Err(e) = vitrine_mail::check_host(host, input.port, state.mail_private_hosts).await {
+        return Err(ApiError::bad_request(format!("host: {e}")));
+    }
     let account = &me.agent.account_id;
     let stored = mail::smtp_settings(&state.store, account).await?;
     let password = match input.password {
@@ -122,7 +126,7 @@ pub async fn test<S: Backend, B>(
     let Some(settings) = mail::smtp_settings(&state.store, &me.agent.account_id).await? else {
         return Err(ApiError::bad_request("set up the SMTP server first"));
     };
-    vitrine_mail::send_test(&settings, input.to.trim())
+    vitrine_mail::send_test(&settings, input.to.trim(), state.mail_private_hosts)
         .await
         .map_err(not_sent)?;
     Ok(StatusCode::NO_CONTENT)

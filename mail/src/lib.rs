@@ -50,6 +50,54 @@ pub enum MailError {
     Transient(String),
 }
 
+/// Whether an address is one a tenant's server may not be on (unless allowed).
+pub fn is_private(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, CGNAT
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
+/// Refuses a tenant's SMTP host that is, or resolves to, a loopback, private or link-local
+/// address (checked when saved and again at every send: a name may resolve elsewhere
+/// later), unless the operator allows them (`private_hosts`: a relay on the platform's own
+/// network; tests). Otherwise an admin could map the platform's network by "send a test".
+pub async fn check_host(host: &str, port: u16, private_hosts: bool) -> Result<(), MailError> {
+    if private_hosts {
+        return Ok(());
+    }
+    let addresses = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| MailError::Transient(format!("{host}: {e}")))?;
+    for address in addresses {
+        if is_private(address.ip()) {
+            return Err(MailError::Permanent(format!(
+                "{host} is on a private network address ({}); use a public mail server",
+                address.ip()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     let host = settings.host.as_str();
     let tls = || {
@@ -93,7 +141,17 @@ pub fn message(
         .map_err(|e| MailError::Permanent(e.to_string()))
 }
 
-pub async fn send(settings: &SmtpSettings, message: Message) -> Result<(), MailError> {
+/// Sends through a tenant's server (its host checked, see [`check_host`]).
+pub async fn send(
+    settings: &SmtpSettings,
+    message: Message,
+    private_hosts: bool,
+) -> Result<(), MailError> {
+    check_host(&settings.host, settings.port, private_hosts).await?;
+    send_unchecked(settings, message).await
+}
+
+async fn send_unchecked(settings: &SmtpSettings, message: Message) -> Result<(), MailError> {
     let transport = transport(settings)?;
     match tokio::time::timeout(SEND_DEADLINE, transport.send(message)).await {
         Ok(Ok(_)) => Ok(()),
@@ -116,17 +174,31 @@ pub struct Drained {
     pub retried: u32,
 }
 
-/// The lanes a mailer is sending on now: a drain that starts while another is still
-/// sending skips those accounts (the local server starts one every second).
+/// The outbox's mailer: what it links to, whether tenants' servers may be private, and
+/// the lanes it is sending on now (a drain that starts while another is still sending
+/// skips those accounts: the local server starts one every second).
 #[derive(Default)]
-pub struct Lanes(std::sync::Mutex<std::collections::HashSet<String>>);
+pub struct Mailer {
+    /// The portal's address, for the links confirmation e-mails carry.
+    pub portal_url: Option<String>,
+    /// See [`check_host`].
+    pub private_hosts: bool,
+    lanes: std::sync::Mutex<std::collections::HashSet<String>>,
+}
 
-impl Lanes {
+impl Mailer {
+    pub fn new(portal_url: Option<String>, private_hosts: bool) -> Self {
+        Self {
+            portal_url,
+            private_hosts,
+            lanes: Default::default(),
+        }
+    }
     fn take(&self, lane: &str) -> bool {
-        self.0.lock().expect("not poisoned").insert(lane.to_string())
+        self.lanes.lock().expect("not poisoned").insert(lane.to_string())
     }
     fn give_back(&self, lane: &str) {
-        self.0.lock().expect("not poisoned").remove(lane);
+        self.lanes.lock().expect("not poisoned").remove(lane);
     }
 }
 
@@ -138,8 +210,7 @@ pub async fn drain<S: LocalStore + ?Sized>(
     store: &S,
     now: UnixMillis,
     limit: u32,
-    lanes: &Lanes,
-    portal_url: Option<&str>,
+    mailer: &Mailer,
 ) -> StoreResult<Drained> {
     use futures_util::stream::{self, StreamExt};
     let mut by_lane: Vec<(String, Vec<OutgoingMail>)> = Vec::new();
@@ -154,10 +225,10 @@ pub async fn drain<S: LocalStore + ?Sized>(
         }
     }
     let results: Vec<StoreResult<Drained>> = stream::iter(by_lane)
-        .filter(|(lane, _)| std::future::ready(lanes.take(lane)))
+        .filter(|(lane, _)| std::future::ready(mailer.take(lane)))
         .map(|(lane, mails)| async move {
-            let drained = drain_lane(store, now, mails, portal_url).await;
-            lanes.give_back(&lane);
+            let drained = drain_lane(store, now, mails, mailer).await;
+            mailer.give_back(&lane);
             drained
         })
         .buffer_unordered(LANES)
@@ -179,7 +250,7 @@ async fn drain_lane<S: LocalStore + ?Sized>(
     store: &S,
     now: UnixMillis,
     mails: Vec<OutgoingMail>,
-    portal_url: Option<&str>,
+    mailer: &Mailer,
 ) -> StoreResult<Drained> {
     let mut drained = Drained::default();
     for outgoing in mails {
@@ -187,7 +258,7 @@ async fn drain_lane<S: LocalStore + ?Sized>(
         let Some(outgoing) = mail::claim(store, &outgoing.mail_id, now).await? else {
             continue;
         };
-        let outcome = match try_send(store, &outgoing, now, portal_url).await? {
+        let outcome = match try_send(store, &outgoing, now, mailer).await? {
             Ok(()) => Outcome::Sent,
             Err(MailError::Transient(e)) if outgoing.attempts < MAX_ATTEMPTS => Outcome::Retry(e),
             Err(MailError::Permanent(e) | MailError::Transient(e)) => Outcome::Failed(e),
@@ -217,7 +288,7 @@ async fn try_send<S: LocalStore + ?Sized>(
     store: &S,
     outgoing: &OutgoingMail,
     now: UnixMillis,
-    portal_url: Option<&str>,
+    mailer: &Mailer,
 ) -> StoreResult<Result<(), MailError>> {
     let Some(site) = accounts::get_site(store, &outgoing.site).await? else {
         return Ok(Err(MailError::Permanent(
@@ -243,7 +314,7 @@ async fn try_send<S: LocalStore + ?Sized>(
     }
     let text = match &outgoing.content {
         MailContent::ConfirmTranscript { conversation_id } => {
-            let Some(portal) = portal_url else {
+            let Some(portal) = &mailer.portal_url else {
                 return Ok(Err(MailError::Permanent(
                     "the portal's address is not configured (VITRINE_PORTAL_URL)".into(),
                 )));
@@ -275,7 +346,7 @@ async fn try_send<S: LocalStore + ?Sized>(
         Ok(message) => message,
         Err(e) => return Ok(Err(e)),
     };
-    Ok(send(&settings, message).await)
+    Ok(send(&settings, message, mailer.private_hosts).await)
 }
 
 fn when(at: UnixMillis) -> String {
@@ -384,8 +455,9 @@ impl PlatformMailer {
         })
     }
 
+    /// The operator's own server: wherever they put it.
     pub async fn send(&self, to: &str, subject: &str, text: String) -> Result<(), MailError> {
-        send(&self.settings, message(&self.settings, to, subject, text)?).await
+        send_unchecked(&self.settings, message(&self.settings, to, subject, text)?).await
     }
 
     /// An invitation: the link is the only credential, and it goes to the invitee alone.
@@ -429,11 +501,12 @@ impl PlatformMailer {
 }
 
 /// Sends a test e-mail (Admin → E-mail → Send a test).
-pub async fn send_test(settings: &SmtpSettings, to: &str) -> Result<(), MailError> {
+pub async fn send_test(
+    settings: &SmtpSettings,
+    to: &str,
+    private_hosts: bool,
+) -> Result<(), MailError> {
     let text = "Vitrine can send e-mail with these settings.\n".to_string();
-    send(
-        settings,
-        message(settings, to, "Vitrine: test e-mail", text)?,
-    )
-    .await
+    let message = message(settings, to, "Vitrine: test e-mail", text)?;
+    send(settings, message, private_hosts).await
 }

@@ -114,6 +114,10 @@ pub struct Config {
     pub log_json: bool,
     #[command(flatten)]
     pub platform_mail: vitrine_lambdas::PlatformMailArgs,
+    /// Let accounts' SMTP servers be on loopback or private addresses (a mail relay on the
+    /// platform's own network; tests). Off: an admin could probe that network otherwise.
+    #[arg(long, env = "VITRINE_MAIL_PRIVATE_HOSTS")]
+    pub mail_private_hosts: bool,
 }
 
 impl Config {
@@ -320,7 +324,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .portal_url
         .clone()
         .unwrap_or_else(|| public_url.clone());
-    tasks.push(tokio::spawn(mailer(store.clone(), portal_url)));
+    let mail = vitrine_mail::Mailer::new(Some(portal_url), config.mail_private_hosts);
+    tasks.push(tokio::spawn(mailer(store.clone(), mail)));
     let media_addr = media.as_ref().map(|m| m.http_addr);
     Ok(Running {
         addr,
@@ -336,17 +341,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Sends what the hubs queued for e-mail (K3): a drain starts every second, whether or not
 /// the last one is done (an account whose server hangs keeps its own lane busy, no other).
-async fn mailer(store: AnyStore, portal_url: String) {
-    let lanes = Arc::new(vitrine_mail::Lanes::default());
-    let portal_url = Arc::new(portal_url);
+async fn mailer(store: AnyStore, mailer: vitrine_mail::Mailer) {
+    let mailer = Arc::new(mailer);
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let (store, lanes, portal_url) = (store.clone(), lanes.clone(), portal_url.clone());
+        let (store, mailer) = (store.clone(), mailer.clone());
         tokio::spawn(async move {
             let now = vitrine_core::clock::now_ms();
-            if let Err(e) = vitrine_mail::drain(&store, now, 50, &lanes, Some(&portal_url)).await {
+            if let Err(e) = vitrine_mail::drain(&store, now, 50, &mailer).await {
                 tracing::warn!(error = %e, "the mailer could not read the outbox");
             }
         });
@@ -379,6 +383,7 @@ fn app_router(
     public_url: &str,
 ) -> anyhow::Result<Router> {
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
+    state.mail_private_hosts = config.mail_private_hosts;
     config
         .platform_mail
         .apply(&mut state, Some(public_url.to_string()))

@@ -105,7 +105,8 @@ async function startServerOnce(extraArgs) {
   const bin = process.env.VITRINE_BIN;
   if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
   const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
-  const env = { ...process.env, RUST_LOG: 'warn' };
+  // aiosmtpd listens on 127.0.0.1: accounts may use a loopback server here.
+  const env = { ...process.env, RUST_LOG: 'warn', VITRINE_MAIL_PRIVATE_HOSTS: 'true' };
   let worker;
   if (edge) {
     const id = randomBytes(6).toString('hex');

@@ -292,3 +292,40 @@ async fn a_visitor_cannot_use_the_shop_to_mail_strangers() -> Result<()> {
     assert!(mail::due(&server.store, u64::MAX / 2, 10).await?.is_empty(), "given up, not retried");
     Ok(())
 }
+
+/// Fix: an account's mail server may not be on loopback, private or link-local addresses
+/// unless the operator allows it (was: any host and port, so "send a test" mapped the
+/// platform's private network by the time to a refusal).
+#[tokio::test]
+async fn an_accounts_mail_server_cannot_point_into_the_platforms_network() -> Result<()> {
+    use vitrine_core::store::mail::{self, SmtpSecurity, SmtpSettings};
+    let (server, base) = common::start_with(|c| c.mail_private_hosts = false).await?;
+    let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
+    for host in ["127.0.0.1", "localhost", "10.1.2.3", "192.168.0.10", "169.254.169.254", "::1", "fd00::1"] {
+        let settings = json!({"host": host, "port": 25, "security": "none", "from": "shop@demo.shop"});
+        let (status, body) = admin.call("PUT", "/api/admin/mail", Some(settings)).await?;
+        assert_eq!(status, 400, "{host}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
+    }
+    // Settings that got there all the same (or a name that now resolves inside): refused
+    // at send time too, without a connection.
+    let account = vitrine_core::store::accounts::get_site(&server.store, vitrine_tests::DEMO_SITE)
+        .await?
+        .unwrap()
+        .account_id;
+    let inside = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: 25,
+        security: SmtpSecurity::None,
+        username: None,
+        password: None,
+        from: "shop@demo.shop".into(),
+    };
+    mail::set_smtp_settings(&server.store, &account, &inside).await?;
+    let (status, body) = admin
+        .call("POST", "/api/admin/mail/test", Some(json!({"to": "owner@demo.shop"})))
+        .await?;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
+    Ok(())
+}

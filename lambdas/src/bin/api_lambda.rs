@@ -37,6 +37,9 @@ struct Config {
     mailer: bool,
     #[command(flatten)]
     platform_mail: vitrine_lambdas::PlatformMailArgs,
+    /// Let accounts' SMTP servers be on private addresses (tests only).
+    #[arg(long, env = "VITRINE_MAIL_PRIVATE_HOSTS", default_value_t = false, action = clap::ArgAction::Set)]
+    mail_private_hosts: bool,
 }
 
 #[tokio::main]
@@ -58,13 +61,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await?;
     if config.mailer {
         let store = &store;
-        let portal_url = config.platform_mail.portal_url.clone();
-        let portal_url = portal_url.as_deref();
+        let mailer = &vitrine_mail::Mailer::new(
+            config.platform_mail.portal_url.clone(),
+            config.mail_private_hosts,
+        );
         let handler = lambda_http::lambda_runtime::service_fn(
             move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
                 let now = vitrine_core::clock::now_ms();
-                let lanes = vitrine_mail::Lanes::default();
-                let drained = vitrine_mail::drain(store, now, 200, &lanes, portal_url).await?;
+                let drained = vitrine_mail::drain(store, now, 200, mailer).await?;
                 tracing::info!(
                     sent = drained.sent,
                     failed = drained.failed,
@@ -87,6 +91,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await?;
     let mut state = ApiState::new(store.clone(), blobs, config.secure_cookies);
     config.platform_mail.apply(&mut state, None)?;
+    state.mail_private_hosts = config.mail_private_hosts;
     match (&config.edge_origin, &config.changes_key) {
         (Some(origin), Some(key)) => {
             state.on_change = Some(notify_edge(store, origin, key.as_bytes()));

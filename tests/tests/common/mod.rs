@@ -31,6 +31,8 @@ pub fn config(data_dir: PathBuf) -> Config {
     config.metrics_bind = "127.0.0.1:0".parse().unwrap();
     config.data_dir = data_dir;
     config.visitor_key = Some(TEST_VISITOR_KEY.into());
+    // aiosmtpd listens on 127.0.0.1.
+    config.mail_private_hosts = true;
     config
 }
 
