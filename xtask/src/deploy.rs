@@ -20,6 +20,9 @@ struct Deploy {
     vpc: String,
     subnet: String,
     alarm_email: String,
+    /// The sender of the platform's e-mail (its server's URL comes from the environment:
+    /// `VITRINE_PLATFORM_SMTP`, a secret, never on a command line).
+    mail_from: String,
     /// Lambda's name for it: `x86_64` or `arm64` (both are packaged).
     arch: String,
     dry_run: bool,
@@ -27,7 +30,8 @@ struct Deploy {
 
 const USAGE: &str = "usage: cargo xtask deploy [--dry-run] --stack NAME --region REGION \
 --domain AGENTS_HOST --media-domain MEDIA_HOST --bucket ARTIFACTS_BUCKET --vpc VPC_ID \
---subnet PUBLIC_SUBNET_ID --alarm-email ADDRESS [--arch x86_64|arm64]";
+--subnet PUBLIC_SUBNET_ID --alarm-email ADDRESS --mail-from 'NAME <ADDRESS>' [--arch x86_64|arm64]
+(with VITRINE_PLATFORM_SMTP=smtps://user:password@host:465 in the environment)";
 
 fn parse(args: &[String]) -> Result<Deploy> {
     let mut dry_run = false;
@@ -60,6 +64,7 @@ fn parse(args: &[String]) -> Result<Deploy> {
         vpc: take("vpc")?,
         subnet: take("subnet")?,
         alarm_email: take("alarm-email")?,
+        mail_from: take("mail-from")?,
         arch: values.remove("arch").unwrap_or_else(|| "x86_64".into()),
         dry_run,
     };
@@ -99,6 +104,7 @@ fn script(d: &Deploy) -> String {
         vpc,
         subnet,
         alarm_email,
+        mail_from,
         ..
     } = d;
     let template = root.join(iac::TEMPLATE);
@@ -115,7 +121,8 @@ sam deploy --template-file '{template}' --stack-name '{stack}' --region '{region
   EdgeOrigin='https://{domain}' Architecture='{arch}' ApiPackage='{api_zip}' \
   MediaNodeDomain='{media_domain}' MediaNodePackage='s3://{bucket}/{media_key}' \
   MediaNodeInstanceType='{instance}' \
-  VpcId='{vpc}' SubnetId='{subnet}' AlarmEmail='{alarm_email}'
+  VpcId='{vpc}' SubnetId='{subnet}' AlarmEmail='{alarm_email}' \
+  PlatformMailFrom='{mail_from}' PlatformSmtpUrl="${{VITRINE_PLATFORM_SMTP:?the platform's SMTP URL}}"
 
 output() {{ aws cloudformation describe-stacks --stack-name '{stack}' --region '{region}' \
   --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text; }}
@@ -177,7 +184,7 @@ mod tests {
 
     const FULL: &str = "--dry-run --stack shop --region eu-west-1 --domain agents.example.com \
         --media-domain media1.example.com --bucket shop-artifacts --vpc vpc-0abc \
-        --subnet subnet-0def --alarm-email ops@example.com";
+        --subnet subnet-0def --alarm-email ops@example.com --mail-from no-reply@example.com";
 
     #[test]
     fn the_dry_run_names_every_parameter_it_was_given() {
@@ -190,6 +197,7 @@ mod tests {
             "VpcId='vpc-0abc'",
             "SubnetId='subnet-0def'",
             "AlarmEmail='ops@example.com'",
+            "PlatformMailFrom='no-reply@example.com'",
             "--domain 'agents.example.com'",
             "VITRINE_MEDIA_URL:'wss://media1.example.com/ws/call'",
             "Architecture='x86_64'",
