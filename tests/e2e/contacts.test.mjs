@@ -4,7 +4,7 @@
 // recommendation that renders in the widget. A forged signature is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessibilityProblems, openPortal, perTestServer, startSmtp, watchErrors } from './harness.mjs';
+import { accessibilityProblems, openPortal, perTestServer, screenshot, startSmtp, watchErrors } from './harness.mjs';
 
 const env = perTestServer();
 const W = '[data-vitrine-widget]';
@@ -178,6 +178,26 @@ test('the visitor asks for the transcript: it arrives by e-mail and the card lis
   await portal.locator('[data-testid=row-contact]', { hasText: 'Zofia Nowak' }).click();
   const emails = portal.locator('[data-testid=details] [data-testid=contact-emails]');
   await emails.locator('li[data-status=sent]', { hasText: 'Your conversation with' }).waitFor();
+
+  // To an address typed in the widget (not the one the shop signed): its owner confirms
+  // first, and the e-mail asking carries nothing the visitor wrote.
+  await shop.click(`${W} .trb`);
+  await shop.fill(`${W} [name=to]`, 'friend@mail.example');
+  await shop.click(`${W} .trs`);
+  await shop.locator(`${W} .trn`, { hasText: 'Open the link we sent to friend@mail.example' }).waitFor();
+  const ask = await smtp.waitFor(['To: friend@mail.example', '#transcript=']);
+  assert.ok(!ask.includes('lamp in brass'), ask);
+  const link = /https?:\/\/\S+#transcript=[0-9a-f]+/.exec(ask.replace(/=\r?\n/g, '').replace(/=3D/g, '='))[0];
+  const friend = await env.browser.newContext();
+  t.after(() => friend.close());
+  const page = await friend.newPage();
+  await page.goto(link);
+  const confirm = page.locator('[data-testid=confirm-transcript]');
+  await confirm.locator('p', { hasText: 'sent to friend@mail.example' }).waitFor();
+  await page.screenshot({ path: screenshot('transcript-confirm') });
+  await confirm.locator('button').click();
+  await confirm.locator('[role=status]', { hasText: 'on its way' }).waitFor();
+  await smtp.waitFor(['To: friend@mail.example', 'Do you have the lamp in brass?']);
   assert.deepEqual(errors, []);
 });
 
