@@ -49,6 +49,18 @@ pub async fn login_to(
     Ok(cookie.to_string())
 }
 
+/// POSTs JSON without a session (sign-in, links from e-mails): the status and the JSON
+/// answer (Null when there is none).
+pub async fn post_json(base: &str, path: &str, body: Value) -> Result<(u16, Value)> {
+    let res = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    Ok((status, res.json().await.unwrap_or(Value::Null)))
+}
+
 /// The token of a portal link (`…/portal/#invite=TOKEN`, `#reset=TOKEN`) of that kind, in
 /// a link or in an e-mail's text.
 pub fn link_token(text: &str, kind: &str) -> Option<String> {

@@ -8,7 +8,7 @@ mod common;
 use anyhow::Result;
 use common::Smtp;
 use serde_json::{json, Value};
-use vitrine_tests::{agent_message, anonymous_hello, Api, Client, DEMO_SITE};
+use vitrine_tests::{agent_message, anonymous_hello, post_json, Api, Client, DEMO_SITE};
 
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
@@ -117,25 +117,16 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
         .await?;
     assert!(!ask.contains("Oslo chair"), "{ask}");
     let token = vitrine_tests::link_token(&ask, "transcript").unwrap();
-    let http = reqwest::Client::new();
-    let view: Value = http
-        .post(format!("{base}/api/transcript"))
-        .json(&json!({"token": token}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let (_, view) = post_json(&base, "/api/transcript", json!({"token": token})).await?;
     assert_eq!(
         (view["site_name"].as_str(), view["email"].as_str()),
         (Some("Demo shop"), Some("zofia@mail.example"))
     );
-    let confirm = |token: String| {
-        http.post(format!("{base}/api/transcript/confirm"))
-            .json(&json!({"token": token}))
-            .send()
-    };
-    assert_eq!(confirm(token.clone()).await?.status(), 202);
-    assert_eq!(confirm(token).await?.status(), 404, "a link works once");
+    let confirm = json!({"token": token});
+    let (status, _) = post_json(&base, "/api/transcript/confirm", confirm.clone()).await?;
+    assert_eq!(status, 202);
+    let (status, _) = post_json(&base, "/api/transcript/confirm", confirm).await?;
+    assert_eq!(status, 404, "a link works once");
     smtp.wait_for(&[
         "To: zofia@mail.example",
         "Subject: Your conversation with Demo shop",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use common::Smtp;
 use serde_json::{json, Value};
-use vitrine_tests::{link_token, Api};
+use vitrine_tests::{link_token, post_json as post, Api};
 
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
@@ -19,15 +19,6 @@ async fn with_platform_mail(platform: &Smtp) -> Result<(vitrine_server::Running,
     common::start_with(|c| c.platform_mail.platform_smtp = Some(url)).await
 }
 
-async fn post(base: &str, path: &str, body: Value) -> Result<(u16, Value)> {
-    let res = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .json(&body)
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    Ok((status, res.json().await.unwrap_or(Value::Null)))
-}
 
 /// Fix: invitations are single-use links sent by the platform's mailer to the invitee;
 /// nothing an admin sees opens a sign-in (was: the admin was shown a one-time password

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use vitrine_tests::{anonymous_hello, hello, login, visitor_message, Api, Client, DEMO_SITE};
+use vitrine_tests::{anonymous_hello, hello, login, post_json, visitor_message, Api, Client, DEMO_SITE};
 
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
@@ -77,24 +77,12 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
     assert_eq!(status, 201, "{invited}");
     // Nothing is granted until the person accepts, with their own password.
     let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{base}/api/login"))
-        .json(&json!({"email": ADMIN.0, "password": ADMIN.1}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let sign_in = json!({"email": ADMIN.0, "password": ADMIN.1});
+    let (_, answer) = post_json(&base, "/api/login", sign_in.clone()).await?;
     assert_eq!(answer["outcome"], "signed_in", "one account still: {answer}");
     Api::accept_invitation(&base, &token, ADMIN.1).await?;
     // Signing in now asks which account.
-    let http = reqwest::Client::new();
-    let answer: Value = http
-        .post(format!("{base}/api/login"))
-        .json(&json!({"email": ADMIN.0, "password": ADMIN.1}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let (_, answer) = post_json(&base, "/api/login", sign_in).await?;
     assert_eq!(answer["outcome"], "choose_account");
     let mut names: Vec<&str> = answer["accounts"]
         .as_array()
@@ -140,14 +128,7 @@ async fn an_invitation_link_lets_a_new_person_choose_a_password_once() -> Result
     let (_, pending) = admin.call("GET", "/api/admin/invitations", None).await?;
     assert_eq!(pending[0]["email"], "new@demo.shop", "{pending}");
     // The link says what it offers; a short password is refused and loses nothing.
-    let http = reqwest::Client::new();
-    let view: Value = http
-        .post(format!("{base}/api/invitation"))
-        .json(&json!({"token": token}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let (_, view) = post_json(&base, "/api/invitation", json!({"token": token})).await?;
     assert_eq!(
         (view["account_name"].as_str(), view["has_sign_in"].as_bool()),
         (Some("Demo shop"), Some(false)),

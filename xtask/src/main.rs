@@ -343,7 +343,11 @@ const EDGE_E2E: &[&str] = &[
 /// The browser end-to-end suite, once (`tests/e2e/*.test.mjs`, one file at a time); with
 /// a DynamoDB endpoint, [`EDGE_E2E`] against the Worker (built first).
 fn browser_tests(edge_dynamodb: Option<&str>) -> Result<()> {
-    browser_tests_with(edge_dynamodb, EDGE_E2E, &[])
+    let tests: &[&str] = match edge_dynamodb {
+        Some(_) => EDGE_E2E,
+        None => &["tests/e2e/"],
+    };
+    browser_tests_with(edge_dynamodb, tests, &[])
 }
 
 /// The chat browser test with the portal's API as `vitrine-api-lambda` under cargo-lambda's
@@ -361,21 +365,19 @@ fn browser_tests_on_lambda(dynamodb: &str, s3: &str, cargo_lambda: &Path) -> Res
     )
 }
 
+/// Runs these browser test files (on the edge stack with a DynamoDB endpoint).
 fn browser_tests_with(
     edge_dynamodb: Option<&str>,
-    edge_tests: &[&str],
+    tests: &[&str],
     env: &[(&str, &std::ffi::OsStr)],
 ) -> Result<()> {
     let mut node = Command::new("node");
     node.args(["--test", "--test-concurrency=1"]);
-    match edge_dynamodb {
-        None => node.arg("tests/e2e/"),
-        Some(endpoint) => {
-            edge::prepare(&root(), &cache_dir(), edge::Build::Test)?;
-            node.args(edge_tests)
-                .env("VITRINE_E2E_EDGE_DYNAMODB", endpoint)
-        }
-    };
+    node.args(tests);
+    if let Some(endpoint) = edge_dynamodb {
+        edge::prepare(&root(), &cache_dir(), edge::Build::Test)?;
+        node.env("VITRINE_E2E_EDGE_DYNAMODB", endpoint);
+    }
     node.envs(env.iter().copied());
     run(with_web_dirs(&mut node)
         .env("VITRINE_BIN", target_dir().join("debug/vitrine"))
@@ -398,11 +400,16 @@ fn e2e(args: &[String]) -> Result<()> {
         [flag, rest @ ..] if flag == "--edge" => (true, rest),
         _ => (false, args),
     };
-    let repeat: u32 = match args {
-        [] => 1,
-        [flag, n] if flag == "--repeat" => n.parse().context("--repeat takes a number")?,
-        _ => bail!("usage: cargo xtask e2e [--edge] [--repeat N]"),
-    };
+    const USAGE: &str = "usage: cargo xtask e2e [--edge] [--repeat N] [--only FILE.test.mjs]";
+    let (mut repeat, mut only) = (1u32, None::<String>);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--repeat", Some(n)) => repeat = n.parse().context("--repeat takes a number")?,
+            ("--only", Some(file)) => only = Some(format!("tests/e2e/{file}")),
+            _ => bail!(USAGE),
+        }
+    }
     web()?;
     build_bins()?;
     let mut children = Children::default();
@@ -410,9 +417,14 @@ fn e2e(args: &[String]) -> Result<()> {
         true => Some(ddb::start(&cache_dir(), &mut children)?),
         false => None,
     };
+    let files: Vec<&str> = match &only {
+        Some(file) => vec![file.as_str()],
+        None if edge => EDGE_E2E.to_vec(),
+        None => vec!["tests/e2e/"],
+    };
     for i in 1..=repeat {
         let started = std::time::Instant::now();
-        browser_tests(endpoint.as_deref())
+        browser_tests_with(endpoint.as_deref(), &files, &[])
             .with_context(|| format!("run {i} of {repeat} failed"))?;
         eprintln!(
             "e2e run {i} of {repeat} passed in {:.0} s",

@@ -53,33 +53,46 @@ function apiError(err: unknown): string {
     : err instanceof Error ? err.message : String(err);
 }
 
-/** An invitation's link: who invites to what; the invitee chooses a password, or one who
- *  already signs in confirms with theirs. Nothing is granted before. */
-function AcceptInvitation({ token, onDone }: { token: string; onDone: () => void }) {
-  const [view, setView] = useState<InvitationView | null>(null);
+/** A form's submission: busy while it runs, and what went wrong, in words. */
+function useSubmit(): { busy: boolean; error: string; setError: (e: string) => void; submit: (action: () => Promise<unknown>) => Promise<void> } {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  useEffect(() => void api.invitation(token).then(setView).catch((e) => setError(apiError(e))), [token]);
-  const submit = async (form: HTMLFormElement) => {
-    const data = new FormData(form);
-    const password = String(data.get('password'));
-    if (view && !view.has_sign_in) {
-      if (password !== String(data.get('repeat'))) return setError(t('password.differ'));
-      if ([...password].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
-    }
+  const submit = async (action: () => Promise<unknown>) => {
     setBusy(true);
     setError('');
     try {
-      await api.acceptInvitation(token, password);
-      onDone();
+      await action();
     } catch (err) {
       setError(apiError(err));
     } finally {
       setBusy(false);
     }
   };
+  return { busy, error, setError, submit };
+}
+
+/** What is wrong with a new password and its repetition, if anything (said before asking the API). */
+function newPasswordProblem(next: string, repeat: string): string | null {
+  if (next !== repeat) return t('password.differ');
+  if ([...next].length < MIN_PASSWORD_CHARS) return t('password.tooShort', { min: MIN_PASSWORD_CHARS });
+  return null;
+}
+
+/** An invitation's link: who invites to what; the invitee chooses a password, or one who
+ *  already signs in confirms with theirs. Nothing is granted before. */
+function AcceptInvitation({ token, onDone }: { token: string; onDone: () => void }) {
+  const [view, setView] = useState<InvitationView | null>(null);
+  const { busy, error, setError, submit } = useSubmit();
+  useEffect(() => void api.invitation(token).then(setView).catch((e) => setError(apiError(e))), [token]);
+  const accept = (form: HTMLFormElement) => {
+    const data = new FormData(form);
+    const password = String(data.get('password'));
+    const problem = view && !view.has_sign_in ? newPasswordProblem(password, String(data.get('repeat'))) : null;
+    if (problem) return setError(problem);
+    void submit(() => api.acceptInvitation(token, password).then(onDone));
+  };
   return (
-    <form class="login" data-testid="accept-invitation" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+    <form class="login" data-testid="accept-invitation" onSubmit={(e) => { e.preventDefault(); accept(e.target as HTMLFormElement); }}>
       <h1>{t('invitation.title')}</h1>
       {!view && !error && <p class="empty">{t('common.loading')}</p>}
       {view && (
@@ -130,24 +143,14 @@ function ConfirmTranscript({ token }: { token: string }) {
 
 /** A password reset link: a new password, then sign in with it. */
 function ResetPassword({ token, onDone }: { token: string; onDone: () => void }) {
-  const [error, setError] = useState('');
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const submit = async (form: HTMLFormElement) => {
+  const { busy, error, setError, submit } = useSubmit();
+  const reset = (form: HTMLFormElement) => {
     const data = new FormData(form);
     const next = String(data.get('new'));
-    if (next !== String(data.get('repeat'))) return setError(t('password.differ'));
-    if ([...next].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
-    setBusy(true);
-    setError('');
-    try {
-      await api.resetPassword(token, next);
-      setDone(true);
-    } catch (err) {
-      setError(apiError(err));
-    } finally {
-      setBusy(false);
-    }
+    const problem = newPasswordProblem(next, String(data.get('repeat')));
+    if (problem) return setError(problem);
+    void submit(() => api.resetPassword(token, next).then(() => setDone(true)));
   };
   if (done)
     return (
@@ -158,7 +161,7 @@ function ResetPassword({ token, onDone }: { token: string; onDone: () => void })
       </div>
     );
   return (
-    <form class="login" data-testid="reset-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+    <form class="login" data-testid="reset-password" onSubmit={(e) => { e.preventDefault(); reset(e.target as HTMLFormElement); }}>
       <h1>{t('reset.title')}</h1>
       <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
       <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
@@ -172,39 +175,23 @@ function ResetPassword({ token, onDone }: { token: string; onDone: () => void })
 }
 
 function Login({ onDone }: { onDone: () => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, submit } = useSubmit();
   // "Forgot your password?": the address a reset link goes to, and whether it was asked.
   const [forgot, setForgot] = useState<'asking' | 'sent' | null>(null);
   // A person who is an agent of several accounts picks one.
   const [choices, setChoices] = useState<AccountChoice[] | null>(null);
   const signIn = async (form: HTMLFormElement, account?: string) => {
     const data = new FormData(form);
-    setBusy(true);
-    setError('');
-    try {
+    await submit(async () => {
       const answer = await api.login(String(data.get('email')), String(data.get('password')), account);
       if (answer.outcome === 'choose_account') setChoices(answer.accounts);
       else onDone();
-    } catch (err) {
-      setError(apiError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const askReset = async (form: HTMLFormElement) => {
     const email = String(new FormData(form).get('email') ?? '');
     if (!email) return setError(t('reset.emailFirst'));
-    setBusy(true);
-    setError('');
-    try {
-      await api.forgotPassword(email);
-      setForgot('sent');
-    } catch (err) {
-      setError(apiError(err));
-    } finally {
-      setBusy(false);
-    }
+    await submit(() => api.forgotPassword(email).then(() => setForgot('sent')));
   };
   if (forgot)
     return (
@@ -251,26 +238,16 @@ function Login({ onDone }: { onDone: () => void }) {
 
 /** The person's own password, changed from the header menu. */
 function ChoosePassword({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (form: HTMLFormElement) => {
+  const { busy, error, setError, submit } = useSubmit();
+  const change = (form: HTMLFormElement) => {
     const data = new FormData(form);
     const next = String(data.get('new'));
-    if (next !== String(data.get('repeat'))) return setError(t('password.differ'));
-    if ([...next].length < MIN_PASSWORD_CHARS) return setError(t('password.tooShort', { min: MIN_PASSWORD_CHARS }));
-    setBusy(true);
-    setError('');
-    try {
-      await api.changePassword(String(data.get('current')), next);
-      onDone();
-    } catch (err) {
-      setError(apiError(err));
-    } finally {
-      setBusy(false);
-    }
+    const problem = newPasswordProblem(next, String(data.get('repeat')));
+    if (problem) return setError(problem);
+    void submit(() => api.changePassword(String(data.get('current')), next).then(onDone));
   };
   return (
-    <form class="login" data-testid="choose-password" onSubmit={(e) => { e.preventDefault(); void submit(e.target as HTMLFormElement); }}>
+    <form class="login" data-testid="choose-password" onSubmit={(e) => { e.preventDefault(); change(e.target as HTMLFormElement); }}>
       <h1>{t('password.change')}</h1>
       <label for="current">{t('password.current')}</label>
       <input id="current" name="current" type="password" autocomplete="current-password" required />
