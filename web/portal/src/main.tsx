@@ -141,6 +141,19 @@ function ConfirmTranscript({ token }: { token: string }) {
   );
 }
 
+/** A new password, twice, and the button that saves it. */
+function NewPassword({ busy }: { busy: boolean }) {
+  return (
+    <>
+      <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
+      <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
+      <label for="repeat">{t('password.repeat')}</label>
+      <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
+      <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
+    </>
+  );
+}
+
 /** A password reset link: a new password, then sign in with it. */
 function ResetPassword({ token, onDone }: { token: string; onDone: () => void }) {
   const [done, setDone] = useState(false);
@@ -163,11 +176,7 @@ function ResetPassword({ token, onDone }: { token: string; onDone: () => void })
   return (
     <form class="login" data-testid="reset-password" onSubmit={(e) => { e.preventDefault(); reset(e.target as HTMLFormElement); }}>
       <h1>{t('reset.title')}</h1>
-      <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
-      <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
-      <label for="repeat">{t('password.repeat')}</label>
-      <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
-      <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
+      <NewPassword busy={busy} />
       <button type="button" class="ghost" onClick={onDone}>{t('common.cancel')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
@@ -251,11 +260,7 @@ function ChoosePassword({ onDone, onCancel }: { onDone: () => void; onCancel: ()
       <h1>{t('password.change')}</h1>
       <label for="current">{t('password.current')}</label>
       <input id="current" name="current" type="password" autocomplete="current-password" required />
-      <label for="new">{t('password.new', { min: MIN_PASSWORD_CHARS })}</label>
-      <input id="new" name="new" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_CHARS} required />
-      <label for="repeat">{t('password.repeat')}</label>
-      <input id="repeat" name="repeat" type="password" autocomplete="new-password" required />
-      <button type="submit" disabled={busy}>{busy ? t('common.saving') : t('password.save')}</button>
+      <NewPassword busy={busy} />
       <button type="button" class="ghost" onClick={onCancel}>{t('common.cancel')}</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>
