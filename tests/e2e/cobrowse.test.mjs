@@ -117,6 +117,7 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   }
   assert.match(await page.locator('#pin').inputValue(), /^•+$/, 'a shown password stays masked');
   assert.equal(await page.locator('[name=csrf]').count(), 0, 'hidden inputs are not recorded');
+  await shop.focus('[name=password]');
   for (const secret of ['4242 4242', '4242424242', 'hunter2-secret', 'Rue des Lilas', 'csrf-token-7f3a',
     'toggle-secret', 'editor-secret']) {
     assert.ok(!sent.some((f) => f.includes(secret)), `${secret} never left the visitor's browser`);
