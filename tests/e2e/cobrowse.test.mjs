@@ -6,7 +6,7 @@
 // degrades with notes the agent can read, and chat goes on for everyone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, perTestServer, watchErrors } from './harness.mjs';
+import { ADMIN, edge, perTestServer, watchErrors } from './harness.mjs';
 
 const env = perTestServer();
 const W = '[data-vitrine-widget]';
@@ -137,6 +137,16 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   while (!(await near())) {
     assert.ok(Date.now() < moved, 'the visitor\'s pointer shows in the mirror');
     await new Promise((r) => setTimeout(r, 200));
+  }
+
+  // On the edge: the site's Durable Object loses its memory (an eviction). The viewer's
+  // next refresh brings the session back, and the visitor, who never pressed Stop, is not
+  // asked again (was: asked again, and the mirror waited for ever).
+  if (edge) {
+    await env.server.evict('demo-shop');
+    await shop.evaluate(() => { document.body.appendChild(document.createElement('h3')).id = 'after-evict'; });
+    await page.locator('h3#after-evict').waitFor({ timeout: 40_000 });
+    assert.equal(await shop.locator(`${UI} .bar button.ok`).count(), 0, 'the visitor is not asked again');
   }
 
   // The agent points; the visitor's page shows where.

@@ -108,10 +108,12 @@ async function startServerOnce(extraArgs) {
   // aiosmtpd listens on 127.0.0.1: accounts may use a loopback server here.
   const env = { ...process.env, RUST_LOG: 'warn', VITRINE_MAIL_PRIVATE_HOSTS: 'true' };
   let worker;
+  let operatorToken;
   if (edge) {
     const id = randomBytes(6).toString('hex');
     const workerUrl = `http://127.0.0.1:${await freePort()}`;
-    const keys = { visitor: `e2e-visitor-${id}`, changes: `e2e-changes-${id}` };
+    const keys = { visitor: `e2e-visitor-${id}`, changes: `e2e-changes-${id}`, operator: `e2e-operator-${id}` };
+    operatorToken = keys.operator;
     Object.assign(env, {
       VITRINE_VISITOR_KEY: keys.visitor, VITRINE_CHANGES_KEY: keys.changes, VITRINE_EDGE_ORIGIN: workerUrl,
       AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1',
@@ -123,7 +125,7 @@ async function startServerOnce(extraArgs) {
       port: Number(new URL(workerUrl).port),
       vars: {
         VITRINE_DYNAMODB_ENDPOINT: EDGE_DYNAMODB, VITRINE_DYNAMODB_TABLE: `e2e-${id}`,
-        VITRINE_VISITOR_KEY: keys.visitor, VITRINE_CHANGES_KEY: keys.changes,
+        VITRINE_VISITOR_KEY: keys.visitor, VITRINE_CHANGES_KEY: keys.changes, VITRINE_OPERATOR_TOKEN: keys.operator,
         AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
         ...(grace >= 0 ? { VITRINE_OFFLINE_GRACE_MS: extraArgs[grace + 1] } : {}),
       },
@@ -170,6 +172,14 @@ async function startServerOnce(extraArgs) {
     demo: `http://${demo}`,
     /** The server process (benchmarks read its CPU time). */
     pid: running.child.pid,
+    /** On the edge stack: drops the site's Durable Object's memory, as an eviction does
+     *  (its sockets stay). */
+    async evict(site) {
+      const res = await fetch(`${worker.url}/internal/evict?site=${encodeURIComponent(site)}`, {
+        method: 'POST', headers: { authorization: `Bearer ${operatorToken}` },
+      });
+      if (!res.ok) throw new Error(`evict: ${res.status}`);
+    },
     /** Kills the server at once (no drain), as a crash would. */
     async crash() {
       running.child.kill('SIGKILL');

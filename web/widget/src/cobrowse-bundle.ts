@@ -146,6 +146,8 @@ function limits(): Limits {
 const custom = (tag: string, payload: unknown) => ({ type: EventType.Custom, data: { tag, payload }, timestamp: Date.now() });
 
 let stopRecording: (() => void) | undefined;
+/** The agent this page's visitor let view it, until they press Stop (see `cobrowse_request`). */
+let consentedTo: string | null = null;
 let pending: unknown[] = [];
 let seq = 0;
 let timer: number | undefined;
@@ -203,7 +205,7 @@ function emit(event: { type: EventType }): void {
 }
 
 function startRecording(agent: string): void {
-  showBar(t('viewing', { name: agent }), [[t('stop'), 'stop', () => { ctx.send({ type: 'cobrowse_stop' }); stop(); }]]);
+  showBar(t('viewing', { name: agent }), [[t('stop'), 'stop', () => { consentedTo = null; ctx.send({ type: 'cobrowse_stop' }); stop(); }]]);
   // Started again while recording (a hub that lost its sessions): its viewers need the page.
   if (stopRecording) return record.takeFullSnapshot();
   document.addEventListener('focusin', focused, true);
@@ -255,12 +257,17 @@ function point(x: number, y: number, agent: string): void {
   handle(frame: VisitorServerFrame, context: CobrowseContext): void {
     ctx = context;
     switch (frame.type) {
-      case 'cobrowse_request':
-        showBar(t('ask', { name: frame.agent_name }), [
-          [t('allow'), 'ok', () => { hideBar(); ctx.send({ type: 'cobrowse_consent', accept: true }); }],
-          [t('refuse'), '', () => { hideBar(); ctx.send({ type: 'cobrowse_consent', accept: false }); }],
+      case 'cobrowse_request': {
+        const agent = frame.agent_name;
+        // Asked again by the agent the visitor already let in, who never pressed Stop: the
+        // hub lost its memory (an evicted Durable Object), not the visitor their mind.
+        if (consentedTo === agent) return void ctx.send({ type: 'cobrowse_consent', accept: true });
+        showBar(t('ask', { name: agent }), [
+          [t('allow'), 'ok', () => { hideBar(); consentedTo = agent; ctx.send({ type: 'cobrowse_consent', accept: true }); }],
+          [t('refuse'), '', () => { hideBar(); consentedTo = null; ctx.send({ type: 'cobrowse_consent', accept: false }); }],
         ]);
         break;
+      }
       case 'cobrowse_start':
         startRecording(frame.agent_name);
         break;
