@@ -144,8 +144,10 @@ test('the agent views the page live, the visitor consents, secrets stay in the b
   // asked again (was: asked again, and the mirror waited for ever).
   if (edge) {
     await env.server.evict('demo-shop');
-    await shop.evaluate(() => { document.body.appendChild(document.createElement('h3')).id = 'after-evict'; });
-    await page.locator('h3#after-evict').waitFor({ timeout: 40_000 });
+    await shop.evaluate(() => {
+      document.body.appendChild(document.createElement('h3')).textContent = 'Back after the eviction';
+    });
+    await page.locator('h3', { hasText: 'Back after the eviction' }).waitFor({ timeout: 40_000 });
     assert.equal(await shop.locator(`${UI} .bar button.ok`).count(), 0, 'the visitor is not asked again');
   }
 

@@ -146,8 +146,24 @@ function limits(): Limits {
 const custom = (tag: string, payload: unknown) => ({ type: EventType.Custom, data: { tag, payload }, timestamp: Date.now() });
 
 let stopRecording: (() => void) | undefined;
-/** The agent this page's visitor let view it, until they press Stop (see `cobrowse_request`). */
-let consentedTo: string | null = null;
+/** The agent this tab's visitor lets view their pages, until they press Stop (see
+ *  `cobrowse_request`); kept across the tab's pages, as the hub keeps the consent. */
+const CONSENT_KEY = 'vitrine:cobrowse-consent';
+function consented(agent: string | null): void {
+  try {
+    if (agent) sessionStorage.setItem(CONSENT_KEY, agent);
+    else sessionStorage.removeItem(CONSENT_KEY);
+  } catch {
+    /* storage blocked: the visitor is asked again */
+  }
+}
+function consentedTo(): string | null {
+  try {
+    return sessionStorage.getItem(CONSENT_KEY);
+  } catch {
+    return null;
+  }
+}
 let pending: unknown[] = [];
 let seq = 0;
 let timer: number | undefined;
@@ -205,7 +221,7 @@ function emit(event: { type: EventType }): void {
 }
 
 function startRecording(agent: string): void {
-  showBar(t('viewing', { name: agent }), [[t('stop'), 'stop', () => { consentedTo = null; ctx.send({ type: 'cobrowse_stop' }); stop(); }]]);
+  showBar(t('viewing', { name: agent }), [[t('stop'), 'stop', () => { consented(null); ctx.send({ type: 'cobrowse_stop' }); stop(); }]]);
   // Started again while recording (a hub that lost its sessions): its viewers need the page.
   if (stopRecording) return record.takeFullSnapshot();
   document.addEventListener('focusin', focused, true);
@@ -261,10 +277,10 @@ function point(x: number, y: number, agent: string): void {
         const agent = frame.agent_name;
         // Asked again by the agent the visitor already let in, who never pressed Stop: the
         // hub lost its memory (an evicted Durable Object), not the visitor their mind.
-        if (consentedTo === agent) return void ctx.send({ type: 'cobrowse_consent', accept: true });
+        if (consentedTo() === agent) return void ctx.send({ type: 'cobrowse_consent', accept: true });
         showBar(t('ask', { name: agent }), [
-          [t('allow'), 'ok', () => { hideBar(); consentedTo = agent; ctx.send({ type: 'cobrowse_consent', accept: true }); }],
-          [t('refuse'), '', () => { hideBar(); consentedTo = null; ctx.send({ type: 'cobrowse_consent', accept: false }); }],
+          [t('allow'), 'ok', () => { hideBar(); consented(agent); ctx.send({ type: 'cobrowse_consent', accept: true }); }],
+          [t('refuse'), '', () => { hideBar(); consented(null); ctx.send({ type: 'cobrowse_consent', accept: false }); }],
         ]);
         break;
       }
