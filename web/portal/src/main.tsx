@@ -25,7 +25,14 @@ function App() {
     api.session().then((s) => setMe(s.me ?? false)).catch(() => window.setTimeout(refresh, 2000));
   useEffect(() => void refresh(), []);
   // A link from an e-mail (or passed on by an admin): an invitation or a password reset.
-  const [link, setLink] = useState(() => /^#(invite|reset|transcript)=([0-9a-f]{16,128})$/.exec(location.hash));
+  const linkOf = () => /^#(invite|reset|transcript)=([0-9a-f]{16,128})$/.exec(location.hash);
+  const [link, setLink] = useState(linkOf);
+  // Another link opened in this tab changes only the fragment: no page load.
+  useEffect(() => {
+    const opened = () => setLink(linkOf());
+    addEventListener('hashchange', opened);
+    return () => removeEventListener('hashchange', opened);
+  }, []);
   const leaveLink = () => { history.replaceState(null, '', location.pathname); setLink(null); void refresh(); };
   if (link?.[1] === 'invite') return <AcceptInvitation token={link[2]} onDone={leaveLink} />;
   if (link?.[1] === 'reset') return <ResetPassword token={link[2]} onDone={leaveLink} />;
