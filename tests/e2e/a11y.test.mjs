@@ -150,6 +150,9 @@ test('keyboard only: a visitor and an agent chat end to end, and the widget neve
   await portal.keyboard.press('Alt+KeyN'); // on the visitors page: nothing happens
   await tabTo(portal, (f) => f.testid === 'page-chats', 'the Chats page');
   await portal.keyboard.press('Enter');
+  // Alt+N opens the next waiting conversation: once there is one (the widget shows a
+  // message before the hub has stored it).
+  await portal.locator('[data-testid=pending-badge]', { hasText: '1' }).waitFor();
   await portal.keyboard.press('Alt+KeyN');
   await portal.locator('[data-testid=conversation] .msg.visitor', { hasText: 'hold water' }).waitFor();
   await portal.keyboard.press('Alt+KeyT');
@@ -180,7 +183,11 @@ test('keyboard only: an agent calls the visitor of a conversation, the visitor a
 
   await tabTo(portal, (f) => f.testid === 'page-chats', 'the Chats page');
   await portal.keyboard.press('Enter');
+  // Not before the conversation has reached the portal (was: Alt+N and Alt+T pressed on
+  // an empty list now and then, found by a fresh-clone run).
+  await portal.locator('[data-testid=pending-badge]', { hasText: '1' }).waitFor();
   await portal.keyboard.press('Alt+KeyN');
+  await portal.locator('[data-testid=conversation] .msg.visitor', { hasText: 'show me the chair' }).waitFor();
   await portal.keyboard.press('Alt+KeyT');
   await portal.locator('[data-testid=conversation-status]', { hasText: 'active' }).waitFor();
   // From the visitor beside the conversation.
