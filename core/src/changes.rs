@@ -87,7 +87,8 @@ pub fn read_notice(
     signature: Option<&str>,
     now: UnixMillis,
 ) -> Result<ChangeNotice, NoticeError> {
-    let notice: ChangeNotice = media_key::read_signed(key, media_key::Purpose::ChangeNotice, body, signature)?;
+    let notice: ChangeNotice =
+        media_key::read_signed(key, media_key::Purpose::ChangeNotice, body, signature)?;
     if notice.at.abs_diff(now) > media_key::FRESH_WINDOW_MS {
         return Err(NoticeError::Stale);
     }
@@ -111,7 +112,11 @@ fn client_address_message(address: &str) -> Vec<u8> {
 }
 
 pub fn sign_client_address(key: &[u8], address: &str) -> String {
-    media_key::sign_body(key, media_key::Purpose::ClientAddress, &client_address_message(address))
+    media_key::sign_body(
+        key,
+        media_key::Purpose::ClientAddress,
+        &client_address_message(address),
+    )
 }
 
 /// The address if its signature is the Worker's.
@@ -120,7 +125,13 @@ pub fn verified_client_address<'a>(
     address: &'a str,
     signature: &str,
 ) -> Option<&'a str> {
-    media_key::verify_body(key, media_key::Purpose::ClientAddress, &client_address_message(address), signature).then_some(address)
+    media_key::verify_body(
+        key,
+        media_key::Purpose::ClientAddress,
+        &client_address_message(address),
+        signature,
+    )
+    .then_some(address)
 }
 
 #[cfg(test)]

@@ -248,8 +248,14 @@ pub fn validate_contact_id(id: &str) -> Result<(), FrameError> {
 pub fn validate_identity(identity: &Identity) -> Result<(), FrameError> {
     validate_contact_id(&identity.id)?;
     // No line breaks (or other control characters): the signed text is one field a line.
-    for (field, value) in [("identity.name", &identity.name), ("identity.address", &identity.address)] {
-        if value.as_deref().is_some_and(|v| v.chars().any(char::is_control)) {
+    for (field, value) in [
+        ("identity.name", &identity.name),
+        ("identity.address", &identity.address),
+    ] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
             return Err(FrameError::new(
                 ErrorCode::InvalidField,
                 format!("{field} must be one line (no line breaks)"),

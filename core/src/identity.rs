@@ -54,7 +54,10 @@ pub fn verify(secret: &str, identity: &Identity, signature: &str) -> Proven {
     };
     if secret.is_empty() {
         Proven::Nothing
-    } else if mac(secret, &signed_text(identity)).verify_slice(&bytes).is_ok() {
+    } else if mac(secret, &signed_text(identity))
+        .verify_slice(&bytes)
+        .is_ok()
+    {
         Proven::All
     } else if mac(secret, &identity.id).verify_slice(&bytes).is_ok() {
         Proven::Id
@@ -86,15 +89,30 @@ mod tests {
     #[test]
     fn a_signature_proves_what_it_signed_for_its_secret_only() {
         let signature = sign("s3cret", &zofia("customer-42"));
-        assert_eq!(verify("s3cret", &zofia("customer-42"), &signature), Proven::All);
+        assert_eq!(
+            verify("s3cret", &zofia("customer-42"), &signature),
+            Proven::All
+        );
         assert_eq!(
             verify("s3cret", &zofia("customer-42"), &signature.to_uppercase()),
             Proven::All
         );
-        assert_eq!(verify("s3cret", &zofia("customer-43"), &signature), Proven::Nothing);
-        assert_eq!(verify("other", &zofia("customer-42"), &signature), Proven::Nothing);
-        assert_eq!(verify("", &zofia("x"), &sign("", &zofia("x"))), Proven::Nothing);
-        assert_eq!(verify("s3cret", &zofia("customer-42"), "not hex"), Proven::Nothing);
+        assert_eq!(
+            verify("s3cret", &zofia("customer-43"), &signature),
+            Proven::Nothing
+        );
+        assert_eq!(
+            verify("other", &zofia("customer-42"), &signature),
+            Proven::Nothing
+        );
+        assert_eq!(
+            verify("", &zofia("x"), &sign("", &zofia("x"))),
+            Proven::Nothing
+        );
+        assert_eq!(
+            verify("s3cret", &zofia("customer-42"), "not hex"),
+            Proven::Nothing
+        );
         // Another customer's name and e-mail under a valid signature: not proven.
         let other = Identity {
             email: Some("someone@else.example".into()),

@@ -77,7 +77,9 @@ fn mac(key: &[u8], purpose: Purpose, payload: &[u8]) -> Hmac<Sha256> {
 
 pub fn sign_call_token(key: &[u8], claims: &CallClaims) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    let signature = mac(key, Purpose::CallToken, &payload).finalize().into_bytes();
+    let signature = mac(key, Purpose::CallToken, &payload)
+        .finalize()
+        .into_bytes();
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(&payload),
@@ -261,9 +263,22 @@ mod tests {
         let signature = sign_body(b"key", Purpose::CallEvent, b"{}");
         assert!(verify_body(b"key", Purpose::CallEvent, b"{}", &signature));
         assert!(!verify_body(b"key", Purpose::CallEvent, b"{ }", &signature));
-        assert!(!verify_body(b"other", Purpose::CallEvent, b"{}", &signature));
-        assert!(!verify_body(b"key", Purpose::CallEvent, b"{}", "not base64!"));
-        assert!(!verify_body(b"key", Purpose::MediaCommand, b"{}", &signature), "another purpose");
+        assert!(!verify_body(
+            b"other",
+            Purpose::CallEvent,
+            b"{}",
+            &signature
+        ));
+        assert!(!verify_body(
+            b"key",
+            Purpose::CallEvent,
+            b"{}",
+            "not base64!"
+        ));
+        assert!(
+            !verify_body(b"key", Purpose::MediaCommand, b"{}", &signature),
+            "another purpose"
+        );
     }
 
     /// A token's claims and signature are no call event, though signed with the same key
@@ -275,9 +290,24 @@ mod tests {
         let claims = URL_SAFE_NO_PAD.decode(payload).unwrap();
         let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
         let as_header = URL_SAFE_NO_PAD.encode(signature);
-        assert!(!verify_body(b"key", Purpose::CallEvent, &claims, &as_header));
-        assert!(!verify_body(b"key", Purpose::MediaCommand, &claims, &as_header));
-        assert!(!verify_body(b"key", Purpose::ChangeNotice, &claims, &as_header));
+        assert!(!verify_body(
+            b"key",
+            Purpose::CallEvent,
+            &claims,
+            &as_header
+        ));
+        assert!(!verify_body(
+            b"key",
+            Purpose::MediaCommand,
+            &claims,
+            &as_header
+        ));
+        assert!(!verify_body(
+            b"key",
+            Purpose::ChangeNotice,
+            &claims,
+            &as_header
+        ));
         let event = br#"{"site":"s","room":"r","at":5,"nonce":"n1","kind":"room_started"}"#;
         let as_command = sign_body(b"key", Purpose::MediaCommand, event);
         assert_eq!(
@@ -329,7 +359,11 @@ mod tests {
         );
         let junk = b"{}";
         assert!(matches!(
-            read_call_event(b"key", junk, Some(&sign_body(b"key", Purpose::CallEvent, junk))),
+            read_call_event(
+                b"key",
+                junk,
+                Some(&sign_body(b"key", Purpose::CallEvent, junk))
+            ),
             Err(SignedError::Malformed(_))
         ));
     }

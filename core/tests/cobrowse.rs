@@ -269,7 +269,9 @@ fn page_events_nobody_asked_for_are_rate_limited_like_any_frame() {
         limited += out
             .to_visitor(10)
             .iter()
-            .filter(|f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::RateLimited))
+            .filter(
+                |f| matches!(f, VisitorServerFrame::Error(e) if e.code == ErrorCode::RateLimited),
+            )
             .count();
     }
     // The burst (40 frames) is answered, the rest dropped (one rate-limit notice).

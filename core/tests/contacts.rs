@@ -316,7 +316,10 @@ fn only_what_the_shop_signed_reaches_the_card() {
     };
     let out = b.visitor_does(
         &v,
-        identify(theirs.clone(), Some(identity::sign(SECRET, &customer("customer-42")))),
+        identify(
+            theirs.clone(),
+            Some(identity::sign(SECRET, &customer("customer-42"))),
+        ),
     );
     assert_eq!(out.visitor_error(10), Some(ErrorCode::Forbidden));
     assert!(identifications(&out).is_empty());
@@ -329,7 +332,11 @@ fn only_what_the_shop_signed_reaches_the_card() {
         .stores()
         .into_iter()
         .filter_map(|op| match op {
-            StoreOp::Identify { identity, verified: true, .. } => Some(identity.clone()),
+            StoreOp::Identify {
+                identity,
+                verified: true,
+                ..
+            } => Some(identity.clone()),
             _ => None,
         })
         .collect();

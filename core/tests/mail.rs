@@ -62,7 +62,10 @@ fn a_typed_address_gets_a_confirmation_first_and_is_on_no_card() {
             conversation_id: id.clone()
         }
     );
-    assert_eq!(mail[0].contact_id, None, "an unproven address is on no card");
+    assert_eq!(
+        mail[0].contact_id, None,
+        "an unproven address is on no card"
+    );
     assert!(out
         .to_visitor(10)
         .contains(&VisitorServerFrame::TranscriptQueued {
@@ -126,7 +129,10 @@ fn the_address_the_shop_signed_gets_the_transcript_at_once_on_the_card() {
     // Another address, even from an identified customer: a confirmation first.
     let mail = queued(&b.visitor_does(&v, transcript(&id, "other@mail.example")));
     assert_eq!(mail[0].contact_id, None);
-    assert!(matches!(mail[0].content, MailContent::ConfirmTranscript { .. }));
+    assert!(matches!(
+        mail[0].content,
+        MailContent::ConfirmTranscript { .. }
+    ));
 }
 
 #[test]

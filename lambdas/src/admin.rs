@@ -10,9 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use vitrine_core::codec::{self, is_http_url};
-use vitrine_core::protocol::http::{
-    AgentUpdate, Gallery, Imported, ProductQuery, SiteInput,
-};
+use vitrine_core::protocol::http::{AgentUpdate, Gallery, Imported, ProductQuery, SiteInput};
 use vitrine_core::store::accounts::{self, Site, SiteEdit};
 use vitrine_core::store::agents::{self, Agent, AgentProfile, Role};
 use vitrine_core::store::catalog::{self, CatalogItem, Product};

@@ -14,9 +14,9 @@ use vitrine_core::protocol::http::{
     AcceptInvitation, ForgotPassword, InvitationView, InviteInput, Invited, LinkToken,
     PendingInvitation, ResetPassword, TranscriptConfirmation,
 };
-use vitrine_core::store::mail;
 use vitrine_core::store::agents::{self, Agent};
 use vitrine_core::store::invitations::{self, Invitation, INVITATION_TTL_SECS, RESET_TTL_SECS};
+use vitrine_core::store::mail;
 use vitrine_core::store::{accounts, StoreError};
 
 use crate::auth::{
@@ -57,8 +57,7 @@ pub async fn invite<S: Backend, B>(
     Json(input): Json<InviteInput>,
 ) -> Result<(StatusCode, Json<Invited>), ApiError> {
     me.require_admin()?;
-    codec::validate_text("name", &input.name, 120)
-        .map_err(|e| ApiError::bad_request(e.message))?;
+    codec::validate_text("name", &input.name, 120).map_err(|e| ApiError::bad_request(e.message))?;
     let email = agents::normalize_email(&input.email);
     if email.is_empty() {
         return Err(ApiError::bad_request("email must not be empty"));
@@ -217,8 +216,14 @@ pub async fn accept<S: Backend, B>(
         name: invitation.name.clone(),
         role: invitation.role,
     };
-    match invitations::accept(&state.store, &req.token, &invitation, &agent, new_hash.as_deref())
-        .await
+    match invitations::accept(
+        &state.store,
+        &req.token,
+        &invitation,
+        &agent,
+        new_hash.as_deref(),
+    )
+    .await
     {
         Ok(()) => sign_in(&state, &agent).await,
         // Used twice at once, or the account gained this agent (or the person) meanwhile.

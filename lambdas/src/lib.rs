@@ -155,10 +155,7 @@ where
             post(invitations::confirm_transcript::<S, B>),
         )
         .route("/api/invitation/accept", post(invitations::accept::<S, B>))
-        .route(
-            "/api/admin/invitations",
-            get(invitations::pending::<S, B>),
-        )
+        .route("/api/admin/invitations", get(invitations::pending::<S, B>))
         .route(
             "/api/admin/invitations/{email}",
             axum::routing::delete(invitations::revoke::<S, B>),

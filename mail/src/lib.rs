@@ -195,7 +195,10 @@ impl Mailer {
         }
     }
     fn take(&self, lane: &str) -> bool {
-        self.lanes.lock().expect("not poisoned").insert(lane.to_string())
+        self.lanes
+            .lock()
+            .expect("not poisoned")
+            .insert(lane.to_string())
     }
     fn give_back(&self, lane: &str) {
         self.lanes.lock().expect("not poisoned").remove(lane);
@@ -306,7 +309,10 @@ async fn try_send<S: LocalStore + ?Sized>(
         outgoing.content,
         MailContent::Transcript { .. } | MailContent::ConfirmTranscript { .. }
     );
-    if visitors && outgoing.attempts == 1 && !mail::within_daily_cap(store, &outgoing.site, now).await? {
+    if visitors
+        && outgoing.attempts == 1
+        && !mail::within_daily_cap(store, &outgoing.site, now).await?
+    {
         return Ok(Err(MailError::Permanent(format!(
             "the site's daily limit of {} e-mails asked for by visitors is reached",
             mail::VISITOR_MAILS_PER_SITE_DAY
@@ -327,7 +333,13 @@ async fn try_send<S: LocalStore + ?Sized>(
             };
             mail::create_confirmation(store, &token, &pending, now / 1000 + mail::CONFIRM_TTL_SECS)
                 .await?;
-            confirm_text(&site.name, &format!("{}/portal/#transcript={token}", portal.trim_end_matches('/')))
+            confirm_text(
+                &site.name,
+                &format!(
+                    "{}/portal/#transcript={token}",
+                    portal.trim_end_matches('/')
+                ),
+            )
         }
         MailContent::Transcript { conversation_id } => {
             let messages = conversations::messages_after(
@@ -496,7 +508,8 @@ impl PlatformMailer {
              session of yours was ended.\n\nIf it was not you, reset your password from the \
              sign-in page at once and tell your administrator.\n"
         );
-        self.send(to, "Your Vitrine password was changed", text).await
+        self.send(to, "Your Vitrine password was changed", text)
+            .await
     }
 }
 

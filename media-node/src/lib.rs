@@ -618,7 +618,11 @@ async fn report_events(config: NodeConfig, mut events: mpsc::UnboundedReceiver<C
             continue;
         };
         let body = serde_json::to_vec(&event).expect("event serializes");
-        let signature = sign_body(&config.key, vitrine_core::media_key::Purpose::CallEvent, &body);
+        let signature = sign_body(
+            &config.key,
+            vitrine_core::media_key::Purpose::CallEvent,
+            &body,
+        );
         let send = || async {
             let sent = client
                 .post(url)

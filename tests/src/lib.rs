@@ -306,7 +306,11 @@ impl Api {
 
     /// Uses an invitation link's token with `password` (the one a new person chooses, or
     /// the person's own): the API signed in to the new account, and the agent it made.
-    pub async fn accept_invitation(base: &str, token: &str, password: &str) -> Result<(Self, Value)> {
+    pub async fn accept_invitation(
+        base: &str,
+        token: &str,
+        password: &str,
+    ) -> Result<(Self, Value)> {
         let res = reqwest::Client::new()
             .post(format!("{base}/api/invitation/accept"))
             .json(&json!({"token": token, "password": password}))

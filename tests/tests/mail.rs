@@ -38,7 +38,6 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
     let (_server, base) = common::start_with(|_| {}).await?;
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
 
-
     // Bad settings are refused, each with what is wrong.
     let mut bad = smtp.settings();
     bad["from"] = json!("not an address");
@@ -88,7 +87,10 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
         .await?;
     assert_eq!(status, 201, "{invited}");
     assert_eq!(invited["emailed"], false);
-    assert!(invited["link_path"].as_str().unwrap().starts_with("/portal/#invite="));
+    assert!(invited["link_path"]
+        .as_str()
+        .unwrap()
+        .starts_with("/portal/#invite="));
 
     // A visitor asks for their conversation by e-mail.
     let mut v = Client::visitor(&base, DEMO_SITE).await?;
@@ -110,7 +112,10 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
     let queued = v
         .wait_for("transcript_queued", is_type("transcript_queued"))
         .await?;
-    assert_eq!(queued["confirm"], true, "a typed address confirms first: {queued}");
+    assert_eq!(
+        queued["confirm"], true,
+        "a typed address confirms first: {queued}"
+    );
     // The address's owner is asked first, in fixed words: nothing the visitor wrote.
     let ask = smtp
         .wait_for(&["To: zofia@mail.example", "#transcript="])
@@ -154,7 +159,10 @@ async fn smtp_settings_invitations_transcripts_and_answers_go_out_and_are_record
     // Only the answer is on her card: a typed address's transcript is on none.
     let emails = card_emails(&admin, "zofia@mail.example", "sent").await?;
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert!(emails[0]["subject"].as_str().unwrap().contains("answered you"));
+    assert!(emails[0]["subject"]
+        .as_str()
+        .unwrap()
+        .contains("answered you"));
     Ok(())
 }
 
@@ -200,7 +208,11 @@ async fn a_server_that_refuses_fails_the_test_e_mail_and_leaves_the_e_mail_queue
     agent.wait_for("snapshot", is_type("snapshot")).await?;
     let conversation = ack["conversation_id"].as_str().unwrap();
     agent
-        .send(&agent_message(conversation, "a-00000001", "We will write back."))
+        .send(&agent_message(
+            conversation,
+            "a-00000001",
+            "We will write back.",
+        ))
         .await?;
     agent
         .wait_for("message_ack", is_type("message_ack"))

@@ -483,7 +483,10 @@ async fn control(node: &RunningNode, key: &[u8], command: &MediaCommand) -> u16 
     let body = serde_json::to_vec(command).unwrap();
     reqwest::Client::new()
         .post(format!("http://{}/control", node.http_addr))
-        .header(SIGNATURE_HEADER, sign_body(key, Purpose::MediaCommand, &body))
+        .header(
+            SIGNATURE_HEADER,
+            sign_body(key, Purpose::MediaCommand, &body),
+        )
         .body(body)
         .send()
         .await
@@ -539,7 +542,10 @@ async fn control_commands_must_be_signed_fresh_and_never_seen_before() {
     assert_eq!(unsigned.status(), 401);
     let garbage = reqwest::Client::new()
         .post(format!("http://{}/control", node.http_addr))
-        .header(SIGNATURE_HEADER, sign_body(KEY, Purpose::MediaCommand, b"{not json"))
+        .header(
+            SIGNATURE_HEADER,
+            sign_body(KEY, Purpose::MediaCommand, b"{not json"),
+        )
         .body("{not json")
         .send()
         .await

@@ -19,7 +19,6 @@ async fn with_platform_mail(platform: &Smtp) -> Result<(vitrine_server::Running,
     common::start_with(|c| c.platform_mail.platform_smtp = Some(url)).await
 }
 
-
 /// Fix: invitations are single-use links sent by the platform's mailer to the invitee;
 /// nothing an admin sees opens a sign-in (was: the admin was shown a one-time password
 /// for a global identity, and could later sign in to another account that invited it).
@@ -36,14 +35,22 @@ async fn an_admin_of_one_account_never_holds_a_credential_for_another() -> Resul
     assert_eq!(status, 200);
 
     let invite = json!({"email": "support@tenant-b.test", "name": "Support", "role": "admin"});
-    let (status, by_a) = a.call("POST", "/api/admin/agents", Some(invite.clone())).await?;
+    let (status, by_a) = a
+        .call("POST", "/api/admin/agents", Some(invite.clone()))
+        .await?;
     assert_eq!(status, 201, "{by_a}");
-    assert_eq!((&by_a["emailed"], &by_a["link_path"]), (&json!(true), &Value::Null));
+    assert_eq!(
+        (&by_a["emailed"], &by_a["link_path"]),
+        (&json!(true), &Value::Null)
+    );
     let mail = platform
         .wait_for(&["To: support@tenant-b.test", "#invite="])
         .await?;
     let a_token = link_token(&mail, "invite").expect("a link");
-    assert!(!by_a.to_string().contains(&a_token), "the admin never sees the link");
+    assert!(
+        !by_a.to_string().contains(&a_token),
+        "the admin never sees the link"
+    );
     assert!(
         tenant_a_smtp.received().is_empty(),
         "the platform's e-mail never goes through a tenant's server"
@@ -53,7 +60,9 @@ async fn an_admin_of_one_account_never_holds_a_credential_for_another() -> Resul
     Api::accept_invitation(&base, &a_token, "support's own password").await?;
     // B invites the same address. Its admin learns nothing of A: the answer is the one a
     // new address gets.
-    let (status, by_b) = b.call("POST", "/api/admin/agents", Some(invite.clone())).await?;
+    let (status, by_b) = b
+        .call("POST", "/api/admin/agents", Some(invite.clone()))
+        .await?;
     assert_eq!(status, 201, "{by_b}");
     let fresh = json!({"email": "fresh@tenant-b.test", "name": "Fresh", "role": "agent"});
     let (_, by_b_fresh) = b.call("POST", "/api/admin/agents", Some(fresh)).await?;
@@ -70,15 +79,26 @@ async fn an_admin_of_one_account_never_holds_a_credential_for_another() -> Resul
 
     // A's admin has no password for the person: signing in as them fails, and a reset
     // link goes to the person's inbox, not to A.
-    assert!(Api::login(&base, "support@tenant-b.test", "vitrine-demo").await.is_err());
-    let (status, _) = post(&base, "/api/password/forgot", json!({"email": "support@tenant-b.test"})).await?;
+    assert!(Api::login(&base, "support@tenant-b.test", "vitrine-demo")
+        .await
+        .is_err());
+    let (status, _) = post(
+        &base,
+        "/api/password/forgot",
+        json!({"email": "support@tenant-b.test"}),
+    )
+    .await?;
     assert_eq!(status, 202);
     platform
         .wait_for(&["To: support@tenant-b.test", "#reset="])
         .await?;
     assert!(tenant_a_smtp.received().is_empty());
     // B's link without the person's password grants nothing.
-    assert!(Api::accept_invitation(&base, &b_token, "a guess of A's admin").await.is_err());
+    assert!(
+        Api::accept_invitation(&base, &b_token, "a guess of A's admin")
+            .await
+            .is_err()
+    );
     let (_, agents) = b.call("GET", "/api/admin/agents", None).await?;
     assert!(!agents.to_string().contains("support@"), "{agents}");
     // The person accepts B's with their own password: now an agent of both.
@@ -97,14 +117,24 @@ async fn a_forgotten_password_comes_back_by_a_link_that_works_once() -> Result<(
     let (_server, base) = with_platform_mail(&platform).await?;
     let before = Api::login(&base, ADMIN.0, ADMIN.1).await?;
 
-    let (status, _) = post(&base, "/api/password/forgot", json!({"email": "nobody@demo.shop"})).await?;
+    let (status, _) = post(
+        &base,
+        "/api/password/forgot",
+        json!({"email": "nobody@demo.shop"}),
+    )
+    .await?;
     assert_eq!(status, 202, "unknown addresses are answered alike");
     let (status, _) = post(&base, "/api/password/forgot", json!({"email": ADMIN.0})).await?;
     assert_eq!(status, 202);
-    let mail = platform.wait_for(&["To: admin@demo.shop", "#reset="]).await?;
+    let mail = platform
+        .wait_for(&["To: admin@demo.shop", "#reset="])
+        .await?;
     let token = link_token(&mail, "reset").expect("a link");
     assert!(
-        !platform.received().iter().any(|m| m.contains("nobody@demo.shop")),
+        !platform
+            .received()
+            .iter()
+            .any(|m| m.contains("nobody@demo.shop")),
         "no e-mail to an address that does not sign in"
     );
 
@@ -142,14 +172,19 @@ async fn guessing_the_current_password_is_throttled() -> Result<()> {
     let guess = |n: u32| json!({"current": format!("guess number {n}"), "new": "a new password!"});
     let mut statuses = Vec::new();
     for n in 0..12 {
-        let (status, _) = admin.call("POST", "/api/me/password", Some(guess(n))).await?;
+        let (status, _) = admin
+            .call("POST", "/api/me/password", Some(guess(n)))
+            .await?;
         statuses.push(status);
     }
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10..], [429, 429]);
     // The right password is refused too while throttled: the guesser learns nothing.
     let right = json!({"current": ADMIN.1, "new": "a new password!"});
-    assert_eq!(admin.call("POST", "/api/me/password", Some(right)).await?.0, 429);
+    assert_eq!(
+        admin.call("POST", "/api/me/password", Some(right)).await?.0,
+        429
+    );
     Ok(())
 }
 
@@ -210,7 +245,12 @@ async fn one_tenants_silent_mail_server_holds_up_no_one_else() -> Result<()> {
     let stuck = queue("b-shop", now - 1_000, "stuck@b.test");
     mail::queue(store, &stuck, "stuck").await?;
     let started = Instant::now();
-    mail::queue(store, &queue(vitrine_tests::DEMO_SITE, now, "zofia@mail.example"), "ok").await?;
+    mail::queue(
+        store,
+        &queue(vitrine_tests::DEMO_SITE, now, "zofia@mail.example"),
+        "ok",
+    )
+    .await?;
     smtp.wait_for(&["To: zofia@mail.example"]).await?;
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -221,11 +261,25 @@ async fn one_tenants_silent_mail_server_holds_up_no_one_else() -> Result<()> {
     // B's "send a test" ends with a clear error after the deadline, not minutes later.
     let started = Instant::now();
     let (status, body) = b
-        .call("POST", "/api/admin/mail/test", Some(json!({"to": "boss@b.shop"})))
+        .call(
+            "POST",
+            "/api/admin/mail/test",
+            Some(json!({"to": "boss@b.shop"})),
+        )
         .await?;
     assert_eq!(status, 502, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("did not finish"), "{body}");
-    assert!(started.elapsed() < Duration::from_secs(25), "{:?}", started.elapsed());
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
     // The stuck e-mail was claimed: its next try waits its backoff, holding no one.
     let due = mail::due(store, vitrine_core::clock::now_ms(), 10).await?;
     assert!(due.iter().all(|m| m.mail_id != stuck.mail_id), "{due:?}");
@@ -248,17 +302,27 @@ async fn a_visitor_cannot_use_the_shop_to_mail_strangers() -> Result<()> {
     let mut v = Client::visitor(&base, DEMO_SITE).await?;
     v.send(&anonymous_hello("0000visit-sp")).await?;
     v.wait_for("welcome", |f| f["type"] == "welcome").await?;
-    v.send(&vitrine_tests::visitor_message("m-00000001", "CHEAP PILLS at spam.example"))
+    v.send(&vitrine_tests::visitor_message(
+        "m-00000001",
+        "CHEAP PILLS at spam.example",
+    ))
+    .await?;
+    let ack = v
+        .wait_for("message_ack", |f| f["type"] == "message_ack")
         .await?;
-    let ack = v.wait_for("message_ack", |f| f["type"] == "message_ack").await?;
     for n in 0..3 {
-        v.send(&json!({"type": "transcript", "conversation_id": ack["conversation_id"],
-            "email": format!("stranger-{n}@victim.example")}))
+        v.send(
+            &json!({"type": "transcript", "conversation_id": ack["conversation_id"],
+            "email": format!("stranger-{n}@victim.example")}),
+        )
+        .await?;
+        v.wait_for("transcript_queued", |f| f["type"] == "transcript_queued")
             .await?;
-        v.wait_for("transcript_queued", |f| f["type"] == "transcript_queued").await?;
     }
     for n in 0..3 {
-        let mail = smtp.wait_for(&[&format!("To: stranger-{n}@victim.example")]).await?;
+        let mail = smtp
+            .wait_for(&[&format!("To: stranger-{n}@victim.example")])
+            .await?;
         assert!(!mail.contains("PILLS"), "{mail}");
     }
     // Past the site's daily cap, nothing more goes out.
@@ -269,18 +333,30 @@ async fn a_visitor_cannot_use_the_shop_to_mail_strangers() -> Result<()> {
     let mut w = Client::visitor(&base, DEMO_SITE).await?;
     w.send(&anonymous_hello("0000visit-sq")).await?;
     w.wait_for("welcome", |f| f["type"] == "welcome").await?;
-    w.send(&vitrine_tests::visitor_message("m-00000001", "hello")).await?;
-    let ack = w.wait_for("message_ack", |f| f["type"] == "message_ack").await?;
-    w.send(&json!({"type": "transcript", "conversation_id": ack["conversation_id"],
-        "email": "one-more@victim.example"}))
+    w.send(&vitrine_tests::visitor_message("m-00000001", "hello"))
         .await?;
-    w.wait_for("transcript_queued", |f| f["type"] == "transcript_queued").await?;
+    let ack = w
+        .wait_for("message_ack", |f| f["type"] == "message_ack")
+        .await?;
+    w.send(
+        &json!({"type": "transcript", "conversation_id": ack["conversation_id"],
+        "email": "one-more@victim.example"}),
+    )
+    .await?;
+    w.wait_for("transcript_queued", |f| f["type"] == "transcript_queued")
+        .await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
-        !smtp.received().iter().any(|m| m.contains("one-more@victim.example")),
+        !smtp
+            .received()
+            .iter()
+            .any(|m| m.contains("one-more@victim.example")),
         "capped"
     );
-    assert!(mail::due(&server.store, u64::MAX / 2, 10).await?.is_empty(), "given up, not retried");
+    assert!(
+        mail::due(&server.store, u64::MAX / 2, 10).await?.is_empty(),
+        "given up, not retried"
+    );
     Ok(())
 }
 
@@ -292,11 +368,26 @@ async fn an_accounts_mail_server_cannot_point_into_the_platforms_network() -> Re
     use vitrine_core::store::mail::{self, SmtpSecurity, SmtpSettings};
     let (server, base) = common::start_with(|c| c.mail_private_hosts = false).await?;
     let admin = Api::login(&base, ADMIN.0, ADMIN.1).await?;
-    for host in ["127.0.0.1", "localhost", "10.1.2.3", "192.168.0.10", "169.254.169.254", "::1", "fd00::1"] {
-        let settings = json!({"host": host, "port": 25, "security": "none", "from": "shop@demo.shop"});
+    for host in [
+        "127.0.0.1",
+        "localhost",
+        "10.1.2.3",
+        "192.168.0.10",
+        "169.254.169.254",
+        "::1",
+        "fd00::1",
+    ] {
+        let settings =
+            json!({"host": host, "port": 25, "security": "none", "from": "shop@demo.shop"});
         let (status, body) = admin.call("PUT", "/api/admin/mail", Some(settings)).await?;
         assert_eq!(status, 400, "{host}: {body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("private network"),
+            "{body}"
+        );
     }
     // Settings that got there all the same (or a name that now resolves inside): refused
     // at send time too, without a connection.
@@ -314,9 +405,19 @@ async fn an_accounts_mail_server_cannot_point_into_the_platforms_network() -> Re
     };
     mail::set_smtp_settings(&server.store, &account, &inside).await?;
     let (status, body) = admin
-        .call("POST", "/api/admin/mail/test", Some(json!({"to": "owner@demo.shop"})))
+        .call(
+            "POST",
+            "/api/admin/mail/test",
+            Some(json!({"to": "owner@demo.shop"})),
+        )
         .await?;
     assert_eq!(status, 502, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("private network"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("private network"),
+        "{body}"
+    );
     Ok(())
 }

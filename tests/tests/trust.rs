@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use vitrine_tests::{anonymous_hello, hello, login, post_json, visitor_message, Api, Client, DEMO_SITE};
+use vitrine_tests::{
+    anonymous_hello, hello, login, post_json, visitor_message, Api, Client, DEMO_SITE,
+};
 
 const ADMIN: (&str, &str) = ("admin@demo.shop", "vitrine-demo");
 
@@ -76,10 +78,14 @@ async fn one_person_may_be_an_agent_of_two_accounts_and_signs_in_to_one() -> Res
         .await?;
     assert_eq!(status, 201, "{invited}");
     // Nothing is granted until the person accepts, with their own password.
-    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    let token =
+        vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
     let sign_in = json!({"email": ADMIN.0, "password": ADMIN.1});
     let (_, answer) = post_json(&base, "/api/login", sign_in.clone()).await?;
-    assert_eq!(answer["outcome"], "signed_in", "one account still: {answer}");
+    assert_eq!(
+        answer["outcome"], "signed_in",
+        "one account still: {answer}"
+    );
     Api::accept_invitation(&base, &token, ADMIN.1).await?;
     // Signing in now asks which account.
     let (_, answer) = post_json(&base, "/api/login", sign_in).await?;
@@ -120,8 +126,12 @@ async fn an_invitation_link_lets_a_new_person_choose_a_password_once() -> Result
         )
         .await?;
     assert_eq!(status, 201, "{invited}");
-    assert!(invited.get("password").is_none(), "no password exists yet: {invited}");
-    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    assert!(
+        invited.get("password").is_none(),
+        "no password exists yet: {invited}"
+    );
+    let token =
+        vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
     // Pending, not an agent: the address cannot sign in yet.
     let (_, agents) = admin.call("GET", "/api/admin/agents", None).await?;
     assert!(!agents.to_string().contains("new@demo.shop"), "{agents}");
@@ -134,13 +144,17 @@ async fn an_invitation_link_lets_a_new_person_choose_a_password_once() -> Result
         (Some("Demo shop"), Some(false)),
         "{view}"
     );
-    assert!(Api::accept_invitation(&base, &token, "short").await.is_err());
+    assert!(Api::accept_invitation(&base, &token, "short")
+        .await
+        .is_err());
     let (newbie, agent) = Api::accept_invitation(&base, &token, "a password of my own").await?;
     assert_eq!(agent["email"], "new@demo.shop");
     let (status, _) = newbie.call("GET", "/api/canned", None).await?;
     assert_eq!(status, 200, "a full session at once");
     // Used once: the link is dead, the chosen password signs in.
-    assert!(Api::accept_invitation(&base, &token, "another password!").await.is_err());
+    assert!(Api::accept_invitation(&base, &token, "another password!")
+        .await
+        .is_err());
     Api::login(&base, "new@demo.shop", "a password of my own").await?;
     let (_, pending) = admin.call("GET", "/api/admin/invitations", None).await?;
     assert_eq!(pending, json!([]));
@@ -152,12 +166,17 @@ async fn an_invitation_link_lets_a_new_person_choose_a_password_once() -> Result
             Some(json!({"email": "later@demo.shop", "name": "Later", "role": "agent"})),
         )
         .await?;
-    let token = vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
+    let token =
+        vitrine_tests::link_token(invited["link_path"].as_str().unwrap(), "invite").unwrap();
     let (status, _) = admin
         .call("DELETE", "/api/admin/invitations/later@demo.shop", None)
         .await?;
     assert_eq!(status, 204);
-    assert!(Api::accept_invitation(&base, &token, "a password of my own").await.is_err());
+    assert!(
+        Api::accept_invitation(&base, &token, "a password of my own")
+            .await
+            .is_err()
+    );
     Ok(())
 }
 

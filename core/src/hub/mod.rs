@@ -1060,9 +1060,10 @@ impl Hub {
             .conversations
             .transcript(&mut ctx, visitor_id, &conversation_id, &email)
         {
-            Ok(confirm) => {
-                ctx.to_visitor_conn(conn, VisitorServerFrame::TranscriptQueued { email, confirm })
-            }
+            Ok(confirm) => ctx.to_visitor_conn(
+                conn,
+                VisitorServerFrame::TranscriptQueued { email, confirm },
+            ),
             Err(error) => ctx.error(conn, error),
         }
     }

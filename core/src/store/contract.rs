@@ -1157,9 +1157,16 @@ pub async fn the_outbox_sends_in_order_retries_and_records_on_the_card<S: LocalS
     );
 
     // Claimed before it is sent: a try that never ends is not taken again at once.
-    let first = mail::claim(s, &first.mail_id, 5_000).await.unwrap().unwrap();
+    let first = mail::claim(s, &first.mail_id, 5_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((first.attempts, first.due_at), (1, 65_000));
-    assert_eq!(mail::claim(s, &first.mail_id, 5_000).await.unwrap(), None, "taken");
+    assert_eq!(
+        mail::claim(s, &first.mail_id, 5_000).await.unwrap(),
+        None,
+        "taken"
+    );
     // The server said 421: tried again a minute later, the card says why meanwhile.
     let retry = Outcome::Retry("421 busy".into());
     mail::finish(s, &first, &retry, 5_000).await.unwrap();
@@ -1170,7 +1177,10 @@ pub async fn the_outbox_sends_in_order_retries_and_records_on_the_card<S: LocalS
     );
     let later = mail::due(s, 65_000, 10).await.unwrap();
     assert_eq!(later[0].attempts, 1);
-    let later = [mail::claim(s, &later[0].mail_id, 65_000).await.unwrap().unwrap()];
+    let later = [mail::claim(s, &later[0].mail_id, 65_000)
+        .await
+        .unwrap()
+        .unwrap()];
     assert_eq!(later[0].attempts, 2);
     let card = mail::contact_emails(s, "site-a", "zofia").await.unwrap();
     assert_eq!(card[0].error.as_deref(), Some("421 busy"));
@@ -1528,11 +1538,21 @@ pub async fn invitations_and_reset_links_work_once<S: LocalStore>(s: &S) {
         expires_at: far,
     };
     invitations::create(s, &invitation, "link-1").await.unwrap();
-    let found = invitations::by_token(s, "link-1", 1).await.unwrap().unwrap();
+    let found = invitations::by_token(s, "link-1", 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.email, "lea@mail.example");
-    assert_eq!(invitations::by_token(s, "link-1", far).await.unwrap(), None, "expired");
+    assert_eq!(
+        invitations::by_token(s, "link-1", far).await.unwrap(),
+        None,
+        "expired"
+    );
     // Nothing is granted yet: no person, no agent.
-    assert!(agents::person(s, "lea@mail.example").await.unwrap().is_none());
+    assert!(agents::person(s, "lea@mail.example")
+        .await
+        .unwrap()
+        .is_none());
     assert!(agents::account_agents(s, "acc-i").await.unwrap().is_empty());
     // Invited again: the first link is dead, one invitation is pending.
     invitations::create(s, &invitation, "link-2").await.unwrap();
@@ -1551,12 +1571,22 @@ pub async fn invitations_and_reset_links_work_once<S: LocalStore>(s: &S) {
     invitations::accept(s, "link-2", &found, &agent, Some("hash-lea"))
         .await
         .unwrap();
-    assert_eq!(agents::account_agents(s, "acc-i").await.unwrap(), vec![agent.clone()]);
     assert_eq!(
-        agents::person(s, "lea@mail.example").await.unwrap().unwrap().password_hash,
+        agents::account_agents(s, "acc-i").await.unwrap(),
+        vec![agent.clone()]
+    );
+    assert_eq!(
+        agents::person(s, "lea@mail.example")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
         "hash-lea"
     );
-    assert!(invitations::of_account(s, "acc-i", 1).await.unwrap().is_empty());
+    assert!(invitations::of_account(s, "acc-i", 1)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(invitations::by_token(s, "link-2", 1).await.unwrap(), None);
     let again = Agent {
         agent_id: "agent-lea-2".into(),
@@ -1573,16 +1603,33 @@ pub async fn invitations_and_reset_links_work_once<S: LocalStore>(s: &S) {
         ..invitation.clone()
     };
     invitations::create(s, &other, "link-3").await.unwrap();
-    assert!(invitations::revoke(s, "acc-i", "MAX@mail.example").await.unwrap());
+    assert!(invitations::revoke(s, "acc-i", "MAX@mail.example")
+        .await
+        .unwrap());
     assert_eq!(invitations::by_token(s, "link-3", 1).await.unwrap(), None);
-    assert!(!invitations::revoke(s, "acc-i", "max@mail.example").await.unwrap());
+    assert!(!invitations::revoke(s, "acc-i", "max@mail.example")
+        .await
+        .unwrap());
     // A reset link: once, and not after it expired.
-    invitations::create_reset(s, "Lea@mail.example", "reset-1", far).await.unwrap();
+    invitations::create_reset(s, "Lea@mail.example", "reset-1", far)
+        .await
+        .unwrap();
     assert_eq!(
-        invitations::take_reset(s, "reset-1", 1).await.unwrap().as_deref(),
+        invitations::take_reset(s, "reset-1", 1)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("lea@mail.example")
     );
-    assert_eq!(invitations::take_reset(s, "reset-1", 1).await.unwrap(), None);
-    invitations::create_reset(s, "lea@mail.example", "reset-2", 10).await.unwrap();
-    assert_eq!(invitations::take_reset(s, "reset-2", 11).await.unwrap(), None);
+    assert_eq!(
+        invitations::take_reset(s, "reset-1", 1).await.unwrap(),
+        None
+    );
+    invitations::create_reset(s, "lea@mail.example", "reset-2", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        invitations::take_reset(s, "reset-2", 11).await.unwrap(),
+        None
+    );
 }

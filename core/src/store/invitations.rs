@@ -46,6 +46,22 @@ fn reset_pk(token: &str) -> String {
     format!("RESET#{}", session_id(token))
 }
 
+/// The writes that spend the single-use link stored at `pk`/`META`: a `USED` marker that
+/// must not exist yet (so two uses at once cannot both succeed), kept until `until`, and
+/// the link gone. For reset, invitation and transcript links alike.
+pub(crate) fn spend(pk: &str, until: u64) -> StoreResult<[Write; 2]> {
+    Ok([
+        Write::Put {
+            item: Item::of(pk, "USED", &serde_json::json!({}))?.with_expiry(until),
+            condition: Condition::NotExists,
+        },
+        Write::Delete {
+            pk: pk.to_string(),
+            sk: "META".into(),
+        },
+    ])
+}
+
 /// Stores an invitation under `token` (which goes to the invitee only), replacing any
 /// earlier one of the account to the same address (its link stops working).
 pub async fn create<S: LocalStore + ?Sized>(
@@ -60,7 +76,10 @@ pub async fn create<S: LocalStore + ?Sized>(
     };
     let index_sk = format!("INVITE#{email}");
     let mut writes = Vec::new();
-    if let Some(old) = store.get(&account_pk(&invitation.account_id), &index_sk).await? {
+    if let Some(old) = store
+        .get(&account_pk(&invitation.account_id), &index_sk)
+        .await?
+    {
         if let Some(hash) = old.str("token_hash") {
             writes.push(Write::Delete {
                 pk: format!("INVITE#{hash}"),
@@ -73,8 +92,7 @@ pub async fn create<S: LocalStore + ?Sized>(
         .attrs
         .insert("token_hash".into(), session_id(token).into());
     writes.push(Write::Put {
-        item: index
-            .with_expiry(invitation.expires_at),
+        item: index.with_expiry(invitation.expires_at),
         condition: Condition::Always,
     });
     writes.push(Write::Put {
@@ -147,15 +165,7 @@ pub async fn accept<S: LocalStore + ?Sized>(
     new_person_hash: Option<&str>,
 ) -> StoreResult<()> {
     let mut writes = agents::agent_writes(agent, new_person_hash)?;
-    writes.push(Write::Put {
-        item: Item::of(invite_pk(token), "USED", &serde_json::json!({}))?
-            .with_expiry(invitation.expires_at),
-        condition: Condition::NotExists,
-    });
-    writes.push(Write::Delete {
-        pk: invite_pk(token),
-        sk: "META".into(),
-    });
+    writes.extend(spend(&invite_pk(token), invitation.expires_at)?);
     writes.push(Write::Delete {
         pk: account_pk(&agent.account_id),
         sk: format!("INVITE#{}", normalize_email(&agent.email)),
@@ -193,17 +203,7 @@ pub async fn take_reset<S: LocalStore + ?Sized>(
         return Ok(None);
     }
     let spent = store
-        .transact(vec![
-            Write::Put {
-                item: Item::of(reset_pk(token), "USED", &serde_json::json!({}))?
-                    .with_expiry(now_secs + RESET_TTL_SECS),
-                condition: Condition::NotExists,
-            },
-            Write::Delete {
-                pk: reset_pk(token),
-                sk: "META".into(),
-            },
-        ])
+        .transact(spend(&reset_pk(token), now_secs + RESET_TTL_SECS)?.to_vec())
         .await;
     match spent {
         Ok(()) => Ok(item.str("email").map(str::to_string)),

@@ -43,7 +43,11 @@ pub async fn within_daily_cap<S: LocalStore + ?Sized>(
 ) -> StoreResult<bool> {
     let day = now / 86_400_000;
     let n = store
-        .incr(&format!("MAILCAP#{site}"), &day.to_string(), (day + 2) * 86_400)
+        .incr(
+            &format!("MAILCAP#{site}"),
+            &day.to_string(),
+            (day + 2) * 86_400,
+        )
         .await?;
     Ok(n <= VISITOR_MAILS_PER_SITE_DAY)
 }
@@ -104,17 +108,11 @@ pub async fn confirm<S: LocalStore + ?Sized>(
         attempts: 0,
         due_at: now,
     };
+    let spend_link = super::invitations::spend(&confirm_pk(token), now / 1000 + CONFIRM_TTL_SECS)?;
     let spent = store
         .transact(vec![
-            Write::Put {
-                item: Item::of(confirm_pk(token), "USED", &serde_json::json!({}))?
-                    .with_expiry(now / 1000 + CONFIRM_TTL_SECS),
-                condition: Condition::NotExists,
-            },
-            Write::Delete {
-                pk: confirm_pk(token),
-                sk: "META".into(),
-            },
+            spend_link[0].clone(),
+            spend_link[1].clone(),
             Write::Put {
                 item: Item::of(OUTBOX, &mail.mail_id, &mail)?,
                 condition: Condition::NotExists,

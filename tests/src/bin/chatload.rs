@@ -67,7 +67,12 @@ async fn main() -> Result<()> {
     for k in 0..agents {
         let email = format!("bench-{k}-{}@bench.example", std::process::id());
         let (api, _) = admin
-            .invite_and_accept(&email, &format!("Bench {k}"), "admin", "bench agent password")
+            .invite_and_accept(
+                &email,
+                &format!("Bench {k}"),
+                "admin",
+                "bench agent password",
+            )
             .await?;
         let mut client = Client::agent(&args.server, &args.site, &api.cookie).await?;
         client.next().await?; // snapshot
