@@ -155,14 +155,18 @@ test('the visitor asks for the transcript: it arrives by e-mail and the card lis
   await settings.locator('[data-testid=mail-port]').fill(String(smtp.port));
   await settings.locator('[data-testid=mail-security]').selectOption('none');
   await settings.locator('[data-testid=mail-from]').fill('Maison Demo <shop@demo.shop>');
-  await settings.locator('[data-testid=mail-save]').click();
-  await settings.locator('[data-testid=mail-notice]').waitFor();
 
   await signIn(shop, 'Zofia Nowak', 'zofia@mail.example');
   await shop.click(`${W} button.launcher`);
   await shop.fill(`${W} textarea`, 'Do you have the lamp in brass?');
   await shop.click(`${W} button.send`);
   await shop.locator(`${W} .msg.visitor:not(.sending)`, { hasText: 'in brass' }).waitFor();
+  // A chat arriving re-renders the whole portal; what the admin typed stays.
+  await portal.locator('[data-testid=pending-badge]').waitFor();
+  assert.equal(await settings.locator('[data-testid=mail-host]').inputValue(), '127.0.0.1');
+  assert.equal(await settings.locator('[data-testid=mail-security]').inputValue(), 'none');
+  await settings.locator('[data-testid=mail-save]').click();
+  await settings.locator('[data-testid=mail-notice]').waitFor();
   await shop.click(`${W} .trb`);
   await shop.fill(`${W} [name=to]`, 'not-an-address');
   await shop.click(`${W} .trs`);

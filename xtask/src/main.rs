@@ -393,20 +393,22 @@ fn browser_tests_with(
         .current_dir(root()))
 }
 
-/// `cargo xtask e2e [--repeat N]`: the browser suite N times in a row, to show it is not
+/// `cargo xtask e2e [--repeat N] [--only FILE] [--grep NAME]`: the browser suite N times in a row, to show it is not
 /// flaky (run it beside `stress-ng --cpu 1` for a busy machine).
 fn e2e(args: &[String]) -> Result<()> {
     let (edge, args) = match args {
         [flag, rest @ ..] if flag == "--edge" => (true, rest),
         _ => (false, args),
     };
-    const USAGE: &str = "usage: cargo xtask e2e [--edge] [--repeat N] [--only FILE.test.mjs]";
-    let (mut repeat, mut only) = (1u32, None::<String>);
+    const USAGE: &str =
+        "usage: cargo xtask e2e [--edge] [--repeat N] [--only FILE.test.mjs] [--grep TEST-NAME-PATTERN]";
+    let (mut repeat, mut only, mut grep) = (1u32, None::<String>, None::<String>);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         match (flag.as_str(), rest.next()) {
             ("--repeat", Some(n)) => repeat = n.parse().context("--repeat takes a number")?,
             ("--only", Some(file)) => only = Some(format!("tests/e2e/{file}")),
+            ("--grep", Some(pattern)) => grep = Some(format!("--test-name-pattern={pattern}")),
             _ => bail!(USAGE),
         }
     }
@@ -417,11 +419,12 @@ fn e2e(args: &[String]) -> Result<()> {
         true => Some(ddb::start(&cache_dir(), &mut children)?),
         false => None,
     };
-    let files: Vec<&str> = match &only {
+    let mut files: Vec<&str> = grep.as_deref().into_iter().collect();
+    files.extend(match &only {
         Some(file) => vec![file.as_str()],
         None if edge => EDGE_E2E.to_vec(),
         None => vec!["tests/e2e/"],
-    };
+    });
     for i in 1..=repeat {
         let started = std::time::Instant::now();
         browser_tests_with(endpoint.as_deref(), &files, &[])

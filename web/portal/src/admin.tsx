@@ -105,21 +105,21 @@ function Sites({ onChanged }: { onChanged: () => void }) {
       </table>
       <button onClick={() => setEditing('new')} data-testid="new-site">{t('admin.newSite')}</button>
       {editing && (
-        <form class="editor" onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement, editing === 'new' ? null : editing.site_key))}>
-          <label>{t('admin.name')} <input name="name" required maxLength={120} value={editing === 'new' ? '' : editing.name} /></label>
-          <label><input type="checkbox" name="active" checked={editing === 'new' ? true : editing.active} /> {t('admin.activeField')}</label>
-          <label>{t('admin.origins')} <input name="origins" value={editing === 'new' ? '' : editing.allowed_origins.join(' ')} placeholder="https://shop.example" /></label>
+        <form class="editor" key={editing === 'new' ? 'new' : editing.site_key} onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement, editing === 'new' ? null : editing.site_key))}>
+          <label>{t('admin.name')} <input name="name" required maxLength={120} defaultValue={editing === 'new' ? '' : editing.name} /></label>
+          <label><input type="checkbox" name="active" defaultChecked={editing === 'new' ? true : editing.active} /> {t('admin.activeField')}</label>
+          <label>{t('admin.origins')} <input name="origins" defaultValue={editing === 'new' ? '' : editing.allowed_origins.join(' ')} placeholder="https://shop.example" /></label>
           <label>{t('admin.language')}{' '}
-            <select name="language" data-testid="site-language" value={editing === 'new' ? '' : editing.language ?? ''}>
+            <select name="language" data-testid="site-language">
               <option value="">{t('admin.languageBrowser')}</option>
-              {LANGUAGES.map((l) => <option value={l}>{LANGUAGE_NAMES[l]}</option>)}
+              {LANGUAGES.map((l) => <option value={l} selected={editing !== 'new' && editing.language === l}>{LANGUAGE_NAMES[l]}</option>)}
             </select>
           </label>
-          <label><input type="checkbox" name="typing_preview" data-testid="site-typing-preview" checked={editing === 'new' ? true : editing.typing_preview} /> {t('admin.typingPreview')}</label>
-          <label><input type="checkbox" name="cobrowse_consent" data-testid="site-cobrowse-consent" checked={editing === 'new' ? true : editing.cobrowse_consent} /> {t('admin.cobrowseConsent')}</label>
+          <label><input type="checkbox" name="typing_preview" data-testid="site-typing-preview" defaultChecked={editing === 'new' ? true : editing.typing_preview} /> {t('admin.typingPreview')}</label>
+          <label><input type="checkbox" name="cobrowse_consent" data-testid="site-cobrowse-consent" defaultChecked={editing === 'new' ? true : editing.cobrowse_consent} /> {t('admin.cobrowseConsent')}</label>
           <fieldset><legend>{t('admin.consultants')}</legend>
             {agents?.map((a) => (
-              <label><input type="checkbox" name="consultants" value={a.agent_id} checked={editing !== 'new' && editing.consultants.includes(a.agent_id)} /> {a.name} ({t(`admin.role.${a.role}`)})</label>
+              <label><input type="checkbox" name="consultants" value={a.agent_id} defaultChecked={editing !== 'new' && editing.consultants.includes(a.agent_id)} /> {a.name} ({t(`admin.role.${a.role}`)})</label>
             ))}
           </fieldset>
           <button type="submit">{t('admin.save')}</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>{t('common.cancel')}</button>
@@ -259,12 +259,12 @@ function Mail() {
       {error && <p class="error" role="alert">{error}</p>}
       <p>{t('admin.mailNote')}</p>
       <form class="editor" onSubmit={(e) => { e.preventDefault(); void save(e.target as HTMLFormElement); }}>
-        <label>{t('admin.mailHost')} <input name="host" required value={v.host} data-testid="mail-host" /></label>
-        <label>{t('admin.mailPort')} <input name="port" type="number" min={1} max={65535} required value={v.port} data-testid="mail-port" /></label>
-        <label>{t('admin.mailSecurity')} <select name="security" value={v.security} data-testid="mail-security">{SECURITY.map((s) => <option value={s}>{t(`admin.mailSecurity.${s}`)}</option>)}</select></label>
-        <label>{t('admin.mailUsername')} <input name="username" value={v.username ?? ''} autocomplete="off" /></label>
+        <label>{t('admin.mailHost')} <input name="host" required defaultValue={v.host} data-testid="mail-host" /></label>
+        <label>{t('admin.mailPort')} <input name="port" type="number" min={1} max={65535} required defaultValue={String(v.port)} data-testid="mail-port" /></label>
+        <label>{t('admin.mailSecurity')} <select name="security" data-testid="mail-security">{SECURITY.map((s) => <option value={s} selected={s === v.security}>{t(`admin.mailSecurity.${s}`)}</option>)}</select></label>
+        <label>{t('admin.mailUsername')} <input name="username" defaultValue={v.username ?? ''} autocomplete="off" /></label>
         <label>{t('admin.mailPassword')} <input name="password" type="password" autocomplete="new-password" placeholder={v.has_password ? t('admin.mailPasswordKept') : ''} /></label>
-        <label>{t('admin.mailFrom')} <input name="from" required value={v.from} placeholder="Maison <shop@example.com>" data-testid="mail-from" /></label>
+        <label>{t('admin.mailFrom')} <input name="from" required defaultValue={v.from} placeholder="Maison <shop@example.com>" data-testid="mail-from" /></label>
         <button type="submit" data-testid="mail-save">{t('admin.save')}</button>
       </form>
       {v.configured && (
@@ -378,9 +378,9 @@ function Items<T extends object>({ load, fields, idOf, empty }: { load: Crud<T>;
       </table>
       <button onClick={() => setEditing(empty)}>{t('admin.add')}</button>
       {editing && (
-        <form class="editor" onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement))}>
+        <form class="editor" key={idOf(editing)} onSubmit={(e) => (e.preventDefault(), save(e.target as HTMLFormElement))}>
           {fields.map((f) => (
-            <label>{t(`admin.field.${f}` as PortalKey)} <input name={f} value={String((editing as Record<string, unknown>)[f] ?? '')} /></label>
+            <label>{t(`admin.field.${f}` as PortalKey)} <input name={f} defaultValue={String((editing as Record<string, unknown>)[f] ?? '')} /></label>
           ))}
           <button type="submit">{t('admin.save')}</button> <button type="button" class="ghost" onClick={() => setEditing(null)}>{t('common.cancel')}</button>
         </form>
