@@ -4,6 +4,7 @@
 // visitor sees where. A visitor who says no sends nothing. A heavy page (20,000 elements,
 // canvas, another site's frame, shadow DOM, an animation storm, a page too large to send)
 // degrades with notes the agent can read, and chat goes on for everyone.
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN, edge, perTestServer, watchErrors } from './harness.mjs';
@@ -172,6 +173,68 @@ test('a visitor who says no sends nothing of the page', async (t) => {
   await mirror.locator('[data-testid=mirror-state][data-state=refused]').waitFor();
   await new Promise((r) => setTimeout(r, 500));
   assert.ok(!sent.some((f) => f.includes('cobrowse_events')), 'no page event was sent');
+});
+
+/** An image host that counts who fetched its picture (never cached). */
+async function imageHost() {
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+  const host = { fetched: 0 };
+  const server = createServer((req, res) => {
+    host.fetched += 1;
+    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+    res.end(PNG);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  host.origin = `http://127.0.0.1:${server.address().port}`;
+  host.stop = () => new Promise((r) => server.close(r));
+  return host;
+}
+
+test('the mirror loads the page\'s images only from the site\'s origins, never from a host the visitor names', async (t) => {
+  const [shopCdn, tracker] = [await imageHost(), await imageHost()];
+  t.after(() => Promise.all([shopCdn.stop(), tracker.stop()]));
+  const { portal } = await portalWatching();
+  // The admin lists the shop's origins: its pages and its image host.
+  await portal.evaluate(async (origins) => {
+    const sites = await (await fetch('/api/admin/sites')).json();
+    const site = sites.find((s) => s.site_key === 'demo-shop');
+    const input = Object.fromEntries(['name', 'active', 'consultants', 'language', 'typing_preview', 'cobrowse_consent']
+      .map((k) => [k, site[k]]));
+    const res = await fetch('/api/admin/sites/demo-shop', {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...input, allowed_origins: origins }),
+    });
+    if (!res.ok) throw new Error(`site update: ${res.status} ${await res.text()}`);
+  }, [env.server.demo, shopCdn.origin]);
+  await portal.reload();
+  await portal.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
+  const { shop } = await openShop('/');
+  t.after(() => Promise.all([portal.context().close(), shop.context().close()]));
+  // The visitor's page shows one picture from the shop's host and one from elsewhere.
+  await shop.evaluate(([a, b]) => {
+    for (const [id, src] of [['cdn', a], ['tracker', b]]) {
+      const img = document.body.appendChild(document.createElement('img'));
+      Object.assign(img, { id, src, alt: id });
+    }
+  }, [`${shopCdn.origin}/p.png`, `${tracker.origin}/p.png`]);
+  await shop.waitForFunction(() => [...document.images].filter((i) => i.alt && i.complete).length === 2);
+  assert.deepEqual([shopCdn.fetched, tracker.fetched], [1, 1], 'the visitor\'s browser fetched both');
+
+  const mirror = await viewPage(portal);
+  await shop.locator(`${UI} .bar button.ok`).click();
+  await mirror.locator('[data-testid=mirror-state][data-state=viewing]').waitFor();
+  const page = portal.frameLocator('[data-testid=mirror-frame]').frameLocator('iframe');
+  await page.locator('img#tracker').waitFor({ state: 'attached' });
+  // The agent's browser fetched the shop's picture…
+  const until = Date.now() + 15_000;
+  while (shopCdn.fetched < 2) {
+    assert.ok(Date.now() < until, 'the mirror shows the picture from the shop\'s host');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await page.locator('img#cdn').evaluate((i) => i.naturalWidth), 1);
+  // …and never called the other host.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(tracker.fetched, 1, 'the mirror never called the host the visitor named');
+  assert.equal(await page.locator('img#tracker').evaluate((i) => i.naturalWidth), 0);
 });
 
 test('a heavy page degrades with notes the agent can read, and chat goes on for everyone', async (t) => {

@@ -5,7 +5,38 @@
 // portal; the visitor's page is rebuilt without scripts in a frame nested in it.
 import { Replayer, EventType, type eventWithTime } from 'rrweb';
 
-type FromPortal = { kind: 'events'; events: eventWithTime[] } | { kind: 'reset' };
+type FromPortal =
+  | { kind: 'events'; events: eventWithTime[] }
+  | { kind: 'reset' }
+  | { kind: 'sources'; origins: string[] };
+
+/** The site's allowed origins, from the portal; empty: the site takes any origin. */
+let origins: string[] | null = null;
+let sealed = false;
+
+/** Whatever the visitor's page names, the agent's browser fetches its styles, images and
+ *  fonts only from the shop's own origins (else the visitor could make an agent's browser
+ *  call any host and learn when and from where they watch). A site that takes any origin
+ *  gets the page's own. The policy joins the header's (both hold) and, added before
+ *  rrweb's frame exists, is inherited by it. */
+function seal(href: string | undefined): void {
+  if (sealed) return;
+  sealed = true;
+  let allowed = (origins ?? []).filter((o) => /^https?:\/\/[a-z0-9.:[\]-]+$/i.test(o));
+  if (!allowed.length) {
+    try {
+      const url = new URL(href ?? '');
+      if (url.protocol === 'http:' || url.protocol === 'https:') allowed = [url.origin];
+    } catch {
+      // no page address: nothing from outside
+    }
+  }
+  const from = allowed.join(' ') || "'none'";
+  const meta = document.createElement('meta');
+  meta.httpEquiv = 'Content-Security-Policy';
+  meta.content = `img-src ${from} data: blob:; style-src 'self' 'unsafe-inline' ${from}; font-src ${from} data:; media-src ${from} blob:`;
+  document.head.prepend(meta);
+}
 
 const screen = document.getElementById('screen')!;
 const touch = document.getElementById('touch')!;
@@ -34,6 +65,7 @@ function add(event: eventWithTime): void {
   if (!replayer) {
     // A stream is joined at a page's start (meta, then its full snapshot).
     if (event.type !== EventType.Meta && event.type !== EventType.FullSnapshot) return;
+    seal(event.type === EventType.Meta ? event.data.href : undefined);
     replayer = new Replayer([], {
       root: screen,
       liveMode: true,
@@ -64,6 +96,10 @@ function add(event: eventWithTime): void {
 
 addEventListener('message', (e: MessageEvent<FromPortal>) => {
   if (e.source !== parent) return;
+  if (e.data.kind === 'sources') {
+    origins = e.data.origins;
+    return;
+  }
   if (e.data.kind === 'reset') {
     replayer?.destroy();
     replayer = null;

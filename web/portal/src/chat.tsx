@@ -233,7 +233,7 @@ function Conversation({ me, site, hub, id, fallback, onClose }: { me: Me; site: 
       )}
     </section>
     {side && (
-      <VisitorPanel site={site.site_key} visitorId={summary.visitor_id} live={visitor} hub={hub} me={me.agent} label={t('chats.visitorPanel')} testId="side-panel" onClose={() => showSide(false)}
+      <VisitorPanel site={site} visitorId={summary.visitor_id} live={visitor} hub={hub} me={me.agent} label={t('chats.visitorPanel')} testId="side-panel" onClose={() => showSide(false)}
         onSend={summary.status !== 'closed' && (summary.status === 'pending' || mineActive) ? (body) => hub.say(id, body) : undefined}>
         {(summary.contact.name || summary.contact.email) && (
           <p class="contact">{summary.contact.name}{summary.contact.name && summary.contact.email ? ' · ' : ''}{summary.contact.email}</p>

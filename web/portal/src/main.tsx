@@ -458,7 +458,7 @@ function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: 
             )}
           </section>
           {chosen && (
-            <VisitorPanel site={siteKey} visitorId={chosen.visitor_id} live={chosen} hub={hub} me={me.agent} label={t('details.label')} testId="details" onClose={() => setSelected(null)}>
+            <VisitorPanel site={site} visitorId={chosen.visitor_id} live={chosen} hub={hub} me={me.agent} label={t('details.label')} testId="details" onClose={() => setSelected(null)}>
               <StartChat hub={hub} visitorId={chosen.visitor_id} onOpen={openChat} onStarted={setStartedWith} />
             </VisitorPanel>
           )}
@@ -466,7 +466,7 @@ function Console({ me, onSignOut, onChanged, onLanguage }: { me: Me; onSignOut: 
       )}
       {/* On every page: a call goes on while the agent chats or works elsewhere. */}
       <CallPanel hub={hub} onView={setMirrorOf} />
-      {mirrorOf && <Mirror hub={hub} visitorId={mirrorOf} onClose={() => setMirrorOf(null)} />}
+      {mirrorOf && <Mirror hub={hub} visitorId={mirrorOf} origins={site?.allowed_origins ?? []} onClose={() => setMirrorOf(null)} />}
     </>
   );
 }

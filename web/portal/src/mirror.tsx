@@ -38,7 +38,9 @@ type Event = { type?: number; data?: { tag?: string; payload?: unknown; width?: 
 const META_EVENT = 4;
 const CUSTOM_EVENT = 5;
 
-export function Mirror({ hub, visitorId, onClose }: { hub: Hub; visitorId: string; onClose: () => void }) {
+/** `origins`: the site's allowed origins, the only hosts the mirror loads the page's
+ *  styles, images and fonts from (web/mirror/mirror.ts). */
+export function Mirror({ hub, visitorId, origins, onClose }: { hub: Hub; visitorId: string; origins: string[]; onClose: () => void }) {
   const frame = useRef<HTMLIFrameElement>(null);
   const [state, setState] = useState<CobrowseState | 'starting'>('starting');
   const [limits, setLimits] = useState<Limits | null>(null);
@@ -58,6 +60,7 @@ export function Mirror({ hub, visitorId, onClose }: { hub: Hub; visitorId: strin
       const m = e.data as { kind?: string; x?: unknown; y?: unknown };
       if (m?.kind === 'ready') {
         ready = true;
+        frame.current?.contentWindow?.postMessage({ kind: 'sources', origins }, '*');
         waiting.splice(0).forEach(post);
       } else if (m?.kind === 'point' && typeof m.x === 'number' && typeof m.y === 'number') {
         const clamp = (v: number) => Math.min(1, Math.max(0, v));

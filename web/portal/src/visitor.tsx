@@ -2,7 +2,7 @@
 // the call buttons. One panel, shown beside the live list and beside a conversation.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { LiveVisitor, MessageBody, VisitorDetails } from '../../shared/protocol';
+import type { LiveVisitor, MessageBody, Site, VisitorDetails } from '../../shared/protocol';
 import { safeHref } from '../../shared/text';
 import { api } from './api';
 import { CallActions } from './call';
@@ -19,8 +19,8 @@ export function place(v: LiveVisitor): string {
 /** `live` is the visitor in the hub's list (absent once they left the site); `children`
  *  go under the header (the visitors page puts "start chat" there); `onSend` writes in the
  *  conversation beside it (recommendations from the contact card). */
-export function VisitorPanel({ site, visitorId, live, hub, me, label, testId, onClose, onSend, children }: {
-  site: string;
+export function VisitorPanel({ site: { site_key: site, allowed_origins: origins }, visitorId, live, hub, me, label, testId, onClose, onSend, children }: {
+  site: Site;
   me: { agent_id: string; name: string };
   onSend?: (body: MessageBody) => void;
   visitorId: string;
@@ -62,7 +62,7 @@ export function VisitorPanel({ site, visitorId, live, hub, me, label, testId, on
       {live && live.status !== 'offline' && (
         <button type="button" class="ghost" data-testid="view-page" onClick={() => setViewing(true)}>{t('mirror.view')}</button>
       )}
-      {viewing && <Mirror hub={hub} visitorId={visitorId} onClose={() => setViewing(false)} />}
+      {viewing && <Mirror hub={hub} visitorId={visitorId} origins={origins} onClose={() => setViewing(false)} />}
       <ContactCard site={site} visitorId={visitorId} identified={live?.contact?.contact_id ?? null} refresh={live?.page_views_this_visit ?? 0} me={me} onSend={onSend} />
       {error && <p class="error">{error}</p>}
       {details && (
