@@ -25,4 +25,5 @@ pub mod media_key;
 pub mod protocol;
 pub mod recommend;
 pub mod store;
+pub mod turn;
 pub mod typescript;

@@ -41,6 +41,7 @@ pub fn generate() -> String {
         p::OnlineAgent::decl(&cfg),
         media::CallRole::decl(&cfg),
         p::CallJoinInfo::decl(&cfg),
+        p::IceServer::decl(&cfg),
         p::CallEnd::decl(&cfg),
         p::CallParticipantState::decl(&cfg),
         p::CallParticipant::decl(&cfg),

@@ -105,6 +105,54 @@ fn a_proactive_call_invites_then_admits_the_visitor_who_accepts() {
 }
 
 #[test]
+fn every_seat_gets_the_relay_with_a_credential_of_its_own_that_expires() {
+    let turn = vitrine_core::turn::TurnConfig {
+        urls: vec!["turn:relay.example:3478?transport=tcp".into()],
+        secret: b"relay-secret".to_vec(),
+        ttl_ms: 3_600_000,
+    };
+    let mut b = Bench::with_calls_through(true, Some(turn.clone()));
+    b.agent(&ada());
+    b.visitor(&v1());
+    let out = b.at(T0 + 1).agent_does(
+        &ada(),
+        AgentFrame::CallStart {
+            visitor_ids: vec!["visitor-1".into()],
+        },
+    );
+    let (call_id, preview) = out.invite(10).expect("the visitor is invited");
+    let host = out
+        .to_agent(1)
+        .into_iter()
+        .find_map(|f| match f {
+            AgentServerFrame::CallJoin { join, .. } => Some(join),
+            _ => None,
+        })
+        .unwrap();
+    let expires = (T0 + 1 + 3_600_000) / 1000;
+    for (join, seat) in [(&preview, "guest-1"), (&host, "host")] {
+        assert_eq!(join.ice_servers.len(), 1);
+        let server = &join.ice_servers[0];
+        assert_eq!(server.urls, turn.urls);
+        let name = format!("{call_id}.{seat}");
+        assert_eq!(server.username, Some(format!("{expires}:{name}")));
+        // What coturn recomputes from its own copy of the secret.
+        assert_eq!(server, &turn.ice_server(&name, T0 + 1));
+    }
+    // No relay configured: none given, and nothing hard-coded in its place.
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.visitor(&v1());
+    let out = b.at(T0 + 1).agent_does(
+        &ada(),
+        AgentFrame::CallStart {
+            visitor_ids: vec!["visitor-1".into()],
+        },
+    );
+    assert!(out.invite(10).unwrap().1.ice_servers.is_empty());
+}
+
+#[test]
 fn a_declining_visitor_does_not_join_and_the_agent_can_cancel() {
     let mut b = Bench::with_calls(true);
     b.agent(&ada());

@@ -671,7 +671,6 @@ impl Sfu {
             return;
         }
         p.gone_since = Some(now);
-        p.next_timeout = now + self.config.rejoin_grace;
     }
 
     /// The participant leaves now.
@@ -856,9 +855,20 @@ impl Sfu {
         self.poll_participant(conn, now, unix_now);
     }
 
-    /// Earliest time any participant needs `timeout`.
+    /// Earliest time any participant needs `timeout`: str0m's timers, a seat's connect
+    /// deadline, a closed socket's rejoin grace. Every deadline is here: the run loop
+    /// sleeps until this, so one missing would only be checked when something else wakes it.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.participants.values().map(|p| p.next_timeout).min()
+        self.participants
+            .values()
+            .map(|p| match p.gone_since {
+                Some(at) => at + self.config.rejoin_grace,
+                None if !p.connected => p
+                    .next_timeout
+                    .min(p.joined_at + self.config.connect_timeout),
+                None => p.next_timeout,
+            })
+            .min()
     }
 
     /// Drives time: str0m timers, and the connect timeout for clients that never finish
@@ -1114,6 +1124,47 @@ mod tests {
         )));
         assert!(sfu.is_empty());
         assert_eq!(sfu.stats().connect_timeouts, 2);
+    }
+
+    /// Drives the node as its run loop does: only at the times it asks to be woken.
+    fn run_until(sfu: &mut Sfu, t0: Instant, end: Instant) -> Vec<SfuOutput> {
+        let mut out = Vec::new();
+        while let Some(at) = sfu.next_timeout().filter(|at| *at <= end) {
+            sfu.timeout(at, at.duration_since(t0).as_millis() as u64);
+            out.extend(outputs(sfu));
+        }
+        out
+    }
+
+    #[test]
+    fn a_lone_participant_who_never_connects_is_woken_for_and_dropped_at_the_deadline() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
+        outputs(&mut sfu);
+        let wake = sfu.next_timeout().unwrap();
+        assert!(wake <= t0 + Duration::from_secs(15), "{:?}", wake - t0);
+        let out = run_until(&mut sfu, t0, t0 + Duration::from_secs(60));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, SfuOutput::Close { conn: 1 })));
+        assert!(sfu.is_empty(), "the seat was freed");
+        assert_eq!(sfu.stats().connect_timeouts, 1);
+        assert_eq!(sfu.next_timeout(), None);
+    }
+
+    #[test]
+    fn a_closed_socket_is_woken_for_when_its_rejoin_grace_ends() {
+        let mut sfu = sfu();
+        let t0 = Instant::now();
+        sfu.join(1, claims("guest", CallRole::Guest), t0, 0)
+            .unwrap();
+        sfu.socket_closed(1, t0 + Duration::from_secs(1), 1_000);
+        outputs(&mut sfu);
+        assert_eq!(sfu.next_timeout(), Some(t0 + Duration::from_secs(11)));
+        run_until(&mut sfu, t0, t0 + Duration::from_secs(60));
+        assert!(sfu.is_empty());
     }
 
     #[test]

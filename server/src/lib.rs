@@ -99,6 +99,14 @@ pub struct Config {
     /// Secret shared with the media node (call tokens, call events); random if unset.
     #[arg(long, env = "VITRINE_CALL_KEY", hide_env_values = true)]
     pub call_key: Option<String>,
+    /// A TURN relay for visitors whose network drops UDP (coturn with `use-auth-secret`):
+    /// `turn:host:3478?transport=tcp`, repeatable (or comma-separated in the variable).
+    #[arg(long = "turn-url", env = "VITRINE_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`: each call token comes with a relay credential made
+    /// from it (needed with --turn-url).
+    #[arg(long, env = "VITRINE_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
     /// The Worker whose site objects must hear what admins change (removed agents, ended
     /// sessions, site settings) when the hubs run at the edge; with --changes-key.
     #[arg(long, env = "VITRINE_EDGE_ORIGIN")]
@@ -252,11 +260,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .context("reading the visitor key")?,
     };
+    let turn = match (config.turn_urls.is_empty(), &config.turn_secret) {
+        (true, _) => None,
+        (false, Some(secret)) => Some(vitrine_core::turn::TurnConfig {
+            urls: config.turn_urls.clone(),
+            secret: secret.clone().into_bytes(),
+            ttl_ms: vitrine_core::turn::TURN_TTL_MS,
+        }),
+        (false, None) => {
+            anyhow::bail!("--turn-url needs --turn-secret (coturn's static-auth-secret)")
+        }
+    };
     let hub = HubConfig {
         offline_grace_ms: config.offline_grace_ms,
         calls: media.as_ref().map(|m| CallConfig {
             media_url: format!("ws://{}/ws/call", m.http_addr),
             key: call_key.clone(),
+            turn: turn.clone(),
         }),
         visitor_key,
         address_conversation_burst: config.conversations_per_address as f64,

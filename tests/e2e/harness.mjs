@@ -90,10 +90,10 @@ async function startLambda(workerVars, serverEnv) {
  * public URL), so another process may take it meanwhile: a start that fails stops what it
  * started and tries again on new ports, at most three times.
  */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { host = '127.0.0.1' } = {}) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServerOnce(extraArgs);
+      return await startServerOnce(extraArgs, host);
     } catch (e) {
       if (attempt === 3) throw e;
       console.warn(`# the test stack did not start (${e.message}); trying again on new ports`);
@@ -101,7 +101,7 @@ export async function startServer(extraArgs = []) {
   }
 }
 
-async function startServerOnce(extraArgs) {
+async function startServerOnce(extraArgs, host) {
   const bin = process.env.VITRINE_BIN;
   if (!bin) throw new Error('VITRINE_BIN is not set: run the tests with `cargo xtask test`');
   const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-'));
@@ -146,7 +146,7 @@ async function startServerOnce(extraArgs) {
     return { child, ...JSON.parse(first) };
   };
   const exited = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
-  let running = await spawnServer('127.0.0.1:0', '127.0.0.1:0');
+  let running = await spawnServer(`${host}:0`, `${host}:0`);
   const { app, demo } = running;
   let lambda;
   if (worker) {
@@ -295,14 +295,14 @@ export async function startMediaNode(extraArgs = []) {
 }
 
 /** Chromium with fake camera/microphone that may reach a media node on 127.0.0.1. */
-export async function launchCallBrowser() {
+export async function launchCallBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection', ...extraArgs,
     ],
   });
 }

@@ -4,22 +4,19 @@
 // The client always makes the offers (see core/src/protocol/media.rs): it sends its microphone,
 // camera and (optionally) screen on sendonly transceivers and receives every remote
 // track on a recvonly transceiver it maps to the track's id.
-import type { CallClientFrame, CallEnd, CallPeer, CallRole, CallServerFrame, RemoteTrack, TrackSource } from './protocol';
+import type { CallClientFrame, CallEnd, CallJoinInfo, CallPeer, CallRole, CallServerFrame, RemoteTrack, TrackSource } from './protocol';
 
-/** Why a session is over: as the hub says it (`CallEnd`), or the connection's own end. */
-export type SessionEnd = CallEnd | 'connection_closed' | 'media_failed';
+/** Why a session is over: as the hub says it (`CallEnd`), or the connection's own end
+ *  (`relay_failed`: it never connected, and the TURN relay it was given never gave it a
+ *  way through: credentials refused, or the relay unreachable). */
+export type SessionEnd = CallEnd | 'connection_closed' | 'media_failed' | 'relay_failed';
 
 /** V10: why calls cannot work in this browser. */
 export type CallProblem = 'no_webrtc' | 'no_devices';
 import { PING_EVERY_MS } from './socket';
 
-export interface CallJoin {
-  /** ws(s)://…/ws/call of the media node. */
-  url: string;
-  room: string;
-  token: string;
-  role: CallRole;
-}
+/** Where and how to join: the node's socket, the token, and the relays (from the hub). */
+export type CallJoin = CallJoinInfo;
 
 export interface RemoteMedia {
   participant: string;
@@ -54,8 +51,10 @@ export function callSupportProblem(): CallProblem | null {
 }
 
 export class CallSession {
-  readonly pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  readonly pc: RTCPeerConnection;
   private ws: WebSocket;
+  /** Whether a relay gave us a candidate (a way through a network that drops UDP). */
+  private relayed = false;
   private senders = new Map<TrackSource, RTCRtpTransceiver>();
   private receiving = new Map<string, RTCRtpTransceiver>();
   private remoteTracks: RemoteTrack[] = [];
@@ -70,6 +69,11 @@ export class CallSession {
   participant = '';
 
   constructor(private join: CallJoin, private cb: CallCallbacks) {
+    // Only the relays the hub gives (none configured: direct only); nothing hard-coded.
+    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: join.ice_servers });
+    this.pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate?.type === 'relay') this.relayed = true;
+    });
     this.ws = new WebSocket(join.url);
     this.ws.onopen = () => {
       this.ws.send(JSON.stringify({ type: 'join', room: join.room, token: join.token } satisfies CallClientFrame));
@@ -163,6 +167,8 @@ export class CallSession {
   private finish(reason: SessionEnd) {
     if (this.over) return;
     this.over = true;
+    const connected = this.pc.connectionState === 'connected' || this.pc.iceConnectionState === 'completed';
+    if ((reason === 'connection_closed' || reason === 'media_failed') && !connected && this.join.ice_servers.length && !this.relayed) reason = 'relay_failed';
     clearInterval(this.ping);
     for (const t of this.local.getTracks()) t.stop();
     for (const t of this.senders.values()) t.sender.track?.stop();

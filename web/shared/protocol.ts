@@ -200,7 +200,14 @@ export type CallJoinInfo = {
 /**
  * ws(s)://…/ws/call
  */
-url: string, room: string, token: string, role: CallRole, };
+url: string, room: string, token: string, role: CallRole, 
+/**
+ * The relays to reach the node through (`RTCIceServer`s) when the network drops UDP;
+ * empty without one. Their credentials expire by themselves (`crate::turn`).
+ */
+ice_servers: Array<IceServer>, };
+
+export type IceServer = { urls: Array<string>, username?: string, credential?: string, };
 
 export type CallEnd = "ended" | "cancelled" | "declined" | "left" | "removed" | "answered_elsewhere";
 

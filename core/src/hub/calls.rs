@@ -27,6 +27,8 @@ use crate::protocol::*;
 pub struct CallConfig {
     pub media_url: String,
     pub key: Vec<u8>,
+    /// The relay for networks that drop UDP, if the operator runs one.
+    pub turn: Option<crate::turn::TurnConfig>,
 }
 
 /// A visitor's place in a call: their seat ID in the room, and where they stand.
@@ -204,6 +206,11 @@ impl Calls {
             room: room.to_string(),
             token: sign_call_token(&config.key, &claims),
             role,
+            ice_servers: config
+                .turn
+                .iter()
+                .map(|turn| turn.ice_server(&format!("{room}.{seat}"), now))
+                .collect(),
         })
     }
 

@@ -337,6 +337,21 @@ pub struct CallJoinInfo {
     pub room: String,
     pub token: String,
     pub role: CallRole,
+    /// The relays to reach the node through (`RTCIceServer`s) when the network drops UDP;
+    /// empty without one. Their credentials expire by themselves (`crate::turn`).
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// One `RTCIceServer`, as the browser's `RTCPeerConnection` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub credential: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -212,10 +212,19 @@ impl Bench {
 
     /// A hub with calls through a media node, on the site's settings.
     pub fn with_calls(calls_enabled: bool) -> Self {
+        Self::with_calls_through(calls_enabled, None)
+    }
+
+    /// As [`Bench::with_calls`], with a TURN relay for networks that drop UDP.
+    pub fn with_calls_through(
+        calls_enabled: bool,
+        turn: Option<vitrine_core::turn::TurnConfig>,
+    ) -> Self {
         let mut bench = Self::with(HubConfig {
             calls: Some(CallConfig {
                 media_url: "ws://127.0.0.1:7070/ws/call".into(),
                 key: CALL_KEY.to_vec(),
+                turn,
             }),
             ..HubConfig::default()
         });

@@ -27,7 +27,7 @@ const t = (key: CallKey, values?: Record<string, unknown>) => translator<CallKey
 const PROBLEM: Record<CallProblem, CallKey> = { no_webrtc: 'call.noWebrtc', no_devices: 'call.noDevices' };
 const ENDED: Record<SessionEnd, CallKey | null> = {
   ended: 'end.ended', cancelled: 'end.cancelled', declined: 'end.declined', left: 'end.left',
-  removed: 'end.removed', answered_elsewhere: null, connection_closed: 'end.connectionClosed', media_failed: 'end.mediaFailed',
+  removed: 'end.removed', answered_elsewhere: null, connection_closed: 'end.connectionClosed', media_failed: 'end.mediaFailed', relay_failed: 'end.relayFailed',
 };
 
 const CSS = `
