@@ -3,6 +3,7 @@
 //! signed commands (`/control`: revoke a seat, end a room), `/health` and `/metrics`, and
 //! a reporter that posts call events (signed) back to the platform.
 
+pub mod sdp;
 pub mod sfu;
 
 use std::net::SocketAddr;

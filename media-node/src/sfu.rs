@@ -599,7 +599,7 @@ impl Sfu {
         self.out.push_back(SfuOutput::Signal {
             conn,
             frame: CallServerFrame::Answer {
-                sdp: answer.to_sdp_string(),
+                sdp: crate::sdp::candidates_in_every_bundled_section(&answer.to_sdp_string()),
             },
         });
         self.dirty.insert(conn);

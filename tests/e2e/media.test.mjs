@@ -116,6 +116,43 @@ test('1:1 call through the node: both sides decode the other\'s video and audio;
   assert.match(metrics, /vitrine_media_forwarded_frames_total [1-9]/);
 });
 
+/** An unmodified aiortc as a guest of a Chromium host in room `room`, for `seconds`. */
+async function aiortcGuest(t, room, seconds) {
+  const python = process.env.VITRINE_AIORTC_PYTHON;
+  assert.ok(python, 'VITRINE_AIORTC_PYTHON is not set: run the tests with `cargo xtask test`');
+  const node = await startMediaNode();
+  const browser = await launchCallBrowser();
+  t.after(async () => { await browser.close(); await node.stop(); });
+  const host = await participant(browser, node, room, 'agent', 'host');
+  const token = node.token({ room, participant: 'py', name: 'aiortc', role: 'guest' });
+  const client = promisify(execFile)(python, [new URL('../interop/aiortc_client.py', import.meta.url).pathname,
+    node.ws, room, token, String(seconds)], { timeout: 30_000 });
+  return { host, client };
+}
+
+test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and the host decodes it, it receives the host\'s audio', async (t) => {
+  const { host, client } = await aiortcGuest(t, 'room-py', 8);
+  // The host decodes what aiortc sends (its synthetic camera and microphone)…
+  const seen = (async () => {
+    await waitFor(host.page, flowing(['py']), 'the host receives aiortc\'s media', 15_000, true);
+    await waitFor(host.page, (s) => (s['py/camera'] ?? 0) > 5, 'the host decodes aiortc\'s video', 15_000);
+  })();
+  // …and aiortc is told of the host's tracks and receives them.
+  const { stdout } = await client;
+  const result = JSON.parse(stdout.trim().split('\n').at(-1));
+  console.log(`# aiortc: ${JSON.stringify(result)}`);
+  await seen;
+  assert.equal(result.ice, 'completed');
+  assert.deepEqual(result.tracks, ['agent/camera', 'agent/microphone']);
+  assert.ok(result.received.audio > 50, `aiortc decoded ${result.received.audio} audio frames`);
+});
+
+test('aiortc decodes the Chromium host\'s video', { todo: 'known defect: 0 video frames reach aiortc\'s decoder (audio does); not found yet' }, async (t) => {
+  const { client } = await aiortcGuest(t, 'room-py-video', 8);
+  const result = JSON.parse((await client).stdout.trim().split('\n').at(-1));
+  assert.ok(result.received.video > 20, `aiortc decoded ${result.received.video} video frames`);
+});
+
 test('4-party call with screen share; a removed participant stops receiving; the host ending it ends it for all', async (t) => {
   const node = await startMediaNode();
   const browser = await launchCallBrowser();

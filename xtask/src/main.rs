@@ -390,6 +390,7 @@ fn browser_tests_with(
             target_dir().join("debug/vitrine-mediaload"),
         )
         .env("VITRINE_AIOSMTPD", smtp::aiosmtpd(&cache_dir())?)
+        .env("VITRINE_AIORTC_PYTHON", venv::aiortc(&cache_dir())?)
         .current_dir(root()))
 }
 

@@ -20,3 +20,15 @@ pub fn tools(cache: &Path, name: &str, packages: &[&str], probe: &str) -> Result
     }
     Ok(venv.join("bin"))
 }
+
+/// An unmodified WebRTC client from outside (V1–V5 interop): aiortc and a WebSocket
+/// client, for `tests/interop/aiortc_client.py`; returns the virtualenv's python.
+pub fn aiortc(cache: &Path) -> Result<PathBuf> {
+    let bin = tools(
+        cache,
+        "vitrine-aiortc-1.16.0",
+        &["aiortc==1.16.0", "websockets==15.0.1"],
+        "websockets",
+    )?;
+    Ok(bin.join("python"))
+}
