@@ -104,9 +104,15 @@ export async function startTurn({ ip, secret, aheadSeconds = 0 }) {
     '--no-tls', '--no-dtls', '--no-cli', '--no-stun', `--allowed-peer-ip=${ip}`, '--denied-peer-ip=0.0.0.0-255.255.255.255',
     `--min-port=${relayFrom}`, `--max-port=${relayFrom + 99}`,
     '--log-file=stdout', '--simple-log', '--verbose', `--pidfile=${join(dir, 'pid')}`, `--db=${join(dir, 'turndb')}`];
-  const child = aheadSeconds
-    ? spawn('faketime', ['-f', `+${aheadSeconds}s`, 'turnserver', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' } })
-    : spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: `faketime` runs coturn as its child, and both must go at stop
+  // (a coturn left behind keeps the test file from ever exiting).
+  const command = aheadSeconds ? ['faketime', '-f', `+${aheadSeconds}s`, 'turnserver', ...args] : ['turnserver', ...args];
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+  });
+  const closed = new Promise((r) => child.stdout.once('close', r));
+  const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
+  process.once('exit', () => killGroup('SIGKILL'));
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
@@ -117,7 +123,7 @@ export async function startTurn({ ip, secret, aheadSeconds = 0 }) {
   const deadline = Date.now() + 15_000;
   while (!(await accepts())) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
+      killGroup('SIGKILL');
       throw new Error(`coturn did not start: ${log.slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -127,9 +133,8 @@ export async function startTurn({ ip, secret, aheadSeconds = 0 }) {
     /** What it logged (complete once stopped). */
     log: () => log,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+      killGroup('SIGTERM');
+      await closed;
       rmSync(dir, { recursive: true, force: true });
     },
   };
