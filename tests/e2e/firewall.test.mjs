@@ -5,7 +5,7 @@
 // the widget says why. Real parts only: the server and its media node, coturn, nftables.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, launchCallBrowser, screenshot, startServer } from './harness.mjs';
+import { ADMIN, launchCallBrowser, openPortal, screenshot, startServer } from './harness.mjs';
 import { startTurn, udpDroppingNetwork } from './hostile.mjs';
 
 const SECRET = 'e2e-turn-secret-7c1d';
@@ -83,17 +83,7 @@ async function startStack(t, relay) {
   return { server, outside, inside, turn };
 }
 
-async function portalOf({ server, outside }) {
-  const context = await outside.newContext();
-  await context.addInitScript(recordPeerConnections);
-  const page = await context.newPage();
-  await page.goto(`${server.app}/portal/`);
-  await page.fill('#email', ADMIN.email);
-  await page.fill('#password', ADMIN.password);
-  await page.click('button[type=submit]');
-  await page.locator('[data-testid=connection]', { hasText: 'live' }).waitFor();
-  return page;
-}
+const portalOf = ({ server, outside }) => openPortal(outside, server, ADMIN, { init: recordPeerConnections });
 
 /** The visitor's shop page, inside the namespace; the agent calls them. */
 async function callVisitor({ server, inside }, portal) {

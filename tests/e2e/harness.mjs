@@ -225,8 +225,9 @@ export function perTestServer({ calls = false } = {}) {
 }
 
 /** Signs an agent (the admin by default) in and waits until the live list is connected. */
-export async function openPortal(browser, server, who = ADMIN) {
+export async function openPortal(browser, server, who = ADMIN, { init } = {}) {
   const context = await browser.newContext();
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   await page.goto(`${server.app}/portal/`);
   await page.fill('#email', who.email);
