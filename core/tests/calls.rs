@@ -22,14 +22,19 @@ fn v2() -> Visitor {
     Visitor::new(11, "visitor-2")
 }
 
-/// Ada calls visitor-1, who accepts; returns the call id.
-fn call_accepted(b: &mut Bench) -> String {
-    let out = b.at(T0 + 1).agent_does(
+/// Ada starts a call with visitor-1.
+fn ada_calls_visitor_1(b: &mut Bench) -> Out {
+    b.agent_does(
         &ada(),
         AgentFrame::CallStart {
             visitor_ids: vec!["visitor-1".into()],
         },
-    );
+    )
+}
+
+/// Ada calls visitor-1, who accepts; returns the call id.
+fn call_accepted(b: &mut Bench) -> String {
+    let out = ada_calls_visitor_1(b.at(T0 + 1));
     let (call_id, preview) = out.invite(10).expect("the visitor is invited");
     // The preview token lets the visitor see the agent before answering, nothing more.
     let claims = verify_call_token(CALL_KEY, &preview.token, &call_id, T0 + 2).unwrap();
@@ -114,12 +119,7 @@ fn every_seat_gets_the_relay_with_a_credential_of_its_own_that_expires() {
     let mut b = Bench::with_calls_through(true, Some(turn.clone()));
     b.agent(&ada());
     b.visitor(&v1());
-    let out = b.at(T0 + 1).agent_does(
-        &ada(),
-        AgentFrame::CallStart {
-            visitor_ids: vec!["visitor-1".into()],
-        },
-    );
+    let out = ada_calls_visitor_1(b.at(T0 + 1));
     let (call_id, preview) = out.invite(10).expect("the visitor is invited");
     let host = out
         .to_agent(1)
@@ -143,12 +143,7 @@ fn every_seat_gets_the_relay_with_a_credential_of_its_own_that_expires() {
     let mut b = Bench::with_calls(true);
     b.agent(&ada());
     b.visitor(&v1());
-    let out = b.at(T0 + 1).agent_does(
-        &ada(),
-        AgentFrame::CallStart {
-            visitor_ids: vec!["visitor-1".into()],
-        },
-    );
+    let out = ada_calls_visitor_1(b.at(T0 + 1));
     assert!(out.invite(10).unwrap().1.ice_servers.is_empty());
 }
 
@@ -157,12 +152,7 @@ fn a_declining_visitor_does_not_join_and_the_agent_can_cancel() {
     let mut b = Bench::with_calls(true);
     b.agent(&ada());
     b.visitor(&v1());
-    let out = b.at(T0 + 1).agent_does(
-        &ada(),
-        AgentFrame::CallStart {
-            visitor_ids: vec!["visitor-1".into()],
-        },
-    );
+    let out = ada_calls_visitor_1(b.at(T0 + 1));
     let call_id = match &out.to_agent(1)[..] {
         [.., AgentServerFrame::CallJoin { call_id, .. }] => call_id.clone(),
         other => panic!("{other:?}"),
@@ -306,12 +296,7 @@ fn calls_switched_off_are_not_offered_and_cannot_start() {
         .to_visitor(10)
         .iter()
         .any(|f| matches!(f, VisitorServerFrame::Welcome { calls: false, .. })));
-    let out = b.at(T0 + 1).agent_does(
-        &ada(),
-        AgentFrame::CallStart {
-            visitor_ids: vec!["visitor-1".into()],
-        },
-    );
+    let out = ada_calls_visitor_1(b.at(T0 + 1));
     assert_eq!(out.agent_error(1), Some(ErrorCode::Forbidden));
     // The agent's switch turns them on for every open widget, and is stored.
     let out = b

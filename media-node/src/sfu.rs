@@ -1136,13 +1136,19 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_lone_participant_who_never_connects_is_woken_for_and_dropped_at_the_deadline() {
+    /// A node with one guest (conn 1) in room "r", who never does ICE.
+    fn lone_guest() -> (Sfu, Instant) {
         let mut sfu = sfu();
         let t0 = Instant::now();
         sfu.join(1, claims("guest", CallRole::Guest), t0, 0)
             .unwrap();
         outputs(&mut sfu);
+        (sfu, t0)
+    }
+
+    #[test]
+    fn a_lone_participant_who_never_connects_is_woken_for_and_dropped_at_the_deadline() {
+        let (mut sfu, t0) = lone_guest();
         let wake = sfu.next_timeout().unwrap();
         assert!(wake <= t0 + Duration::from_secs(15), "{:?}", wake - t0);
         let out = run_until(&mut sfu, t0, t0 + Duration::from_secs(60));
@@ -1156,10 +1162,7 @@ mod tests {
 
     #[test]
     fn a_closed_socket_is_woken_for_when_its_rejoin_grace_ends() {
-        let mut sfu = sfu();
-        let t0 = Instant::now();
-        sfu.join(1, claims("guest", CallRole::Guest), t0, 0)
-            .unwrap();
+        let (mut sfu, t0) = lone_guest();
         sfu.socket_closed(1, t0 + Duration::from_secs(1), 1_000);
         outputs(&mut sfu);
         assert_eq!(sfu.next_timeout(), Some(t0 + Duration::from_secs(11)));
