@@ -32,6 +32,15 @@ pub struct TurnConfig {
 pub const TURN_TTL_MS: u64 = 4 * 3_600_000;
 
 impl TurnConfig {
+    /// The relay at `urls` with coturn's `static-auth-secret`, credentials for [`TURN_TTL_MS`].
+    pub fn new(urls: Vec<String>, secret: &str) -> Self {
+        Self {
+            urls,
+            secret: secret.as_bytes().to_vec(),
+            ttl_ms: TURN_TTL_MS,
+        }
+    }
+
     /// The relay entry for one seat: `name` is opaque (the room's seat, never a visitor ID)
     /// and shows in the relay's logs.
     pub fn ice_server(&self, name: &str, now: UnixMillis) -> IceServer {

@@ -262,11 +262,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let turn = match (config.turn_urls.is_empty(), &config.turn_secret) {
         (true, _) => None,
-        (false, Some(secret)) => Some(vitrine_core::turn::TurnConfig {
-            urls: config.turn_urls.clone(),
-            secret: secret.clone().into_bytes(),
-            ttl_ms: vitrine_core::turn::TURN_TTL_MS,
-        }),
+        (false, Some(secret)) => Some(vitrine_core::turn::TurnConfig::new(
+            config.turn_urls.clone(),
+            secret,
+        )),
         (false, None) => {
             anyhow::bail!("--turn-url needs --turn-secret (coturn's static-auth-secret)")
         }

@@ -319,14 +319,10 @@ impl Runner {
                     // The relay (VITRINE_TURN_URLS, comma-separated, and its secret).
                     turn: var(env, "VITRINE_TURN_URLS")
                         .zip(secret(env, "VITRINE_TURN_SECRET"))
-                        .map(|(urls, secret)| vitrine_core::turn::TurnConfig {
-                            urls: urls
-                                .split(',')
-                                .map(|u| u.trim().to_string())
-                                .filter(|u| !u.is_empty())
-                                .collect(),
-                            secret: secret.into_bytes(),
-                            ttl_ms: vitrine_core::turn::TURN_TTL_MS,
+                        .map(|(urls, secret)| {
+                            let urls = urls.split(',').map(|u| u.trim().to_string());
+                            let urls = urls.filter(|u| !u.is_empty()).collect();
+                            vitrine_core::turn::TurnConfig::new(urls, &secret)
                         }),
                 }),
                 _ => None,
