@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use vitrine_core::clock::now_ms as unix_now;
 use vitrine_core::delivery::{self, Delivery};
 use vitrine_core::media_key::{
@@ -35,6 +35,12 @@ const MAX_FRAME_BYTES: usize = 128 * 1024;
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Malformed frames tolerated before the socket is closed.
 const MAX_BAD_FRAMES: u32 = 5;
+/// Signaling frames a participant may send per second, and in one burst. A real client
+/// sends an offer per track change, a layer switch per resize, a ping every few seconds.
+const FRAMES_PER_SECOND: u32 = 20;
+const FRAME_BURST: u32 = 60;
+/// Biggest body `/control` accepts (a signed command is a few hundred bytes).
+const MAX_CONTROL_BYTES: usize = 16 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -49,6 +55,11 @@ pub struct NodeConfig {
     pub rejoin_grace: Duration,
     /// On shutdown, how long running calls may continue before they are ended.
     pub drain_timeout: Duration,
+    /// Signaling sockets open at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Of those, sockets that have not sent a valid `join` yet (they cost a stranger
+    /// nothing, so they get a smaller share).
+    pub max_unjoined: usize,
 }
 
 impl NodeConfig {
@@ -60,6 +71,8 @@ impl NodeConfig {
             connect_timeout: Duration::from_secs(15),
             rejoin_grace: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_unjoined: 256,
         }
     }
 }
@@ -100,6 +113,8 @@ struct Shared {
     commands: mpsc::UnboundedSender<Command>,
     draining: watch::Receiver<bool>,
     next_conn: Arc<std::sync::atomic::AtomicU64>,
+    connections: Arc<Semaphore>,
+    unjoined: Arc<Semaphore>,
 }
 
 /// A running node: its addresses, and a handle to shut it down gracefully.
@@ -152,10 +167,15 @@ pub async fn start(
         commands,
         draining,
         next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        connections: Arc::new(Semaphore::new(config.max_connections)),
+        unjoined: Arc::new(Semaphore::new(config.max_unjoined)),
     };
     let app = Router::new()
         .route("/ws/call", get(ws_call))
-        .route("/control", axum::routing::post(control))
+        .route(
+            "/control",
+            axum::routing::post(control).layer(DefaultBodyLimit::max(MAX_CONTROL_BYTES)),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(shared);
@@ -321,9 +341,28 @@ fn encode_metrics(stats: &SfuStats) -> String {
     out
 }
 
+/// 503 with a hint to come back: the node is at a connection limit.
+fn busy(what: &'static str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        what,
+    )
+        .into_response()
+}
+
 async fn ws_call(ws: WebSocketUpgrade, State(shared): State<Shared>) -> Response {
+    // Both slots are taken before the upgrade, so a flood is refused with a plain 503
+    // and never costs a WebSocket task.
+    let Ok(slot) = shared.connections.clone().try_acquire_owned() else {
+        return busy("the media node is at its connection limit");
+    };
+    let Ok(unjoined) = shared.unjoined.clone().try_acquire_owned() else {
+        return busy("too many connections are waiting to join");
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| participant(socket, shared))
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| participant(socket, shared, slot, unjoined))
 }
 
 fn frame_text(frame: &CallServerFrame) -> Message {
@@ -376,8 +415,34 @@ async fn close_with(socket: &mut WebSocket, code: MediaErrorCode, message: &str,
     finish_close(socket).await;
 }
 
-async fn participant(mut socket: WebSocket, shared: Shared) {
+/// A frame the WebSocket layer could not read: too big (1009) or not WebSocket (1002).
+/// The close says which, where the connection still carries it.
+async fn refuse_broken(socket: &mut WebSocket, error: &axum::Error) {
+    let reason = error.to_string();
+    let code = if reason.contains("too long") {
+        1009
+    } else {
+        1002
+    };
+    let reason: String = reason.chars().take(120).collect();
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn participant(
+    mut socket: WebSocket,
+    shared: Shared,
+    _slot: OwnedSemaphorePermit,
+    unjoined: OwnedSemaphorePermit,
+) {
     let first = tokio::time::timeout(JOIN_TIMEOUT, socket.recv()).await;
+    if let Ok(Some(Err(e))) = &first {
+        return refuse_broken(&mut socket, e).await;
+    }
     let Ok(Some(Ok(Message::Text(text)))) = first else {
         return close_with(
             &mut socket,
@@ -411,6 +476,7 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
             return close_with(&mut socket, code, &e.to_string(), 4401).await;
         }
     };
+    drop(unjoined);
     let conn = shared
         .next_conn
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -434,9 +500,23 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
     }
     let (mut sink, mut stream) = socket.split();
     let mut bad_frames = 0;
+    let rate = governor::RateLimiter::direct(
+        governor::Quota::per_second(FRAMES_PER_SECOND.try_into().expect("non-zero"))
+            .allow_burst(FRAME_BURST.try_into().expect("non-zero")),
+    );
     loop {
         tokio::select! {
             message = stream.next() => match message {
+                Some(Ok(Message::Text(_))) if rate.check().is_err() => {
+                    let error = CallServerFrame::Error {
+                        code: MediaErrorCode::RateLimited,
+                        message: format!("more than {FRAMES_PER_SECOND} frames a second; slow down"),
+                    };
+                    let _ = sink.send(frame_text(&error)).await;
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 4429, reason: "rate_limited".into() }))).await;
+                    finish_close(&mut stream).await;
+                    break;
+                }
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<CallClientFrame>(&text) {
                     Ok(frame) => {
                         let _ = shared.commands.send(Command::Frame { conn, frame });
@@ -457,7 +537,12 @@ async fn participant(mut socket: WebSocket, shared: Shared) {
                     break;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
+                Some(Err(e)) => {
+                    let mut socket = sink.reunite(stream).expect("halves of one socket");
+                    refuse_broken(&mut socket, &e).await;
+                    break;
+                }
+                None => break,
             },
             out = outgoing.recv() => match out {
                 Some(Outgoing::Frame(frame)) => {

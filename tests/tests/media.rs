@@ -712,7 +712,8 @@ async fn a_client_that_keeps_talking_still_reads_why_it_was_closed() {
     ));
     let chatter = tokio::spawn(async move {
         while sink.send(json(&CallClientFrame::Ping {})).await.is_ok() {
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            // As fast as the node allows (20 frames a second).
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -740,5 +741,139 @@ async fn a_client_that_keeps_talking_still_reads_why_it_was_closed() {
     }
     assert_eq!(ended.as_deref(), Some("the call ended"));
     chatter.abort();
+    node.shutdown().await;
+}
+
+/// Tries to open a signaling socket; the HTTP status it was refused with, if refused
+/// (and checks a refusal says when to come back).
+async fn refused_with(node: &RunningNode) -> Option<u16> {
+    match tokio_tungstenite::connect_async(ws_url(node)).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.headers()["retry-after"], "5");
+            Some(response.status().as_u16())
+        }
+        Err(e) => panic!("neither opened nor refused: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn floods_and_oversize_input_are_refused_clearly_and_the_node_stays_up() {
+    let node = node(|c| {
+        c.max_connections = 8;
+        c.max_unjoined = 4;
+    })
+    .await;
+    let http = format!("http://{}", node.http_addr);
+
+    // Sockets that never join: the fifth waits its turn with a 503 and Retry-After.
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(
+            tokio_tungstenite::connect_async(ws_url(&node))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    assert_eq!(refused_with(&node).await, Some(503));
+    // Joined participants free their unjoined slot, up to the connection limit.
+    for ws in &mut silent {
+        ws.send(json(&CallClientFrame::Join {
+            room: "r".into(),
+            token: token("r", "guest", CallRole::Guest),
+        }))
+        .await
+        .unwrap();
+        ws.next().await.unwrap().unwrap();
+    }
+    let mut more = Vec::new();
+    for _ in 0..4 {
+        more.push(
+            tokio_tungstenite::connect_async(ws_url(&node))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    assert_eq!(
+        refused_with(&node).await,
+        Some(503),
+        "over the connection limit"
+    );
+    drop(silent);
+    drop(more);
+    let deadline = std::time::Instant::now() + WAIT;
+    while refused_with(&node).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A frame flood: the sender is told why and closed; others are unaffected.
+    let join = json(&CallClientFrame::Join {
+        room: "r".into(),
+        token: token("r", "flooder", CallRole::Guest),
+    });
+    let mut frames = vec![join];
+    frames.extend((0..200).map(|_| json(&CallClientFrame::Ping {})));
+    let (got, close) = raw_session(&node, frames).await;
+    assert_eq!(error_code(&got), Some(MediaErrorCode::RateLimited));
+    assert_eq!(close, Some(4429));
+    let pongs = got
+        .iter()
+        .filter(|f| matches!(f, CallServerFrame::Pong {}))
+        .count();
+    // At most the burst is served (some answers may be cut by the close).
+    assert!(pongs <= 60, "served beyond the burst: {pongs}");
+
+    // An oversize frame, before or after joining, closes the socket (1009), not the node.
+    for joined in [false, true] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&node))
+            .await
+            .unwrap();
+        if joined {
+            ws.send(json(&CallClientFrame::Join {
+                room: "r".into(),
+                token: token("r", "big", CallRole::Guest),
+            }))
+            .await
+            .unwrap();
+            ws.next().await.unwrap().unwrap();
+        }
+        let _ = ws.send(Message::Text("x".repeat(200 * 1024).into())).await;
+        let closed = loop {
+            match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+                Some(Ok(Message::Text(_))) => continue,
+                other => break other,
+            }
+        };
+        match closed {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1009, "{}", frame.reason)
+            }
+            other => panic!("expected a 1009 close (joined: {joined}), got {other:?}"),
+        }
+    }
+    // An oversize control body is refused before its signature is even read.
+    let big = reqwest::Client::new()
+        .post(format!("{http}/control"))
+        .body(vec![b'{'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let ok = client(&node, "r2", "host", CallRole::Host).await;
+    drop(ok);
+    assert_eq!(
+        reqwest::get(format!("{http}/health"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     node.shutdown().await;
 }

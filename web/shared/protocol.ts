@@ -244,7 +244,7 @@ kind: string, };
 
 export type CallServerFrame = { "type": "joined", participant: string, peers: Array<CallPeer>, } | { "type": "answer", sdp: string, } | { "type": "tracks", tracks: Array<RemoteTrack>, } | { "type": "peer_joined", peer: CallPeer, } | { "type": "peer_left", participant: string, } | { "type": "removed", } | { "type": "ended", reason: string, } | { "type": "error", code: MediaErrorCode, message: string, } | { "type": "pong", };
 
-export type MediaErrorCode = "join_expected" | "bad_frame" | "token_malformed" | "token_forged" | "token_expired" | "token_wrong_room" | "token_revoked" | "call_ended" | "already_joined" | "room_full" | "draining" | "bad_sdp" | "connect_timeout" | "forbidden" | "not_found";
+export type MediaErrorCode = "join_expected" | "bad_frame" | "token_malformed" | "token_forged" | "token_expired" | "token_wrong_room" | "token_revoked" | "call_ended" | "already_joined" | "room_full" | "draining" | "bad_sdp" | "connect_timeout" | "forbidden" | "not_found" | "rate_limited";
 
 export type Offer = { offer_id: string, title: string, text: string, image_url: string | null, link_url: string, };
 

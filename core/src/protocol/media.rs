@@ -161,6 +161,8 @@ pub enum MediaErrorCode {
     /// A host-only action from a participant who is not the host.
     Forbidden,
     NotFound,
+    /// More signaling frames than a client ever needs: the socket is closed.
+    RateLimited,
 }
 
 /// Media node → platform: what happened in a room (C14).
