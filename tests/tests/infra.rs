@@ -188,3 +188,140 @@ fn the_wildcard_check_catches_a_table_policy_widened_by_hand() {
     let findings = wildcard_grants(&widened);
     assert_eq!(findings.len(), 3, "{findings:#?}");
 }
+
+/// The relay's `turnserver.conf` as the template's UserData writes it, with the values the
+/// VM would fill in given here.
+fn relay_config(template: &Value, fill: &[(&str, &str)]) -> String {
+    let user_data = template["Resources"]["TurnRelay"]["Properties"]["UserData"]["Fn::Base64"]
+        ["Fn::Sub"]
+        .as_str()
+        .expect("the relay's UserData");
+    let start = user_data.find("<<CONF\n").expect("the config's heredoc") + "<<CONF\n".len();
+    let end = user_data[start..].find("\nCONF").expect("its end") + start;
+    let mut conf = user_data[start..end].to_string();
+    for (from, to) in fill {
+        assert!(
+            conf.contains(from),
+            "{from} not in the relay config:\n{conf}"
+        );
+        conf = conf.replace(from, to);
+    }
+    conf
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs coturn's own test client against the relay over TCP: the output. `peer: None`
+/// relays between two allocations of its own (both on the relay's address).
+fn uclient(port: u16, server: &vitrine_core::protocol::IceServer, peer: Option<&str>) -> String {
+    let peer = match peer {
+        Some(peer) => vec!["-e", peer],
+        None => vec!["-y"],
+    };
+    let out = std::process::Command::new("turnutils_uclient")
+        .args(["-n", "3", "-m", "1", "-t", "-p", &port.to_string()])
+        .args(["-u", server.username.as_deref().unwrap()])
+        .args(["-w", server.credential.as_deref().unwrap()])
+        .args(peer)
+        .arg("127.0.0.1")
+        .output()
+        .expect("turnutils_uclient (Debian's coturn)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn the_deployed_relay_takes_the_hubs_credentials_and_relays_to_the_media_node_only() {
+    use vitrine_core::turn::TurnConfig;
+    // The template's config, on loopback ports; the media node is 127.0.0.1 here, and
+    // coturn refuses loopback peers unless told (on the VM the node has a public address).
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("vitrine-relay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=turn.example.com", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let tls = free_port().to_string();
+    let conf = relay_config(
+        &template(),
+        &[
+            ("listening-port=3478", &format!("listening-port={port}")),
+            (
+                "tls-listening-port=443",
+                &format!("tls-listening-port={tls}"),
+            ),
+            ("${TurnAddress}/$(imds local-ipv4)", "127.0.0.1"),
+            ("${TurnDomain}", "turn.example.com"),
+            ("$(secret \"${TurnSecret}\")", "relay-secret"),
+            ("/etc/coturn/tls/cert.pem", cert.to_str().unwrap()),
+            ("/etc/coturn/tls/key.pem", key.to_str().unwrap()),
+            (
+                "allowed-peer-ip=${MediaNodeAddress}",
+                "allowed-peer-ip=127.0.0.1\nallow-loopback-peers",
+            ),
+            ("log-file=syslog", "log-file=stdout\nlistening-ip=127.0.0.1"),
+        ],
+    );
+    assert!(!conf.contains("${"), "unfilled values:\n{conf}");
+    let conf_path = dir.join("turnserver.conf");
+    std::fs::write(&conf_path, &conf).unwrap();
+    let mut relay = std::process::Command::new("turnserver")
+        .arg("-c")
+        .arg(&conf_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("turnserver (Debian's coturn)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "coturn never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let now = vitrine_core::clock::now_ms();
+    let hub = TurnConfig::new(vec![format!("turn:127.0.0.1:{port}")], "relay-secret");
+    let seat = hub.ice_server("room-1.visitor-1", now);
+    let to_node = uclient(port, &seat, None);
+    let elsewhere = uclient(port, &seat, Some("127.0.0.3"));
+    let stranger = TurnConfig::new(vec![], "not-the-secret").ice_server("room-1.x", now);
+    let forged = uclient(port, &stranger, None);
+    let expired = uclient(port, &hub.ice_server("room-1.x", now - 5 * 3_600_000), None);
+    let _ = relay.kill();
+    let _ = relay.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(
+        to_node.contains("Total lost packets 0"),
+        "to the node:\n{to_node}"
+    );
+    assert!(
+        elsewhere.contains("403"),
+        "to another address:\n{elsewhere}"
+    );
+    assert!(
+        forged.contains("Cannot complete Allocation"),
+        "forged:\n{forged}"
+    );
+    assert!(
+        expired.contains("Cannot complete Allocation"),
+        "expired:\n{expired}"
+    );
+}

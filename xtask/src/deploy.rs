@@ -25,12 +25,15 @@ struct Deploy {
     mail_from: String,
     /// Lambda's name for it: `x86_64` or `arm64` (both are packaged).
     arch: String,
+    /// The TURN relay's host (README, "Calls for visitors behind firewalls"); none: no relay.
+    turn_domain: Option<String>,
     dry_run: bool,
 }
 
 const USAGE: &str = "usage: cargo xtask deploy [--dry-run] --stack NAME --region REGION \
 --domain AGENTS_HOST --media-domain MEDIA_HOST --bucket ARTIFACTS_BUCKET --vpc VPC_ID \
 --subnet PUBLIC_SUBNET_ID --alarm-email ADDRESS --mail-from 'NAME <ADDRESS>' [--arch x86_64|arm64]
+[--turn-domain TURN_HOST]
 (with VITRINE_PLATFORM_SMTP=smtps://user:password@host:465 in the environment)";
 
 fn parse(args: &[String]) -> Result<Deploy> {
@@ -66,6 +69,7 @@ fn parse(args: &[String]) -> Result<Deploy> {
         alarm_email: take("alarm-email")?,
         mail_from: take("mail-from")?,
         arch: values.remove("arch").unwrap_or_else(|| "x86_64".into()),
+        turn_domain: values.remove("turn-domain"),
         dry_run,
     };
     if let Some(unknown) = values.keys().next() {
@@ -74,7 +78,10 @@ fn parse(args: &[String]) -> Result<Deploy> {
     if !package::ARCHES.iter().any(|a| a.name == deploy.arch) {
         bail!("--arch {}: x86_64 or arm64", deploy.arch);
     }
-    for host in [&deploy.domain, &deploy.media_domain] {
+    for host in [&deploy.domain, &deploy.media_domain]
+        .into_iter()
+        .chain(deploy.turn_domain.as_ref())
+    {
         if host.contains('/') || host.contains(':') {
             bail!("{host}: a host name only (agents.example.com), no scheme or path");
         }
@@ -107,6 +114,26 @@ fn script(d: &Deploy) -> String {
         mail_from,
         ..
     } = d;
+    let turn_domain = d.turn_domain.as_deref().unwrap_or_default();
+    // With a relay: its secret and URLs go to the Worker, its DNS record and certificate
+    // are set by hand (step 5).
+    let turn_secrets = match d.turn_domain {
+        Some(_) => "secret TurnSecret | npx wrangler secret put VITRINE_TURN_SECRET\n",
+        None => "",
+    };
+    let turn_vars = match d.turn_domain {
+        Some(_) => " \\\n  --var VITRINE_TURN_URLS:\"$(output TurnUrls)\"",
+        None => "",
+    };
+    let turn_by_hand = match &d.turn_domain {
+        Some(host) => format!(
+            "#    A DNS-only (not proxied) A record {host} -> the stack's TurnAddress, and a \
+             publicly\n#    trusted certificate for {host} (browsers check it) as JSON \
+             {{\"certificate\": PEM, \"key\": PEM}}\n#    in the stack's TurnCertificate secret.\n\
+             echo \"TURN relay address: $(output TurnAddress)\"\n"
+        ),
+        None => String::new(),
+    };
     let template = root.join(iac::TEMPLATE);
     let worker = root.join("edge/worker");
     format!(
@@ -120,7 +147,7 @@ sam deploy --template-file '{template}' --stack-name '{stack}' --region '{region
   --no-fail-on-empty-changeset --parameter-overrides \
   EdgeOrigin='https://{domain}' Architecture='{arch}' ApiPackage='{api_zip}' \
   MediaNodeDomain='{media_domain}' MediaNodePackage='s3://{bucket}/{media_key}' \
-  MediaNodeInstanceType='{instance}' \
+  MediaNodeInstanceType='{instance}' TurnDomain='{turn_domain}' TurnInstanceType='{instance}' \
   VpcId='{vpc}' SubnetId='{subnet}' AlarmEmail='{alarm_email}' \
   PlatformMailFrom='{mail_from}' PlatformSmtpUrl="${{VITRINE_PLATFORM_SMTP:?the platform's SMTP URL}}"
 
@@ -136,7 +163,7 @@ npm ci --no-audit --no-fund
 secret ChangesKey | npx wrangler secret put VITRINE_CHANGES_KEY
 secret CallKey | npx wrangler secret put VITRINE_CALL_KEY
 secret EdgeCredentials | npx wrangler secret bulk
-npx wrangler secret list | grep -q VITRINE_VISITOR_KEY || \
+{turn_secrets}npx wrangler secret list | grep -q VITRINE_VISITOR_KEY || \
   openssl rand -hex 32 | npx wrangler secret put VITRINE_VISITOR_KEY
 npx wrangler secret list | grep -q VITRINE_OPERATOR_TOKEN || \
   openssl rand -hex 32 | npx wrangler secret put VITRINE_OPERATOR_TOKEN
@@ -147,14 +174,14 @@ npx wrangler deploy --domain '{domain}' \
   --var VITRINE_DYNAMODB_TABLE:"$(output TableName)" --var AWS_REGION:'{region}' \
   --var VITRINE_API_ORIGIN:"$(output ApiOrigin)" \
   --var VITRINE_MEDIA_URL:'wss://{media_domain}/ws/call' \
-  --var VITRINE_MEDIA_CONTROL_URL:'https://{media_domain}/control'
+  --var VITRINE_MEDIA_CONTROL_URL:'https://{media_domain}/control'{turn_vars}
 
 # 5. By hand, once: in Cloudflare DNS, a proxied A record {media_domain} -> the stack's
 #    MediaNodeAddress ($(output MediaNodeAddress)); SSL/TLS mode "Full (strict)"; a
 #    Cloudflare origin certificate for {media_domain} stored as JSON
 #    {{"certificate": PEM, "key": PEM}} in the stack's MediaNodeCertificate secret.
 echo "media node address: $(output MediaNodeAddress)"
-"#,
+{turn_by_hand}"#,
         media_tar = media_tar.display(),
         api_zip = api_zip.display(),
         template = template.display(),
@@ -220,6 +247,24 @@ mod tests {
         }
         assert!(!script.contains("x86_64"), "{script}");
         assert!(parse(&args(&format!("{FULL} --arch riscv64"))).is_err());
+    }
+
+    #[test]
+    fn a_turn_domain_deploys_the_relay_and_hands_its_secret_and_urls_to_the_worker() {
+        let without = script(&parse(&args(FULL)).unwrap());
+        assert!(without.contains("TurnDomain=''"), "{without}");
+        assert!(!without.contains("VITRINE_TURN"), "{without}");
+        let script =
+            script(&parse(&args(&format!("{FULL} --turn-domain turn.example.com"))).unwrap());
+        for value in [
+            "TurnDomain='turn.example.com'",
+            "secret TurnSecret | npx wrangler secret put VITRINE_TURN_SECRET",
+            "--var VITRINE_TURN_URLS:\"$(output TurnUrls)\"",
+            "A DNS-only (not proxied) A record turn.example.com",
+        ] {
+            assert!(script.contains(value), "{value} missing from\n{script}");
+        }
+        assert!(parse(&args(&format!("{FULL} --turn-domain turns://x"))).is_err());
     }
 
     #[test]
