@@ -130,7 +130,7 @@ async function aiortcGuest(t, room, seconds) {
   return { host, client };
 }
 
-test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and the host decodes it, it receives the host\'s audio', async (t) => {
+test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and the host decodes it, it decodes the host\'s audio and video', async (t) => {
   const { host, client } = await aiortcGuest(t, 'room-py', 8);
   // The host decodes what aiortc sends (its synthetic camera and microphone)…
   const seen = (async () => {
@@ -145,11 +145,6 @@ test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and
   assert.equal(result.ice, 'completed');
   assert.deepEqual(result.tracks, ['agent/camera', 'agent/microphone']);
   assert.ok(result.received.audio > 50, `aiortc decoded ${result.received.audio} audio frames`);
-});
-
-test('aiortc decodes the Chromium host\'s video', { todo: 'known defect: 0 video frames reach aiortc\'s decoder (audio does); not found yet' }, async (t) => {
-  const { client } = await aiortcGuest(t, 'room-py-video', 8);
-  const result = JSON.parse((await client).stdout.trim().split('\n').at(-1));
   assert.ok(result.received.video > 20, `aiortc decoded ${result.received.video} video frames`);
 });
 

@@ -20,9 +20,19 @@ async def main(url: str, room: str, token: str, seconds: float) -> None:
     received = {"audio": 0, "video": 0}
     ice = {"state": "new"}
 
+    # aiortc starts a receiver only when an answer finds DTLS already up: an answer to a
+    # renegotiation applied while the first connection is still coming up leaves those
+    # receivers silent (seen: audio by luck, video never). So it renegotiates once connected.
+    connected = asyncio.Event()
+
     @pc.on("iceconnectionstatechange")
     def _ice() -> None:
         ice["state"] = pc.iceConnectionState
+
+    @pc.on("connectionstatechange")
+    def _connection() -> None:
+        if pc.connectionState == "connected":
+            connected.set()
 
     @pc.on("track")
     def _track(track) -> None:
@@ -62,6 +72,13 @@ async def main(url: str, room: str, token: str, seconds: float) -> None:
                 "receive": {t.mid: track_id for track_id, t in receiving.items()},
             }))
 
+        async def subscribe(tracks) -> None:
+            await connected.wait()
+            for track in tracks:
+                if track["id"] not in receiving:
+                    receiving[track["id"]] = pc.addTransceiver(track["kind"], direction="recvonly")
+            await offer()
+
         async def run() -> None:
             async for text in ws:
                 frame = json.loads(text)
@@ -75,10 +92,7 @@ async def main(url: str, room: str, token: str, seconds: float) -> None:
                         negotiation["again"] = False
                         await offer()
                 elif kind == "tracks":
-                    for track in frame["tracks"]:
-                        if track["id"] not in receiving:
-                            receiving[track["id"]] = pc.addTransceiver(track["kind"], direction="recvonly")
-                    await offer()
+                    asyncio.ensure_future(subscribe(frame["tracks"]))
                 elif kind in ("ended", "removed", "error"):
                     print(json.dumps({"signal": frame}), file=sys.stderr)
 
