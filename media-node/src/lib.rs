@@ -5,6 +5,7 @@
 
 pub mod sdp;
 pub mod sfu;
+mod standard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,6 +116,8 @@ struct Shared {
     next_conn: Arc<std::sync::atomic::AtomicU64>,
     connections: Arc<Semaphore>,
     unjoined: Arc<Semaphore>,
+    /// WHIP/WHEP sessions by their resource id (the secret in their `Location`).
+    sessions: Arc<std::sync::Mutex<std::collections::HashMap<String, ConnId>>>,
 }
 
 /// A running node: its addresses, and a handle to shut it down gracefully.
@@ -169,9 +172,26 @@ pub async fn start(
         next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         connections: Arc::new(Semaphore::new(config.max_connections)),
         unjoined: Arc::new(Semaphore::new(config.max_unjoined)),
+        sessions: Default::default(),
     };
     let app = Router::new()
         .route("/ws/call", get(ws_call))
+        .route(
+            "/whip/{room}",
+            axum::routing::post(standard::whip).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)),
+        )
+        .route(
+            "/whep/{room}",
+            axum::routing::post(standard::whep).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)),
+        )
+        .route(
+            "/whip/{room}/{resource}",
+            axum::routing::delete(standard::stop).patch(standard::no_trickle),
+        )
+        .route(
+            "/whep/{room}/{resource}",
+            axum::routing::delete(standard::stop).patch(standard::no_trickle),
+        )
         .route(
             "/control",
             axum::routing::post(control).layer(DefaultBodyLimit::max(MAX_CONTROL_BYTES)),

@@ -47,7 +47,7 @@ enum Command {
         participant: String,
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["host", "guest", "preview"])]
+        #[arg(long, value_parser = ["host", "guest", "preview", "viewer"])]
         role: String,
         /// Validity from now, in seconds (negative: already expired).
         #[arg(long, default_value_t = 120, allow_negative_numbers = true)]
@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         let role = match role.as_str() {
             "host" => CallRole::Host,
             "guest" => CallRole::Guest,
+            "viewer" => CallRole::Viewer,
             _ => CallRole::Preview,
         };
         let expires_at = (now_ms() as i64 + ttl_seconds * 1000).max(0) as u64;

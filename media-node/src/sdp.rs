@@ -1,9 +1,12 @@
-//! The answer's text, made readable by every client.
+//! SDP text the node reads or rewrites itself: the sections of a WHIP/WHEP offer, and the
+//! answer made readable by every client.
 //!
 //! str0m writes the transport's ICE candidates only in the BUNDLE group's first m-section,
 //! as RFC 8843 allows. Some clients read a bundled transport's candidates from another
 //! section (aiortc takes the last one: aiortc issue 1437) and never find any, so ICE never
 //! starts. Repeating them in every bundled section is valid SDP, and browsers take it.
+
+use vitrine_core::protocol::media::TrackSource;
 
 /// `sdp` with the candidate lines (and `a=end-of-candidates`) of the section that has
 /// them copied into every other section of the BUNDLE group that lacks them.
@@ -87,5 +90,57 @@ mod tests {
         assert!(out.ends_with("a=mid:2\r\n"));
         // Already everywhere: nothing changes.
         assert_eq!(candidates_in_every_bundled_section(&out), out);
+    }
+}
+
+/// What each audio/video section of an offer carries, for clients that cannot say
+/// (WHIP publishers, WHEP viewers): the first audio section is the microphone, the first
+/// video section the camera, the second the screen; other sections carry nothing.
+pub fn sources_by_section(sdp: &str) -> Vec<(String, TrackSource)> {
+    let mut out = Vec::new();
+    let (mut audio, mut video) = (0, 0);
+    let mut kind = None;
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = rest.split_whitespace().next().map(str::to_string);
+        } else if let Some(mid) = line.strip_prefix("a=mid:") {
+            let source = match kind.as_deref() {
+                Some("audio") => {
+                    audio += 1;
+                    (audio == 1).then_some(TrackSource::Microphone)
+                }
+                Some("video") => {
+                    video += 1;
+                    [TrackSource::Camera, TrackSource::Screen]
+                        .get(video - 1)
+                        .copied()
+                }
+                _ => None,
+            };
+            if let Some(source) = source {
+                out.push((mid.trim().to_string(), source));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod sections {
+    use super::*;
+
+    #[test]
+    fn sections_are_given_sources_by_kind_and_order() {
+        let sdp = "v=0\r\nm=audio 9 X 111\r\na=mid:a0\r\nm=video 9 X 96\r\na=mid:v0\r\n\
+                   m=audio 9 X 111\r\na=mid:a1\r\nm=video 9 X 96\r\na=mid:v1\r\n\
+                   m=application 9 X webrtc-datachannel\r\na=mid:d\r\nm=video 9 X 96\r\na=mid:v2\r\n";
+        assert_eq!(
+            sources_by_section(sdp),
+            vec![
+                ("a0".to_string(), TrackSource::Microphone),
+                ("v0".to_string(), TrackSource::Camera),
+                ("v1".to_string(), TrackSource::Screen),
+            ]
+        );
     }
 }

@@ -279,15 +279,20 @@ impl Sfu {
             self.remove_participant(previous, false, now, unix_now);
             self.out.push_back(SfuOutput::Close { conn: previous });
         } else if let Some(room) = self.rooms.get(&key) {
-            let (previews, members) = room.members.iter().fold((0, 0), |(pv, m), c| {
-                match self.participants.get(c).map(|p| p.claims.role) {
-                    Some(CallRole::Preview) => (pv + 1, m),
-                    _ => (pv, m + 1),
-                }
-            });
+            let count = |role: fn(CallRole) -> bool| {
+                room.members
+                    .iter()
+                    .filter(|c| {
+                        self.participants
+                            .get(c)
+                            .is_some_and(|p| role(p.claims.role))
+                    })
+                    .count()
+            };
             let full = match claims.role {
-                CallRole::Preview => previews >= MAX_ROOM_PARTICIPANTS - 1,
-                _ => members >= MAX_ROOM_PARTICIPANTS,
+                CallRole::Preview => count(|r| r == CallRole::Preview) >= MAX_ROOM_PARTICIPANTS - 1,
+                CallRole::Viewer => count(|r| r == CallRole::Viewer) >= MAX_ROOM_VIEWERS,
+                _ => count(|r| !r.watches_only()) >= MAX_ROOM_PARTICIPANTS,
             };
             if full {
                 self.stats.joins_refused += 1;
@@ -319,8 +324,8 @@ impl Sfu {
             let member_role = self.participants[member].claims.role;
             // Everyone sees who joins, except that previews see only the host (who may
             // join after them: the visitor's invitation can ring first).
-            let visible = claims.role == CallRole::Host
-                || (claims.role != CallRole::Preview && member_role != CallRole::Preview);
+            let visible = !claims.role.watches_only()
+                && (claims.role == CallRole::Host || !member_role.watches_only());
             if visible {
                 self.out.push_back(SfuOutput::Signal {
                     conn: *member,
@@ -341,7 +346,7 @@ impl Sfu {
                 peers,
             },
         });
-        if claims.role != CallRole::Preview && previous.is_none() {
+        if !claims.role.watches_only() && previous.is_none() {
             self.event(
                 &key,
                 CallEventKind::ParticipantJoined {
@@ -379,8 +384,8 @@ impl Sfu {
         room.members
             .iter()
             .filter_map(|c| self.participants.get(c))
-            .filter(|p| p.claims.role != CallRole::Preview)
-            .filter(|p| to.role != CallRole::Preview || p.claims.role == CallRole::Host)
+            .filter(|p| !p.claims.role.watches_only())
+            .filter(|p| !to.role.watches_only() || p.claims.role == CallRole::Host)
             .map(|p| CallPeer {
                 participant: p.claims.participant.clone(),
                 name: p.claims.name.clone(),
@@ -397,8 +402,8 @@ impl Sfu {
         let mut tracks = Vec::new();
         for other in room.members.iter().filter(|c| **c != conn) {
             let other = &self.participants[other];
-            if other.claims.role == CallRole::Preview
-                || (me.claims.role == CallRole::Preview && other.claims.role != CallRole::Host)
+            if other.claims.role.watches_only()
+                || (me.claims.role.watches_only() && other.claims.role != CallRole::Host)
             {
                 continue;
             }
@@ -523,6 +528,28 @@ impl Sfu {
         receive: std::collections::BTreeMap<String, String>,
         now: Instant,
     ) {
+        // A WHEP viewer cannot name tracks: it gets the host's, by its sections' kinds.
+        let mut receive = receive;
+        if self.participants[&conn].claims.role == CallRole::Viewer && receive.is_empty() {
+            let room = &self.rooms[&self.participants[&conn].room];
+            let host = room
+                .members
+                .iter()
+                .map(|c| &self.participants[c].claims)
+                .find(|c| c.role == CallRole::Host)
+                .map(|c| c.participant.clone());
+            let Some(host) = host else {
+                return self.error(
+                    conn,
+                    MediaErrorCode::NotFound,
+                    "nobody is presenting in this room yet",
+                );
+            };
+            receive = crate::sdp::sources_by_section(sdp)
+                .into_iter()
+                .map(|(mid, source)| (mid, track_id(&host, source)))
+                .collect();
+        }
         let offer = match SdpOffer::from_sdp_string(sdp) {
             Ok(offer) => offer,
             Err(e) => {
@@ -543,7 +570,7 @@ impl Sfu {
         // What the client sends: mids it declared, if the negotiated direction lets us
         // receive on them. Previews publish nothing.
         let mut published = Vec::new();
-        if me.claims.role != CallRole::Preview {
+        if !me.claims.role.watches_only() {
             for (mid, source) in &sources {
                 let mid = Mid::from(mid.as_str());
                 let Some(media) = me.rtc.media(mid) else {
@@ -707,7 +734,7 @@ impl Sfu {
         };
         room.members.retain(|c| *c != conn);
         let members = room.members.clone();
-        if p.claims.role != CallRole::Preview {
+        if !p.claims.role.watches_only() {
             for member in &members {
                 self.out.push_back(SfuOutput::Signal {
                     conn: *member,
@@ -729,8 +756,8 @@ impl Sfu {
         }
         let only_previews = members
             .iter()
-            .all(|c| self.participants[c].claims.role == CallRole::Preview);
-        if p.claims.role == CallRole::Preview {
+            .all(|c| self.participants[c].claims.role.watches_only());
+        if p.claims.role.watches_only() {
             // A preview leaving (the visitor declined, or answered) never ends the
             // call: the agent's portal may simply not have joined yet. An emptied room
             // is dropped quietly; the hub still owns the call.
@@ -752,7 +779,7 @@ impl Sfu {
             if let Some(mut p) = self.participants.remove(conn) {
                 p.rtc.disconnect();
                 self.dirty.remove(conn);
-                if p.claims.role != CallRole::Preview {
+                if !p.claims.role.watches_only() {
                     let kind = CallEventKind::ParticipantLeft {
                         participant: p.claims.participant.clone(),
                         role: p.claims.role,
@@ -995,7 +1022,7 @@ impl Sfu {
 
     fn forward(&mut self, from: ConnId, data: MediaData, now: Instant) {
         let p = self.participants.get_mut(&from).unwrap();
-        if p.claims.role == CallRole::Preview {
+        if p.claims.role.watches_only() {
             return;
         }
         let Some(published) = p.published.iter_mut().find(|pb| pb.mid == data.mid) else {
@@ -1288,6 +1315,37 @@ mod tests {
             "PeerLeft to the host + ParticipantLeft: {out:?}"
         );
         assert_eq!(sfu.stats().participants, 1);
+    }
+
+    #[test]
+    fn a_showroom_audience_takes_no_seats_is_seen_by_nobody_and_reports_nothing() {
+        let (mut sfu, t0) = host_and_guest();
+        for i in 0..(MAX_ROOM_PARTICIPANTS as u64 + 5) {
+            let viewer = format!("audience~{i}");
+            sfu.join(10 + i, claims(&viewer, CallRole::Viewer), t0, 0)
+                .unwrap();
+        }
+        let out = outputs(&mut sfu);
+        assert!(
+            !out.iter().any(|o| matches!(
+                o,
+                SfuOutput::Event(_)
+                    | SfuOutput::Signal {
+                        conn: 1 | 2,
+                        frame: CallServerFrame::PeerJoined { .. }
+                    }
+            )),
+            "{out:?}"
+        );
+        // Seats are still there for the call's own participants.
+        sfu.join(3, claims("guest-2", CallRole::Guest), t0, 0)
+            .unwrap();
+        // Viewers leaving never end the call.
+        for i in 0..(MAX_ROOM_PARTICIPANTS as u64 + 5) {
+            sfu.left(10 + i, t0, 1);
+        }
+        assert_eq!(sfu.stats().rooms, 1);
+        assert_eq!(sfu.stats().participants, 3);
     }
 
     #[test]

@@ -148,6 +148,70 @@ test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and
   assert.ok(result.received.video > 20, `aiortc decoded ${result.received.video} video frames`);
 });
 
+/** aiortc as a WHIP publisher or WHEP viewer (tests/interop/whip_client.py): its report. */
+async function whipClient(mode, url, token, seconds) {
+  const python = process.env.VITRINE_AIORTC_PYTHON;
+  assert.ok(python, 'VITRINE_AIORTC_PYTHON is not set: run the tests with `cargo xtask test`');
+  const { stdout } = await promisify(execFile)(python,
+    [new URL('../interop/whip_client.py', import.meta.url).pathname, mode, url, token, String(seconds)],
+    { timeout: 40_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1));
+}
+
+test('WHIP and WHEP: aiortc publishes into a call and a showroom; three aiortc viewers watch the host; bad tokens are refused', async (t) => {
+  const node = await startMediaNode();
+  const browser = await launchCallBrowser();
+  t.after(async () => { await browser.close(); await node.stop(); });
+  const whip = (room) => `${node.http}/whip/${room}`;
+  const whep = (room) => `${node.http}/whep/${room}`;
+
+  // Into a call: a WHIP publisher takes a guest seat, and the Chromium host decodes it.
+  const host = await participant(browser, node, 'call-w', 'agent', 'host');
+  const guest = node.token({ room: 'call-w', participant: 'encoder', name: 'Encoder', role: 'guest' });
+  const publishing = whipClient('publish', whip('call-w'), guest, 8);
+  // The agent in the browser presents to a WHEP viewer at the same time.
+  const audience = node.token({ room: 'call-w', participant: 'audience', name: 'Audience', role: 'viewer' });
+  const watching = whipClient('watch', whep('call-w'), audience, 6);
+  await waitFor(host.page, (s) => (s['encoder/camera'] ?? 0) > 5, 'the host decodes the WHIP publisher\'s video', 15_000);
+  const watched = await watching;
+  console.log(`# WHEP viewer of a Chromium host: ${JSON.stringify(watched)}`);
+  assert.ok(watched.received.video > 20, `the viewer decoded ${watched.received.video} frames of the agent's camera`);
+  const published = await publishing;
+  assert.equal(published.status, 201, JSON.stringify(published));
+  assert.equal(published.connection, 'connected');
+  assert.equal(published.deleted, 200);
+  assert.equal(published.deleted_again, 404, 'a session is deleted once');
+
+  // A showroom: a WHIP publisher is its host; three viewers share one viewer token.
+  const viewer = node.token({ room: 'showroom', participant: 'audience', name: 'Audience', role: 'viewer' });
+  assert.equal((await whipClient('watch', whep('showroom'), viewer, 0)).status, 409, 'nobody presents yet');
+  const presenter = node.token({ room: 'showroom', participant: 'studio', name: 'Studio', role: 'host' });
+  const presenting = whipClient('publish', whip('showroom'), presenter, 14);
+  await new Promise((r) => setTimeout(r, 1_500));
+  const watchers = await Promise.all([1, 2, 3].map(() => whipClient('watch', whep('showroom'), viewer, 6)));
+  for (const w of watchers) {
+    console.log(`# WHEP viewer: ${JSON.stringify(w)}`);
+    assert.equal(w.status, 201, JSON.stringify(w));
+    assert.ok(w.received.video > 20, `a viewer decoded ${w.received.video} video frames`);
+    assert.ok(w.received.audio > 50, `a viewer decoded ${w.received.audio} audio frames`);
+    assert.equal(w.deleted, 200);
+  }
+  assert.equal((await presenting).status, 201);
+
+  // Refusals: a viewer token cannot publish, a seat's token cannot watch, a forged or
+  // missing token opens nothing, and an offer must be SDP.
+  assert.equal((await whipClient('publish', whip('showroom'), viewer, 0)).status, 403);
+  assert.equal((await whipClient('watch', whep('showroom'), presenter, 0)).status, 403);
+  assert.equal((await whipClient('watch', whep('showroom'), `${viewer}x`, 0)).status, 401);
+  const noToken = await fetch(whep('showroom'), { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0' });
+  assert.equal(noToken.status, 401);
+  assert.equal(noToken.headers.get('www-authenticate'), 'Bearer');
+  const notSdp = await fetch(whep('showroom'), { method: 'POST', headers: { authorization: `Bearer ${viewer}`, 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(notSdp.status, 415);
+  const badSdp = await fetch(whip('showroom'), { method: 'POST', headers: { authorization: `Bearer ${presenter}`, 'content-type': 'application/sdp' }, body: 'v=0 nonsense' });
+  assert.equal(badSdp.status, 400);
+});
+
 test('4-party call with screen share; a removed participant stops receiving; the host ending it ends it for all', async (t) => {
   const node = await startMediaNode();
   const browser = await launchCallBrowser();

@@ -194,7 +194,7 @@ export type ChatEvent = { "type": "joined", name: string, } | { "type": "transfe
 
 export type OnlineAgent = { agent_id: string, name: string, expert: boolean, available: boolean, };
 
-export type CallRole = "host" | "guest" | "preview";
+export type CallRole = "host" | "guest" | "preview" | "viewer";
 
 export type CallJoinInfo = { 
 /**

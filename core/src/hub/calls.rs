@@ -191,7 +191,7 @@ impl Calls {
         let config = self.config.as_ref()?;
         let name = match role {
             CallRole::Host => self.calls.get(room)?.agent.name.clone(),
-            CallRole::Guest | CallRole::Preview => guest_name(seat),
+            CallRole::Guest | CallRole::Preview | CallRole::Viewer => guest_name(seat),
         };
         let claims = CallClaims {
             site: self.site.clone(),

@@ -11,6 +11,8 @@ use crate::clock::UnixMillis;
 
 /// Most participants in one room: an agent and ten visitors (V4).
 pub const MAX_ROOM_PARTICIPANTS: usize = 11;
+/// A showroom's audience (WHEP viewers) per room; they take no seat.
+pub const MAX_ROOM_VIEWERS: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -22,6 +24,16 @@ pub enum CallRole {
     /// A visitor who has not answered yet: receives the host's camera only (V1), sends
     /// nothing, is invisible to the others.
     Preview,
+    /// One of a showroom's audience (WHEP, B3): receives the host's tracks, sends
+    /// nothing, is invisible, and takes no seat (rooms hold many).
+    Viewer,
+}
+
+impl CallRole {
+    /// Receives the host only, sends nothing, and is seen by nobody.
+    pub fn watches_only(self) -> bool {
+        matches!(self, CallRole::Preview | CallRole::Viewer)
+    }
 }
 
 /// What a published track carries; the subscriber's UI places it accordingly.
