@@ -44,13 +44,21 @@ export function MessageList({ messages }: { messages: ChatMessage[] }) {
   // is at the bottom, and stays where they scrolled up to read otherwise.
   const list = useRef<HTMLOListElement>(null);
   const atBottom = useRef(true);
+  // Where following last put the list. The scroll event of that move arrives a frame
+  // later, maybe after more messages grew the list: it is not the agent scrolling up.
+  const followedTo = useRef(0);
   useLayoutEffect(() => {
     const el = list.current;
-    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+    if (el && atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+      followedTo.current = el.scrollTop;
+    }
   }, [messages.length, messages[messages.length - 1]?.seq]);
   const onScroll = () => {
     const el = list.current;
-    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    if (!el) return;
+    const nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    atBottom.current = nearBottom || (atBottom.current && el.scrollTop >= followedTo.current - 1);
   };
   return (
     <ol class="messages" data-testid="messages" ref={list} onScroll={onScroll} aria-live="polite" aria-relevant="additions" aria-label={t('msg.list')}>
