@@ -369,9 +369,9 @@ fn validate_agent_frame(frame: &AgentFrame) -> Result<(), FrameError> {
             validate_id("call_id", call_id)?;
             validate_id("visitor_id", visitor_id)
         }
-        AgentFrame::CallEnd { call_id } | AgentFrame::SetInteraction { call_id, .. } => {
-            validate_id("call_id", call_id)
-        }
+        AgentFrame::CallEnd { call_id }
+        | AgentFrame::CallStreamKeys { call_id }
+        | AgentFrame::SetInteraction { call_id, .. } => validate_id("call_id", call_id),
         AgentFrame::Navigate { visitor_id, url } => {
             validate_id("visitor_id", visitor_id)?;
             validate_http_url("url", url)

@@ -42,6 +42,7 @@ pub fn generate() -> String {
         media::CallRole::decl(&cfg),
         p::CallJoinInfo::decl(&cfg),
         p::IceServer::decl(&cfg),
+        p::StreamKey::decl(&cfg),
         p::CallEnd::decl(&cfg),
         p::CallParticipantState::decl(&cfg),
         p::CallParticipant::decl(&cfg),

@@ -433,3 +433,64 @@ fn an_agent_ending_the_call_writes_the_duration_before_the_nodes_events_arrive()
     ));
     assert!(late.notes().is_empty() && late_end.notes().is_empty());
 }
+
+#[test]
+fn stream_keys_are_the_agents_own_scoped_to_their_call_and_an_hour() {
+    let mut b = Bench::with_calls(true);
+    b.agent(&ada());
+    b.agent(&bo());
+    b.visitor(&v1());
+    let call_id = call_accepted(&mut b);
+    let out = b.at(T0 + 10).agent_does(
+        &ada(),
+        AgentFrame::CallStreamKeys {
+            call_id: call_id.clone(),
+        },
+    );
+    let (publish, watch) = out
+        .to_agent(1)
+        .into_iter()
+        .find_map(|f| match f {
+            AgentServerFrame::CallStreamKeys { publish, watch, .. } => Some((publish, watch)),
+            _ => None,
+        })
+        .expect("ada gets her call's keys");
+    assert!(
+        publish.url.ends_with(&format!("/whip/{call_id}")),
+        "{}",
+        publish.url
+    );
+    assert!(publish.url.starts_with("http"), "{}", publish.url);
+    assert!(
+        watch.url.ends_with(&format!("/whep/{call_id}")),
+        "{}",
+        watch.url
+    );
+    assert_eq!(publish.expires_at, T0 + 10 + 3_600_000);
+    // The encoder is a guest seat of this room; the audience are viewers, nothing more.
+    let encoder = verify_call_token(CALL_KEY, &publish.token, &call_id, T0 + 11).unwrap();
+    assert_eq!(
+        (encoder.role, encoder.participant.as_str()),
+        (CallRole::Guest, "encoder")
+    );
+    let audience = verify_call_token(CALL_KEY, &watch.token, &call_id, T0 + 11).unwrap();
+    assert_eq!(audience.role, CallRole::Viewer);
+    assert_eq!(audience.site, SITE);
+    assert!(verify_call_token(CALL_KEY, &watch.token, "another-room", T0 + 11).is_err());
+    assert!(verify_call_token(CALL_KEY, &watch.token, &call_id, T0 + 10 + 3_600_001).is_err());
+    // Another agent gets nothing for Ada's call.
+    let out = b.at(T0 + 12).agent_does(
+        &bo(),
+        AgentFrame::CallStreamKeys {
+            call_id: call_id.clone(),
+        },
+    );
+    assert!(!out
+        .to_agent(2)
+        .iter()
+        .any(|f| matches!(f, AgentServerFrame::CallStreamKeys { .. })));
+    assert!(out
+        .to_agent(2)
+        .iter()
+        .any(|f| matches!(f, AgentServerFrame::Error { .. })));
+}

@@ -3,7 +3,7 @@
 // camera and microphone, through the real server and its embedded media node.
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchCallBrowser, openPortal, watchErrors } from './harness.mjs';
+import { startServer, launchCallBrowser, openPortal, screenshot, watchErrors, whipClient } from './harness.mjs';
 
 let server;
 let browser;
@@ -387,5 +387,42 @@ test('V10 capability check: a browser without WebRTC is told why, and the agent 
   await v.shop.locator(CALL, { hasText: 'This browser cannot make calls' }).waitFor();
   await portal.locator('[data-testid=call-setting-up]', { hasText: `Declined: ${v.short}` }).waitFor();
   await portal.click('[data-testid=cancel-call]');
+  assert.deepEqual(v.errors, []);
+});
+
+test('B3 stream keys: the agent copies WHIP and WHEP keys from the call; an encoder joins as a guest, an audience watches the agent, ending the call closes both', async (t) => {
+  const portal = await openPortal(browser, server);
+  const v = await openShop('/');
+  t.after(() => Promise.all([portal, v.shop].map((p) => p.context().close())));
+  await openDetails(portal, v.id);
+  await portal.click('[data-testid=start-call]');
+  await v.shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  await waitTiles(portal, '.call', [v.short], 'agent tiles');
+
+  await portal.click('[data-testid=stream-call]');
+  const dialog = portal.locator('[data-testid=stream-dialog]');
+  await dialog.locator('[data-testid=stream-publish-token]').waitFor();
+  const read = (name) => dialog.locator(`[data-testid=stream-${name}]`).inputValue();
+  const [whip, publish, whep, watch] = await Promise.all(['publish-url', 'publish-token', 'watch-url', 'watch-token'].map(read));
+  assert.match(whip, /^http:\/\/127\.0\.0\.1:\d+\/whip\//);
+  assert.match(whep, /^http:\/\/127\.0\.0\.1:\d+\/whep\//);
+  await portal.screenshot({ path: screenshot('call-stream-keys') });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  // The encoder is one more tile in the agent's call; the audience sees the agent.
+  const encoding = whipClient('publish', whip, publish, 10);
+  await seesVideo(portal, '.call', 'Encoder');
+  const watched = await whipClient('watch', whep, watch, 5);
+  assert.equal(watched.status, 201, JSON.stringify(watched));
+  assert.ok(watched.received.video > 20, `the audience decoded ${watched.received.video} frames of the agent`);
+  assert.equal((await encoding).status, 201);
+
+  // The call ends: its keys open nothing any more.
+  await portal.click('[data-testid=leave-call]');
+  await confirm(portal);
+  await portal.locator('[data-testid=call-ended]').waitFor();
+  const late = await whipClient('watch', whep, watch, 0);
+  assert.equal(late.status, 403, JSON.stringify(late));
+  assert.match(late.error, /over/);
   assert.deepEqual(v.errors, []);
 });

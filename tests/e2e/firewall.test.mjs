@@ -160,3 +160,15 @@ test('a relay that finds the credentials expired refuses the call, and the widge
   const guest = stack.turn.log().split('\n').filter((l) => l.includes('.guest-1>'));
   assert.ok(guest.some((l) => l.includes('error 401: Unauthorized')), `coturn refused the guest's credential:\n${guest.join('\n')}`);
 });
+
+test('an agent whose network drops UDP and whose relay refuses is told why the call failed', { timeout: 120_000 }, async (t) => {
+  const stack = await startStack(t, { aheadSeconds: 5 * 3600 });
+  // This time the agent is the one behind the firewall; the visitor is outside.
+  const portal = await openPortal(stack.inside, stack.server, ADMIN, { init: recordPeerConnections });
+  const shop = await callVisitor({ server: stack.server, inside: stack.outside }, portal);
+  await shop.locator(`${CALL} button`, { hasText: 'Accept' }).click();
+  // The agent's media never connects; the node drops the host, which ends the call, and
+  // the agent reads why rather than only "the call ended".
+  await portal.locator('[data-testid=call-lost]', { hasText: 'your network seems to block calls' }).waitFor({ timeout: 45_000 });
+  await portal.screenshot({ path: screenshot('call-relay-refused-agent') });
+});

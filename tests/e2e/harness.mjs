@@ -5,7 +5,8 @@
 // stack: each test gets its own DynamoDB table, a server on it (the API and the demo
 // shop), and a Worker in workerd in front (portal, widget, every socket; /api carried to
 // that server), as `cargo xtask dev --edge` runs the product.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -352,4 +353,15 @@ export async function startSmtp() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An unmodified aiortc as a WHIP publisher (`mode` publish) or WHEP viewer (watch) of
+ *  `url` for `seconds` (tests/interop/whip_client.py): its report, as JSON. */
+export async function whipClient(mode, url, token, seconds) {
+  const python = process.env.VITRINE_AIORTC_PYTHON;
+  if (!python) throw new Error('VITRINE_AIORTC_PYTHON is not set: run the tests with `cargo xtask test`');
+  const { stdout } = await promisify(execFile)(python,
+    [new URL('../interop/whip_client.py', import.meta.url).pathname, mode, url, token, String(seconds)],
+    { timeout: 40_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1));
 }

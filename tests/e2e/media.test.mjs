@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CALL_KEY, launchCallBrowser, startMediaNode } from './harness.mjs';
+import { CALL_KEY, launchCallBrowser, startMediaNode, whipClient } from './harness.mjs';
 
 // This release's call UI, as the widget would load it.
 const dist = new URL('../../web/dist/', import.meta.url);
@@ -147,16 +147,6 @@ test('an unmodified aiortc joins a Chromium host: ICE comes up, it publishes and
   assert.ok(result.received.audio > 50, `aiortc decoded ${result.received.audio} audio frames`);
   assert.ok(result.received.video > 20, `aiortc decoded ${result.received.video} video frames`);
 });
-
-/** aiortc as a WHIP publisher or WHEP viewer (tests/interop/whip_client.py): its report. */
-async function whipClient(mode, url, token, seconds) {
-  const python = process.env.VITRINE_AIORTC_PYTHON;
-  assert.ok(python, 'VITRINE_AIORTC_PYTHON is not set: run the tests with `cargo xtask test`');
-  const { stdout } = await promisify(execFile)(python,
-    [new URL('../interop/whip_client.py', import.meta.url).pathname, mode, url, token, String(seconds)],
-    { timeout: 40_000 });
-  return JSON.parse(stdout.trim().split('\n').at(-1));
-}
 
 test('WHIP and WHEP: aiortc publishes into a call and a showroom; three aiortc viewers watch the host; bad tokens are refused', async (t) => {
   const node = await startMediaNode();

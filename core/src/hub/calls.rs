@@ -39,6 +39,21 @@ struct Seat {
 
 /// The host's seat ID in every room.
 const HOST: &str = "host";
+/// The seat of an encoder publishing into a call (WHIP).
+const ENCODER: &str = "encoder";
+/// How long stream keys open their call: time to set up an encoder, not a stream key
+/// that outlives the call (ending the call closes the room to every token).
+pub const STREAM_KEY_TTL_MS: u64 = 3_600_000;
+
+/// `ws(s)://host/ws/call` → `http(s)://host`, where WHIP and WHEP are.
+fn media_http_base(media_url: &str) -> Option<String> {
+    let rest = media_url
+        .strip_prefix("wss://")
+        .map(|r| ("https://", r))
+        .or_else(|| media_url.strip_prefix("ws://").map(|r| ("http://", r)))?;
+    let host = rest.1.split('/').next().filter(|h| !h.is_empty())?;
+    Some(format!("{}{host}", rest.0))
+}
 
 /// What the site's record says about calls and navigation (see
 /// [`crate::access::SiteRecord::settings`]).
@@ -641,6 +656,53 @@ impl Calls {
     ) -> Result<(), FrameError> {
         self.own(call_id, me)?;
         self.end_call(ctx, call_id, CallEnd::Ended);
+        Ok(())
+    }
+
+    /// B3: keys for standard clients in this agent's call: an encoder's seat (WHIP, a guest
+    /// named "Encoder") and an audience that watches the agent (WHEP, no seats).
+    pub fn stream_keys(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        me: &AgentIdentity,
+        call_id: &str,
+    ) -> Result<(), FrameError> {
+        self.own(call_id, me)?;
+        let Some(config) = self.config.as_ref() else {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "calls are not set up on this server",
+            ));
+        };
+        let Some(base) = media_http_base(&config.media_url) else {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "the media node's address has no http form",
+            ));
+        };
+        let expires_at = ctx.now + STREAM_KEY_TTL_MS;
+        let key = |path: &str, participant: &str, name: &str, role: CallRole| StreamKey {
+            url: format!("{base}/{path}/{call_id}"),
+            token: sign_call_token(
+                &config.key,
+                &CallClaims {
+                    site: self.site.clone(),
+                    room: call_id.to_string(),
+                    participant: participant.to_string(),
+                    name: name.to_string(),
+                    role,
+                    expires_at,
+                },
+            ),
+            expires_at,
+        };
+        let frame = AgentServerFrame::CallStreamKeys {
+            call_id: call_id.to_string(),
+            publish: key("whip", ENCODER, "Encoder", CallRole::Guest),
+            watch: key("whep", "audience", "Audience", CallRole::Viewer),
+        };
+        ctx.to_agent(conn, frame);
         Ok(())
     }
 

@@ -1297,6 +1297,9 @@ impl Hub {
                 visitor_id,
             } => self.calls.remove(&mut ctx, &me, &call_id, &visitor_id),
             AgentFrame::CallEnd { call_id } => self.calls.end(&mut ctx, &me, &call_id),
+            AgentFrame::CallStreamKeys { call_id } => {
+                self.calls.stream_keys(&mut ctx, conn, &me, &call_id)
+            }
             AgentFrame::Navigate { visitor_id, url } => {
                 let page = self.presence.page_url(&visitor_id);
                 self.calls.navigate(&mut ctx, &me, &visitor_id, url, page)

@@ -342,6 +342,16 @@ pub struct CallJoinInfo {
     pub ice_servers: Vec<IceServer>,
 }
 
+/// B3: where a standard client publishes (WHIP) or watches (WHEP) a call, and the bearer
+/// token it sends. Tokens open the room until `expires_at`; ending the call closes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StreamKey {
+    /// https://…/whip/<room> or …/whep/<room>
+    pub url: String,
+    pub token: String,
+    pub expires_at: UnixMillis,
+}
+
 /// One `RTCIceServer`, as the browser's `RTCPeerConnection` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct IceServer {
@@ -668,6 +678,10 @@ pub enum AgentFrame {
     CallEnd {
         call_id: String,
     },
+    /// B3: stream keys for an encoder and an audience of this agent's call.
+    CallStreamKeys {
+        call_id: String,
+    },
     /// V8: send the visitor's browser (or, in a call, every participant's) to `url`.
     Navigate {
         visitor_id: String,
@@ -773,6 +787,13 @@ pub enum AgentServerFrame {
     CallEnded {
         call_id: String,
         reason: CallEnd,
+    },
+    /// B3: the call's stream keys, for this agent only: an encoder publishes into the
+    /// call on one seat (WHIP), any number of viewers watch the agent (WHEP).
+    CallStreamKeys {
+        call_id: String,
+        publish: StreamKey,
+        watch: StreamKey,
     },
     /// V7: a visitor called while this agent was in a call.
     MissedCall {

@@ -2,10 +2,10 @@
 // navigate) and the call panel (tiles, toggles, remove, leave, layouts, interaction).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LiveVisitor } from '../../shared/protocol';
-import { CallSession, callSupportProblem, initials, type RemoteMedia } from '../../shared/call';
-import type { CallEnd } from '../../shared/protocol';
+import { CallSession, callSupportProblem, initials, type RemoteMedia, type SessionEnd } from '../../shared/call';
+import type { CallEnd, StreamKey } from '../../shared/protocol';
 import { useDialog } from './dialog';
-import { t } from './i18n';
+import { t, time } from './i18n';
 import { GENERAL, type Hub } from './live';
 
 export function CallActions({ hub, visitor }: { hub: Hub; visitor: LiveVisitor }) {
@@ -82,7 +82,7 @@ function CallConfirm({ text, action, run, onDone }: { text: string; action: stri
 /** How long "the call ended" stays before it closes by itself. */
 const ENDED_NOTICE_MS = 8_000;
 
-function CallEnded({ hub, reason }: { hub: Hub; reason: CallEnd }) {
+function CallEnded({ hub, reason, lost }: { hub: Hub; reason: CallEnd; lost: SessionEnd | null }) {
   useEffect(() => {
     const t = window.setTimeout(() => hub.dismissCallEnded(), ENDED_NOTICE_MS);
     return () => window.clearTimeout(t);
@@ -90,10 +90,62 @@ function CallEnded({ hub, reason }: { hub: Hub; reason: CallEnd }) {
   return (
     <div class="call popup ended" data-testid="call-ended" role="status">
       <p>{t(reason === 'cancelled' ? 'call.cancelled' : 'call.ended')}</p>
+      {lost && LOST[lost] && <p data-testid="call-lost">{t(LOST[lost]!)}</p>}
       <button class="ghost" data-testid="close-call-ended" onClick={() => hub.dismissCallEnded()}>{t('common.close')}</button>
     </div>
   );
 }
+
+/** One key: its URL and bearer token, each with a copy button. */
+function StreamKeyFields({ name, value }: { name: 'publish' | 'watch'; value: StreamKey }) {
+  const [copied, setCopied] = useState<string | null>(null);
+  const field = (label: string, text: string, what: string) => (
+    <label>
+      {label}
+      <span class="copyable">
+        <input readOnly value={text} data-testid={`stream-${name}-${what}`} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+        <button type="button" class="ghost" onClick={() => navigator.clipboard?.writeText(text).then(() => setCopied(what), () => {})}>
+          {copied === what ? t('call.copied') : t('call.copy')}
+        </button>
+      </span>
+    </label>
+  );
+  return (
+    <>
+      {field(t('call.streamUrl'), value.url, 'url')}
+      {field(t('call.streamToken'), value.token, 'token')}
+    </>
+  );
+}
+
+/** B3: the call's WHIP and WHEP keys, asked of the hub when opened. */
+function StreamDialog({ hub, callId, onDone }: { hub: Hub; callId: string; onDone: () => void }) {
+  const ref = useDialog<HTMLDivElement>(onDone);
+  useEffect(() => { hub.send({ type: 'call_stream_keys', call_id: callId }); }, [callId]);
+  const keys = hub.state.streamKeys?.call_id === callId ? hub.state.streamKeys : null;
+  return (
+    <div class="confirm stream" role="dialog" aria-modal="true" aria-label={t('call.streamTitle')} ref={ref} data-testid="stream-dialog">
+      <h3>{t('call.streamTitle')}</h3>
+      {keys ? (
+        <>
+          <p>{t('call.streamPublish')}</p>
+          <StreamKeyFields name="publish" value={keys.publish} />
+          <p>{t('call.streamWatch')}</p>
+          <StreamKeyFields name="watch" value={keys.watch} />
+          <p class="muted">{t('call.streamExpires', { time: time(keys.publish.expires_at) })}</p>
+        </>
+      ) : <p class="muted">…</p>}
+      <button class="ghost" onClick={onDone}>{t('common.close')}</button>
+    </div>
+  );
+}
+
+/** Why this agent's own media left a call that goes on (the widget says the same). */
+const LOST: Partial<Record<SessionEnd, 'call.lost.relay_failed' | 'call.lost.media_failed' | 'call.lost.connection_closed'>> = {
+  relay_failed: 'call.lost.relay_failed',
+  media_failed: 'call.lost.media_failed',
+  connection_closed: 'call.lost.connection_closed',
+};
 
 /** The running call: joins the media node as host with the join info from the hub. */
 /** `onView` shows a participant's page (P8). */
@@ -103,17 +155,20 @@ export function CallPanel({ hub, onView }: { hub: Hub; onView: (visitorId: strin
   const [remotes, setRemotes] = useState<RemoteMedia[]>([]);
   const [layout, setLayout] = useState<Layout>('popup');
   const [confirm, setConfirm] = useState<null | { text: string; action: string; run: () => void }>(null);
+  const [streaming, setStreaming] = useState(false);
+  const [lost, setLost] = useState<SessionEnd | null>(null);
   const [, redraw] = useState(0);
 
   useEffect(() => {
     if (!callJoin) return;
-    const s = new CallSession(callJoin, { onChange: setRemotes, onEnded: () => setSession(null) });
+    setLost(null);
+    const s = new CallSession(callJoin, { onChange: setRemotes, onEnded: (reason) => { setSession(null); setLost(reason); } });
     setSession(s);
     s.publish({ microphone: true, camera: true }).then(() => redraw((n) => n + 1), (e) => console.warn('publish', e));
     return () => s.leave();
   }, [callJoin?.token]);
 
-  if (!call && callEnded) return <CallEnded hub={hub} reason={callEnded} />;
+  if (!call && callEnded) return <CallEnded hub={hub} reason={callEnded} lost={lost} />;
   if (!call) return null;
   const joined = call.participants.filter((p) => p.state === 'joined');
   const settingUp = joined.length === 0;
@@ -137,6 +192,7 @@ export function CallPanel({ hub, onView }: { hub: Hub; onView: (visitorId: strin
           <button data-testid="cancel-call" onClick={end}>{t('common.cancel')}</button>
         </div>
       )}
+      {lost && LOST[lost] && <p class="call-lost" role="alert" data-testid="call-lost">{t(LOST[lost]!)}</p>}
       <div class="tiles">
         {remotes.map((r) => (
           <>
@@ -162,9 +218,11 @@ export function CallPanel({ hub, onView }: { hub: Hub; onView: (visitorId: strin
         {layoutButton('popup', t('call.popup'), '▢')}
         {layoutButton('docked', t('call.docked'), '▮')}
         {layoutButton('full', t('call.full'), '⛶')}
+        <button data-testid="stream-call" onClick={() => setStreaming(true)}>{t('call.stream')}</button>
         <button class="danger" data-testid="leave-call" onClick={() => setConfirm({ text: t('call.leaveQuestion'), action: t('call.leave'), run: end })}>{t('call.leave')}</button>
       </div>
       {confirm && <CallConfirm {...confirm} onDone={() => setConfirm(null)} />}
+      {streaming && <StreamDialog hub={hub} callId={call.call_id} onDone={() => setStreaming(false)} />}
     </div>
   );
 }

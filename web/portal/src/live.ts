@@ -18,6 +18,7 @@ import type {
   LiveVisitor,
   MessageBody,
   OnlineAgent,
+  StreamKey,
 } from '../../shared/protocol';
 import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from '../../shared/protocol';
 import { mergeMessages } from '../../shared/messages';
@@ -41,6 +42,8 @@ export interface LiveState {
   call: CallSummary | null;
   callJoin: CallJoinInfo | null;
   callEnded: CallEnd | null;
+  /** B3: the running call's WHIP/WHEP keys, once the agent asked for them. */
+  streamKeys: { call_id: string; publish: StreamKey; watch: StreamKey } | null;
   calls: { available: boolean; enabled: boolean };
   visitors: Map<string, LiveVisitor>;
   availability: AgentAvailability | null;
@@ -77,6 +80,7 @@ const initial = (): LiveState => ({
   call: null,
   callJoin: null,
   callEnded: null,
+  streamKeys: null,
   calls: { available: false, enabled: false },
   visitors: new Map(),
   availability: null,
@@ -225,7 +229,9 @@ export function useHub(site: string | null, agentId: string, wantAvailable: bool
           case 'call_join':
             return { ...s, callJoin: frame.join, callEnded: null };
           case 'call_ended':
-            return { ...s, call: null, callJoin: null, callEnded: frame.reason };
+            return { ...s, call: null, callJoin: null, callEnded: frame.reason, streamKeys: null };
+          case 'call_stream_keys':
+            return { ...s, streamKeys: { call_id: frame.call_id, publish: frame.publish, watch: frame.watch } };
           case 'calls':
             return { ...s, calls: { available: frame.available, enabled: frame.enabled } };
           case 'missed_call':
