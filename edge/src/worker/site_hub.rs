@@ -309,6 +309,24 @@ impl Runner {
             .ok_or_else(|| Error::RustError("VITRINE_VISITOR_KEY is not set".into()))?;
         let call_key = secret(env, "VITRINE_CALL_KEY");
         let media_url = var(env, "VITRINE_MEDIA_URL");
+        // The relay (VITRINE_TURN_URLS, comma-separated, and its secret); URLs without the
+        // secret are a deploy mistake that would leave firewalled visitors without calls.
+        let turn = match (
+            var(env, "VITRINE_TURN_URLS"),
+            secret(env, "VITRINE_TURN_SECRET"),
+        ) {
+            (None, _) => None,
+            (Some(urls), Some(secret)) => {
+                let urls = urls.split(',').map(|u| u.trim().to_string());
+                let urls = urls.filter(|u| !u.is_empty()).collect();
+                Some(vitrine_core::turn::TurnConfig::new(urls, &secret))
+            }
+            (Some(_), None) => {
+                return Err(Error::RustError(
+                    "VITRINE_TURN_URLS is set without the secret VITRINE_TURN_SECRET".into(),
+                ))
+            }
+        };
         let mut config = HubConfig {
             remember: true,
             visitor_key: visitor_key.into_bytes(),
@@ -316,14 +334,7 @@ impl Runner {
                 (Some(url), Some(key)) => Some(CallConfig {
                     media_url: url.clone(),
                     key: key.clone().into_bytes(),
-                    // The relay (VITRINE_TURN_URLS, comma-separated, and its secret).
-                    turn: var(env, "VITRINE_TURN_URLS")
-                        .zip(secret(env, "VITRINE_TURN_SECRET"))
-                        .map(|(urls, secret)| {
-                            let urls = urls.split(',').map(|u| u.trim().to_string());
-                            let urls = urls.filter(|u| !u.is_empty()).collect();
-                            vitrine_core::turn::TurnConfig::new(urls, &secret)
-                        }),
+                    turn,
                 }),
                 _ => None,
             },
