@@ -228,9 +228,46 @@ const EDGE_SUITES: &[&str] = &[
     "store_in_workerd",
 ];
 
+/// Each step's name and how long it took, printed when `cargo xtask test` ends (pass or
+/// fail), so the budget of a run is read in its own log.
+#[derive(Default)]
+struct Steps(
+    Vec<(&'static str, std::time::Duration)>,
+    Option<std::time::Instant>,
+);
+
+impl Steps {
+    /// Ends the step running now (if any) and starts `name`.
+    fn next(&mut self, name: &'static str) {
+        self.end();
+        self.0.push((name, std::time::Duration::ZERO));
+        self.1 = Some(std::time::Instant::now());
+    }
+
+    fn end(&mut self) {
+        if let (Some(start), Some(last)) = (self.1.take(), self.0.last_mut()) {
+            last.1 = start.elapsed();
+        }
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        self.end();
+        let total: std::time::Duration = self.0.iter().map(|(_, d)| *d).sum();
+        eprintln!("\nstep times:");
+        for (name, took) in &self.0 {
+            eprintln!("  {:>6.1} min  {name}", took.as_secs_f64() / 60.0);
+        }
+        eprintln!("  {:>6.1} min  total", total.as_secs_f64() / 60.0);
+    }
+}
+
 fn test() -> Result<()> {
     let root = root();
+    let mut steps = Steps::default();
     // 1. Front ends: generated types current, bundle, type-check.
+    steps.next("front ends: bundle, type-check, widget budget");
     web()?;
     run(Command::new("npx")
         .args(["tsc", "--noEmit", "-p", "tsconfig.json"])
@@ -239,6 +276,7 @@ fn test() -> Result<()> {
 
     // 2. Rust tests, with a real DynamoDB-compatible server for the store contract and a
     //    real S3-compatible server for the blob store's.
+    steps.next("Rust tests (workspace, DynamoDB Local, moto, SMTP)");
     let mut children = Children::default();
     let endpoint = ddb::start(&cache_dir(), &mut children)?;
     let s3 = moto::start(&cache_dir(), &mut children)?;
@@ -255,7 +293,9 @@ fn test() -> Result<()> {
     //    deploy dry run, the packages for x86_64 and arm64 (their glibc checked against
     //    Amazon Linux 2023), then what was packed, run: each bootstrap under the Runtime
     //    API emulator, each media node to /health (arm64 under qemu-user).
+    steps.next("infrastructure checks");
     iac::check(&root, &cache_dir())?;
+    steps.next("packages (x86_64, arm64) built and run");
     let packages = package::package()?;
     package::run_packages(
         &packages,
@@ -267,15 +307,19 @@ fn test() -> Result<()> {
     )?;
 
     // 4. The same protocol suites against the edge.
+    steps.next("Worker for wasm32 and the suites in workerd");
     wasm::check(&root, &cache_dir())?;
     edge_suites(&mut children, &endpoint, &s3)?;
 
     // 5. Browser end-to-end in Chromium against the real binaries, then the presence and
     //    chat ones against the Worker (each test its own Worker and table), then the
     //    chat one with the portal's API on Lambda (under the Runtime API emulator).
+    steps.next("browser tests on the server");
     build_bins()?;
     browser_tests(None)?;
+    steps.next("browser tests on the Worker");
     browser_tests(Some(&endpoint))?;
+    steps.next("browser tests with the API on Lambda");
     browser_tests_on_lambda(&endpoint, &s3, &cargo_lambda)?;
     children.stop_all();
     eprintln!("all tests passed");
