@@ -82,7 +82,7 @@ pub struct StoredEvent {
 }
 
 /// K1's score: 0–100 from behaviour, with the parts it was made of.
-/// See ARCHITECTURE.md ("Contacts") for the formula; the portal shows it on hover.
+/// See docs/features.md ("Contacts") for the formula; the portal shows it on hover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Score {
     pub value: u32,
