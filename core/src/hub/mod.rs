@@ -483,33 +483,39 @@ impl Hub {
         let Some(touched) = &mut self.touched else {
             return;
         };
-        match input {
-            Input::VisitorConnected { conn, .. }
-            | Input::AgentConnected { conn, .. }
-            | Input::FromVisitor {
-                conn,
-                frame: VisitorFrame::Activity { .. } | VisitorFrame::Leave {},
+        let touches = match input {
+            Input::VisitorConnected { conn, .. } | Input::AgentConnected { conn, .. } => {
+                Some((*conn, resume::Touches::Sender))
             }
-            | Input::FromAgent {
-                conn,
-                frame: AgentFrame::SetAvailability { .. },
-            } => {
-                touched.insert(*conn);
+            Input::FromVisitor { conn, frame } => {
+                Some((*conn, resume::visitor_frame_touches(frame)))
             }
-            // The page is the visitor's: every tab carries it.
-            Input::FromVisitor {
-                conn,
-                frame: VisitorFrame::Hello { .. } | VisitorFrame::PageView(_),
-            } => {
-                touched.insert(*conn);
-                if let Some(visitor_id) = self.roster.visitor_of(*conn) {
+            Input::FromAgent { conn, frame } => Some((*conn, resume::agent_frame_touches(frame))),
+            Input::AgentChanged { agent_id, .. } => {
+                touched.extend(self.roster.agent_conns_of(agent_id));
+                None
+            }
+            Input::Rejected { .. }
+            | Input::Disconnected { .. }
+            | Input::Resume { .. }
+            | Input::Heard(_)
+            | Input::Stored(_)
+            | Input::SiteSettings(_)
+            | Input::SessionEnded { .. }
+            | Input::CallEvent(_)
+            | Input::Tick => None,
+        };
+        match touches {
+            None | Some((_, resume::Touches::Nobody)) => {}
+            Some((conn, resume::Touches::Sender)) => {
+                touched.insert(conn);
+            }
+            Some((conn, resume::Touches::VisitorTabs)) => {
+                touched.insert(conn);
+                if let Some(visitor_id) = self.roster.visitor_of(conn) {
                     touched.extend(self.roster.visitor_conns(visitor_id));
                 }
             }
-            Input::AgentChanged { agent_id, .. } => {
-                touched.extend(self.roster.agent_conns_of(agent_id));
-            }
-            _ => {}
         }
     }
 
@@ -1443,6 +1449,23 @@ fn conversation_of(frame: &AgentFrame) -> Option<&str> {
         }
         | AgentFrame::End { conversation_id }
         | AgentFrame::Reopen { conversation_id } => Some(conversation_id),
-        _ => None,
+        // Listed, not `_`: a new frame about a conversation must say so here, or its
+        // errors would not reach that conversation's view.
+        AgentFrame::SetAvailability { .. }
+        | AgentFrame::Ping {}
+        | AgentFrame::StartConversation { .. }
+        | AgentFrame::Block { .. }
+        | AgentFrame::CallStart { .. }
+        | AgentFrame::CallAccept { .. }
+        | AgentFrame::CallAdd { .. }
+        | AgentFrame::CallRemove { .. }
+        | AgentFrame::CallEnd { .. }
+        | AgentFrame::CallStreamKeys { .. }
+        | AgentFrame::Navigate { .. }
+        | AgentFrame::SetInteraction { .. }
+        | AgentFrame::SetCalls { .. }
+        | AgentFrame::CobrowseStart { .. }
+        | AgentFrame::CobrowseStop { .. }
+        | AgentFrame::CobrowsePoint { .. } => None,
     }
 }

@@ -120,3 +120,64 @@ mod tests {
         assert!(json.len() <= 2048, "{} bytes", json.len());
     }
 }
+
+/// Whose [`Resumable`] a frame from a connection changes. Exhaustive on purpose: a new
+/// frame must say, or a change would never reach the Durable Object's saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Touches {
+    Nobody,
+    /// The sender's own connection.
+    Sender,
+    /// Every tab of the sender's visitor (the page is the visitor's).
+    VisitorTabs,
+}
+
+pub(super) fn visitor_frame_touches(frame: &crate::protocol::VisitorFrame) -> Touches {
+    use crate::protocol::VisitorFrame as F;
+    match frame {
+        F::Activity { .. } | F::Leave {} => Touches::Sender,
+        F::Hello { .. } | F::PageView(_) => Touches::VisitorTabs,
+        F::Ping {}
+        | F::SendMessage { .. }
+        | F::Typing { .. }
+        | F::EndConversation {}
+        | F::CallRequest { .. }
+        | F::CallAnswer { .. }
+        | F::CallHangup { .. }
+        | F::Identify { .. }
+        | F::Track { .. }
+        | F::Transcript { .. }
+        | F::CobrowseConsent { .. }
+        | F::CobrowseStop {}
+        | F::CobrowseEvents { .. } => Touches::Nobody,
+    }
+}
+
+pub(super) fn agent_frame_touches(frame: &crate::protocol::AgentFrame) -> Touches {
+    use crate::protocol::AgentFrame as F;
+    match frame {
+        F::SetAvailability { .. } => Touches::Sender,
+        F::Ping {}
+        | F::StartConversation { .. }
+        | F::Take { .. }
+        | F::SendMessage { .. }
+        | F::Typing { .. }
+        | F::MarkRead { .. }
+        | F::Transfer { .. }
+        | F::End { .. }
+        | F::Reopen { .. }
+        | F::Block { .. }
+        | F::CallStart { .. }
+        | F::CallAccept { .. }
+        | F::CallAdd { .. }
+        | F::CallRemove { .. }
+        | F::CallEnd { .. }
+        | F::CallStreamKeys { .. }
+        | F::Navigate { .. }
+        | F::SetInteraction { .. }
+        | F::SetCalls { .. }
+        | F::CobrowseStart { .. }
+        | F::CobrowseStop { .. }
+        | F::CobrowsePoint { .. } => Touches::Nobody,
+    }
+}
