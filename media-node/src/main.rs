@@ -99,24 +99,28 @@ async fn main() -> anyhow::Result<()> {
     config.events_url = args.events_url;
     config.public_ip = args.public_ip;
     config.drain_timeout = Duration::from_secs(args.drain_seconds);
+    // Listening for SIGTERM before saying "listening": a supervisor (or a test) may stop
+    // the node as soon as it reads that line, and a signal before the handler is lost
+    // under qemu-user (seen: an arm64 node that never drained).
+    let stop = shutdown_signal()?;
     let node = start(config, args.http, args.udp).await?;
     tracing::info!(http = %node.http_addr, udp = %node.udp_addr, "media node listening");
     println!("media node http://{} udp {}", node.http_addr, node.udp_addr);
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("draining");
     node.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+/// SIGTERM (systemd, tests) or SIGINT (a terminal): both handlers are installed at once.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
+    })
 }

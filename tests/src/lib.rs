@@ -407,6 +407,20 @@ impl Api {
 pub mod bench {
     use anyhow::{Context, Result};
 
+    /// The resident memory of process `pid` (Linux), in KiB.
+    pub fn rss_kib(pid: u32) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .context("no VmRSS")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("bad VmRSS")?
+            .parse()?)
+    }
+
     /// `vitrine_store_requests_total` from the server's operator listener (`/metrics`):
     /// the store requests its hubs made, almost all of them writes.
     pub async fn store_writes(metrics: &str) -> Result<u64> {

@@ -25,6 +25,9 @@ struct Args {
     /// `--server` is the Worker: its counters are read with this operator token.
     #[arg(long)]
     operator_token: Option<String>,
+    /// The local server's process: its memory is reported after the window.
+    #[arg(long)]
+    server_pid: Option<u32>,
     #[arg(long, default_value_t = 1000)]
     conversations: usize,
     #[arg(long, default_value_t = 30)]
@@ -309,6 +312,12 @@ async fn main() -> Result<()> {
             "DynamoDB requests: {} ({:.2} per message)",
             counts.dynamodb_requests,
             counts.dynamodb_requests as f64 / sent.max(1) as f64
+        );
+    }
+    if let Some(pid) = args.server_pid {
+        println!(
+            "server memory: {:.1} MiB",
+            vitrine_tests::bench::rss_kib(pid)? as f64 / 1024.0
         );
     }
     println!(

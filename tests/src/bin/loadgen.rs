@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use serde_json::json;
 use vitrine_tests::bench::{percentile, Counter, Rng};
@@ -41,19 +41,6 @@ struct Args {
     password: String,
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("bad VmRSS")?
-        .parse()?)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -64,7 +51,10 @@ async fn main() -> Result<()> {
         &args.site,
         args.operator_token.as_deref(),
     );
-    let base_rss = args.server_pid.map(rss_kib).transpose()?;
+    let base_rss = args
+        .server_pid
+        .map(vitrine_tests::bench::rss_kib)
+        .transpose()?;
 
     let cookie = login(&args.server, &args.email, &args.password).await?;
     let mut agent = Client::agent(&args.server, &args.site, &cookie).await?;
@@ -193,7 +183,10 @@ async fn main() -> Result<()> {
     }
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let loaded_rss = args.server_pid.map(rss_kib).transpose()?;
+    let loaded_rss = args
+        .server_pid
+        .map(vitrine_tests::bench::rss_kib)
+        .transpose()?;
     let counts_before = counter.read().await?;
     let views_before = page_views.load(Ordering::Relaxed);
     let beats_before = heartbeats.load(Ordering::Relaxed);
