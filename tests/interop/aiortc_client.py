@@ -14,10 +14,12 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from decoded import count_decoded
+
 
 async def main(url: str, room: str, token: str, seconds: float) -> None:
     pc = RTCPeerConnection()
-    received = {"audio": 0, "video": 0}
+    received = count_decoded(pc)
     ice = {"state": "new"}
 
     # aiortc starts a receiver only when an answer finds DTLS already up: an answer to a
@@ -33,18 +35,6 @@ async def main(url: str, room: str, token: str, seconds: float) -> None:
     def _connection() -> None:
         if pc.connectionState == "connected":
             connected.set()
-
-    @pc.on("track")
-    def _track(track) -> None:
-        async def consume() -> None:
-            while True:
-                try:
-                    await track.recv()
-                except Exception:
-                    return
-                received[track.kind] += 1
-
-        asyncio.ensure_future(consume())
 
     sources = {}
     for kind, track, source in (("audio", AudioStreamTrack(), "microphone"), ("video", VideoStreamTrack(), "camera")):

@@ -16,6 +16,8 @@ import urllib.request
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from decoded import count_decoded
+
 
 def http(method: str, url: str, token: str, body: bytes | None = None):
     request = urllib.request.Request(url, data=body, method=method)
@@ -31,19 +33,7 @@ def http(method: str, url: str, token: str, body: bytes | None = None):
 
 async def main(mode: str, url: str, token: str, seconds: float) -> None:
     pc = RTCPeerConnection()
-    received = {"audio": 0, "video": 0}
-
-    @pc.on("track")
-    def _track(track) -> None:
-        async def consume() -> None:
-            while True:
-                try:
-                    await track.recv()
-                except Exception:
-                    return
-                received[track.kind] += 1
-
-        asyncio.ensure_future(consume())
+    received = count_decoded(pc)
 
     if mode == "publish":
         pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
